@@ -1,0 +1,102 @@
+//! The manifest (first entry) and the signature trailer (last entry), both JSON.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{FeedId, MessageId};
+
+/// What the exporter says the bundle holds and what it holds itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub version: u32,
+    /// 16 random bytes in lower-case hex; names this bundle in import logs.
+    pub bundle_id: String,
+    pub exporter: FeedId,
+    /// Milliseconds since the Unix epoch, as claimed by the exporter.
+    pub created_at: i64,
+    /// The one peer this bundle was made for, if any.
+    #[serde(default)]
+    pub recipient: Option<FeedId>,
+    /// The messages in the segments, one contiguous range per feed.
+    pub feeds: Vec<FeedRange>,
+    /// The exporter's frontier: for every feed it holds, its highest contiguous message.
+    pub frontier: Vec<FrontierEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedRange {
+    pub feed: FeedId,
+    pub first: u64,
+    pub last: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrontierEntry {
+    pub feed: FeedId,
+    pub sequence: u64,
+    pub id: MessageId,
+}
+
+/// The last entry: the digest of every earlier entry and the exporter's signature over them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trailer {
+    pub entries: Vec<TrailerEntry>,
+    /// 64 bytes in lower-case hex.
+    pub signature: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrailerEntry {
+    pub name: String,
+    pub size: u64,
+    /// BLAKE3 of the entry's data, lower-case hex in JSON.
+    #[serde(with = "hex32")]
+    pub digest: [u8; 32],
+}
+
+impl Manifest {
+    /// Checks what serde cannot: format, version, range sanity, sizes.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.format != super::FORMAT {
+            return Err(format!(
+                "format is '{}', expected '{}'",
+                self.format,
+                super::FORMAT
+            ));
+        }
+        if self.version != super::FORMAT_VERSION {
+            return Err(format!(
+                "bundle format version {} is not supported (this grapevine reads version {}); \
+                 upgrade grapevine",
+                self.version,
+                super::FORMAT_VERSION
+            ));
+        }
+        for range in &self.feeds {
+            if range.first == 0 || range.first > range.last {
+                return Err(format!(
+                    "feed {} has an empty or invalid range {}..{}",
+                    range.feed, range.first, range.last
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+mod hex32 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&data_encoding::HEXLOWER.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        data_encoding::HEXLOWER_PERMISSIVE
+            .decode(text.as_bytes())
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| D::Error::custom("expected 64 hex digits"))
+    }
+}

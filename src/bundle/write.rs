@@ -1,0 +1,93 @@
+//! Streaming bundle writer: entries go out one zstd frame each, in a single pass.
+
+use std::io::{self, Write};
+
+use zstd::bulk::Compressor;
+use zstd::zstd_safe::CParameter;
+
+use super::{MANIFEST_NAME, Manifest, TRAILER_NAME, Trailer, TrailerEntry, signing_input};
+use crate::identity::Identity;
+
+pub struct BundleWriter<'a, W: Write> {
+    out: W,
+    identity: &'a Identity,
+    compressor: Compressor<'static>,
+    entries: Vec<TrailerEntry>,
+    mtime: u64,
+    bytes_written: u64,
+}
+
+impl<'a, W: Write> BundleWriter<'a, W> {
+    /// Starts a bundle by writing its manifest.
+    pub fn new(out: W, identity: &'a Identity, manifest: &Manifest) -> io::Result<Self> {
+        let mut compressor = Compressor::new(super::ZSTD_LEVEL)?;
+        compressor.set_parameter(CParameter::ChecksumFlag(true))?;
+        compressor.set_parameter(CParameter::ContentSizeFlag(true))?;
+        compressor.set_parameter(CParameter::WindowLog(21))?;
+        let mut writer = Self {
+            out,
+            identity,
+            compressor,
+            entries: Vec::new(),
+            mtime: u64::try_from(manifest.created_at / 1000).unwrap_or(0),
+            bytes_written: 0,
+        };
+        let json = serde_json::to_vec(manifest).map_err(io::Error::other)?;
+        writer.write_entry(MANIFEST_NAME, &json)?;
+        Ok(writer)
+    }
+
+    /// Appends one entry as its own zstd frame.
+    pub fn write_entry(&mut self, name: &str, data: &[u8]) -> io::Result<()> {
+        if data.len() > super::MAX_ENTRY {
+            return Err(io::Error::other(format!(
+                "entry {name} of {} bytes exceeds the {}-byte limit",
+                data.len(),
+                super::MAX_ENTRY
+            )));
+        }
+        let mut header = tar::Header::new_ustar();
+        header.set_path(name)?;
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(self.mtime);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        let padding = (512 - data.len() % 512) % 512;
+        let mut block = Vec::with_capacity(512 + data.len() + padding);
+        block.extend_from_slice(header.as_bytes());
+        block.extend_from_slice(data);
+        block.resize(block.len() + padding, 0);
+        self.write_frame(&block)?;
+        if name != TRAILER_NAME {
+            self.entries.push(TrailerEntry {
+                name: name.to_owned(),
+                size: data.len() as u64,
+                digest: *blake3::hash(data).as_bytes(),
+            });
+        }
+        Ok(())
+    }
+
+    fn write_frame(&mut self, block: &[u8]) -> io::Result<()> {
+        let frame = self.compressor.compress(block)?;
+        self.out.write_all(&frame)?;
+        self.bytes_written += frame.len() as u64;
+        Ok(())
+    }
+
+    /// Signs every entry written so far, writes the trailer and the end-of-archive blocks.
+    /// Returns the output and the bundle's size in bytes.
+    pub fn finish(mut self) -> io::Result<(W, u64)> {
+        let signature = self.identity.sign(&signing_input(&self.entries));
+        let trailer = Trailer {
+            entries: std::mem::take(&mut self.entries),
+            signature: data_encoding::HEXLOWER.encode(&signature),
+        };
+        let json = serde_json::to_vec(&trailer).map_err(io::Error::other)?;
+        self.write_entry(TRAILER_NAME, &json)?;
+        self.write_frame(&[0u8; 1024])?;
+        self.out.flush()?;
+        Ok((self.out, self.bytes_written))
+    }
+}

@@ -1,0 +1,99 @@
+//! The JSON content types grapevine writes (bundle-format/content.md).
+
+use serde_json::{Value, json};
+
+use crate::ids::{FeedId, MessageId};
+
+/// `{"type":"post","text":…}`, with `"reply"` naming the message it answers.
+pub fn post(text: &str, reply: Option<MessageId>) -> Value {
+    match reply {
+        Some(to) => json!({ "type": "post", "text": text, "reply": to }),
+        None => json!({ "type": "post", "text": text }),
+    }
+}
+
+/// `{"type":"about","about":FEED,"name":…}`: how a feed wants to be called.
+pub fn about(feed: FeedId, name: &str) -> Value {
+    json!({ "type": "about", "about": feed, "name": name })
+}
+
+/// What one `contact` message says about the edge from its author to `contact`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContactChange {
+    Follow,
+    Unfollow,
+    Block,
+    Unblock,
+}
+
+/// `{"type":"contact","contact":FEED,"following":bool}` or `…"blocking":bool}`.
+pub fn contact(feed: FeedId, change: ContactChange) -> Value {
+    match change {
+        ContactChange::Follow => json!({ "type": "contact", "contact": feed, "following": true }),
+        ContactChange::Unfollow => {
+            json!({ "type": "contact", "contact": feed, "following": false })
+        }
+        ContactChange::Block => json!({ "type": "contact", "contact": feed, "blocking": true }),
+        ContactChange::Unblock => json!({ "type": "contact", "contact": feed, "blocking": false }),
+    }
+}
+
+/// The name an `about` message gives its own author, if it is one.
+pub fn self_name(author: FeedId, content: &Value) -> Option<String> {
+    if content.get("type")?.as_str()? != "about" {
+        return None;
+    }
+    let about: FeedId = content.get("about")?.as_str()?.parse().ok()?;
+    let name = content.get("name")?.as_str()?.trim();
+    (about == author && !name.is_empty()).then(|| name.chars().take(64).collect())
+}
+
+/// The edge change a `contact` message makes, if it is one.
+pub fn contact_change(content: &Value) -> Option<(FeedId, ContactChange)> {
+    if content.get("type")?.as_str()? != "contact" {
+        return None;
+    }
+    let feed: FeedId = content.get("contact")?.as_str()?.parse().ok()?;
+    if let Some(blocking) = content.get("blocking").and_then(Value::as_bool) {
+        return Some((
+            feed,
+            if blocking {
+                ContactChange::Block
+            } else {
+                ContactChange::Unblock
+            },
+        ));
+    }
+    let following = content.get("following")?.as_bool()?;
+    Some((
+        feed,
+        if following {
+            ContactChange::Follow
+        } else {
+            ContactChange::Unfollow
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contact_and_about_read_back() {
+        let feed = FeedId([1; 32]);
+        for change in [
+            ContactChange::Follow,
+            ContactChange::Unfollow,
+            ContactChange::Block,
+            ContactChange::Unblock,
+        ] {
+            assert_eq!(contact_change(&contact(feed, change)), Some((feed, change)));
+        }
+        assert_eq!(
+            self_name(feed, &about(feed, " alice ")),
+            Some("alice".into())
+        );
+        assert_eq!(self_name(FeedId([2; 32]), &about(feed, "alice")), None);
+    }
+}

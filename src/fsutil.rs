@@ -1,0 +1,52 @@
+//! Crash-safe file writes: a file appears under its final name only when complete.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Fsyncs the directory holding `path`, so that a rename or link into it survives a crash.
+pub fn sync_parent(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => File::open(dir)?.sync_all(),
+        _ => Ok(()),
+    }
+}
+
+/// The temporary name used while writing `path`: hidden, in the same folder, ending `.tmp`
+/// so that readers of shared folders skip it.
+pub fn temp_name(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// Writes a file through `write`, to a temporary name, fsyncs it, then renames it into place.
+/// On error the temporary file is removed and `path` is untouched.
+pub fn write_atomically<T>(
+    path: &Path,
+    write: impl FnOnce(&mut io::BufWriter<File>) -> io::Result<T>,
+) -> io::Result<T> {
+    let temp = temp_name(path);
+    let result = (|| -> io::Result<T> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&temp)?;
+        let mut writer = io::BufWriter::with_capacity(1 << 16, file);
+        let value = write(&mut writer)?;
+        writer.flush()?;
+        let file = writer.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        fs::rename(&temp, path)?;
+        Ok(value)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    let value = result?;
+    sync_parent(path)?;
+    Ok(value)
+}

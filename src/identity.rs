@@ -1,0 +1,164 @@
+//! A node's ed25519 identity and its key file.
+//!
+//! The key file holds the 32-byte ed25519 seed as one line, `grapevine-secret-v1:` followed by
+//! base32. It is created with mode 0600 and never overwritten: a lost key is a lost diary.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::{Signer, SigningKey};
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use crate::ids::{FeedId, decode_base32, encode_base32};
+
+const KEY_PREFIX: &str = "grapevine-secret-v1:";
+
+#[derive(Debug, Error)]
+pub enum IdentityError {
+    #[error(
+        "an identity already exists at {0}; refusing to overwrite it (a lost key is a lost diary). \
+         Use another --home to create a second identity"
+    )]
+    AlreadyExists(PathBuf),
+    #[error("no identity at {0}. Run `grapevine init` first, or pass the right --home")]
+    Missing(PathBuf),
+    #[error("the key file {0} is damaged or not a grapevine key; restore it from your backup")]
+    Malformed(PathBuf),
+    #[error("could not access the key file {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("the operating system's random number generator failed: {0}")]
+    Random(String),
+}
+
+pub struct Identity {
+    signing: SigningKey,
+}
+
+impl Identity {
+    /// A fresh identity from the operating system's random number generator.
+    pub fn generate() -> Result<Self, IdentityError> {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        getrandom::fill(seed.as_mut()).map_err(|e| IdentityError::Random(e.to_string()))?;
+        Ok(Self::from_seed(&seed))
+    }
+
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        Self {
+            signing: SigningKey::from_bytes(seed),
+        }
+    }
+
+    pub fn feed_id(&self) -> FeedId {
+        FeedId(self.signing.verifying_key().to_bytes())
+    }
+
+    pub fn sign(&self, bytes: &[u8]) -> [u8; 64] {
+        self.signing.sign(bytes).to_bytes()
+    }
+
+    /// The 32-byte ed25519 seed; handle with care.
+    pub fn seed(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.signing.to_bytes())
+    }
+
+    pub fn load(path: &Path) -> Result<Self, IdentityError> {
+        let text = Zeroizing::new(match fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(IdentityError::Missing(path.to_owned()));
+            }
+            Err(source) => {
+                return Err(IdentityError::Io {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        });
+        let malformed = || IdentityError::Malformed(path.to_owned());
+        let body = text.trim().strip_prefix(KEY_PREFIX).ok_or_else(malformed)?;
+        let bytes = Zeroizing::new(decode_base32(body).ok_or_else(malformed)?);
+        let seed: Zeroizing<[u8; 32]> =
+            Zeroizing::new(bytes.as_slice().try_into().map_err(|_| malformed())?);
+        Ok(Self::from_seed(&seed))
+    }
+
+    /// Writes the key file with mode 0600; fails if one already exists.
+    ///
+    /// Written to a temporary name, synced, then hard-linked into place: `link` fails when the
+    /// target exists, so two concurrent `init`s cannot both win, and no reader ever sees half a key.
+    pub fn save_new(&self, path: &Path) -> Result<(), IdentityError> {
+        let io_error = |source| IdentityError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        if path.exists() {
+            return Err(IdentityError::AlreadyExists(path.to_owned()));
+        }
+        let temp = path.with_extension(format!("tmp-{}", std::process::id()));
+        let line = Zeroizing::new(format!(
+            "{KEY_PREFIX}{}\n",
+            encode_base32(self.seed().as_ref())
+        ));
+        let result = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&temp)?;
+            file.write_all(line.as_bytes())?;
+            file.sync_all()?;
+            fs::hard_link(&temp, path)
+        })();
+        let _ = fs::remove_file(&temp);
+        match result {
+            Ok(()) => crate::fsutil::sync_parent(path).map_err(io_error),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(IdentityError::AlreadyExists(path.to_owned()))
+            }
+            Err(e) => Err(io_error(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn key_file_is_private_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret.key");
+        let id = Identity::from_seed(&[1; 32]);
+        id.save_new(&path).unwrap();
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let loaded = Identity::load(&path).unwrap();
+        assert_eq!(loaded.feed_id(), id.feed_id());
+        let other = Identity::from_seed(&[2; 32]);
+        assert!(matches!(
+            other.save_new(&path),
+            Err(IdentityError::AlreadyExists(_))
+        ));
+        assert_eq!(Identity::load(&path).unwrap().feed_id(), id.feed_id());
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left behind"
+        );
+    }
+
+    #[test]
+    fn damaged_key_file_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret.key");
+        fs::write(&path, "grapevine-secret-v1:abc\n").unwrap();
+        assert!(matches!(
+            Identity::load(&path),
+            Err(IdentityError::Malformed(_))
+        ));
+    }
+}

@@ -1,0 +1,34 @@
+//! grapevine: gossip securely with no internet.
+//!
+//! Each person keeps a diary, an append-only feed of messages signed with an ed25519 key.
+//! Feeds travel as bundle files on USB sticks and through shared folders; anyone can carry
+//! anyone's messages, and no one can forge, alter or reorder them.
+//!
+//! Pure formats and crypto: [`ids`], [`identity`], [`message`], [`bundle`].
+//! Logic: [`store`], [`ingest`]. The [`node`] ties them to a home folder; the binary is thin.
+
+#![forbid(unsafe_code)]
+
+pub mod bundle;
+pub mod bytes;
+pub mod content;
+pub mod demo;
+pub mod fsutil;
+pub mod identity;
+pub mod ids;
+pub mod ingest;
+pub mod message;
+pub mod node;
+pub mod store;
+pub mod view;
+
+pub use ids::{FeedId, MessageId};
+pub use node::Node;
+
+/// Milliseconds since the Unix epoch (0 if the clock is before 1970).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,286 @@
+//! The `grapevine` command: a thin layer over [`grapevine::Node`].
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use grapevine::content::ContactChange;
+use grapevine::node::{ImportSummary, Node};
+use grapevine::{FeedId, MessageId, view};
+use serde_json::json;
+
+/// Gossip securely with no internet: signed diaries carried on USB sticks and shared folders.
+#[derive(Parser)]
+#[command(name = "grapevine", version, propagate_version = true)]
+struct Cli {
+    /// The node's home folder (identity and store).
+    #[arg(long, global = true, env = "GRAPEVINE_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create an identity and an empty store; prints the new feed id.
+    Init {
+        /// A name to publish for the new feed.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Print this node's feed id.
+    Whoami,
+    /// Post a public message ('-' reads the text from standard input).
+    Post { text: String },
+    /// Reply to a message.
+    Reply { message: MessageId, text: String },
+    /// Publish the name others should show for this feed.
+    Name { name: String },
+    /// Follow a feed.
+    Follow { feed: FeedId },
+    /// Stop following a feed.
+    Unfollow { feed: FeedId },
+    /// Block a feed.
+    Block { feed: FeedId },
+    /// Stop blocking a feed.
+    Unblock { feed: FeedId },
+    /// Show a feed, newest first (this node's own by default).
+    Feed {
+        feed: Option<FeedId>,
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+        /// Print a JSON array of messages.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a bundle: into a folder (a new file name is chosen) or to a new file.
+    Export { path: PathBuf },
+    /// Import bundle files, and every bundle in the folders named.
+    Import {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Show this node's identity and what it holds.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Three people, one USB stick: a tour in a temporary folder.
+    Demo,
+}
+
+/// Exit status when an import finished but some bundle was damaged or had rejected messages.
+const EXIT_IMPORT_PROBLEMS: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            if is_broken_pipe(&error) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("grapevine: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<io::Error>())
+        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+fn home(cli_home: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(home) = cli_home {
+        return Ok(home);
+    }
+    directories::ProjectDirs::from("", "", "grapevine")
+        .map(|dirs| dirs.data_dir().to_owned())
+        .context("no home folder could be found; pass --home DIR or set GRAPEVINE_HOME")
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    if let Command::Demo = cli.command {
+        grapevine::demo::run(&mut out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let home = home(cli.home)?;
+    if let Command::Init { name } = &cli.command {
+        let node = Node::init(&home, name.as_deref())?;
+        writeln!(out, "{}", node.id())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut node = Node::open(&home)?;
+    let printed = match cli.command {
+        Command::Init { .. } | Command::Demo => unreachable_command(),
+        Command::Whoami => node.id().to_string(),
+        Command::Post { text } => node.post(&read_text(text)?, None)?.id.to_string(),
+        Command::Reply { message, text } => {
+            node.post(&read_text(text)?, Some(message))?.id.to_string()
+        }
+        Command::Name { name } => node.set_name(&name)?.id.to_string(),
+        Command::Follow { feed } => node.contact(feed, ContactChange::Follow)?.id.to_string(),
+        Command::Unfollow { feed } => node.contact(feed, ContactChange::Unfollow)?.id.to_string(),
+        Command::Block { feed } => node.contact(feed, ContactChange::Block)?.id.to_string(),
+        Command::Unblock { feed } => node.contact(feed, ContactChange::Unblock)?.id.to_string(),
+        Command::Feed { feed, limit, json } => show_feed(&node, feed, limit, json)?,
+        Command::Export { path } => {
+            let s = node.export(&path)?;
+            format!(
+                "{}\nexported {} messages of {} feeds ({} bytes)",
+                s.path.display(),
+                s.messages,
+                s.feeds,
+                s.bytes
+            )
+        }
+        Command::Import { paths } => {
+            let summary = node.import(&paths)?;
+            writeln!(out, "{}", import_text(&summary))?;
+            return Ok(if summary.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_IMPORT_PROBLEMS)
+            });
+        }
+        Command::Status { json } => status(&node, json)?,
+    };
+    writeln!(out, "{printed}")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn unreachable_command() -> String {
+    // init and demo return before a node is opened.
+    String::new()
+}
+
+fn read_text(text: String) -> Result<String> {
+    if text != "-" {
+        return Ok(text);
+    }
+    let mut input = String::new();
+    io::stdin()
+        .read_to_string(&mut input)
+        .context("could not read the text from standard input")?;
+    Ok(input.trim_end_matches('\n').to_owned())
+}
+
+fn show_feed(node: &Node, feed: Option<FeedId>, limit: u64, json: bool) -> Result<String> {
+    let feed = feed.unwrap_or_else(|| node.id());
+    let messages = node.feed(&feed, limit)?;
+    if json {
+        let array: Vec<_> = messages.iter().map(view::message_json).collect();
+        return Ok(serde_json::to_string_pretty(&array)?);
+    }
+    let summary = node.store().feeds()?.into_iter().find(|f| f.feed == feed);
+    let Some(summary) = summary else {
+        bail!(
+            "this node holds no messages of {feed}. Import a bundle that carries it \
+             (grapevine import PATH)"
+        );
+    };
+    let name = summary.name.unwrap_or_else(|| "(no name)".into());
+    let mut text = format!("{name} {feed}: {} messages", summary.frontier.sequence);
+    if summary.pending > 0 {
+        text += &format!(", {} more waiting for earlier ones", summary.pending);
+    }
+    if summary.forked {
+        text += "\nWARNING: this feed is forked: its author signed two different histories";
+    }
+    for message in &messages {
+        text += "\n\n";
+        text += &view::message_text(message);
+    }
+    Ok(text)
+}
+
+fn status(node: &Node, as_json: bool) -> Result<String> {
+    let (messages, pending, feeds) = node.store().counts()?;
+    let forks = node.store().forks()?;
+    if as_json {
+        let value = json!({
+            "feed": node.id(),
+            "home": node.home(),
+            "store": node.store_path(),
+            "feeds": feeds,
+            "messages": messages,
+            "pending": pending,
+            "forks": forks.iter().map(|(f, s)| json!({"feed": f, "sequence": s})).collect::<Vec<_>>(),
+        });
+        return Ok(serde_json::to_string_pretty(&value)?);
+    }
+    let mut text = format!(
+        "feed     {}\nhome     {}\nstore    {}\nholds    {messages} messages of {feeds} feeds",
+        node.id(),
+        node.home().display(),
+        node.store_path().display(),
+    );
+    if pending > 0 {
+        text += &format!(" ({pending} more waiting for earlier messages)");
+    }
+    for (feed, seq) in forks {
+        text += &format!("\nfork     {feed} signed two different messages {seq}");
+    }
+    Ok(text)
+}
+
+fn import_text(summary: &ImportSummary) -> String {
+    let total = summary.total();
+    let mut text = format!(
+        "read {} bundles: {} new messages, {} already held, {} rejected",
+        summary.bundles.len(),
+        total.new,
+        total.already_held,
+        total.rejected
+    );
+    if total.forks > 0 {
+        text += &format!(", {} fork proofs recorded", total.forks);
+    }
+    for (path, error) in &summary.unreadable {
+        text += &format!("\n{}: could not read: {error}", path.display());
+    }
+    for bundle in &summary.bundles {
+        let name = bundle.path.display();
+        if bundle.is_clean() {
+            continue;
+        }
+        for problem in &bundle.container.problems {
+            text += &format!("\n{name}: {problem}");
+        }
+        if bundle.container.problems_dropped > 0 {
+            text += &format!(
+                "\n{name}: … and {} more problems",
+                bundle.container.problems_dropped
+            );
+        }
+        for rejection in &bundle.messages.rejections {
+            text += &format!("\n{name}: {rejection}");
+        }
+        text += &format!(
+            "\n{name}: {}",
+            advice(bundle, Path::new(&*name.to_string()))
+        );
+    }
+    text
+}
+
+fn advice(bundle: &grapevine::node::BundleOutcome, _path: &Path) -> String {
+    let salvaged = bundle.messages.new + bundle.messages.already_held;
+    if bundle.container.is_incomplete() {
+        format!(
+            "the file is incomplete; {salvaged} messages in it were usable. If it is still being \
+             copied, import it again when the copy has finished; otherwise ask for a new bundle"
+        )
+    } else {
+        format!(
+            "{salvaged} messages that verify on their own were kept; nothing invalid was stored. \
+             Ask the sender for a fresh bundle"
+        )
+    }
+}

@@ -1,0 +1,456 @@
+//! The node's database: SQLite in WAL mode, the only place state is written.
+//!
+//! Linked messages (a contiguous chain from sequence 1) live in `messages`; verified messages
+//! that arrived ahead of a gap wait in `pending`; `feeds` holds each feed's frontier.
+//! Every change happens inside a transaction, so a kill at any moment leaves a consistent store.
+
+mod schema;
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use thiserror::Error;
+
+use crate::ids::{FeedId, MessageId};
+use crate::message::{ENVELOPE_LEN, Message, MessageError};
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error(
+        "the store was written by a newer grapevine (schema {found}, this one knows {known}); \
+         upgrade grapevine"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error("database value of an unexpected type: {0}")]
+    Value(#[from] rusqlite::types::FromSqlError),
+    #[error("the store holds a damaged message ({0}); restore the store from a backup")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A feed's frontier: its highest contiguous sequence and that message's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frontier {
+    pub sequence: u64,
+    pub head: Option<MessageId>,
+}
+
+impl Frontier {
+    pub const EMPTY: Frontier = Frontier {
+        sequence: 0,
+        head: None,
+    };
+}
+
+/// A feed as `status` and listings show it.
+#[derive(Clone, Debug)]
+pub struct FeedSummary {
+    pub feed: FeedId,
+    pub frontier: Frontier,
+    pub name: Option<String>,
+    pub forked: bool,
+    pub pending: u64,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(30))?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+        // FULL: a post that was exported must never be lost, or the next post would fork our feed.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Self { conn };
+        schema::migrate(&mut store.conn)?;
+        Ok(store)
+    }
+
+    /// Starts a write transaction, taking the write lock at once so that two processes on the
+    /// same home queue up instead of failing half-way.
+    pub fn write(&mut self) -> Result<Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
+    pub fn frontier(&self, feed: &FeedId) -> Result<Frontier> {
+        frontier(&self.conn, feed)
+    }
+
+    pub fn frontiers(&self) -> Result<Vec<(FeedId, Frontier)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT author, seq, head FROM feeds WHERE seq > 0 ORDER BY author")?;
+        let rows = stmt.query_map([], |row| {
+            Ok((
+                blob_id(row.get_ref(0)?.as_blob()?).map(FeedId),
+                row.get::<_, i64>(1)? as u64,
+                blob_id(row.get_ref(2)?.as_blob_or_null()?.unwrap_or(&[])).map(MessageId),
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (feed, sequence, head) = row?;
+            if let Some(feed) = feed {
+                out.push((feed, Frontier { sequence, head }));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn held_id(&self, feed: &FeedId, sequence: u64) -> Result<Option<MessageId>> {
+        held_id(&self.conn, feed, sequence)
+    }
+
+    pub fn pending_id(&self, feed: &FeedId, sequence: u64) -> Result<Option<MessageId>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM pending WHERE author = ?1 AND seq = ?2")?;
+        Ok(stmt
+            .query_row(params![feed.as_bytes(), sequence as i64], |r| {
+                Ok(blob_id(r.get_ref(0)?.as_blob()?).map(MessageId))
+            })
+            .optional()?
+            .flatten())
+    }
+
+    pub fn has_pending(&self, feed: &FeedId) -> Result<bool> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM pending WHERE author = ?1)")?;
+        Ok(stmt.query_row([feed.as_bytes()], |r| r.get(0))?)
+    }
+
+    /// Linked messages of a feed with sequence in `first..=last`, in order, passed to `each`.
+    pub fn for_each_in_range(
+        &self,
+        feed: &FeedId,
+        first: u64,
+        last: u64,
+        mut each: impl FnMut(Message) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT envelope, content FROM messages \
+             WHERE author = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query(params![feed.as_bytes(), first as i64, last as i64])?;
+        while let Some(row) = rows.next()? {
+            each(stored_message(
+                row.get_ref(0)?.as_blob()?,
+                row.get_ref(1)?.as_blob()?,
+            )?)?;
+        }
+        Ok(())
+    }
+
+    /// The newest `limit` linked messages of a feed, newest first.
+    pub fn latest(&self, feed: &FeedId, limit: u64) -> Result<Vec<Message>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT envelope, content FROM messages WHERE author = ?1 ORDER BY seq DESC LIMIT ?2",
+        )?;
+        let mut rows = stmt.query(params![feed.as_bytes(), limit.min(i64::MAX as u64) as i64])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(stored_message(
+                row.get_ref(0)?.as_blob()?,
+                row.get_ref(1)?.as_blob()?,
+            )?);
+        }
+        Ok(out)
+    }
+
+    pub fn feeds(&self) -> Result<Vec<FeedSummary>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT f.author, f.seq, f.head, f.name, f.forked, \
+                    (SELECT count(*) FROM pending p WHERE p.author = f.author) \
+             FROM feeds f ORDER BY f.name IS NULL, f.name, f.author",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok((
+                blob_id(row.get_ref(0)?.as_blob()?).map(FeedId),
+                row.get::<_, i64>(1)? as u64,
+                blob_id(row.get_ref(2)?.as_blob_or_null()?.unwrap_or(&[])).map(MessageId),
+                row.get::<_, Option<String>>(3)?,
+                row.get::<_, bool>(4)?,
+                row.get::<_, i64>(5)? as u64,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (feed, sequence, head, name, forked, pending) = row?;
+            if let Some(feed) = feed {
+                out.push(FeedSummary {
+                    feed,
+                    frontier: Frontier { sequence, head },
+                    name,
+                    forked,
+                    pending,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn name_of(&self, feed: &FeedId) -> Result<Option<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name FROM feeds WHERE author = ?1")?;
+        Ok(stmt
+            .query_row([feed.as_bytes()], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// (linked messages, pending messages, feeds) held.
+    pub fn counts(&self) -> Result<(u64, u64, u64)> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM pending), \
+                    (SELECT count(*) FROM feeds WHERE seq > 0)",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, i64>(2)? as u64,
+                ))
+            },
+        )?)
+    }
+
+    pub fn forks(&self) -> Result<Vec<(FeedId, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT author, seq FROM forks ORDER BY author, seq")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                blob_id(r.get_ref(0)?.as_blob()?).map(FeedId),
+                r.get::<_, i64>(1)? as u64,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let (Some(feed), seq) = row? {
+                out.push((feed, seq));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a bundle with this id was imported and verified before.
+    pub fn bundle_seen(&self, bundle_id: &str) -> Result<bool> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM bundles WHERE bundle_id = ?1 AND verified)",
+        )?;
+        Ok(stmt.query_row([bundle_id], |r| r.get(0))?)
+    }
+
+    pub fn record_bundle(
+        &mut self,
+        bundle_id: &str,
+        exporter: &FeedId,
+        created_at: i64,
+        file: &str,
+        verified: bool,
+        new_messages: u64,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO bundles (bundle_id, exporter, created_at, imported_at, file, verified, new) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+             ON CONFLICT (bundle_id) DO UPDATE SET imported_at = ?4, file = ?5, \
+                verified = max(verified, ?6), new = new + ?7",
+            params![bundle_id, exporter.as_bytes(), created_at, crate::now_ms(), file, verified, new_messages as i64],
+        )?;
+        Ok(())
+    }
+}
+
+pub(crate) fn frontier(conn: &Connection, feed: &FeedId) -> Result<Frontier> {
+    let mut stmt = conn.prepare_cached("SELECT seq, head FROM feeds WHERE author = ?1")?;
+    Ok(stmt
+        .query_row([feed.as_bytes()], |r| {
+            Ok(Frontier {
+                sequence: r.get::<_, i64>(0)? as u64,
+                head: blob_id(r.get_ref(1)?.as_blob_or_null()?.unwrap_or(&[])).map(MessageId),
+            })
+        })
+        .optional()?
+        .unwrap_or(Frontier::EMPTY))
+}
+
+pub(crate) fn held_id(
+    conn: &Connection,
+    feed: &FeedId,
+    sequence: u64,
+) -> Result<Option<MessageId>> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM messages WHERE author = ?1 AND seq = ?2")?;
+    Ok(stmt
+        .query_row(params![feed.as_bytes(), sequence as i64], |r| {
+            Ok(blob_id(r.get_ref(0)?.as_blob()?).map(MessageId))
+        })
+        .optional()?
+        .flatten())
+}
+
+fn blob_id(bytes: &[u8]) -> Option<[u8; 32]> {
+    bytes.try_into().ok()
+}
+
+/// Decodes a message we stored ourselves; it was verified on the way in.
+pub(crate) fn stored_message(envelope: &[u8], content: &[u8]) -> Result<Message> {
+    if envelope.len() != ENVELOPE_LEN {
+        return Err(StoreError::Corrupt(format!(
+            "envelope of {} bytes",
+            envelope.len()
+        )));
+    }
+    Message::decode(envelope, content).map_err(|e: MessageError| StoreError::Corrupt(e.to_string()))
+}
+
+/// Writes that ingest and posting share, all inside one transaction.
+pub(crate) mod write {
+    use super::*;
+
+    pub fn insert_linked(tx: &Transaction<'_>, m: &Message) -> Result<()> {
+        let h = &m.header;
+        tx.prepare_cached(
+            "INSERT INTO messages (author, seq, id, timestamp, kind, envelope, content) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            h.author.as_bytes(),
+            h.sequence as i64,
+            m.id.as_bytes(),
+            h.timestamp,
+            h.kind.code(),
+            &m.envelope[..],
+            &m.content
+        ])?;
+        tx.prepare_cached(
+            "INSERT INTO feeds (author, seq, head) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (author) DO UPDATE SET seq = ?2, head = ?3",
+        )?
+        .execute(params![
+            h.author.as_bytes(),
+            h.sequence as i64,
+            m.id.as_bytes()
+        ])?;
+        Ok(())
+    }
+
+    pub fn insert_pending(tx: &Transaction<'_>, m: &Message) -> Result<()> {
+        let h = &m.header;
+        tx.prepare_cached("INSERT OR IGNORE INTO feeds (author, seq, head) VALUES (?1, 0, NULL)")?
+            .execute([h.author.as_bytes()])?;
+        tx.prepare_cached(
+            "INSERT INTO pending (author, seq, id, envelope, content) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![
+            h.author.as_bytes(),
+            h.sequence as i64,
+            m.id.as_bytes(),
+            &m.envelope[..],
+            &m.content
+        ])?;
+        Ok(())
+    }
+
+    /// The pending message right after `frontier`, removed from `pending`.
+    pub fn take_pending(
+        tx: &Transaction<'_>,
+        feed: &FeedId,
+        sequence: u64,
+    ) -> Result<Option<Message>> {
+        let found = tx
+            .prepare_cached("SELECT envelope, content FROM pending WHERE author = ?1 AND seq = ?2")?
+            .query_row(params![feed.as_bytes(), sequence as i64], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .optional()?;
+        let Some((envelope, content)) = found else {
+            return Ok(None);
+        };
+        tx.prepare_cached("DELETE FROM pending WHERE author = ?1 AND seq = ?2")?
+            .execute(params![feed.as_bytes(), sequence as i64])?;
+        stored_message(&envelope, &content).map(Some)
+    }
+
+    pub fn pending_id(
+        tx: &Transaction<'_>,
+        feed: &FeedId,
+        sequence: u64,
+    ) -> Result<Option<MessageId>> {
+        Ok(tx
+            .prepare_cached("SELECT id FROM pending WHERE author = ?1 AND seq = ?2")?
+            .query_row(params![feed.as_bytes(), sequence as i64], |r| {
+                Ok(blob_id(r.get_ref(0)?.as_blob()?).map(MessageId))
+            })
+            .optional()?
+            .flatten())
+    }
+
+    /// Keeps evidence that `m`'s author signed two different messages for one position.
+    pub fn record_fork(tx: &Transaction<'_>, m: &Message, held: Option<MessageId>) -> Result<()> {
+        let h = &m.header;
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO forks (author, seq, held, other, other_envelope, other_content, seen_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            h.author.as_bytes(),
+            h.sequence as i64,
+            held.map(|id| id.0.to_vec()),
+            m.id.as_bytes(),
+            &m.envelope[..],
+            &m.content,
+            crate::now_ms()
+        ])?;
+        tx.prepare_cached(
+            "INSERT INTO feeds (author, seq, head, forked) VALUES (?1, 0, NULL, 1) \
+             ON CONFLICT (author) DO UPDATE SET forked = 1",
+        )?
+        .execute([h.author.as_bytes()])?;
+        Ok(())
+    }
+
+    pub fn set_name(tx: &Transaction<'_>, feed: &FeedId, name: &str, sequence: u64) -> Result<()> {
+        tx.prepare_cached(
+            "UPDATE feeds SET name = ?2, name_seq = ?3 \
+             WHERE author = ?1 AND (name_seq IS NULL OR name_seq < ?3)",
+        )?
+        .execute(params![feed.as_bytes(), name, sequence as i64])?;
+        Ok(())
+    }
+
+    pub fn set_contact(
+        tx: &Transaction<'_>,
+        author: &FeedId,
+        contact: &FeedId,
+        following: Option<bool>,
+        blocking: Option<bool>,
+        sequence: u64,
+    ) -> Result<()> {
+        tx.prepare_cached(
+            "INSERT INTO contacts (author, contact, following, blocking, seq) \
+             VALUES (?1, ?2, coalesce(?3, 0), coalesce(?4, 0), ?5) \
+             ON CONFLICT (author, contact) DO UPDATE SET \
+                following = coalesce(?3, following), blocking = coalesce(?4, blocking), seq = ?5 \
+             WHERE seq < ?5",
+        )?
+        .execute(params![
+            author.as_bytes(),
+            contact.as_bytes(),
+            following,
+            blocking,
+            sequence as i64
+        ])?;
+        Ok(())
+    }
+}

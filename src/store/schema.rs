@@ -1,0 +1,79 @@
+//! Versioned schema migrations, tracked in SQLite's `user_version`.
+
+use rusqlite::Connection;
+
+use super::{Result, StoreError};
+
+/// Each step upgrades the schema by one version; never edit a released step, add one.
+const MIGRATIONS: &[&str] = &[
+    // 1: feeds, linked and pending messages, fork evidence, contacts, imported bundles.
+    "CREATE TABLE feeds (
+        author BLOB PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        head BLOB,
+        name TEXT,
+        name_seq INTEGER,
+        forked INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE messages (
+        author BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        id BLOB NOT NULL,
+        timestamp INTEGER NOT NULL,
+        kind INTEGER NOT NULL,
+        envelope BLOB NOT NULL,
+        content BLOB NOT NULL,
+        PRIMARY KEY (author, seq)
+    );
+    CREATE UNIQUE INDEX messages_by_id ON messages (id);
+    CREATE TABLE pending (
+        author BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        id BLOB NOT NULL,
+        envelope BLOB NOT NULL,
+        content BLOB NOT NULL,
+        PRIMARY KEY (author, seq)
+    );
+    CREATE TABLE forks (
+        author BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        held BLOB,
+        other BLOB NOT NULL,
+        other_envelope BLOB NOT NULL,
+        other_content BLOB NOT NULL,
+        seen_at INTEGER NOT NULL,
+        PRIMARY KEY (author, seq, other)
+    );
+    CREATE TABLE contacts (
+        author BLOB NOT NULL,
+        contact BLOB NOT NULL,
+        following INTEGER NOT NULL,
+        blocking INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (author, contact)
+    );
+    CREATE TABLE bundles (
+        bundle_id TEXT PRIMARY KEY,
+        exporter BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        imported_at INTEGER NOT NULL,
+        file TEXT NOT NULL,
+        verified INTEGER NOT NULL,
+        new INTEGER NOT NULL
+    );",
+];
+
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let known = MIGRATIONS.len() as i64;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > known {
+        return Err(StoreError::TooNew { found, known });
+    }
+    for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", version as i64 + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
