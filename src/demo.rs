@@ -78,7 +78,7 @@ pub fn run_in(root: &Path, out: &mut dyn Write) -> Result<()> {
 
 fn carry(from: &mut Node, stick: &Path, to: &mut Node, out: &mut dyn Write) -> Result<()> {
     let exported = from.export(stick)?;
-    let imported = to.import(&[exported.path.clone()])?;
+    let imported = to.import(std::slice::from_ref(&exported.path))?;
     let total = imported.total();
     say(
         out,

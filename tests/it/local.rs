@@ -1,0 +1,133 @@
+//! One node on its own: identity, posting, concurrency.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+
+use crate::harness::TestNode;
+
+#[test]
+fn init_refuses_to_overwrite_an_identity() {
+    let alice = TestNode::new("alice");
+    let id = alice.id();
+    let out = alice.fails_with(1, &["init", "--name", "mallory"]);
+    assert!(out.contains("refusing to overwrite"), "{out}");
+    assert_eq!(alice.id(), id);
+    let key = alice.home().join("secret.key");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn commands_without_an_identity_explain_what_to_do() {
+    let nobody = TestNode::uninitialised("nobody");
+    let out = nobody.fails_with(1, &["post", "hello"]);
+    assert!(out.contains("grapevine init"), "{out}");
+}
+
+#[test]
+fn each_command_prints_one_id_and_feeds_read_back() {
+    let alice = TestNode::new("alice");
+    let bob = TestNode::new("bob");
+    let post = alice.post("first");
+    assert!(
+        post.starts_with('%') && post.len() == 53,
+        "message id: {post}"
+    );
+    let reply = alice.ok(&["reply", &post, "answer"]).trim().to_owned();
+    alice.ok(&["name", "alice2"]);
+    for verb in ["follow", "unfollow", "block", "unblock"] {
+        let id = alice.ok(&[verb, &bob.id()]);
+        assert_eq!(id.lines().count(), 1);
+    }
+    let feed = alice.feed(&alice.id());
+    assert_eq!(feed.len(), 8);
+    assert_eq!(feed[5]["id"], reply.as_str());
+    assert_eq!(feed[5]["content"]["reply"], post.as_str());
+    assert_eq!(feed[4]["content"]["name"], "alice2");
+    assert_eq!(feed[0]["content"]["blocking"], false);
+    let limited = alice.ok(&["feed", "--json", "--limit", "2"]);
+    assert_eq!(
+        serde_json::from_str::<Vec<serde_json::Value>>(&limited)
+            .unwrap()
+            .len(),
+        2
+    );
+    let out = alice.fails_with(2, &["follow", "not-an-id"]);
+    assert!(out.contains("base32"), "{out}");
+}
+
+#[test]
+fn post_reads_standard_input() {
+    let alice = TestNode::new("alice");
+    let mut child = alice
+        .command(&["post", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"line one\nline two\n")
+        .unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    assert_eq!(alice.posts(&alice.id()), ["line one\nline two"]);
+}
+
+/// Two processes posting to one home at once: no lost post, no fork of our own feed.
+#[test]
+fn concurrent_posts_on_one_home_are_all_kept() {
+    let alice = TestNode::new("alice");
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            alice
+                .command(&["post", &format!("post {i}")])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let feed = alice.feed(&alice.id());
+    assert_eq!(feed.len(), 9);
+    for (i, message) in feed.iter().rev().enumerate() {
+        assert_eq!(message["sequence"], i as u64 + 1);
+    }
+    assert_eq!(alice.status()["forks"], serde_json::json!([]));
+}
+
+#[test]
+fn status_reports_what_is_held() {
+    let alice = TestNode::new("alice");
+    alice.post("one");
+    let status = alice.status();
+    assert_eq!(status["feed"], alice.id().as_str());
+    assert_eq!(status["messages"], 2);
+    assert_eq!(status["feeds"], 1);
+    let text = alice.ok(&["status"]);
+    assert!(text.contains("holds    2 messages of 1 feeds"), "{text}");
+}
+
+#[test]
+fn demo_runs_and_carol_reads_alice() {
+    let out = std::process::Command::new(crate::harness::bin())
+        .arg("demo")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let carol_view = text
+        .split("What carol can read")
+        .nth(1)
+        .expect("carol's view");
+    assert!(
+        carol_view.contains("The river bridge is open again."),
+        "{text}"
+    );
+}

@@ -1,0 +1,10 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+//! Integration tests: several nodes, each with its own home, driven the way people use grapevine.
+//! One test binary, split by topic; the `grapevine` binary is built once and shared.
+
+mod bundles;
+mod damage;
+mod harness;
+mod local;
+mod vectors;
