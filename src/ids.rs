@@ -121,10 +121,7 @@ mod tests {
         let text = feed.to_string();
         assert_eq!(text.len(), 53);
         assert_eq!(text.parse::<FeedId>(), Ok(feed));
-        assert_eq!(
-            text.to_uppercase().parse::<FeedId>(),
-            Ok(feed)
-        );
+        assert_eq!(text.to_uppercase().parse::<FeedId>(), Ok(feed));
         assert!(text.replacen('@', "%", 1).parse::<FeedId>().is_err());
         assert!(text[..40].parse::<FeedId>().is_err());
         assert!("@".parse::<FeedId>().is_err());
