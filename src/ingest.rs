@@ -144,15 +144,24 @@ impl<'a> Ingester<'a> {
         }
         verified.sort_by_key(|m| (m.header.author, m.header.sequence));
         let tx = self.store.write()?;
-        let mut frontiers: HashMap<FeedId, Frontier> = HashMap::new();
+        // Frontiers as read at the start of the transaction, and as they are now.
+        let mut frontiers: HashMap<FeedId, (Frontier, Frontier)> = HashMap::new();
         for message in verified {
             let author = message.header.author;
-            let mut frontier = match frontiers.get(&author) {
+            let (start, mut frontier) = match frontiers.get(&author) {
                 Some(f) => *f,
-                None => store::frontier(&tx, &author)?,
+                None => {
+                    let f = store::frontier(&tx, &author)?;
+                    (f, f)
+                }
             };
             apply(&tx, message, &mut frontier, &mut self.report)?;
-            frontiers.insert(author, frontier);
+            frontiers.insert(author, (start, frontier));
+        }
+        for (feed, (start, now)) in &frontiers {
+            if start != now {
+                write::set_frontier(&tx, feed, now)?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -250,7 +259,8 @@ fn apply(
 /// Links a message of our own, just signed at our frontier + 1.
 pub(crate) fn link_own(tx: &rusqlite::Transaction<'_>, message: &Message) -> store::Result<()> {
     let mut frontier = Frontier::EMPTY;
-    link(tx, message, &mut frontier)
+    link(tx, message, &mut frontier)?;
+    write::set_frontier(tx, &message.header.author, &frontier)
 }
 
 fn link(

@@ -336,18 +336,45 @@ pub fn check_content(kind: ContentKind, content: &[u8]) -> Result<(), MessageErr
 
 /// Verifies the signatures of many messages, returning one result per message.
 ///
-/// Batches of valid signatures are checked together (about 2.6 times faster); if a batch fails,
-/// its messages are checked one by one so that one forgery costs no honest message.
+/// Batches of valid signatures are checked together (about 2.5 times faster), spread over the
+/// available cores; if a batch fails, its messages are checked one by one so that one forgery
+/// costs no honest message.
 pub fn verify_all(messages: &[&Message]) -> Vec<Result<(), MessageError>> {
-    let mut results = Vec::with_capacity(messages.len());
-    for chunk in messages.chunks(256) {
-        if verify_batch(chunk) {
-            results.extend(chunk.iter().map(|_| Ok(())));
-        } else {
-            results.extend(chunk.iter().map(|m| m.verify_signature()));
+    const CHUNK: usize = 256;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_thread = messages.len().div_ceil(threads).div_ceil(CHUNK).max(1) * CHUNK;
+    let verify = |part: &[&Message]| -> Vec<Result<(), MessageError>> {
+        let mut results = Vec::with_capacity(part.len());
+        for chunk in part.chunks(CHUNK) {
+            if verify_batch(chunk) {
+                results.extend(chunk.iter().map(|_| Ok(())));
+            } else {
+                results.extend(chunk.iter().map(|m| m.verify_signature()));
+            }
         }
+        results
+    };
+    if messages.len() <= CHUNK || threads == 1 {
+        return verify(messages);
     }
-    results
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = messages
+            .chunks(per_thread)
+            .map(|part| scope.spawn(move || verify(part)))
+            .collect();
+        handles
+            .into_iter()
+            .zip(messages.chunks(per_thread))
+            .flat_map(|(handle, part)| {
+                // A panicking verifier thread is a bug; treat its messages as unverified.
+                handle.join().unwrap_or_else(|_| {
+                    part.iter()
+                        .map(|_| Err(MessageError::BadSignature))
+                        .collect()
+                })
+            })
+            .collect()
+    })
 }
 
 fn verify_batch(chunk: &[&Message]) -> bool {

@@ -333,14 +333,19 @@ pub(crate) mod write {
             &m.envelope[..],
             &m.content
         ])?;
+        Ok(())
+    }
+
+    /// Records a feed's new frontier (once per feed per batch, not per message).
+    pub fn set_frontier(tx: &Transaction<'_>, feed: &FeedId, frontier: &Frontier) -> Result<()> {
         tx.prepare_cached(
             "INSERT INTO feeds (author, seq, head) VALUES (?1, ?2, ?3) \
              ON CONFLICT (author) DO UPDATE SET seq = ?2, head = ?3",
         )?
         .execute(params![
-            h.author.as_bytes(),
-            h.sequence as i64,
-            m.id.as_bytes()
+            feed.as_bytes(),
+            frontier.sequence as i64,
+            frontier.head.map(|id| id.0.to_vec())
         ])?;
         Ok(())
     }
