@@ -427,8 +427,9 @@ pub(crate) mod write {
 
     pub fn set_name(tx: &Transaction<'_>, feed: &FeedId, name: &str, sequence: u64) -> Result<()> {
         tx.prepare_cached(
-            "UPDATE feeds SET name = ?2, name_seq = ?3 \
-             WHERE author = ?1 AND (name_seq IS NULL OR name_seq < ?3)",
+            "INSERT INTO feeds (author, seq, head, name, name_seq) VALUES (?1, 0, NULL, ?2, ?3) \
+             ON CONFLICT (author) DO UPDATE SET name = ?2, name_seq = ?3 \
+             WHERE name_seq IS NULL OR name_seq < ?3",
         )?
         .execute(params![feed.as_bytes(), name, sequence as i64])?;
         Ok(())
