@@ -59,6 +59,11 @@ impl Identity {
         self.signing.sign(bytes).to_bytes()
     }
 
+    /// The key that opens private boxes sent to this feed.
+    pub fn opener(&self) -> crate::private_box::Opener {
+        crate::private_box::Opener::new(Zeroizing::new(self.signing.to_scalar_bytes()))
+    }
+
     /// The 32-byte ed25519 seed; handle with care.
     pub fn seed(&self) -> Zeroizing<[u8; 32]> {
         Zeroizing::new(self.signing.to_bytes())

@@ -19,6 +19,7 @@ pub mod ids;
 pub mod ingest;
 pub mod message;
 pub mod node;
+pub mod private_box;
 pub mod store;
 pub mod view;
 

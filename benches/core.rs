@@ -1,0 +1,135 @@
+//! Micro-benchmarks of the hot paths, each beside its ceiling (raw ed25519 verification).
+//! `cargo bench`; figures and ratios go in docs/benchmarks.md.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::io::Cursor;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ed25519_dalek::{Signer, SigningKey, Verifier};
+use grapevine::bundle::{self, BundleSink, BundleWriter, FeedRange, Manifest};
+use grapevine::bytes::ByteReader;
+use grapevine::identity::Identity;
+use grapevine::message::{ContentKind, Message, verify_all};
+
+fn posts(n: u64) -> Vec<Message> {
+    let id = Identity::from_seed(&[1; 32]);
+    let mut out: Vec<Message> = Vec::new();
+    for seq in 1..=n {
+        let content = format!(r#"{{"type":"post","text":"market on saturday, stall {seq}"}}"#);
+        let previous = out.last().map(|m| m.id);
+        out.push(
+            Message::create(
+                &id,
+                seq,
+                previous,
+                0,
+                ContentKind::Json,
+                content.into_bytes(),
+            )
+            .unwrap(),
+        );
+    }
+    out
+}
+
+fn bundle_bytes(messages: &[Message]) -> Vec<u8> {
+    let id = Identity::from_seed(&[1; 32]);
+    let manifest = Manifest {
+        format: bundle::FORMAT.into(),
+        version: bundle::FORMAT_VERSION,
+        bundle_id: "00".repeat(16),
+        exporter: id.feed_id(),
+        created_at: 0,
+        recipient: None,
+        feeds: vec![FeedRange {
+            feed: id.feed_id(),
+            first: 1,
+            last: messages.len() as u64,
+        }],
+        frontier: vec![],
+    };
+    let mut out = Vec::new();
+    let mut writer = BundleWriter::new(&mut out, &id, &manifest).unwrap();
+    let mut segment = Vec::new();
+    let mut index = 0;
+    for m in messages {
+        if segment.len() + m.record_len() > bundle::SEGMENT_TARGET {
+            index += 1;
+            writer
+                .write_entry(&bundle::segment_name(index), &segment)
+                .unwrap();
+            segment.clear();
+        }
+        m.write_record(&mut segment);
+    }
+    writer
+        .write_entry(&bundle::segment_name(index + 1), &segment)
+        .unwrap();
+    writer.finish().unwrap();
+    out
+}
+
+struct Count(usize);
+
+impl BundleSink for Count {
+    type Error = std::io::Error;
+    fn manifest(&mut self, _: &Manifest) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn segment(&mut self, _: &str, data: &[u8]) -> std::io::Result<()> {
+        let mut r = ByteReader::new(data);
+        while let Ok(m) = Message::read_record(&mut r) {
+            self.0 += black_box(&m).content.len().min(1);
+        }
+        Ok(())
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let messages = posts(10_000);
+    let refs: Vec<&Message> = messages.iter().take(256).collect();
+
+    let mut g = c.benchmark_group("ceiling");
+    g.throughput(Throughput::Elements(1));
+    let key = SigningKey::from_bytes(&[2; 32]);
+    let sig = key.sign(&[7u8; 135]);
+    g.bench_function("ed25519_verify", |b| {
+        b.iter(|| {
+            key.verifying_key()
+                .verify(black_box(&[7u8; 135]), &sig)
+                .unwrap()
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("message");
+    g.throughput(Throughput::Elements(256));
+    g.bench_function("verify_all_256", |b| {
+        b.iter(|| verify_all(black_box(&refs)))
+    });
+    let mut record = Vec::new();
+    messages[0].write_record(&mut record);
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("decode", |b| {
+        b.iter(|| Message::read_record(&mut ByteReader::new(black_box(&record))).unwrap())
+    });
+    g.finish();
+
+    let bytes = bundle_bytes(&messages);
+    let mut g = c.benchmark_group("bundle_10k");
+    g.throughput(Throughput::Elements(messages.len() as u64));
+    g.sample_size(20);
+    g.bench_function("write", |b| b.iter(|| bundle_bytes(black_box(&messages))));
+    g.bench_function("read_and_decode", |b| {
+        b.iter(|| {
+            let mut count = Count(0);
+            bundle::read_bundle(Cursor::new(&bytes), &mut count).unwrap();
+            assert_eq!(count.0, 10_000);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

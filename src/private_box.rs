@@ -1,0 +1,368 @@
+//! Private boxes (bundle-format/private-box.md): content that only its recipients can read,
+//! and that does not say who they are.
+//!
+//! A box holds a fresh X25519 public key, one sealed slot per recipient holding the body key,
+//! random filler slots up to 4, 8 or 16, and the body sealed under the body key. A recipient
+//! derives its slot key from one Diffie-Hellman with the ephemeral key and tries the slots.
+//! The body's associated data is the author's feed id, so a box re-posted in another feed does
+//! not open.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use ed25519_dalek::VerifyingKey;
+use thiserror::Error;
+use x25519_dalek::{PublicKey, StaticSecret};
+use zeroize::Zeroizing;
+
+use crate::ids::FeedId;
+use crate::message::MAX_CONTENT;
+
+pub const VERSION: u8 = 1;
+pub const MAX_RECIPIENTS: usize = 16;
+pub const SLOT_LEN: usize = 32 + 16;
+/// Bodies are padded to a multiple of this many bytes.
+pub const PAD: usize = 256;
+const HEADER_LEN: usize = 2 + 32;
+const TAG_LEN: usize = 16;
+const SLOT_KEY_CONTEXT: &str = "grapevine private-box v1 slot key";
+const BODY_AAD_PREFIX: &[u8] = b"grapevine-box-v1";
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BoxError {
+    #[error("a private message needs 1 to {MAX_RECIPIENTS} recipients (you included), got {0}")]
+    RecipientCount(usize),
+    #[error("{0} is not a valid ed25519 public key, so it cannot receive private messages")]
+    BadRecipient(FeedId),
+    #[error(
+        "the text is too long for a private message: the box would be {0} bytes, at most {MAX_CONTENT} fit"
+    )]
+    TooLarge(usize),
+    #[error("malformed private box: {0}")]
+    Malformed(String),
+    #[error(
+        "the private box opened for us but its body fails authentication (tampered, or re-posted by another author)"
+    )]
+    BodyAuthentication,
+    #[error("the private box's padding is invalid")]
+    BadPadding,
+    #[error("the operating system's random number generator failed: {0}")]
+    Random(String),
+}
+
+/// The random choices of one box; fixed only in test vectors.
+pub struct Randomness {
+    pub ephemeral: Zeroizing<[u8; 32]>,
+    pub body_key: Zeroizing<[u8; 32]>,
+    pub filler: Vec<u8>,
+}
+
+impl Randomness {
+    pub fn fresh() -> Result<Self, BoxError> {
+        let mut r = Self {
+            ephemeral: Zeroizing::new([0; 32]),
+            body_key: Zeroizing::new([0; 32]),
+            filler: vec![0; MAX_RECIPIENTS * SLOT_LEN],
+        };
+        for buf in [&mut r.ephemeral[..], &mut r.body_key[..], &mut r.filler[..]] {
+            getrandom::fill(buf).map_err(|e| BoxError::Random(e.to_string()))?;
+        }
+        Ok(r)
+    }
+}
+
+/// The X25519 key that receives a feed's private messages: the standard Edwards-to-Montgomery
+/// conversion of its ed25519 key.
+pub fn recipient_key(feed: &FeedId) -> Option<PublicKey> {
+    let key = VerifyingKey::from_bytes(feed.as_bytes()).ok()?;
+    if key.is_weak() {
+        return None;
+    }
+    Some(PublicKey::from(key.to_montgomery().to_bytes()))
+}
+
+/// A node's own key for opening boxes.
+pub struct Opener {
+    secret: StaticSecret,
+    public: PublicKey,
+}
+
+impl Opener {
+    /// From the ed25519 key's scalar bytes (the standard conversion; X25519 clamps them).
+    pub fn new(scalar_bytes: Zeroizing<[u8; 32]>) -> Self {
+        let secret = StaticSecret::from(*scalar_bytes);
+        let public = PublicKey::from(&secret);
+        Self { secret, public }
+    }
+
+    /// `Ok(None)` if the box is not for us; the plaintext if it is; an error if it is for us
+    /// but does not open cleanly.
+    pub fn open(
+        &self,
+        author: &FeedId,
+        sealed: &[u8],
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, BoxError> {
+        let layout = Layout::parse(sealed)?;
+        let ephemeral = PublicKey::from(layout.ephemeral);
+        let shared = self.secret.diffie_hellman(&ephemeral);
+        if !shared.was_contributory() {
+            return Ok(None);
+        }
+        let key = slot_key(shared.as_bytes(), &layout.ephemeral, self.public.as_bytes());
+        let cipher = aead_for(&key[..])?;
+        let body_key = layout
+            .slots
+            .chunks(SLOT_LEN)
+            .enumerate()
+            .find_map(|(i, slot)| {
+                cipher
+                    .decrypt(&slot_nonce(i), slot)
+                    .ok()
+                    .map(Zeroizing::new)
+            });
+        let Some(body_key) = body_key else {
+            return Ok(None);
+        };
+        let body_cipher = aead_for(&body_key).map_err(|_| BoxError::BodyAuthentication)?;
+        let padded = Zeroizing::new(
+            body_cipher
+                .decrypt(
+                    &Nonce::default(),
+                    Payload {
+                        msg: layout.body,
+                        aad: &body_aad(author),
+                    },
+                )
+                .map_err(|_| BoxError::BodyAuthentication)?,
+        );
+        unpad(&padded).map(Some)
+    }
+}
+
+/// Seals `plaintext` from `author` to `recipients` (the author should be one of them).
+pub fn seal(
+    author: &FeedId,
+    recipients: &[FeedId],
+    plaintext: &[u8],
+    random: &Randomness,
+) -> Result<Vec<u8>, BoxError> {
+    let mut unique: Vec<FeedId> = Vec::new();
+    for r in recipients {
+        if !unique.contains(r) {
+            unique.push(*r);
+        }
+    }
+    if unique.is_empty() || unique.len() > MAX_RECIPIENTS {
+        return Err(BoxError::RecipientCount(unique.len()));
+    }
+    let slots = slot_count(unique.len());
+    let padded = pad(plaintext);
+    let size = HEADER_LEN + slots * SLOT_LEN + padded.len() + TAG_LEN;
+    if size > MAX_CONTENT {
+        return Err(BoxError::TooLarge(size));
+    }
+    let ephemeral = StaticSecret::from(*random.ephemeral);
+    let ephemeral_public = PublicKey::from(&ephemeral);
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(&[VERSION, slots as u8]);
+    out.extend_from_slice(ephemeral_public.as_bytes());
+    for (i, recipient) in unique.iter().enumerate() {
+        let public = recipient_key(recipient).ok_or(BoxError::BadRecipient(*recipient))?;
+        let shared = ephemeral.diffie_hellman(&public);
+        let key = slot_key(
+            shared.as_bytes(),
+            ephemeral_public.as_bytes(),
+            public.as_bytes(),
+        );
+        let slot = aead_for(&key[..])?
+            .encrypt(&slot_nonce(i), &random.body_key[..])
+            .map_err(|_| BoxError::Malformed("slot encryption failed".into()))?;
+        out.extend_from_slice(&slot);
+    }
+    out.extend_from_slice(&random.filler[..(slots - unique.len()) * SLOT_LEN]);
+    // The body key seals exactly one message, so a fixed nonce never repeats under it.
+    let body = aead_for(&random.body_key[..])?
+        .encrypt(
+            &Nonce::default(),
+            Payload {
+                msg: &padded,
+                aad: &body_aad(author),
+            },
+        )
+        .map_err(|_| BoxError::Malformed("body encryption failed".into()))?;
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// Checks a box's layout without any key: what every carrier checks.
+pub fn check_structure(sealed: &[u8]) -> Result<(), BoxError> {
+    Layout::parse(sealed).map(|_| ())
+}
+
+/// How many slots a box for `recipients` has: 4, 8 or 16, so a box reveals only that bound.
+pub fn slot_count(recipients: usize) -> usize {
+    match recipients {
+        0..=4 => 4,
+        5..=8 => 8,
+        _ => 16,
+    }
+}
+
+struct Layout<'a> {
+    ephemeral: [u8; 32],
+    slots: &'a [u8],
+    body: &'a [u8],
+}
+
+impl<'a> Layout<'a> {
+    fn parse(sealed: &'a [u8]) -> Result<Self, BoxError> {
+        let bad = |why: &str| BoxError::Malformed(why.to_owned());
+        let mut r = crate::bytes::ByteReader::new(sealed);
+        let version = r.u8().ok_or_else(|| bad("empty"))?;
+        if version != VERSION {
+            return Err(bad(&format!("version {version}, expected {VERSION}")));
+        }
+        let slots = r.u8().ok_or_else(|| bad("no slot count"))? as usize;
+        if ![4, 8, 16].contains(&slots) {
+            return Err(bad(&format!("{slots} slots; a box has 4, 8 or 16")));
+        }
+        let ephemeral = r.array().ok_or_else(|| bad("no ephemeral key"))?;
+        let slots = r
+            .take(slots * SLOT_LEN)
+            .ok_or_else(|| bad("slots cut short"))?;
+        let body = r.take(r.remaining()).unwrap_or_default();
+        if body.len() < PAD + TAG_LEN || (body.len() - TAG_LEN) % PAD != 0 {
+            return Err(bad(&format!(
+                "a body of {} bytes is not padded to {PAD}",
+                body.len()
+            )));
+        }
+        Ok(Self {
+            ephemeral,
+            slots,
+            body,
+        })
+    }
+}
+
+fn slot_key(shared: &[u8; 32], ephemeral: &[u8; 32], recipient: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    let mut hasher = blake3::Hasher::new_derive_key(SLOT_KEY_CONTEXT);
+    hasher.update(shared);
+    hasher.update(ephemeral);
+    hasher.update(recipient);
+    Zeroizing::new(*hasher.finalize().as_bytes())
+}
+
+fn aead_for(key: &[u8]) -> Result<ChaCha20Poly1305, BoxError> {
+    ChaCha20Poly1305::new_from_slice(key)
+        .map_err(|_| BoxError::Malformed("a key of the wrong length".into()))
+}
+
+fn slot_nonce(index: usize) -> Nonce {
+    let mut nonce = [0u8; 12];
+    nonce[11] = index as u8;
+    Nonce::from(nonce)
+}
+
+fn body_aad(author: &FeedId) -> Vec<u8> {
+    let mut aad = BODY_AAD_PREFIX.to_vec();
+    aad.extend_from_slice(author.as_bytes());
+    aad
+}
+
+/// `u16 length ‖ plaintext ‖ zeros`, to a multiple of [`PAD`] bytes.
+fn pad(plaintext: &[u8]) -> Zeroizing<Vec<u8>> {
+    let len = (2 + plaintext.len()).div_ceil(PAD) * PAD;
+    let mut out = Zeroizing::new(Vec::with_capacity(len));
+    out.extend_from_slice(&(plaintext.len().min(u16::MAX as usize) as u16).to_be_bytes());
+    out.extend_from_slice(plaintext);
+    out.resize(len, 0);
+    out
+}
+
+fn unpad(padded: &[u8]) -> Result<Zeroizing<Vec<u8>>, BoxError> {
+    let len = u16::from_be_bytes([padded[0], padded[1]]) as usize;
+    let text = padded.get(2..2 + len).ok_or(BoxError::BadPadding)?;
+    if padded[2 + len..].iter().any(|&b| b != 0) {
+        return Err(BoxError::BadPadding);
+    }
+    Ok(Zeroizing::new(text.to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+
+    fn opener(identity: &Identity) -> Opener {
+        identity.opener()
+    }
+
+    #[test]
+    fn recipients_open_others_do_not() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let bob = Identity::from_seed(&[2; 32]);
+        let eve = Identity::from_seed(&[3; 32]);
+        let sealed = seal(
+            &alice.feed_id(),
+            &[alice.feed_id(), bob.feed_id()],
+            b"meet at six",
+            &Randomness::fresh().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(sealed.len(), 2 + 32 + 4 * SLOT_LEN + PAD + TAG_LEN);
+        for reader in [&alice, &bob] {
+            let text = opener(reader)
+                .open(&alice.feed_id(), &sealed)
+                .unwrap()
+                .unwrap();
+            assert_eq!(&text[..], b"meet at six");
+        }
+        assert_eq!(opener(&eve).open(&alice.feed_id(), &sealed).unwrap(), None);
+        assert_eq!(
+            opener(&bob).open(&eve.feed_id(), &sealed),
+            Err(BoxError::BodyAuthentication),
+            "a box re-posted under another author does not open"
+        );
+    }
+
+    #[test]
+    fn a_flipped_bit_is_caught_never_misread() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let bob = Identity::from_seed(&[2; 32]);
+        let sealed = seal(
+            &alice.feed_id(),
+            &[bob.feed_id()],
+            b"x",
+            &Randomness::fresh().unwrap(),
+        )
+        .unwrap();
+        for byte in 0..sealed.len() {
+            let mut damaged = sealed.clone();
+            damaged[byte] ^= 1;
+            // Filler slots are not authenticated (the envelope's content hash covers them);
+            // a flip anywhere else must stop the box from opening.
+            let in_filler = (2 + 32 + SLOT_LEN..2 + 32 + 4 * SLOT_LEN).contains(&byte);
+            match opener(&bob).open(&alice.feed_id(), &damaged) {
+                Ok(Some(text)) => assert!(in_filler && &text[..] == b"x", "flip at {byte} misread"),
+                Ok(None) | Err(_) => assert!(!in_filler, "flip in filler at {byte} broke the box"),
+            }
+        }
+    }
+
+    #[test]
+    fn sizes_reveal_only_a_recipient_bound() {
+        let ids: Vec<FeedId> = (1..=16u8)
+            .map(|i| Identity::from_seed(&[i; 32]).feed_id())
+            .collect();
+        let size = |n: usize| {
+            seal(&ids[0], &ids[..n], b"hi", &Randomness::fresh().unwrap())
+                .unwrap()
+                .len()
+        };
+        assert_eq!(size(1), size(4));
+        assert_eq!(size(5), size(8));
+        assert_eq!(size(9), size(16));
+        assert!(seal(&ids[0], &[], b"hi", &Randomness::fresh().unwrap()).is_err());
+    }
+}
