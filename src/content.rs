@@ -12,6 +12,11 @@ pub fn post(text: &str, reply: Option<MessageId>) -> Value {
     }
 }
 
+/// The plaintext of a private message: a post that names everyone who can read it.
+pub fn private_post(text: &str, recipients: &[FeedId]) -> Value {
+    json!({ "type": "post", "text": text, "recipients": recipients })
+}
+
 /// `{"type":"about","about":FEED,"name":…}`: how a feed wants to be called.
 pub fn about(feed: FeedId, name: &str) -> Value {
     json!({ "type": "about", "about": feed, "name": name })

@@ -67,7 +67,8 @@ pub fn run_in(root: &Path, out: &mut dyn Write) -> Result<()> {
             &format!("\n{name} ({} messages)", feed.frontier.sequence),
         )?;
         for message in carol.feed(&feed.feed, 3)? {
-            say(out, &view::message_text(&message))?;
+            let readable = carol.readable_content(&message)?;
+            say(out, &view::message_text(&message, readable))?;
         }
     }
     say(

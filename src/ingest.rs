@@ -16,7 +16,10 @@ use std::collections::HashMap;
 
 use crate::content;
 use crate::ids::FeedId;
-use crate::message::{Message, MessageError, verify_all};
+use crate::message::{
+    ContentKind, Message, MessageError, check_content, claimed_position, split_record, verify_all,
+};
+use crate::private_box::{BoxError, Opener};
 use crate::store::{self, Frontier, Store, write};
 
 /// Messages checked per transaction.
@@ -50,20 +53,19 @@ pub struct IngestReport {
     /// Messages that proved a fork (kept as evidence, not linked).
     pub forks: u64,
     pub rejected: u64,
+    /// Private messages addressed to us that failed to open.
+    pub unreadable: u64,
     /// The first rejections, with reasons (at most 50 kept).
     pub rejections: Vec<Rejection>,
 }
 
 impl IngestReport {
-    pub fn add(&mut self, other: &IngestReport) {
-        self.new += other.new;
-        self.already_held += other.already_held;
-        self.forks += other.forks;
-        self.rejected += other.rejected;
-        for r in &other.rejections {
-            self.reject(r.clone());
+    /// A private message for us that did not open: linked (its envelope is valid), not shown.
+    pub fn unreadable(&mut self, rejection: Rejection) {
+        self.unreadable += 1;
+        if self.rejections.len() < 50 {
+            self.rejections.push(rejection);
         }
-        self.rejected -= other.rejections.len() as u64;
     }
 
     pub fn reject(&mut self, rejection: Rejection) {
@@ -77,14 +79,16 @@ impl IngestReport {
 /// Collects messages and ingests them in batches.
 pub struct Ingester<'a> {
     store: &'a mut Store,
+    opener: &'a Opener,
     batch: Vec<(Message, String)>,
     pub report: IngestReport,
 }
 
 impl<'a> Ingester<'a> {
-    pub fn new(store: &'a mut Store) -> Self {
+    pub fn new(store: &'a mut Store, opener: &'a Opener) -> Self {
         Self {
             store,
+            opener,
             batch: Vec::new(),
             report: IngestReport::default(),
         }
@@ -96,8 +100,8 @@ impl<'a> Ingester<'a> {
         let mut reader = crate::bytes::ByteReader::new(data);
         while !reader.is_empty() {
             let remaining = reader.remaining();
-            match Message::read_record(&mut reader) {
-                Ok(message) => self.push(message, place)?,
+            let (envelope, content) = match split_record(&mut reader) {
+                Ok(record) => record,
                 Err(error) => {
                     self.report.reject(Rejection {
                         place: place.to_owned(),
@@ -108,6 +112,18 @@ impl<'a> Ingester<'a> {
                         ),
                     });
                     break;
+                }
+            };
+            match Message::decode(envelope, content) {
+                Ok(message) => self.push(message, place)?,
+                Err(error) => {
+                    let claimed = claimed_position(envelope);
+                    self.report.reject(Rejection {
+                        place: place.to_owned(),
+                        feed: claimed.map(|c| c.0),
+                        sequence: claimed.map(|c| c.1),
+                        reason: error.to_string(),
+                    });
                 }
             }
         }
@@ -155,7 +171,12 @@ impl<'a> Ingester<'a> {
                     (f, f)
                 }
             };
-            apply(&tx, message, &mut frontier, &mut self.report)?;
+            let mut placer = Placer {
+                tx: &tx,
+                opener: self.opener,
+                report: &mut self.report,
+            };
+            placer.apply(message, &mut frontier)?;
             frontiers.insert(author, (start, frontier));
         }
         for (feed, (start, now)) in &frontiers {
@@ -214,106 +235,143 @@ impl<'a> Ingester<'a> {
     }
 }
 
-/// Places one verified message: linked, pending, already held or fork evidence.
-fn apply(
-    tx: &rusqlite::Transaction<'_>,
-    message: Message,
-    frontier: &mut Frontier,
-    report: &mut IngestReport,
-) -> store::Result<()> {
-    let h = &message.header;
-    if h.sequence <= frontier.sequence {
-        let held = store::held_id(tx, &h.author, h.sequence)?;
-        if held == Some(message.id) {
-            report.already_held += 1;
-        } else {
-            write::record_fork(tx, &message, held)?;
-            report.forks += 1;
-        }
-    } else if h.sequence == frontier.sequence + 1 {
-        if h.previous == frontier.head {
-            link(tx, &message, frontier)?;
-            report.new += 1;
-            link_pending(tx, h.author, frontier, report)?;
-        } else {
-            // Signed by the author, yet chained to a different predecessor than the one we hold.
-            write::record_fork(tx, &message, frontier.head)?;
-            report.forks += 1;
-        }
-    } else {
-        match write::pending_id(tx, &h.author, h.sequence)? {
-            None => {
-                write::insert_pending(tx, &message)?;
-                report.new += 1;
+/// Places verified messages inside one transaction.
+struct Placer<'t, 'c> {
+    tx: &'t rusqlite::Transaction<'c>,
+    opener: &'t Opener,
+    report: &'t mut IngestReport,
+}
+
+impl Placer<'_, '_> {
+    /// Places one verified message: linked, pending, already held or fork evidence.
+    fn apply(&mut self, message: Message, frontier: &mut Frontier) -> store::Result<()> {
+        let tx = self.tx;
+        let h = &message.header;
+        if h.sequence <= frontier.sequence {
+            let held = store::held_id(tx, &h.author, h.sequence)?;
+            if held == Some(message.id) {
+                self.report.already_held += 1;
+            } else {
+                write::record_fork(tx, &message, held)?;
+                self.report.forks += 1;
             }
-            Some(id) if id == message.id => report.already_held += 1,
-            Some(id) => {
-                write::record_fork(tx, &message, Some(id))?;
-                report.forks += 1;
+        } else if h.sequence == frontier.sequence + 1 {
+            if h.previous == frontier.head {
+                self.link(&message, frontier)?;
+                self.report.new += 1;
+                self.link_pending(h.author, frontier)?;
+            } else {
+                // Signed by the author, yet chained to a different predecessor than the one held.
+                write::record_fork(tx, &message, frontier.head)?;
+                self.report.forks += 1;
+            }
+        } else {
+            match write::pending_id(tx, &h.author, h.sequence)? {
+                None => {
+                    write::insert_pending(tx, &message)?;
+                    self.report.new += 1;
+                }
+                Some(id) if id == message.id => self.report.already_held += 1,
+                Some(id) => {
+                    write::record_fork(tx, &message, Some(id))?;
+                    self.report.forks += 1;
+                }
             }
         }
+        Ok(())
     }
-    Ok(())
+
+    fn link(&mut self, message: &Message, frontier: &mut Frontier) -> store::Result<()> {
+        write::insert_linked(self.tx, message)?;
+        self.index(message)?;
+        *frontier = Frontier {
+            sequence: message.header.sequence,
+            head: Some(message.id),
+        };
+        Ok(())
+    }
+
+    /// Links pending messages that the frontier has now reached.
+    fn link_pending(&mut self, author: FeedId, frontier: &mut Frontier) -> store::Result<()> {
+        while let Some(next) = write::take_pending(self.tx, &author, frontier.sequence + 1)? {
+            if next.header.previous == frontier.head {
+                self.link(&next, frontier)?;
+            } else {
+                write::record_fork(self.tx, &next, frontier.head)?;
+                self.report.forks += 1;
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Updates what is derived from content: names, contacts, and the inbox of private
+    /// messages we can open. Boxes are the only messages that cost a trial decryption.
+    fn index(&mut self, message: &Message) -> store::Result<()> {
+        let h = &message.header;
+        if h.kind == ContentKind::PrivateBox {
+            return self.open_box(message);
+        }
+        let Some(json) = message.json() else {
+            return Ok(());
+        };
+        if let Some(name) = content::self_name(h.author, &json) {
+            write::set_name(self.tx, &h.author, &name, h.sequence)?;
+        }
+        if let Some((contact, change)) = content::contact_change(&json) {
+            use content::ContactChange::*;
+            let (following, blocking) = match change {
+                Follow => (Some(true), None),
+                Unfollow => (Some(false), None),
+                Block => (None, Some(true)),
+                Unblock => (None, Some(false)),
+            };
+            write::set_contact(
+                self.tx, &h.author, &contact, following, blocking, h.sequence,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn open_box(&mut self, message: &Message) -> store::Result<()> {
+        let h = &message.header;
+        let opened = match self.opener.open(&h.author, &message.content) {
+            Ok(Some(text)) => check_content(ContentKind::Json, &text)
+                .ok()
+                .and_then(|()| String::from_utf8(text.to_vec()).ok())
+                .map(Some)
+                .ok_or_else(|| {
+                    BoxError::Malformed("its content is not a JSON object with a type".into())
+                }),
+            other => other.map(|_| None),
+        };
+        match opened {
+            Ok(Some(plaintext)) => write::add_to_inbox(self.tx, message, &plaintext)?,
+            Ok(None) => {}
+            Err(error) => self.report.unreadable(Rejection {
+                place: "private message".into(),
+                feed: Some(h.author),
+                sequence: Some(h.sequence),
+                reason: format!("{error}; it is not shown"),
+            }),
+        }
+        Ok(())
+    }
 }
 
 /// Links a message of our own, just signed at our frontier + 1.
-pub(crate) fn link_own(tx: &rusqlite::Transaction<'_>, message: &Message) -> store::Result<()> {
-    let mut frontier = Frontier::EMPTY;
-    link(tx, message, &mut frontier)?;
-    write::set_frontier(tx, &message.header.author, &frontier)
-}
-
-fn link(
+pub(crate) fn link_own(
     tx: &rusqlite::Transaction<'_>,
+    opener: &Opener,
     message: &Message,
-    frontier: &mut Frontier,
 ) -> store::Result<()> {
-    write::insert_linked(tx, message)?;
-    index(tx, message)?;
-    *frontier = Frontier {
-        sequence: message.header.sequence,
-        head: Some(message.id),
+    let mut report = IngestReport::default();
+    let mut placer = Placer {
+        tx,
+        opener,
+        report: &mut report,
     };
-    Ok(())
-}
-
-/// Links pending messages that the frontier has now reached.
-fn link_pending(
-    tx: &rusqlite::Transaction<'_>,
-    author: FeedId,
-    frontier: &mut Frontier,
-    report: &mut IngestReport,
-) -> store::Result<()> {
-    while let Some(next) = write::take_pending(tx, &author, frontier.sequence + 1)? {
-        if next.header.previous == frontier.head {
-            link(tx, &next, frontier)?;
-        } else {
-            write::record_fork(tx, &next, frontier.head)?;
-            report.forks += 1;
-            break;
-        }
-    }
-    Ok(())
-}
-
-/// Updates the indexes derived from content: names and contacts.
-fn index(tx: &rusqlite::Transaction<'_>, message: &Message) -> store::Result<()> {
-    let Some(json) = message.json() else {
-        return Ok(());
-    };
-    let h = &message.header;
-    if let Some(name) = content::self_name(h.author, &json) {
-        write::set_name(tx, &h.author, &name, h.sequence)?;
-    }
-    if let Some((contact, change)) = content::contact_change(&json) {
-        use content::ContactChange::*;
-        let (following, blocking) = match change {
-            Follow => (Some(true), None),
-            Unfollow => (Some(false), None),
-            Block => (None, Some(true)),
-            Unblock => (None, Some(false)),
-        };
-        write::set_contact(tx, &h.author, &contact, following, blocking, h.sequence)?;
-    }
-    Ok(())
+    let mut frontier = Frontier::EMPTY;
+    placer.link(message, &mut frontier)?;
+    write::set_frontier(tx, &message.header.author, &frontier)
 }

@@ -36,6 +36,22 @@ enum Command {
     Post { text: String },
     /// Reply to a message.
     Reply { message: MessageId, text: String },
+    /// Send a private message: only the recipients (and you) can read it, and no one else can
+    /// tell who they are.
+    Dm {
+        /// A recipient's feed id; repeat for up to 15 recipients.
+        #[arg(long = "to", required = true, value_name = "ID")]
+        to: Vec<FeedId>,
+        /// The text ('-' reads standard input).
+        text: String,
+    },
+    /// Private messages you can read (sent and received), newest first.
+    Inbox {
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Publish the name others should show for this feed.
     Name { name: String },
     /// Follow a feed.
@@ -124,6 +140,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reply { message, text } => {
             node.post(&read_text(text)?, Some(message))?.id.to_string()
         }
+        Command::Dm { to, text } => node.dm(&to, &read_text(text)?)?.id.to_string(),
+        Command::Inbox { limit, json } => show_inbox(&node, limit, json)?,
         Command::Name { name } => node.set_name(&name)?.id.to_string(),
         Command::Follow { feed } => node.contact(feed, ContactChange::Follow)?.id.to_string(),
         Command::Unfollow { feed } => node.contact(feed, ContactChange::Unfollow)?.id.to_string(),
@@ -175,7 +193,10 @@ fn show_feed(node: &Node, feed: Option<FeedId>, limit: u64, json: bool) -> Resul
     let feed = feed.unwrap_or_else(|| node.id());
     let messages = node.feed(&feed, limit)?;
     if json {
-        let array: Vec<_> = messages.iter().map(view::message_json).collect();
+        let mut array = Vec::with_capacity(messages.len());
+        for m in &messages {
+            array.push(view::message_json(m, node.readable_content(m)?));
+        }
         return Ok(serde_json::to_string_pretty(&array)?);
     }
     let summary = node.store().feeds()?.into_iter().find(|f| f.feed == feed);
@@ -195,7 +216,35 @@ fn show_feed(node: &Node, feed: Option<FeedId>, limit: u64, json: bool) -> Resul
     }
     for message in &messages {
         text += "\n\n";
-        text += &view::message_text(message);
+        text += &view::message_text(message, node.readable_content(message)?);
+    }
+    Ok(text)
+}
+
+fn show_inbox(node: &Node, limit: u64, json: bool) -> Result<String> {
+    let messages = node.inbox(limit)?;
+    if json {
+        let array: Vec<_> = messages
+            .into_iter()
+            .map(|(m, content)| view::message_json(&m, Some(content)))
+            .collect();
+        return Ok(serde_json::to_string_pretty(&array)?);
+    }
+    if messages.is_empty() {
+        return Ok("no private messages yet".into());
+    }
+    let mut text = String::new();
+    for (message, content) in messages {
+        let author = message.header.author;
+        let name = node
+            .store()
+            .name_of(&author)?
+            .unwrap_or_else(|| author.short());
+        if !text.is_empty() {
+            text += "\n\n";
+        }
+        text += &format!("from {name} {author}\n");
+        text += &view::message_text(&message, Some(content));
     }
     Ok(text)
 }
@@ -239,6 +288,12 @@ fn import_text(summary: &ImportSummary) -> String {
         total.already_held,
         total.rejected
     );
+    if total.unreadable > 0 {
+        text += &format!(
+            ", {} private messages for you that failed to open",
+            total.unreadable
+        );
+    }
     if total.forks > 0 {
         text += &format!(", {} fork proofs recorded", total.forks);
     }

@@ -238,28 +238,9 @@ impl Message {
         })
     }
 
-    /// Reads one `envelope || content` record from a segment.
+    /// Reads one `envelope || content` record from a segment: framing, then [`Message::decode`].
     pub fn read_record(reader: &mut ByteReader<'_>) -> Result<Self, MessageError> {
-        let found = reader.remaining();
-        let envelope = reader.take(ENVELOPE_LEN).ok_or(MessageError::Truncated {
-            expected: ENVELOPE_LEN,
-            found,
-        })?;
-        let size_at = UNSIGNED_LEN - 36;
-        let size = u32::from_be_bytes([
-            envelope[size_at],
-            envelope[size_at + 1],
-            envelope[size_at + 2],
-            envelope[size_at + 3],
-        ]);
-        if size as usize > MAX_CONTENT {
-            return Err(MessageError::ContentTooLarge(size));
-        }
-        let found = reader.remaining();
-        let content = reader.take(size as usize).ok_or(MessageError::Truncated {
-            expected: size as usize,
-            found,
-        })?;
+        let (envelope, content) = split_record(reader)?;
         Self::decode(envelope, content)
     }
 
@@ -301,6 +282,39 @@ impl Message {
     }
 }
 
+/// Takes the next record's envelope and content bytes without validating them. Only a framing
+/// error (too few bytes, an impossible size) leaves the position of the next record unknown.
+pub fn split_record<'a>(reader: &mut ByteReader<'a>) -> Result<(&'a [u8], &'a [u8]), MessageError> {
+    let found = reader.remaining();
+    let envelope = reader.take(ENVELOPE_LEN).ok_or(MessageError::Truncated {
+        expected: ENVELOPE_LEN,
+        found,
+    })?;
+    let size_at = UNSIGNED_LEN - 36;
+    let size = u32::from_be_bytes([
+        envelope[size_at],
+        envelope[size_at + 1],
+        envelope[size_at + 2],
+        envelope[size_at + 3],
+    ]);
+    if size as usize > MAX_CONTENT {
+        return Err(MessageError::ContentTooLarge(size));
+    }
+    let found = reader.remaining();
+    let content = reader.take(size as usize).ok_or(MessageError::Truncated {
+        expected: size as usize,
+        found,
+    })?;
+    Ok((envelope, content))
+}
+
+/// The author and sequence an envelope claims, for error reports about messages that failed.
+pub fn claimed_position(envelope: &[u8]) -> Option<(FeedId, u64)> {
+    let author = FeedId::from_slice(envelope.get(2..34)?)?;
+    let sequence = u64::from_be_bytes(envelope.get(34..42)?.try_into().ok()?);
+    Some((author, sequence))
+}
+
 fn signing_input(unsigned: &[u8; UNSIGNED_LEN]) -> Vec<u8> {
     let mut input = Vec::with_capacity(SIGNING_CONTEXT.len() + UNSIGNED_LEN);
     input.extend_from_slice(SIGNING_CONTEXT);
@@ -313,13 +327,18 @@ pub fn message_id(envelope: &[u8; ENVELOPE_LEN]) -> MessageId {
 }
 
 /// Checks content against its kind: JSON content must be an object with a non-empty string
-/// `type` of at most 64 bytes. Other kinds are checked by their own modules or are opaque.
+/// `type` of at most 64 bytes; private boxes must be well laid out; other kinds are opaque.
 pub fn check_content(kind: ContentKind, content: &[u8]) -> Result<(), MessageError> {
     if content.len() > MAX_CONTENT {
         return Err(MessageError::ContentTooLarge(content.len() as u32));
     }
-    if kind != ContentKind::Json {
-        return Ok(());
+    match kind {
+        ContentKind::Json => {}
+        ContentKind::PrivateBox => {
+            return crate::private_box::check_structure(content)
+                .map_err(|e| MessageError::BadContent(e.to_string()));
+        }
+        ContentKind::Other(_) => return Ok(()),
     }
     let value: serde_json::Value = serde_json::from_slice(content)
         .map_err(|e| MessageError::BadContent(format!("not JSON ({e})")))?;

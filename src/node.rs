@@ -12,6 +12,7 @@ use crate::identity::{Identity, IdentityError};
 use crate::ids::{FeedId, MessageId};
 use crate::ingest::{IngestReport, Ingester};
 use crate::message::{ContentKind, Message, MessageError};
+use crate::private_box::{self, BoxError, Opener, Randomness};
 use crate::store::{self, Store, StoreError};
 
 pub const KEY_FILE: &str = "secret.key";
@@ -27,6 +28,8 @@ pub enum NodeError {
     Io { path: PathBuf, source: io::Error },
     #[error("cannot create this message: {0}")]
     Message(#[from] MessageError),
+    #[error("cannot seal this private message: {0}")]
+    Box(#[from] BoxError),
     #[error("{0}")]
     Usage(String),
 }
@@ -43,6 +46,7 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> NodeError + '_ {
 pub struct Node {
     home: PathBuf,
     identity: Identity,
+    opener: Opener,
     store: Store,
 }
 
@@ -67,7 +71,7 @@ pub struct BundleOutcome {
 impl BundleOutcome {
     /// The file was read without any problem and every message in it was accepted.
     pub fn is_clean(&self) -> bool {
-        self.container.is_verified() && self.messages.rejected == 0
+        self.container.is_verified() && self.messages.rejected == 0 && self.messages.unreadable == 0
     }
 }
 
@@ -87,6 +91,7 @@ impl ImportSummary {
             total.already_held += b.messages.already_held;
             total.forks += b.messages.forks;
             total.rejected += b.messages.rejected;
+            total.unreadable += b.messages.unreadable;
         }
         total
     }
@@ -114,6 +119,7 @@ impl Node {
         let store = Store::open(&home.join(STORE_FILE))?;
         Ok(Self {
             home: home.to_owned(),
+            opener: identity.opener(),
             identity,
             store,
         })
@@ -148,7 +154,7 @@ impl Node {
             kind,
             content,
         )?;
-        crate::ingest::link_own(&tx, &message)?;
+        crate::ingest::link_own(&tx, &self.opener, &message)?;
         tx.commit().map_err(StoreError::from)?;
         Ok(message)
     }
@@ -181,6 +187,51 @@ impl Node {
             return Err(NodeError::Usage("that is your own feed id".into()));
         }
         self.publish_json(&content::contact(feed, change))
+    }
+
+    /// Sends `text` privately to `recipients` (and to ourselves, so we can read what we sent).
+    pub fn dm(&mut self, recipients: &[FeedId], text: &str) -> Result<Message> {
+        if text.trim().is_empty() {
+            return Err(NodeError::Usage(
+                "the message is empty; write some text".into(),
+            ));
+        }
+        let me = self.id();
+        let mut all = vec![me];
+        for r in recipients {
+            if !all.contains(r) {
+                all.push(*r);
+            }
+        }
+        if all.len() > private_box::MAX_RECIPIENTS {
+            return Err(BoxError::RecipientCount(all.len()).into());
+        }
+        let plaintext = serde_json::to_vec(&content::private_post(text, &all))
+            .map_err(|e| NodeError::Usage(e.to_string()))?;
+        let sealed = private_box::seal(&me, &all, &plaintext, &Randomness::fresh()?)?;
+        self.publish(ContentKind::PrivateBox, sealed)
+    }
+
+    /// Private messages we could open, newest first, with their plaintext content.
+    pub fn inbox(&self, limit: u64) -> Result<Vec<(Message, serde_json::Value)>> {
+        Ok(self
+            .store
+            .inbox(limit)?
+            .into_iter()
+            .map(|(m, text)| (m, serde_json::from_str(&text).unwrap_or_default()))
+            .collect())
+    }
+
+    /// What to show of a message: its JSON content, or a private message's plaintext if we
+    /// could open it (`None` for boxes not for us and opaque kinds).
+    pub fn readable_content(&self, message: &Message) -> Result<Option<serde_json::Value>> {
+        match message.header.kind {
+            ContentKind::PrivateBox => Ok(self
+                .store
+                .private_content(&message.id)?
+                .and_then(|text| serde_json::from_str(&text).ok())),
+            _ => Ok(message.json()),
+        }
     }
 
     /// The newest `limit` messages of a feed, newest first.
@@ -265,7 +316,7 @@ impl Node {
             }
         };
         let mut sink = IngestSink {
-            ingester: Ingester::new(&mut self.store),
+            ingester: Ingester::new(&mut self.store, &self.opener),
         };
         let container = match bundle::read_bundle(file, &mut sink) {
             Ok(report) => report,

@@ -4,13 +4,16 @@ use serde_json::{Value, json};
 
 use crate::message::{ContentKind, Message};
 
-/// The JSON object `feed --json` prints for one message.
-pub fn message_json(message: &Message) -> Value {
+/// The JSON object `feed --json` prints for one message. `readable` is what the node can read
+/// of it (`Node::readable_content`): a private message shows its plaintext (with its
+/// `recipients`) only to the recipients, and `{"type":"encrypted"}` to everyone else.
+pub fn message_json(message: &Message, readable: Option<Value>) -> Value {
     let h = &message.header;
-    let content = match h.kind {
-        ContentKind::Json => message.json().unwrap_or(Value::Null),
-        ContentKind::PrivateBox => json!({ "type": "encrypted" }),
-        ContentKind::Other(code) => json!({ "type": "unknown", "kind": code }),
+    let content = match (h.kind, readable) {
+        (ContentKind::Other(code), _) => json!({ "type": "unknown", "kind": code }),
+        (_, Some(value)) => value,
+        (ContentKind::PrivateBox, None) => json!({ "type": "encrypted" }),
+        (ContentKind::Json, None) => Value::Null,
     };
     json!({
         "id": message.id,
@@ -18,6 +21,7 @@ pub fn message_json(message: &Message) -> Value {
         "sequence": h.sequence,
         "previous": h.previous,
         "timestamp": h.timestamp,
+        "private": h.kind == ContentKind::PrivateBox,
         "content": content,
     })
 }
@@ -32,13 +36,14 @@ pub fn time(ms: i64) -> String {
 }
 
 /// One readable paragraph for a message.
-pub fn message_text(message: &Message) -> String {
+pub fn message_text(message: &Message, readable: Option<Value>) -> String {
     let h = &message.header;
     let head = format!("#{}  {}", h.sequence, time(h.timestamp));
-    let body = match message.json() {
-        Some(value) => describe(&value),
-        None if h.kind == ContentKind::PrivateBox => "[encrypted]".into(),
-        None => format!("[content of kind {}]", h.kind.code()),
+    let body = match (h.kind, readable) {
+        (ContentKind::PrivateBox, Some(value)) => format!("[private] {}", describe(&value)),
+        (ContentKind::PrivateBox, None) => "[encrypted: not for you]".into(),
+        (_, Some(value)) => describe(&value),
+        (kind, None) => format!("[content of kind {}]", kind.code()),
     };
     format!("{head}  {}\n{}", message.id, indent(&body))
 }
@@ -47,6 +52,13 @@ fn describe(value: &Value) -> String {
     let kind = value.get("type").and_then(Value::as_str).unwrap_or("?");
     let text = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or("");
     match kind {
+        "post" if value.get("recipients").is_some() => {
+            let to: Vec<&str> = value["recipients"]
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            format!("{}\n(to {})", text("text"), to.join(", "))
+        }
         "post" if value.get("reply").is_some() => {
             format!("{}\n(in reply to {})", text("text"), text("reply"))
         }

@@ -199,6 +199,29 @@ impl Store {
         Ok(out)
     }
 
+    /// The plaintext of a private message we could open.
+    pub fn private_content(&self, id: &MessageId) -> Result<Option<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT content FROM inbox WHERE id = ?1")?;
+        Ok(stmt.query_row([id.as_bytes()], |r| r.get(0)).optional()?)
+    }
+
+    /// The newest `limit` private messages we could open, newest first, with their plaintext.
+    pub fn inbox(&self, limit: u64) -> Result<Vec<(Message, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT m.envelope, m.content, i.content FROM inbox i JOIN messages m ON m.id = i.id \
+             ORDER BY i.timestamp DESC, i.rowid DESC LIMIT ?1",
+        )?;
+        let mut rows = stmt.query([limit.min(i64::MAX as u64) as i64])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let message = stored_message(row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?)?;
+            out.push((message, row.get(2)?));
+        }
+        Ok(out)
+    }
+
     pub fn name_of(&self, feed: &FeedId) -> Result<Option<String>> {
         let mut stmt = self
             .conn
@@ -422,6 +445,14 @@ pub(crate) mod write {
              ON CONFLICT (author) DO UPDATE SET forked = 1",
         )?
         .execute([h.author.as_bytes()])?;
+        Ok(())
+    }
+
+    pub fn add_to_inbox(tx: &Transaction<'_>, m: &Message, plaintext: &str) -> Result<()> {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO inbox (id, timestamp, content) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![m.id.as_bytes(), m.header.timestamp, plaintext])?;
         Ok(())
     }
 

@@ -61,6 +61,13 @@ const MIGRATIONS: &[&str] = &[
         verified INTEGER NOT NULL,
         new INTEGER NOT NULL
     );",
+    // 2: private messages this node could open, with their plaintext.
+    "CREATE TABLE inbox (
+        id BLOB PRIMARY KEY,
+        timestamp INTEGER NOT NULL,
+        content TEXT NOT NULL
+    );
+    CREATE INDEX inbox_by_time ON inbox (timestamp);",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -7,4 +7,5 @@ mod bundles;
 mod damage;
 mod harness;
 mod local;
+mod private;
 mod vectors;
