@@ -11,6 +11,7 @@ use grapevine::bundle::{self, BundleSink, BundleWriter, FeedRange, Manifest};
 use grapevine::bytes::ByteReader;
 use grapevine::identity::Identity;
 use grapevine::message::{ContentKind, Message, verify_all};
+use grapevine::private_box;
 
 fn posts(n: u64) -> Vec<Message> {
     let id = Identity::from_seed(&[1; 32]);
@@ -113,6 +114,27 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("decode", |b| {
         b.iter(|| Message::read_record(&mut ByteReader::new(black_box(&record))).unwrap())
+    });
+    g.finish();
+
+    let alice = Identity::from_seed(&[1; 32]);
+    let bob = Identity::from_seed(&[2; 32]);
+    let eve = Identity::from_seed(&[3; 32]).opener();
+    let to_bob = private_box::seal(
+        &alice.feed_id(),
+        &[alice.feed_id(), bob.feed_id()],
+        br#"{"type":"post","text":"meet at six"}"#,
+        &private_box::Randomness::fresh().unwrap(),
+    )
+    .unwrap();
+    let bob_opener = bob.opener();
+    let mut g = c.benchmark_group("private_box");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("reject_not_for_me", |b| {
+        b.iter(|| assert!(eve.open(&alice.feed_id(), black_box(&to_bob)).unwrap().is_none()))
+    });
+    g.bench_function("open_for_me", |b| {
+        b.iter(|| bob_opener.open(&alice.feed_id(), black_box(&to_bob)).unwrap().unwrap())
     });
     g.finish();
 

@@ -73,6 +73,7 @@ fn every_vector_has_its_expected_outcome() {
             "identity" => check_identity(&v),
             "message" => check_message(&v, expect),
             "bundle" => check_bundle(&v, expect),
+            "private-box" => check_box(&v, expect),
             other => panic!("{}: unknown vector kind '{other}'", v.name),
         }
         exercised.insert(v.name.clone());
@@ -217,6 +218,35 @@ fn check_bundle(v: &Vector, expect: &str) {
             );
         }
         "incomplete" => assert!(report.is_incomplete(), "{}: {:?}", v.name, report.problems),
+        other => panic!("{}: unknown outcome '{other}'", v.name),
+    }
+}
+
+fn check_box(v: &Vector, expect: &str) {
+    use grapevine::private_box::{BoxError, Randomness, seal};
+    let author = Identity::from_seed(&seed(v, "author-seed")).feed_id();
+    let reader = Identity::from_seed(&seed(v, "reader-seed"));
+    let opened = reader.opener().open(&author, &v.body);
+    let plaintext = v.get("plaintext").unwrap().as_bytes();
+    match expect {
+        "success" => {
+            assert_eq!(opened.unwrap().as_deref().map(Vec::as_slice), Some(plaintext), "{}", v.name);
+            // Our sealer, given the same randomness, writes the same bytes.
+            let recipients: Vec<FeedId> = v
+                .get("recipient-seeds")
+                .unwrap()
+                .split(' ')
+                .map(|s| Identity::from_seed(&unhex(s).try_into().unwrap()).feed_id())
+                .collect();
+            let random = Randomness {
+                ephemeral: zeroize::Zeroizing::new(unhex(v.get("ephemeral").unwrap()).try_into().unwrap()),
+                body_key: zeroize::Zeroizing::new(unhex(v.get("body-key").unwrap()).try_into().unwrap()),
+                filler: (0..16 * 48).map(|i| (i * 7 % 251) as u8).collect(),
+            };
+            assert_eq!(seal(&author, &recipients, plaintext, &random).unwrap(), v.body, "{}", v.name);
+        }
+        "not addressed" => assert_eq!(opened, Ok(None), "{}", v.name),
+        "box failure" => assert_eq!(opened, Err(BoxError::BodyAuthentication), "{}", v.name),
         other => panic!("{}: unknown outcome '{other}'", v.name),
     }
 }
