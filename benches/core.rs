@@ -131,10 +131,21 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("private_box");
     g.throughput(Throughput::Elements(1));
     g.bench_function("reject_not_for_me", |b| {
-        b.iter(|| assert!(eve.open(&alice.feed_id(), black_box(&to_bob)).unwrap().is_none()))
+        b.iter(|| {
+            assert!(
+                eve.open(&alice.feed_id(), black_box(&to_bob))
+                    .unwrap()
+                    .is_none()
+            )
+        })
     });
     g.bench_function("open_for_me", |b| {
-        b.iter(|| bob_opener.open(&alice.feed_id(), black_box(&to_bob)).unwrap().unwrap())
+        b.iter(|| {
+            bob_opener
+                .open(&alice.feed_id(), black_box(&to_bob))
+                .unwrap()
+                .unwrap()
+        })
     });
     g.finish();
 

@@ -44,6 +44,10 @@ pub fn run_in(root: &Path, out: &mut dyn Write) -> Result<()> {
     alice.post("Market on Saturday, bring seeds to swap.", None)?;
     bob.follow_and_reply(&alice, hello.id, "Good news, I'll cross on Friday.")?;
     carol.post("Anyone heading to the hills this week?", None)?;
+    alice.dm(
+        &[carol.id()],
+        "Carol, the seeds you asked for are at the mill.",
+    )?;
 
     say(
         out,
@@ -71,6 +75,17 @@ pub fn run_in(root: &Path, out: &mut dyn Write) -> Result<()> {
             say(out, &view::message_text(&message, readable))?;
         }
     }
+    say(
+        out,
+        "\ncarol's inbox (bob carried this private message but cannot read it):",
+    )?;
+    for (message, content) in carol.inbox(5)? {
+        say(out, &view::message_text(&message, Some(content)))?;
+    }
+    say(
+        out,
+        &format!("bob's inbox: {} messages", bob.inbox(5)?.len()),
+    )?;
     say(
         out,
         "\nNo server, no internet: every message was checked against its author's key.",

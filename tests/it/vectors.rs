@@ -230,7 +230,12 @@ fn check_box(v: &Vector, expect: &str) {
     let plaintext = v.get("plaintext").unwrap().as_bytes();
     match expect {
         "success" => {
-            assert_eq!(opened.unwrap().as_deref().map(Vec::as_slice), Some(plaintext), "{}", v.name);
+            assert_eq!(
+                opened.unwrap().as_deref().map(Vec::as_slice),
+                Some(plaintext),
+                "{}",
+                v.name
+            );
             // Our sealer, given the same randomness, writes the same bytes.
             let recipients: Vec<FeedId> = v
                 .get("recipient-seeds")
@@ -239,11 +244,20 @@ fn check_box(v: &Vector, expect: &str) {
                 .map(|s| Identity::from_seed(&unhex(s).try_into().unwrap()).feed_id())
                 .collect();
             let random = Randomness {
-                ephemeral: zeroize::Zeroizing::new(unhex(v.get("ephemeral").unwrap()).try_into().unwrap()),
-                body_key: zeroize::Zeroizing::new(unhex(v.get("body-key").unwrap()).try_into().unwrap()),
+                ephemeral: zeroize::Zeroizing::new(
+                    unhex(v.get("ephemeral").unwrap()).try_into().unwrap(),
+                ),
+                body_key: zeroize::Zeroizing::new(
+                    unhex(v.get("body-key").unwrap()).try_into().unwrap(),
+                ),
                 filler: (0..16 * 48).map(|i| (i * 7 % 251) as u8).collect(),
             };
-            assert_eq!(seal(&author, &recipients, plaintext, &random).unwrap(), v.body, "{}", v.name);
+            assert_eq!(
+                seal(&author, &recipients, plaintext, &random).unwrap(),
+                v.body,
+                "{}",
+                v.name
+            );
         }
         "not addressed" => assert_eq!(opened, Ok(None), "{}", v.name),
         "box failure" => assert_eq!(opened, Err(BoxError::BodyAuthentication), "{}", v.name),
