@@ -14,6 +14,7 @@ pub mod bytes;
 pub mod content;
 pub mod demo;
 pub mod fsutil;
+pub mod graph;
 pub mod identity;
 pub mod ids;
 pub mod ingest;

@@ -103,27 +103,10 @@ impl Opener {
         sealed: &[u8],
     ) -> Result<Option<Zeroizing<Vec<u8>>>, BoxError> {
         let layout = Layout::parse(sealed)?;
-        let ephemeral = PublicKey::from(layout.ephemeral);
-        let shared = self.secret.diffie_hellman(&ephemeral);
-        if !shared.was_contributory() {
-            return Ok(None);
-        }
-        let key = slot_key(shared.as_bytes(), &layout.ephemeral, self.public.as_bytes());
-        let cipher = aead_for(&key[..])?;
-        let body_key = layout
-            .slots
-            .chunks(SLOT_LEN)
-            .enumerate()
-            .find_map(|(i, slot)| {
-                cipher
-                    .decrypt(&slot_nonce(i), slot)
-                    .ok()
-                    .map(Zeroizing::new)
-            });
-        let Some(body_key) = body_key else {
+        let Some(body_key) = self.open_slots(&layout.ephemeral, layout.slots) else {
             return Ok(None);
         };
-        let body_cipher = aead_for(&body_key).map_err(|_| BoxError::BodyAuthentication)?;
+        let body_cipher = aead_for(&body_key[..]).map_err(|_| BoxError::BodyAuthentication)?;
         let padded = Zeroizing::new(
             body_cipher
                 .decrypt(
@@ -137,13 +120,33 @@ impl Opener {
         );
         unpad(&padded).map(Some)
     }
+
+    /// The 32-byte key sealed in one of `slots` for us, if any: one Diffie-Hellman, then a
+    /// trial open per slot.
+    pub(crate) fn open_slots(
+        &self,
+        ephemeral: &[u8; 32],
+        slots: &[u8],
+    ) -> Option<Zeroizing<[u8; 32]>> {
+        let shared = self.secret.diffie_hellman(&PublicKey::from(*ephemeral));
+        if !shared.was_contributory() {
+            return None;
+        }
+        let key = slot_key(shared.as_bytes(), ephemeral, self.public.as_bytes());
+        let cipher = aead_for(&key[..]).ok()?;
+        slots.chunks(SLOT_LEN).enumerate().find_map(|(i, slot)| {
+            let opened = Zeroizing::new(cipher.decrypt(&slot_nonce(i), slot).ok()?);
+            let key: [u8; 32] = opened.as_slice().try_into().ok()?;
+            Some(Zeroizing::new(key))
+        })
+    }
 }
 
-/// Seals `plaintext` from `author` to `recipients` (the author should be one of them).
-pub fn seal(
-    author: &FeedId,
+/// `version ‖ slot count ‖ ephemeral key ‖ slots`: `key` sealed to each recipient, random
+/// filler slots up to 4, 8 or 16. Shared by private boxes and sealed bundles.
+pub(crate) fn seal_key_header(
     recipients: &[FeedId],
-    plaintext: &[u8],
+    key: &[u8; 32],
     random: &Randomness,
 ) -> Result<Vec<u8>, BoxError> {
     let mut unique: Vec<FeedId> = Vec::new();
@@ -156,30 +159,61 @@ pub fn seal(
         return Err(BoxError::RecipientCount(unique.len()));
     }
     let slots = slot_count(unique.len());
-    let padded = pad(plaintext);
-    let size = HEADER_LEN + slots * SLOT_LEN + padded.len() + TAG_LEN;
-    if size > MAX_CONTENT {
-        return Err(BoxError::TooLarge(size));
-    }
     let ephemeral = StaticSecret::from(*random.ephemeral);
     let ephemeral_public = PublicKey::from(&ephemeral);
-    let mut out = Vec::with_capacity(size);
+    let mut out = Vec::with_capacity(HEADER_LEN + slots * SLOT_LEN);
     out.extend_from_slice(&[VERSION, slots as u8]);
     out.extend_from_slice(ephemeral_public.as_bytes());
     for (i, recipient) in unique.iter().enumerate() {
         let public = recipient_key(recipient).ok_or(BoxError::BadRecipient(*recipient))?;
         let shared = ephemeral.diffie_hellman(&public);
-        let key = slot_key(
+        let slot_key = slot_key(
             shared.as_bytes(),
             ephemeral_public.as_bytes(),
             public.as_bytes(),
         );
-        let slot = aead_for(&key[..])?
-            .encrypt(&slot_nonce(i), &random.body_key[..])
+        let slot = aead_for(&slot_key[..])?
+            .encrypt(&slot_nonce(i), &key[..])
             .map_err(|_| BoxError::Malformed("slot encryption failed".into()))?;
         out.extend_from_slice(&slot);
     }
     out.extend_from_slice(&random.filler[..(slots - unique.len()) * SLOT_LEN]);
+    Ok(out)
+}
+
+/// Parses a key header at the start of `bytes`: (ephemeral key, slots, bytes after the header).
+pub(crate) fn parse_key_header(bytes: &[u8]) -> Result<([u8; 32], &[u8], &[u8]), BoxError> {
+    let bad = |why: &str| BoxError::Malformed(why.to_owned());
+    let mut r = crate::bytes::ByteReader::new(bytes);
+    let version = r.u8().ok_or_else(|| bad("empty"))?;
+    if version != VERSION {
+        return Err(bad(&format!("version {version}, expected {VERSION}")));
+    }
+    let slots = r.u8().ok_or_else(|| bad("no slot count"))? as usize;
+    if ![4, 8, 16].contains(&slots) {
+        return Err(bad(&format!("{slots} slots; a box has 4, 8 or 16")));
+    }
+    let ephemeral = r.array().ok_or_else(|| bad("no ephemeral key"))?;
+    let slots = r
+        .take(slots * SLOT_LEN)
+        .ok_or_else(|| bad("slots cut short"))?;
+    let rest = r.take(r.remaining()).unwrap_or_default();
+    Ok((ephemeral, slots, rest))
+}
+
+/// Seals `plaintext` from `author` to `recipients` (the author should be one of them).
+pub fn seal(
+    author: &FeedId,
+    recipients: &[FeedId],
+    plaintext: &[u8],
+    random: &Randomness,
+) -> Result<Vec<u8>, BoxError> {
+    let mut out = seal_key_header(recipients, &random.body_key, random)?;
+    let padded = pad(plaintext);
+    let size = out.len() + padded.len() + TAG_LEN;
+    if size > MAX_CONTENT {
+        return Err(BoxError::TooLarge(size));
+    }
     // The body key seals exactly one message, so a fixed nonce never repeats under it.
     let body = aead_for(&random.body_key[..])?
         .encrypt(
@@ -216,23 +250,9 @@ struct Layout<'a> {
 
 impl<'a> Layout<'a> {
     fn parse(sealed: &'a [u8]) -> Result<Self, BoxError> {
-        let bad = |why: &str| BoxError::Malformed(why.to_owned());
-        let mut r = crate::bytes::ByteReader::new(sealed);
-        let version = r.u8().ok_or_else(|| bad("empty"))?;
-        if version != VERSION {
-            return Err(bad(&format!("version {version}, expected {VERSION}")));
-        }
-        let slots = r.u8().ok_or_else(|| bad("no slot count"))? as usize;
-        if ![4, 8, 16].contains(&slots) {
-            return Err(bad(&format!("{slots} slots; a box has 4, 8 or 16")));
-        }
-        let ephemeral = r.array().ok_or_else(|| bad("no ephemeral key"))?;
-        let slots = r
-            .take(slots * SLOT_LEN)
-            .ok_or_else(|| bad("slots cut short"))?;
-        let body = r.take(r.remaining()).unwrap_or_default();
+        let (ephemeral, slots, body) = parse_key_header(sealed)?;
         if body.len() < PAD + TAG_LEN || (body.len() - TAG_LEN) % PAD != 0 {
-            return Err(bad(&format!(
+            return Err(BoxError::Malformed(format!(
                 "a body of {} bytes is not padded to {PAD}",
                 body.len()
             )));

@@ -4,7 +4,10 @@
 //! that arrived ahead of a gap wait in `pending`; `feeds` holds each feed's frontier.
 //! Every change happens inside a transaction, so a kill at any moment leaves a consistent store.
 
+mod peers;
 mod schema;
+
+pub use peers::PeerRecord;
 
 use std::path::Path;
 use std::time::Duration;
@@ -322,7 +325,7 @@ pub(crate) fn held_id(
         .flatten())
 }
 
-fn blob_id(bytes: &[u8]) -> Option<[u8; 32]> {
+pub(crate) fn blob_id(bytes: &[u8]) -> Option<[u8; 32]> {
     bytes.try_into().ok()
 }
 

@@ -68,6 +68,23 @@ const MIGRATIONS: &[&str] = &[
         content TEXT NOT NULL
     );
     CREATE INDEX inbox_by_time ON inbox (timestamp);",
+    // 3: settings, and what we know of each peer: when we last heard from it, and its frontier.
+    "CREATE TABLE config (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE peers (
+        peer BLOB PRIMARY KEY,
+        last_heard INTEGER,
+        via TEXT,
+        last_export INTEGER
+    );
+    CREATE TABLE peer_frontiers (
+        peer BLOB NOT NULL,
+        feed BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (peer, feed)
+    );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -1,0 +1,206 @@
+//! The trust graph and the replication set (docs/replication.md).
+//!
+//! Edges come from `contact` messages: per (author, contact) pair, the latest `following` and
+//! `blocking` flags. A node replicates itself, every feed within `hops` follow-steps of it, minus
+//! the feeds it blocks, minus feeds at the outermost hop (2 or more) that one of its direct
+//! friends blocks. Nothing else is stored or carried: that is also what keeps spam out.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::ids::FeedId;
+
+pub const DEFAULT_HOPS: u32 = 2;
+pub const MAX_HOPS: u32 = 6;
+
+/// One row of the contacts index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edge {
+    pub from: FeedId,
+    pub to: FeedId,
+    pub following: bool,
+    pub blocking: bool,
+}
+
+/// Follow and block edges, indexed by author.
+#[derive(Default, Debug, Clone)]
+pub struct Graph {
+    follows: HashMap<FeedId, Vec<FeedId>>,
+    blocks: HashMap<FeedId, HashSet<FeedId>>,
+}
+
+impl Graph {
+    pub fn new(edges: impl IntoIterator<Item = Edge>) -> Self {
+        let mut graph = Self::default();
+        for e in edges {
+            if e.blocking {
+                graph.blocks.entry(e.from).or_default().insert(e.to);
+            } else if e.following {
+                graph.follows.entry(e.from).or_default().push(e.to);
+            }
+        }
+        for list in graph.follows.values_mut() {
+            list.sort();
+        }
+        graph
+    }
+
+    pub fn follows(&self, feed: &FeedId) -> &[FeedId] {
+        self.follows
+            .get(feed)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    pub fn blocks(&self, from: &FeedId, to: &FeedId) -> bool {
+        self.blocks.get(from).is_some_and(|b| b.contains(to))
+    }
+
+    pub fn blocked_by(&self, from: &FeedId) -> impl Iterator<Item = &FeedId> {
+        self.blocks.get(from).into_iter().flatten()
+    }
+
+    /// The replication set of `root` at `hops`.
+    pub fn replication_set(&self, root: FeedId, hops: u32) -> ReplicationSet {
+        let mut distance: HashMap<FeedId, u32> = HashMap::from([(root, 0)]);
+        let mut excluded: HashMap<FeedId, Exclusion> = HashMap::new();
+        let mut ring = vec![root];
+        for hop in 1..=hops {
+            let mut next = Vec::new();
+            for feed in &ring {
+                for &candidate in self.follows(feed) {
+                    if distance.contains_key(&candidate) || excluded.contains_key(&candidate) {
+                        continue;
+                    }
+                    if self.blocks(&root, &candidate) {
+                        excluded.insert(candidate, Exclusion::BlockedByMe);
+                        continue;
+                    }
+                    let friend_blocks = hop >= 2
+                        && hop == hops
+                        && self.follows(&root).iter().any(|friend| {
+                            !self.blocks(&root, friend) && self.blocks(friend, &candidate)
+                        });
+                    if friend_blocks {
+                        excluded.insert(candidate, Exclusion::BlockedByFriend);
+                        continue;
+                    }
+                    distance.insert(candidate, hop);
+                    next.push(candidate);
+                }
+            }
+            ring = next;
+        }
+        for blocked in self.blocked_by(&root) {
+            excluded.insert(*blocked, Exclusion::BlockedByMe);
+            distance.remove(blocked);
+        }
+        ReplicationSet {
+            root,
+            distance,
+            excluded,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exclusion {
+    BlockedByMe,
+    BlockedByFriend,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReplicationSet {
+    pub root: FeedId,
+    /// Every member and its hop distance (0 for the root).
+    pub distance: HashMap<FeedId, u32>,
+    /// Feeds reached through follows but left out, and why.
+    pub excluded: HashMap<FeedId, Exclusion>,
+}
+
+impl ReplicationSet {
+    pub fn contains(&self, feed: &FeedId) -> bool {
+        self.distance.contains_key(feed)
+    }
+
+    pub fn is_blocked(&self, feed: &FeedId) -> bool {
+        self.excluded.get(feed) == Some(&Exclusion::BlockedByMe)
+    }
+
+    pub fn len(&self) -> usize {
+        self.distance.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.distance.is_empty()
+    }
+
+    /// Members in a stable order: by distance, then id.
+    pub fn members(&self) -> Vec<(FeedId, u32)> {
+        let mut out: Vec<(FeedId, u32)> = self.distance.iter().map(|(f, d)| (*f, *d)).collect();
+        out.sort_by_key(|(f, d)| (*d, *f));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(n: u8) -> FeedId {
+        FeedId([n; 32])
+    }
+
+    fn follow(from: u8, to: u8) -> Edge {
+        Edge {
+            from: f(from),
+            to: f(to),
+            following: true,
+            blocking: false,
+        }
+    }
+
+    fn block(from: u8, to: u8) -> Edge {
+        Edge {
+            from: f(from),
+            to: f(to),
+            following: false,
+            blocking: true,
+        }
+    }
+
+    #[test]
+    fn hops_reach_as_far_as_configured() {
+        let g = Graph::new([follow(1, 2), follow(2, 3), follow(3, 4)]);
+        let two = g.replication_set(f(1), 2);
+        assert!(two.contains(&f(2)) && two.contains(&f(3)) && !two.contains(&f(4)));
+        assert_eq!(two.distance[&f(3)], 2);
+        assert!(g.replication_set(f(1), 3).contains(&f(4)));
+        assert_eq!(g.replication_set(f(1), 0).len(), 1);
+    }
+
+    #[test]
+    fn my_blocks_and_friends_outer_blocks_exclude() {
+        // 1 follows 2 and 3; 3 follows 4 and 5; 2 blocks 4; 1 blocks 5.
+        let g = Graph::new([
+            follow(1, 2),
+            follow(1, 3),
+            follow(3, 4),
+            follow(3, 5),
+            block(2, 4),
+            block(1, 5),
+        ]);
+        let set = g.replication_set(f(1), 2);
+        assert!(!set.contains(&f(4)));
+        assert_eq!(set.excluded[&f(4)], Exclusion::BlockedByFriend);
+        assert!(!set.contains(&f(5)));
+        assert!(set.is_blocked(&f(5)));
+        // At 3 hops, 4 is no longer at the outer hop: a friend's block does not reach inside.
+        assert!(g.replication_set(f(1), 3).contains(&f(4)));
+    }
+
+    #[test]
+    fn blocking_a_friend_removes_it() {
+        let g = Graph::new([follow(1, 2), block(1, 2)]);
+        assert!(!g.replication_set(f(1), 2).contains(&f(2)));
+    }
+}

@@ -1,0 +1,166 @@
+//! Graph edges, settings and what we know of peers.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Result, Store, blob_id};
+use crate::graph::Edge;
+use crate::ids::FeedId;
+
+/// A peer as `peers` shows it.
+#[derive(Clone, Debug)]
+pub struct PeerRecord {
+    pub peer: FeedId,
+    pub last_heard: Option<i64>,
+    pub via: Option<String>,
+    pub last_export: Option<i64>,
+}
+
+impl Store {
+    /// Every contact edge, as indexed from `contact` messages of linked feeds.
+    pub fn edges(&self) -> Result<Vec<Edge>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT author, contact, following, blocking FROM contacts")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                blob_id(r.get_ref(0)?.as_blob()?),
+                blob_id(r.get_ref(1)?.as_blob()?),
+                r.get::<_, bool>(2)?,
+                r.get::<_, bool>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let (Some(from), Some(to), following, blocking) = row? {
+                out.push(Edge {
+                    from: FeedId(from),
+                    to: FeedId(to),
+                    following,
+                    blocking,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn config(&self, key: &str) -> Result<Option<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT value FROM config WHERE key = ?1")?;
+        Ok(stmt.query_row([key], |r| r.get(0)).optional()?)
+    }
+
+    pub fn set_config(&mut self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO config (key, value) VALUES (?1, ?2) \
+             ON CONFLICT (key) DO UPDATE SET value = ?2",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Raises what we know `peer` holds of each feed (never lowers it), and notes how we heard.
+    pub fn note_peer_frontier(
+        &mut self,
+        peer: &FeedId,
+        frontier: &[(FeedId, u64)],
+        heard: Option<(i64, &str)>,
+        exported_at: Option<i64>,
+    ) -> Result<()> {
+        let tx = self.write()?;
+        tx.prepare_cached(
+            "INSERT INTO peers (peer, last_heard, via, last_export) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (peer) DO UPDATE SET \
+                last_heard = coalesce(max(last_heard, ?2), last_heard, ?2), \
+                via = CASE WHEN ?2 IS NOT NULL AND (last_heard IS NULL OR ?2 >= last_heard) \
+                      THEN ?3 ELSE via END, \
+                last_export = coalesce(?4, last_export)",
+        )?
+        .execute(params![
+            peer.as_bytes(),
+            heard.map(|h| h.0),
+            heard.map(|h| h.1),
+            exported_at
+        ])?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO peer_frontiers (peer, feed, seq) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (peer, feed) DO UPDATE SET seq = max(seq, ?3)",
+            )?;
+            for (feed, seq) in frontier {
+                stmt.execute(params![peer.as_bytes(), feed.as_bytes(), *seq as i64])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// What we last knew `peer` to hold, per feed.
+    pub fn peer_frontier(&self, peer: &FeedId) -> Result<HashMap<FeedId, u64>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT feed, seq FROM peer_frontiers WHERE peer = ?1")?;
+        let rows = stmt.query_map([peer.as_bytes()], |r| {
+            Ok((
+                blob_id(r.get_ref(0)?.as_blob()?),
+                r.get::<_, i64>(1)? as u64,
+            ))
+        })?;
+        let mut out = HashMap::new();
+        for row in rows {
+            if let (Some(feed), seq) = row? {
+                out.insert(FeedId(feed), seq);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn peers(&self) -> Result<Vec<PeerRecord>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT peer, last_heard, via, last_export FROM peers ORDER BY last_heard DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                blob_id(r.get_ref(0)?.as_blob()?),
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (peer, last_heard, via, last_export) = row?;
+            if let Some(peer) = peer {
+                out.push(PeerRecord {
+                    peer: FeedId(peer),
+                    last_heard,
+                    via,
+                    last_export,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes everything held of a feed we block: its messages, pending messages, private
+    /// messages from it, its contacts and its frontier. Fork evidence is kept.
+    pub fn forget_feed(&mut self, feed: &FeedId) -> Result<u64> {
+        let tx = self.write()?;
+        let key = feed.as_bytes();
+        tx.execute(
+            "DELETE FROM inbox WHERE id IN (SELECT id FROM messages WHERE author = ?1)",
+            [key],
+        )?;
+        let removed = tx.execute("DELETE FROM messages WHERE author = ?1", [key])?;
+        tx.execute("DELETE FROM pending WHERE author = ?1", [key])?;
+        tx.execute("DELETE FROM contacts WHERE author = ?1", [key])?;
+        tx.execute(
+            "UPDATE feeds SET seq = 0, head = NULL, name = NULL, name_seq = NULL WHERE author = ?1",
+            [key],
+        )?;
+        tx.commit()?;
+        Ok(removed as u64)
+    }
+}
