@@ -130,6 +130,12 @@ fn main() {
     drop(all);
 
     let mut a = Node::init(&dir.path().join("a"), None).unwrap();
+    for f in 0..feeds {
+        let feed = Identity::from_seed(&[f as u8 + 1; 32]).feed_id();
+        a.contact(feed, grapevine::content::ContactChange::Follow)
+            .unwrap();
+    }
+    let total = total + feeds; // a's own follow messages travel too
     let t = Instant::now();
     let s = a.import(std::slice::from_ref(&path)).unwrap();
     let import_secs = t.elapsed().as_secs_f64();
@@ -142,20 +148,27 @@ fn main() {
     let t = Instant::now();
     let s = a.import(std::slice::from_ref(&path)).unwrap();
     let reimport_secs = t.elapsed().as_secs_f64();
-    assert_eq!(s.total().already_held, total);
+    assert_eq!(s.total().already_held, total - feeds);
 
     let out = dir.path().join("stick");
     std::fs::create_dir(&out).unwrap();
     let t = Instant::now();
-    let e = a.export(&out).unwrap();
+    let all = grapevine::node::ExportOptions {
+        all: true,
+        ..Default::default()
+    };
+    let e = a.export(&out, &all).unwrap();
     let export_secs = t.elapsed().as_secs_f64();
 
     let mut b = Node::init(&dir.path().join("b"), None).unwrap();
+    b.contact(a.id(), grapevine::content::ContactChange::Follow)
+        .unwrap();
     let t = Instant::now();
     let s = b.import(std::slice::from_ref(&e.path)).unwrap();
     let import2_secs = t.elapsed().as_secs_f64();
     assert!(s.is_clean() && s.total().new == e.messages);
 
+    let total = total - feeds;
     let import = rate(total, import_secs);
     println!("messages                       {total} in {feeds} feeds");
     println!("ceiling: ed25519 verify        {verify_rate:>10.0} /s");

@@ -44,6 +44,7 @@ pub fn run_in(root: &Path, out: &mut dyn Write) -> Result<()> {
     alice.post("Market on Saturday, bring seeds to swap.", None)?;
     bob.follow_and_reply(&alice, hello.id, "Good news, I'll cross on Friday.")?;
     carol.post("Anyone heading to the hills this week?", None)?;
+    carol.contact(bob.id(), crate::content::ContactChange::Follow)?;
     alice.dm(
         &[carol.id()],
         "Carol, the seeds you asked for are at the mill.",
@@ -93,7 +94,12 @@ pub fn run_in(root: &Path, out: &mut dyn Write) -> Result<()> {
 }
 
 fn carry(from: &mut Node, stick: &Path, to: &mut Node, out: &mut dyn Write) -> Result<()> {
-    let exported = from.export(stick)?;
+    // `all`: the reader has never written to this stick, so nothing says what it lacks.
+    let everything = crate::node::ExportOptions {
+        all: true,
+        ..Default::default()
+    };
+    let exported = from.export(stick, &everything)?;
     let imported = to.import(std::slice::from_ref(&exported.path))?;
     let total = imported.total();
     say(

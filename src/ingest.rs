@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 
 use crate::content;
+use crate::graph::ReplicationSet;
 use crate::ids::FeedId;
 use crate::message::{
     ContentKind, Message, MessageError, check_content, claimed_position, split_record, verify_all,
@@ -50,6 +51,8 @@ pub struct IngestReport {
     pub new: u64,
     /// Messages we already held.
     pub already_held: u64,
+    /// Messages of feeds outside our replication set (or blocked): not stored, not an error.
+    pub not_wanted: u64,
     /// Messages that proved a fork (kept as evidence, not linked).
     pub forks: u64,
     pub rejected: u64,
@@ -80,6 +83,7 @@ impl IngestReport {
 pub struct Ingester<'a> {
     store: &'a mut Store,
     opener: &'a Opener,
+    wanted: Option<&'a ReplicationSet>,
     batch: Vec<(Message, String)>,
     pub report: IngestReport,
 }
@@ -89,9 +93,16 @@ impl<'a> Ingester<'a> {
         Self {
             store,
             opener,
+            wanted: None,
             batch: Vec::new(),
             report: IngestReport::default(),
         }
+    }
+
+    /// Keeps only messages of feeds in `set`; the rest are counted as not wanted.
+    pub fn wanting(mut self, set: &'a ReplicationSet) -> Self {
+        self.wanted = Some(set);
+        self
     }
 
     /// Parses one segment's records; a record that cannot be parsed ends the segment,
@@ -198,6 +209,10 @@ impl<'a> Ingester<'a> {
         for (message, place) in batch {
             let author = message.header.author;
             let seq = message.header.sequence;
+            if self.wanted.is_some_and(|set| !set.contains(&author)) {
+                self.report.not_wanted += 1;
+                continue;
+            }
             let (frontier, has_pending) = match feeds.get(&author) {
                 Some(known) => *known,
                 None => {

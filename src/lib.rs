@@ -15,12 +15,14 @@ pub mod content;
 pub mod demo;
 pub mod fsutil;
 pub mod graph;
+pub mod graph_view;
 pub mod identity;
 pub mod ids;
 pub mod ingest;
 pub mod message;
 pub mod node;
 pub mod private_box;
+pub mod sealed;
 pub mod store;
 pub mod view;
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use grapevine::content::ContactChange;
-use grapevine::node::{ImportSummary, Node};
+use grapevine::node::{ExportOptions, ImportSummary, Node};
 use grapevine::{FeedId, MessageId, view};
 use serde_json::json;
 
@@ -72,7 +72,21 @@ enum Command {
         json: bool,
     },
     /// Write a bundle: into a folder (a new file name is chosen) or to a new file.
-    Export { path: PathBuf },
+    ///
+    /// By default it carries what the folder's other participants lack (from their bundles
+    /// there), or everything you replicate.
+    Export {
+        path: PathBuf,
+        /// Carry only what this peer lacks (repeat for several peers).
+        #[arg(long = "for", value_name = "ID")]
+        for_peers: Vec<FeedId>,
+        /// Carry everything you replicate, whatever others hold.
+        #[arg(long, conflicts_with = "for_peers")]
+        all: bool,
+        /// Encrypt the whole bundle to the --for peers: a lost stick shows only its size.
+        #[arg(long, requires = "for_peers")]
+        seal: bool,
+    },
     /// Import bundle files, and every bundle in the folders named.
     Import {
         #[arg(required = true)]
@@ -83,8 +97,40 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Read or change a setting (hops: how many follow-steps away feeds are replicated).
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Peers you exchanged bundles with: when last heard, how, how far behind.
+    Peers {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draw your gossip network: you, friends, friends of friends, blocked feeds.
+    Graph {
+        #[arg(long, value_enum, default_value_t = GraphFormat::Svg)]
+        format: GraphFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Three people, one USB stick: a tour in a temporary folder.
     Demo,
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Print a setting's value.
+    Get { key: String },
+    /// Change a setting.
+    Set { key: String, value: String },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Svg,
 }
 
 /// Exit status when an import finished but some bundle was damaged or had rejected messages.
@@ -148,15 +194,49 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Block { feed } => node.contact(feed, ContactChange::Block)?.id.to_string(),
         Command::Unblock { feed } => node.contact(feed, ContactChange::Unblock)?.id.to_string(),
         Command::Feed { feed, limit, json } => show_feed(&node, feed, limit, json)?,
-        Command::Export { path } => {
-            let s = node.export(&path)?;
+        Command::Export {
+            path,
+            for_peers,
+            all,
+            seal,
+        } => {
+            let options = ExportOptions {
+                for_peers,
+                all,
+                seal,
+            };
+            let s = node.export(&path, &options)?;
             format!(
-                "{}\nexported {} messages of {} feeds ({} bytes)",
+                "{}\nexported {} messages of {} feeds ({} bytes{})",
                 s.path.display(),
                 s.messages,
                 s.feeds,
-                s.bytes
+                s.bytes,
+                if s.sealed { ", sealed" } else { "" }
             )
+        }
+        Command::Config { action } => match action {
+            ConfigAction::Get { key } => node.config(&key)?,
+            ConfigAction::Set { key, value } => {
+                node.set_config(&key, &value)?;
+                format!("{key} = {}", node.config(&key)?)
+            }
+        },
+        Command::Peers { json } => show_peers(&node, json)?,
+        Command::Graph { format, out: file } => {
+            let picture = node.picture()?;
+            let text = match format {
+                GraphFormat::Dot => picture.dot(),
+                GraphFormat::Svg => picture.svg(),
+            };
+            match file {
+                Some(file) => {
+                    grapevine::fsutil::write_atomically(&file, |w| w.write_all(text.as_bytes()))
+                        .with_context(|| format!("could not write {}", file.display()))?;
+                    format!("wrote {} ({} feeds)", file.display(), picture.nodes.len())
+                }
+                None => text.trim_end().to_owned(),
+            }
         }
         Command::Import { paths } => {
             let summary = node.import(&paths)?;
@@ -282,12 +362,19 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
 fn import_text(summary: &ImportSummary) -> String {
     let total = summary.total();
     let mut text = format!(
-        "read {} bundles: {} new messages, {} already held, {} rejected",
+        "read {} bundles: {} new messages, {} already held, {} rejected, {} not wanted",
         summary.bundles.len(),
         total.new,
         total.already_held,
-        total.rejected
+        total.rejected,
+        total.not_wanted
     );
+    for path in &summary.not_for_us {
+        text += &format!(
+            "\n{}: a sealed bundle not addressed to you (skipped; nothing in it can be read)",
+            path.display()
+        );
+    }
     if total.unreadable > 0 {
         text += &format!(
             ", {} private messages for you that failed to open",
@@ -323,6 +410,30 @@ fn import_text(summary: &ImportSummary) -> String {
         );
     }
     text
+}
+
+fn show_peers(node: &Node, json: bool) -> Result<String> {
+    let peers = node.peers()?;
+    if json {
+        return Ok(serde_json::to_string_pretty(&peers)?);
+    }
+    if peers.is_empty() {
+        return Ok("no peers yet: import a bundle someone exported, or export --for ID".into());
+    }
+    let mut text = String::new();
+    for p in peers {
+        let name = p.name.clone().unwrap_or_else(|| "(no name)".into());
+        let heard = p.last_heard.map_or("never".into(), view::time);
+        let via = p.via.clone().unwrap_or_default();
+        let sent = p.last_export.map_or("never".into(), view::time);
+        text += &format!(
+            "{name} {}\n    heard {heard} {via}; last bundle for it {sent}; {} messages behind{}\n",
+            p.peer,
+            p.behind,
+            if p.forked { "; FORKED feed" } else { "" }
+        );
+    }
+    Ok(text.trim_end().to_owned())
 }
 
 fn advice(bundle: &grapevine::node::BundleOutcome, _path: &Path) -> String {

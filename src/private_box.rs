@@ -181,8 +181,15 @@ pub(crate) fn seal_key_header(
     Ok(out)
 }
 
-/// Parses a key header at the start of `bytes`: (ephemeral key, slots, bytes after the header).
-pub(crate) fn parse_key_header(bytes: &[u8]) -> Result<([u8; 32], &[u8], &[u8]), BoxError> {
+/// A parsed key header and the bytes after it.
+pub(crate) struct KeyHeader<'a> {
+    pub ephemeral: [u8; 32],
+    pub slots: &'a [u8],
+    pub rest: &'a [u8],
+}
+
+/// Parses a key header at the start of `bytes`.
+pub(crate) fn parse_key_header(bytes: &[u8]) -> Result<KeyHeader<'_>, BoxError> {
     let bad = |why: &str| BoxError::Malformed(why.to_owned());
     let mut r = crate::bytes::ByteReader::new(bytes);
     let version = r.u8().ok_or_else(|| bad("empty"))?;
@@ -198,7 +205,11 @@ pub(crate) fn parse_key_header(bytes: &[u8]) -> Result<([u8; 32], &[u8], &[u8]),
         .take(slots * SLOT_LEN)
         .ok_or_else(|| bad("slots cut short"))?;
     let rest = r.take(r.remaining()).unwrap_or_default();
-    Ok((ephemeral, slots, rest))
+    Ok(KeyHeader {
+        ephemeral,
+        slots,
+        rest,
+    })
 }
 
 /// Seals `plaintext` from `author` to `recipients` (the author should be one of them).
@@ -250,7 +261,11 @@ struct Layout<'a> {
 
 impl<'a> Layout<'a> {
     fn parse(sealed: &'a [u8]) -> Result<Self, BoxError> {
-        let (ephemeral, slots, body) = parse_key_header(sealed)?;
+        let KeyHeader {
+            ephemeral,
+            slots,
+            rest: body,
+        } = parse_key_header(sealed)?;
         if body.len() < PAD + TAG_LEN || (body.len() - TAG_LEN) % PAD != 0 {
             return Err(BoxError::Malformed(format!(
                 "a body of {} bytes is not padded to {PAD}",

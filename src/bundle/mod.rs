@@ -11,7 +11,9 @@ mod read;
 mod write;
 
 pub use manifest::{FeedRange, FrontierEntry, Manifest, Trailer, TrailerEntry};
-pub use read::{BundleProblem, BundleReport, BundleSink, SignatureStatus, read_bundle};
+pub use read::{
+    BundleProblem, BundleReport, BundleSink, SignatureStatus, read_bundle, read_manifest,
+};
 pub use write::BundleWriter;
 
 /// Name of the first entry.

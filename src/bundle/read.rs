@@ -110,6 +110,29 @@ impl BundleReport {
 
 const MAX_PROBLEMS: usize = 100;
 
+/// Reads only the manifest (the first frame), without checking the signature: enough to learn
+/// what another participant of a shared folder says it holds.
+pub fn read_manifest<R: Read + Seek>(input: R) -> io::Result<Option<Manifest>> {
+    let mut frames = FrameReader {
+        input: BufReader::with_capacity(1 << 16, input),
+    };
+    let Some(Frame::Data { bytes, .. }) = frames.next_frame()? else {
+        return Ok(None);
+    };
+    let mut archive = tar::Archive::new(&bytes[..]);
+    let Some(Ok(mut entry)) = archive.entries()?.next() else {
+        return Ok(None);
+    };
+    if entry.path_bytes().as_ref() != MANIFEST_NAME.as_bytes() {
+        return Ok(None);
+    }
+    let mut data = Vec::new();
+    entry.read_to_end(&mut data)?;
+    Ok(serde_json::from_slice::<Manifest>(&data)
+        .ok()
+        .filter(|m| m.validate().is_ok()))
+}
+
 /// Reads a bundle, handing entries to `sink` as they come. Returns what was wrong with the
 /// container; errors from reading the file or from the sink abort the read.
 pub fn read_bundle<R: Read + Seek, S: BundleSink>(

@@ -9,6 +9,7 @@ use crate::harness::{TestNode, import_counts, path_str, stick};
 fn round_trip_over_a_folder() {
     let alice = TestNode::new("alice");
     let bob = TestNode::new("bob");
+    bob.follow(&alice);
     alice.post("hello from the hills");
     alice.post("second post");
     let stick = stick();
@@ -54,6 +55,7 @@ fn round_trip_over_a_folder() {
 fn reimport_is_idempotent() {
     let alice = TestNode::new("alice");
     let bob = TestNode::new("bob");
+    bob.follow(&alice);
     for i in 0..5 {
         alice.post(&format!("post {i}"));
     }
@@ -73,7 +75,8 @@ fn three_hop_carry() {
     let bob = TestNode::new("bob");
     let carol = TestNode::new("carol");
     alice.post("news from the valley");
-    bob.ok(&["follow", &alice.id()]);
+    bob.follow(&alice);
+    carol.follow(&bob);
     let first = stick();
     bob.import(&alice.export_to(first.path()));
     let second = stick();
@@ -144,6 +147,7 @@ fn standard_tools_list_a_bundle() {
 fn large_bundle_spans_many_segments() {
     let alice = TestNode::new("alice");
     let bob = TestNode::new("bob");
+    bob.follow(&alice);
     let long = "x".repeat(8000);
     for _ in 0..300 {
         alice.post(&long);

@@ -81,6 +81,10 @@ fn one_flipped_byte_costs_one_segment() {
     let dave = TestNode::new("dave");
     alice.post("alice's news");
     carol.post("carol's news");
+    bob.follow(&alice);
+    bob.follow(&carol);
+    dave.follow(&bob);
+    dave.follow(&carol);
     let s = stick();
     bob.import(&alice.export_to(s.path()));
     bob.import(&carol.export_to(s.path()));
@@ -122,7 +126,7 @@ fn one_flipped_byte_costs_one_segment() {
         dave.feed(&alice.id()).is_empty(),
         "alice's damaged segment stored nothing"
     );
-    assert_eq!(dave.feed(&bob.id()).len(), 1, "bob's own segment salvaged");
+    assert_eq!(dave.feed(&bob.id()).len(), 3, "bob's own segment salvaged");
     assert_eq!(dave.feed(&carol.id()), carol_before, "held feed unchanged");
 }
 
@@ -138,6 +142,7 @@ fn forged_message_is_rejected_alone() {
     let path = dir.path().join("forged.gvb");
     write_bundle(&path, &mallory, &messages);
     let bob = TestNode::new("bob");
+    bob.follow_id(&alice.feed_id().to_string());
     let out = bob.fails_with(3, &["import", path_str(&path)]);
     assert_eq!(import_counts(&out), (2, 0, 1), "{out}");
     assert!(out.contains("message 3 of @"), "{out}");
@@ -155,9 +160,12 @@ fn truncated_bundle_is_reported_incomplete_and_salvaged() {
         alice.post(&long);
     }
     carol.post("hi");
+    carol.follow(&alice);
+    bob.follow(&carol);
     let s = stick();
     carol.import(&alice.export_to(s.path()));
-    let bundle_path = carol.export_to(s.path());
+    let fresh = stick();
+    let bundle_path = carol.export_to(fresh.path());
     let bytes = fs::read(&bundle_path).unwrap();
     let starts = frame_starts(&bytes);
     // Cut inside the last segment: everything before it is whole.
@@ -252,6 +260,7 @@ fn a_fork_is_recorded_and_shown() {
     alice.post("from the laptop");
     twin.post("from the phone");
     let bob = TestNode::new("bob");
+    bob.follow(&alice);
     let s = stick();
     bob.import(&alice.export_to(s.path()));
     let t = stick();
@@ -288,6 +297,7 @@ fn messages_ahead_of_a_gap_wait_then_link() {
     write_bundle(&early, &alice, &messages[..3]);
     let bob = TestNode::new("bob");
     let feed = alice.feed_id().to_string();
+    bob.follow_id(&feed);
     assert_eq!(import_counts(&bob.import(&late)), (3, 0, 0));
     assert_eq!(bob.status()["pending"], 3);
     assert!(bob.feed(&feed).is_empty(), "nothing linked yet");
@@ -311,6 +321,8 @@ fn mutated_bundles_never_corrupt_the_store() {
     write_bundle(&original, &alice, &chain(&alice, 40));
     let bytes = fs::read(&original).unwrap();
     let mut node = Node::init(&home.path().join("n"), None).unwrap();
+    node.contact(alice.feed_id(), grapevine::content::ContactChange::Follow)
+        .unwrap();
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move || {
         rng ^= rng << 13;

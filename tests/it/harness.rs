@@ -85,6 +85,15 @@ impl TestNode {
         text
     }
 
+    /// Follows another node, so that its feed (and those it follows) are replicated.
+    pub fn follow(&self, other: &TestNode) {
+        self.follow_id(&other.id());
+    }
+
+    pub fn follow_id(&self, id: &str) {
+        self.ok(&["follow", id]);
+    }
+
     pub fn id(&self) -> String {
         self.ok(&["whoami"]).trim().to_owned()
     }

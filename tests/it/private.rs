@@ -37,6 +37,8 @@ fn only_the_recipient_reads_what_a_carrier_carried() {
     let alice = TestNode::new("alice");
     let bob = TestNode::new("bob");
     let carol = TestNode::new("carol");
+    bob.follow(&alice);
+    carol.follow(&alice);
     let secret = "meet at the library at 6, bring the blue folder";
     let id = alice
         .ok(&["dm", "--to", &bob.id(), secret])
@@ -90,6 +92,9 @@ fn three_recipients_read_it_a_fourth_cannot() {
         .map(TestNode::new)
         .collect();
     let outsider = TestNode::new("eve");
+    for node in readers.iter().chain([&outsider]) {
+        node.follow(&alice);
+    }
     let mut args = vec!["dm".to_owned()];
     for r in &readers {
         args.push("--to".into());
@@ -156,8 +161,11 @@ fn first_box(alice: &TestNode) -> Vec<u8> {
     let bundle = alice.export_to(s.path());
     let home = tempfile::tempdir().unwrap();
     let mut reader = grapevine::Node::init(&home.path().join("r"), None).unwrap();
-    reader.import(&[bundle]).unwrap();
     let alice_id: grapevine::FeedId = alice.id().parse().unwrap();
+    reader
+        .contact(alice_id, grapevine::content::ContactChange::Follow)
+        .unwrap();
+    reader.import(&[bundle]).unwrap();
     let feed = reader.feed(&alice_id, 100).unwrap();
     feed.into_iter()
         .find(|m| m.header.kind == ContentKind::PrivateBox)
@@ -172,6 +180,8 @@ fn tampered_boxes_are_reported_and_the_rest_imports() {
     let bob = TestNode::new("bob");
     let mallory = Identity::from_seed(&[66; 32]);
     let writer = Identity::from_seed(&[11; 32]);
+    bob.follow_id(&writer.feed_id().to_string());
+    bob.follow_id(&Identity::from_seed(&[12; 32]).feed_id().to_string());
     let sealed = grapevine::private_box::seal(
         &writer.feed_id(),
         &[writer.feed_id(), bob.id().parse().unwrap()],
@@ -240,6 +250,7 @@ fn a_reposted_box_is_not_shown_as_written_by_its_sender() {
     alice.ok(&["dm", "--to", &bob.id(), "only alice says this"]);
     let sealed = first_box(&alice);
     let mallory = Identity::from_seed(&[77; 32]);
+    bob.follow_id(&mallory.feed_id().to_string());
     let repost = Message::create(&mallory, 1, None, 0, ContentKind::PrivateBox, sealed).unwrap();
     let dir = stick();
     let path = dir.path().join("repost.gvb");

@@ -1,0 +1,274 @@
+//! Import: read bundle files (plain or sealed) into the store, keeping only wanted feeds.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use super::{Node, Result};
+use crate::bundle::{self, BundleReport, BundleSink, Manifest};
+use crate::graph::MAX_HOPS;
+use crate::ingest::{IngestReport, Ingester};
+use crate::sealed::{UnsealError, Unsealed, unseal};
+use crate::store::StoreError;
+
+/// What importing one bundle file did.
+#[derive(Debug)]
+pub struct BundleOutcome {
+    pub path: PathBuf,
+    pub container: BundleReport,
+    pub messages: IngestReport,
+    /// It was a sealed bundle addressed to us.
+    pub sealed: bool,
+}
+
+impl BundleOutcome {
+    /// The file was read without any problem and every message in it was accepted.
+    pub fn is_clean(&self) -> bool {
+        self.container.is_verified() && self.messages.rejected == 0 && self.messages.unreadable == 0
+    }
+}
+
+/// What `import` did over all files.
+#[derive(Debug, Default)]
+pub struct ImportSummary {
+    pub bundles: Vec<BundleOutcome>,
+    /// Files that could not be read as bundles at all, and why.
+    pub unreadable: Vec<(PathBuf, String)>,
+    /// Sealed bundles addressed to other peers: not an error, nothing learned.
+    pub not_for_us: Vec<PathBuf>,
+}
+
+impl ImportSummary {
+    pub fn total(&self) -> IngestReport {
+        let mut total = IngestReport::default();
+        for b in &self.bundles {
+            total.new += b.messages.new;
+            total.already_held += b.messages.already_held;
+            total.not_wanted += b.messages.not_wanted;
+            total.forks += b.messages.forks;
+            total.rejected += b.messages.rejected;
+            total.unreadable += b.messages.unreadable;
+        }
+        total
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.unreadable.is_empty() && self.bundles.iter().all(BundleOutcome::is_clean)
+    }
+}
+
+impl Node {
+    /// Imports bundle files, and every bundle found in folders (temporary files skipped).
+    pub fn import(&mut self, paths: &[PathBuf]) -> Result<ImportSummary> {
+        let mut summary = ImportSummary::default();
+        for path in paths {
+            if path.is_dir() {
+                for file in bundles_in(path) {
+                    self.import_file(&file, &mut summary)?;
+                }
+            } else {
+                self.import_file(path, &mut summary)?;
+            }
+        }
+        Ok(summary)
+    }
+
+    fn import_file(&mut self, path: &Path, summary: &mut ImportSummary) -> Result<()> {
+        let mut file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) => {
+                summary.unreadable.push((path.to_owned(), e.to_string()));
+                return Ok(());
+            }
+        };
+        let mut magic = [0u8; 4];
+        let plain = file.read_exact(&mut magic).is_ok() && bundle::has_bundle_magic(&magic);
+        if plain {
+            file.seek(SeekFrom::Start(0)).map_err(super::io_at(path))?;
+            return self.import_plain(path, file, false, summary);
+        }
+        file.seek(SeekFrom::Start(0)).map_err(super::io_at(path))?;
+        self.import_sealed(path, file, summary)
+    }
+
+    /// Opens a sealed bundle into a private temporary file in the home, imports that, removes it.
+    fn import_sealed(
+        &mut self,
+        path: &Path,
+        file: File,
+        summary: &mut ImportSummary,
+    ) -> Result<()> {
+        let temp = self
+            .home
+            .join(format!(".unsealed-{}.gvb", std::process::id()));
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temp)
+            .map_err(super::io_at(&temp))?;
+        let result = unseal(io::BufReader::new(file), &self.opener, &mut out);
+        drop(out);
+        let outcome = match result {
+            Ok(Unsealed::NotForUs) => {
+                summary.not_for_us.push(path.to_owned());
+                Ok(())
+            }
+            Ok(Unsealed::Opened) => self.import_temp(path, &temp, summary),
+            Err(UnsealError::Damaged(at)) => {
+                // Chunks before the damage are authentic: salvage them, and say what happened.
+                summary
+                    .unreadable
+                    .push((path.to_owned(), UnsealError::Damaged(at).to_string()));
+                self.import_temp(path, &temp, summary)
+            }
+            Err(UnsealError::NotABundle) => {
+                // Not sealed either: let the plain reader skip the garbage and salvage any frames.
+                let _ = fs::remove_file(&temp);
+                let file = File::open(path).map_err(super::io_at(path))?;
+                return self.import_plain(path, file, false, summary);
+            }
+            Err(e) => {
+                summary.unreadable.push((path.to_owned(), e.to_string()));
+                Ok(())
+            }
+        };
+        let _ = fs::remove_file(&temp);
+        outcome
+    }
+
+    fn import_temp(&mut self, path: &Path, temp: &Path, summary: &mut ImportSummary) -> Result<()> {
+        let file = File::open(temp).map_err(super::io_at(temp))?;
+        self.import_plain(path, file, true, summary)
+    }
+
+    /// Reads a plain bundle. When it carried feeds we did not want yet but its contact messages
+    /// widened our replication set, it is read again (already-held messages cost no signature
+    /// check), so the order of feeds inside a bundle never matters.
+    fn import_plain(
+        &mut self,
+        path: &Path,
+        mut file: File,
+        sealed: bool,
+        summary: &mut ImportSummary,
+    ) -> Result<()> {
+        let mut outcome: Option<BundleOutcome> = None;
+        for _pass in 0..=MAX_HOPS {
+            let set = self.replication_set()?;
+            file.seek(SeekFrom::Start(0)).map_err(super::io_at(path))?;
+            let mut sink = IngestSink {
+                ingester: Ingester::new(&mut self.store, &self.opener).wanting(&set),
+            };
+            let container = match bundle::read_bundle(&mut file, &mut sink) {
+                Ok(report) => report,
+                Err(SinkError::Store(e)) => return Err(e.into()),
+                Err(SinkError::Io(e)) => {
+                    summary.unreadable.push((path.to_owned(), e.to_string()));
+                    return Ok(());
+                }
+            };
+            let messages = sink.ingester.finish()?;
+            let not_wanted = messages.not_wanted;
+            match &mut outcome {
+                None => {
+                    outcome = Some(BundleOutcome {
+                        path: path.to_owned(),
+                        container,
+                        messages,
+                        sealed,
+                    })
+                }
+                Some(first) => {
+                    first.messages.new += messages.new;
+                    first.messages.not_wanted = messages.not_wanted;
+                }
+            }
+            let grown = self.replication_set()?;
+            if not_wanted == 0 || grown.distance.keys().all(|f| set.contains(f)) {
+                break;
+            }
+        }
+        let Some(outcome) = outcome else {
+            return Ok(());
+        };
+        if let Some(m) = &outcome.container.manifest {
+            self.remember(path, m, &outcome)?;
+        }
+        summary.bundles.push(outcome);
+        Ok(())
+    }
+
+    /// Records the bundle, and, if its signature holds, what its exporter says it holds.
+    fn remember(&mut self, path: &Path, m: &Manifest, outcome: &BundleOutcome) -> Result<()> {
+        let verified = outcome.container.is_verified();
+        self.store.record_bundle(
+            &m.bundle_id,
+            &m.exporter,
+            m.created_at,
+            &path.display().to_string(),
+            verified,
+            outcome.messages.new,
+        )?;
+        if verified && m.exporter != self.id() {
+            let frontier: Vec<_> = m.frontier.iter().map(|e| (e.feed, e.sequence)).collect();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let via = format!("bundle {name}");
+            self.store.note_peer_frontier(
+                &m.exporter,
+                &frontier,
+                Some((crate::now_ms(), &via)),
+                None,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+enum SinkError {
+    Io(io::Error),
+    Store(StoreError),
+}
+
+impl From<io::Error> for SinkError {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+struct IngestSink<'a> {
+    ingester: Ingester<'a>,
+}
+
+impl BundleSink for IngestSink<'_> {
+    type Error = SinkError;
+
+    fn manifest(&mut self, _manifest: &Manifest) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn segment(&mut self, name: &str, data: &[u8]) -> Result<(), SinkError> {
+        self.ingester
+            .push_segment(name, data)
+            .map_err(SinkError::Store)
+    }
+}
+
+/// Bundle files in a folder tree: `.gvb` files, skipping hidden and temporary files.
+pub fn bundles_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .max_depth(4)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .filter(|p| p.extension().is_some_and(|x| x == bundle::EXTENSION))
+        .collect();
+    files.sort();
+    files
+}

@@ -1,0 +1,323 @@
+//! A node: one identity and its store in a home folder. Every CLI command is a call here.
+
+mod export;
+mod import;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+pub use export::{ExportOptions, ExportSummary};
+pub use import::{BundleOutcome, ImportSummary, bundles_in};
+
+use crate::content;
+use crate::graph::{self, Graph, ReplicationSet};
+use crate::identity::{Identity, IdentityError};
+use crate::ids::{FeedId, MessageId};
+use crate::message::{ContentKind, Message, MessageError};
+use crate::private_box::{self, BoxError, Opener, Randomness};
+use crate::store::{self, Store, StoreError};
+
+pub const KEY_FILE: &str = "secret.key";
+pub const STORE_FILE: &str = "store.sqlite";
+
+#[derive(Debug, Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("cannot create this message: {0}")]
+    Message(#[from] MessageError),
+    #[error("cannot seal this private message: {0}")]
+    Box(#[from] BoxError),
+    #[error("{0}")]
+    Usage(String),
+}
+
+pub type Result<T, E = NodeError> = std::result::Result<T, E>;
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> NodeError + '_ {
+    move |source| NodeError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+pub struct Node {
+    home: PathBuf,
+    identity: Identity,
+    opener: Opener,
+    store: Store,
+}
+
+impl Node {
+    /// Creates an identity and an empty store in `home`, and names the feed if asked.
+    pub fn init(home: &Path, name: Option<&str>) -> Result<Self> {
+        create_home(home)?;
+        let identity = Identity::generate()?;
+        identity.save_new(&home.join(KEY_FILE))?;
+        let mut node = Self::open(home)?;
+        if let Some(name) = name {
+            node.set_name(name)?;
+        }
+        Ok(node)
+    }
+
+    pub fn open(home: &Path) -> Result<Self> {
+        let identity = Identity::load(&home.join(KEY_FILE))?;
+        let store = Store::open(&home.join(STORE_FILE))?;
+        Ok(Self {
+            home: home.to_owned(),
+            opener: identity.opener(),
+            identity,
+            store,
+        })
+    }
+
+    pub fn id(&self) -> FeedId {
+        self.identity.feed_id()
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.home.join(STORE_FILE)
+    }
+
+    /// Appends one message to our own feed, atomically with respect to other processes.
+    pub fn publish(&mut self, kind: ContentKind, content: Vec<u8>) -> Result<Message> {
+        let identity = &self.identity;
+        let tx = self.store.write()?;
+        let frontier = store::frontier(&tx, &identity.feed_id())?;
+        let message = Message::create(
+            identity,
+            frontier.sequence + 1,
+            frontier.head,
+            crate::now_ms(),
+            kind,
+            content,
+        )?;
+        crate::ingest::link_own(&tx, &self.opener, &message)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(message)
+    }
+
+    pub fn publish_json(&mut self, value: &serde_json::Value) -> Result<Message> {
+        let bytes = serde_json::to_vec(value).map_err(|e| NodeError::Usage(e.to_string()))?;
+        self.publish(ContentKind::Json, bytes)
+    }
+
+    pub fn post(&mut self, text: &str, reply: Option<MessageId>) -> Result<Message> {
+        if text.trim().is_empty() {
+            return Err(NodeError::Usage(
+                "the post is empty; write some text".into(),
+            ));
+        }
+        self.publish_json(&content::post(text, reply))
+    }
+
+    pub fn set_name(&mut self, name: &str) -> Result<Message> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 {
+            return Err(NodeError::Usage("a name has 1 to 64 characters".into()));
+        }
+        let me = self.id();
+        self.publish_json(&content::about(me, name))
+    }
+
+    /// Publishes a contact message. Blocking a feed also forgets everything held of it
+    /// (docs/replication.md says why).
+    pub fn contact(&mut self, feed: FeedId, change: content::ContactChange) -> Result<Message> {
+        if feed == self.id() {
+            return Err(NodeError::Usage("that is your own feed id".into()));
+        }
+        let message = self.publish_json(&content::contact(feed, change))?;
+        if change == content::ContactChange::Block {
+            self.store.forget_feed(&feed)?;
+        }
+        Ok(message)
+    }
+
+    /// Sends `text` privately to `recipients` (and to ourselves, so we can read what we sent).
+    pub fn dm(&mut self, recipients: &[FeedId], text: &str) -> Result<Message> {
+        if text.trim().is_empty() {
+            return Err(NodeError::Usage(
+                "the message is empty; write some text".into(),
+            ));
+        }
+        let me = self.id();
+        let mut all = vec![me];
+        for r in recipients {
+            if !all.contains(r) {
+                all.push(*r);
+            }
+        }
+        if all.len() > private_box::MAX_RECIPIENTS {
+            return Err(BoxError::RecipientCount(all.len()).into());
+        }
+        let plaintext = serde_json::to_vec(&content::private_post(text, &all))
+            .map_err(|e| NodeError::Usage(e.to_string()))?;
+        let sealed = private_box::seal(&me, &all, &plaintext, &Randomness::fresh()?)?;
+        self.publish(ContentKind::PrivateBox, sealed)
+    }
+
+    /// Private messages we could open, newest first, with their plaintext content.
+    pub fn inbox(&self, limit: u64) -> Result<Vec<(Message, serde_json::Value)>> {
+        Ok(self
+            .store
+            .inbox(limit)?
+            .into_iter()
+            .map(|(m, text)| (m, serde_json::from_str(&text).unwrap_or_default()))
+            .collect())
+    }
+
+    /// What to show of a message: its JSON content, or a private message's plaintext if we
+    /// could open it (`None` for boxes not for us and opaque kinds).
+    pub fn readable_content(&self, message: &Message) -> Result<Option<serde_json::Value>> {
+        match message.header.kind {
+            ContentKind::PrivateBox => Ok(self
+                .store
+                .private_content(&message.id)?
+                .and_then(|text| serde_json::from_str(&text).ok())),
+            _ => Ok(message.json()),
+        }
+    }
+
+    /// The newest `limit` messages of a feed, newest first.
+    pub fn feed(&self, feed: &FeedId, limit: u64) -> Result<Vec<Message>> {
+        Ok(self.store.latest(feed, limit)?)
+    }
+
+    /// How many follow-steps away feeds are replicated (`config set hops N`).
+    pub fn hops(&self) -> Result<u32> {
+        Ok(self
+            .store
+            .config("hops")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(graph::DEFAULT_HOPS))
+    }
+
+    pub fn config(&self, key: &str) -> Result<String> {
+        match key {
+            "hops" => Ok(self.hops()?.to_string()),
+            other => Err(unknown_setting(other)),
+        }
+    }
+
+    pub fn set_config(&mut self, key: &str, value: &str) -> Result<()> {
+        match key {
+            "hops" => {
+                let hops: u32 = value
+                    .parse()
+                    .ok()
+                    .filter(|h| *h <= graph::MAX_HOPS)
+                    .ok_or_else(|| {
+                        NodeError::Usage(format!(
+                            "hops is a whole number from 0 to {}",
+                            graph::MAX_HOPS
+                        ))
+                    })?;
+                Ok(self.store.set_config("hops", &hops.to_string())?)
+            }
+            other => Err(unknown_setting(other)),
+        }
+    }
+
+    pub fn graph(&self) -> Result<Graph> {
+        Ok(Graph::new(self.store.edges()?))
+    }
+
+    /// The feeds this node stores and carries.
+    pub fn replication_set(&self) -> Result<ReplicationSet> {
+        Ok(self.graph()?.replication_set(self.id(), self.hops()?))
+    }
+}
+
+fn unknown_setting(key: &str) -> NodeError {
+    NodeError::Usage(format!(
+        "there is no setting '{key}'; the settings are: hops"
+    ))
+}
+
+fn create_home(home: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(home)
+        .map_err(io_at(home))
+}
+
+/// A peer as `peers` shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PeerView {
+    pub peer: FeedId,
+    pub name: Option<String>,
+    /// When we last imported a bundle it signed (ms since the epoch).
+    pub last_heard: Option<i64>,
+    /// How: `bundle <file name>`.
+    pub via: Option<String>,
+    /// When we last exported a bundle for it.
+    pub last_export: Option<i64>,
+    /// Messages we hold, in feeds we replicate, that it does not hold as far as we know.
+    pub behind: u64,
+    /// Its own feed is forked.
+    pub forked: bool,
+}
+
+impl Node {
+    pub fn peers(&self) -> Result<Vec<PeerView>> {
+        let set = self.replication_set()?;
+        let held = self.store.frontiers()?;
+        let summaries = self.store.feeds()?;
+        let mut out = Vec::new();
+        for record in self.store.peers()? {
+            let theirs = self.store.peer_frontier(&record.peer)?;
+            let behind = held
+                .iter()
+                .filter(|(feed, _)| set.contains(feed))
+                .map(|(feed, f)| {
+                    f.sequence
+                        .saturating_sub(theirs.get(feed).copied().unwrap_or(0))
+                })
+                .sum();
+            let summary = summaries.iter().find(|s| s.feed == record.peer);
+            out.push(PeerView {
+                peer: record.peer,
+                name: summary.and_then(|s| s.name.clone()),
+                last_heard: record.last_heard,
+                via: record.via,
+                last_export: record.last_export,
+                behind,
+                forked: summary.is_some_and(|s| s.forked),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The picture `grapevine graph` draws.
+    pub fn picture(&self) -> Result<crate::graph_view::Picture> {
+        let graph = self.graph()?;
+        let set = graph.replication_set(self.id(), self.hops()?);
+        let mut names = std::collections::HashMap::new();
+        let mut held = std::collections::HashMap::new();
+        for feed in self.store.feeds()? {
+            if let Some(name) = feed.name {
+                names.insert(feed.feed, name);
+            }
+            held.insert(feed.feed, feed.frontier.sequence);
+        }
+        Ok(crate::graph_view::Picture::new(&graph, &set, &names, &held))
+    }
+}
