@@ -8,4 +8,5 @@ mod damage;
 mod harness;
 mod local;
 mod private;
+mod trust;
 mod vectors;
