@@ -91,6 +91,12 @@ impl Node {
         &self.store
     }
 
+    /// Direct store access, for benchmarks that set up peer state.
+    #[doc(hidden)]
+    pub fn store_mut_for_bench(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
     pub fn store_path(&self) -> PathBuf {
         self.home.join(STORE_FILE)
     }
