@@ -108,7 +108,7 @@ fn main() {
     let peer = ids[0].feed_id();
     let known: Vec<_> = ids.iter().step_by(2).map(|i| (i.feed_id(), 5u64)).collect();
     me.store_mut_for_bench()
-        .note_peer_frontier(&peer, &known, Some((0, "bench")), None)
+        .note_heard(&peer, &known, 0, "bench")
         .unwrap();
     let options = ExportOptions {
         for_peers: vec![peer],

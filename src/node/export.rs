@@ -101,8 +101,7 @@ impl Node {
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(bytes);
         let sent: Vec<(FeedId, u64)> = manifest.feeds.iter().map(|r| (r.feed, r.last)).collect();
         for peer in &options.for_peers {
-            self.store
-                .note_peer_frontier(peer, &sent, None, Some(manifest.created_at))?;
+            self.store.note_sent(peer, &sent, manifest.created_at)?;
         }
         Ok(ExportSummary {
             path,

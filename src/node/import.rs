@@ -218,12 +218,8 @@ impl Node {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let via = format!("bundle {name}");
-            self.store.note_peer_frontier(
-                &m.exporter,
-                &frontier,
-                Some((crate::now_ms(), &via)),
-                None,
-            )?;
+            self.store
+                .note_heard(&m.exporter, &frontier, m.created_at, &via)?;
         }
         Ok(())
     }

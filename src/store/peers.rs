@@ -61,35 +61,67 @@ impl Store {
         Ok(())
     }
 
-    /// Raises what we know `peer` holds of each feed (never lowers it), and notes how we heard.
-    pub fn note_peer_frontier(
+    /// Records what `peer` says it holds, from a verified manifest it signed at `created_at`.
+    /// A newer manifest replaces what we knew (so a lost stick is noticed and resent); an older
+    /// one only fills gaps.
+    pub fn note_heard(
         &mut self,
         peer: &FeedId,
         frontier: &[(FeedId, u64)],
-        heard: Option<(i64, &str)>,
-        exported_at: Option<i64>,
+        created_at: i64,
+        via: &str,
     ) -> Result<()> {
         let tx = self.write()?;
+        let known: Option<Option<i64>> = tx
+            .prepare_cached("SELECT heard_created_at FROM peers WHERE peer = ?1")?
+            .query_row([peer.as_bytes()], |r| r.get(0))
+            .optional()?;
+        let newer = known.flatten().is_none_or(|at| created_at >= at);
         tx.prepare_cached(
-            "INSERT INTO peers (peer, last_heard, via, last_export) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (peer) DO UPDATE SET \
-                last_heard = coalesce(max(last_heard, ?2), last_heard, ?2), \
-                via = CASE WHEN ?2 IS NOT NULL AND (last_heard IS NULL OR ?2 >= last_heard) \
-                      THEN ?3 ELSE via END, \
-                last_export = coalesce(?4, last_export)",
+            "INSERT INTO peers (peer, last_heard, heard_created_at, via) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (peer) DO UPDATE SET last_heard = ?2, \
+                heard_created_at = max(coalesce(heard_created_at, ?3), ?3), \
+                via = CASE WHEN ?5 THEN ?4 ELSE via END",
         )?
         .execute(params![
             peer.as_bytes(),
-            heard.map(|h| h.0),
-            heard.map(|h| h.1),
-            exported_at
+            crate::now_ms(),
+            created_at,
+            via,
+            newer
         ])?;
+        if newer {
+            tx.prepare_cached("DELETE FROM peer_frontiers WHERE peer = ?1")?
+                .execute([peer.as_bytes()])?;
+        }
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO peer_frontiers (peer, feed, seq) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (peer, feed) DO UPDATE SET seq = max(seq, ?3)",
             )?;
             for (feed, seq) in frontier {
+                stmt.execute(params![peer.as_bytes(), feed.as_bytes(), *seq as i64])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records that we exported messages up to `sent` for `peer`: we assume it will hold them
+    /// until its next manifest says otherwise.
+    pub fn note_sent(&mut self, peer: &FeedId, sent: &[(FeedId, u64)], at: i64) -> Result<()> {
+        let tx = self.write()?;
+        tx.prepare_cached(
+            "INSERT INTO peers (peer, last_export) VALUES (?1, ?2) \
+             ON CONFLICT (peer) DO UPDATE SET last_export = ?2",
+        )?
+        .execute(params![peer.as_bytes(), at])?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO peer_frontiers (peer, feed, seq) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (peer, feed) DO UPDATE SET seq = max(seq, ?3)",
+            )?;
+            for (feed, seq) in sent {
                 stmt.execute(params![peer.as_bytes(), feed.as_bytes(), *seq as i64])?;
             }
         }

@@ -76,6 +76,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE peers (
         peer BLOB PRIMARY KEY,
         last_heard INTEGER,
+        heard_created_at INTEGER,
         via TEXT,
         last_export INTEGER
     );

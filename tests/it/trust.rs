@@ -329,3 +329,32 @@ fn graph_svg_is_xml_with_a_node_per_feed() {
     assert_eq!(found, expected);
     assert_eq!(held_feeds(&a), expected);
 }
+
+/// A stick with a bundle for B is lost. A assumed B got it, until B's next bundle says what B
+/// really holds: then A's next bundle for B carries the lost messages again.
+#[test]
+fn a_lost_stick_is_noticed_and_its_messages_resent() {
+    let [a, b] = ["a", "b"].map(TestNode::new);
+    a.follow(&b);
+    b.follow(&a);
+    a.post("sent on the stick that was lost");
+    let lost = stick();
+    let out = a.ok(&["export", path_str(lost.path()), "--for", &b.id()]);
+    assert!(out.contains("exported 3 messages"), "{out}");
+    let again = a.ok(&["export", path_str(lost.path()), "--for", &b.id()]);
+    assert!(
+        again.contains("exported 0 messages"),
+        "A assumes B has them: {again}"
+    );
+    drop(lost);
+    let back = stick();
+    a.import(&b.export_to(back.path()));
+    let resend = a.ok(&["export", path_str(back.path()), "--for", &b.id()]);
+    assert!(
+        resend.contains("exported 3 messages"),
+        "B's manifest shows what it lacks: {resend}"
+    );
+    let path = std::path::PathBuf::from(resend.lines().next().unwrap());
+    b.import(&path);
+    assert_eq!(b.posts(&a.id()), ["sent on the stick that was lost"]);
+}
