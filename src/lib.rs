@@ -25,6 +25,7 @@ pub mod private_box;
 pub mod sealed;
 pub mod store;
 pub mod view;
+pub mod watch;
 
 pub use ids::{FeedId, MessageId};
 pub use node::Node;

@@ -97,6 +97,37 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// One round in a drop folder (a stick, a shared folder): import everyone else's bundles,
+    /// write ours, remove our superseded ones.
+    SyncDir {
+        dir: PathBuf,
+        /// Only import; write nothing into the folder.
+        #[arg(long)]
+        no_export: bool,
+    },
+    /// Stay running: merge every bundle that shows up in these folders, keep ours there
+    /// current, and sync sticks mounted under mount roots (/media/$USER, …).
+    Watch {
+        /// Drop folders, or mount roots (/media, /media/$USER, /run/media/$USER).
+        #[arg(required_unless_present = "media")]
+        dirs: Vec<PathBuf>,
+        /// Treat this folder as a mount root: each stick mounted in it is synced in its
+        /// `grapevine/` folder.
+        #[arg(long, value_name = "DIR")]
+        media: Vec<PathBuf>,
+        /// Only import; write nothing into the folders.
+        #[arg(long)]
+        no_export: bool,
+        /// Print events as JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// Rescan every folder this often (seconds), for changes notify misses.
+        #[arg(long, default_value_t = 60, value_name = "SECS")]
+        rescan: u64,
+        /// Take a file that stays incomplete and unchanged this long (seconds) as cut for good.
+        #[arg(long, default_value_t = 10, value_name = "SECS")]
+        settle: u64,
+    },
     /// Read or change a setting (hops: how many follow-steps away feeds are replicated).
     Config {
         #[command(subcommand)]
@@ -215,6 +246,53 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if s.sealed { ", sealed" } else { "" }
             )
         }
+        Command::SyncDir { dir, no_export } => {
+            let report = node.sync_dir(&dir, !no_export)?;
+            let mut text = import_text(&report.imported);
+            match &report.wrote {
+                Some(w) => {
+                    text += &format!(
+                        "\nwrote {} ({} messages of {} feeds)",
+                        w.path.display(),
+                        w.messages,
+                        w.feeds
+                    )
+                }
+                None if !no_export => text += "\nour bundle there is current",
+                None => {}
+            }
+            for old in &report.removed {
+                text += &format!("\nremoved our superseded {}", old.display());
+            }
+            writeln!(out, "{text}")?;
+            return Ok(if report.imported.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_IMPORT_PROBLEMS)
+            });
+        }
+        Command::Watch {
+            dirs,
+            media,
+            no_export,
+            json,
+            rescan,
+            settle,
+        } => {
+            let (roots, folders): (Vec<PathBuf>, Vec<PathBuf>) = dirs
+                .into_iter()
+                .partition(|d| grapevine::watch::is_media_root(d));
+            let options = grapevine::watch::WatchOptions {
+                folders: folders.iter().map(|f| absolute(f)).collect(),
+                media: roots.iter().chain(&media).map(|f| absolute(f)).collect(),
+                export: !no_export,
+                json,
+                rescan: std::time::Duration::from_secs(rescan.max(1)),
+                settle: std::time::Duration::from_secs(settle),
+            };
+            grapevine::watch::run(&mut node, options, &mut out, None)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Config { action } => match action {
             ConfigAction::Get { key } => node.config(&key)?,
             ConfigAction::Set { key, value } => {
@@ -251,6 +329,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
     };
     writeln!(out, "{printed}")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Absolute paths, so that event paths from notify compare equal to the folders we watch.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
 fn unreachable_command() -> String {

@@ -59,6 +59,17 @@ impl Node {
             }
             None => target.to_owned(),
         };
+        self.export_planned(&path, options, folder)
+    }
+
+    /// Writes a bundle to `path`, planned for `options` and the participants of `folder`.
+    pub(crate) fn export_planned(
+        &mut self,
+        path: &Path,
+        options: &ExportOptions,
+        folder: Option<&Path>,
+    ) -> Result<ExportSummary> {
+        let path = path.to_owned();
         let feeds = self.plan_export(options, folder)?;
         let mine = self.replication_set()?;
         let manifest = Manifest {

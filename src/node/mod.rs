@@ -1,5 +1,6 @@
 //! A node: one identity and its store in a home folder. Every CLI command is a call here.
 
+mod dropfolder;
 mod export;
 mod import;
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+pub use dropfolder::SyncReport;
 pub use export::{ExportOptions, ExportSummary};
 pub use import::{BundleOutcome, ImportSummary, bundles_in};
 

@@ -84,6 +84,14 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?)
     }
 
+    /// Changes whenever another connection commits (SQLite's `data_version`): how the watcher
+    /// notices posts made by other `grapevine` processes.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+
     pub fn frontier(&self, feed: &FeedId) -> Result<Frontier> {
         frontier(&self.conn, feed)
     }

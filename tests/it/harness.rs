@@ -166,3 +166,104 @@ pub fn import_counts(summary: &str) -> (u64, u64, u64) {
         number_before("rejected"),
     )
 }
+
+/// A long-running `grapevine` process whose output lines are awaited with bounded waits.
+pub struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+    what: String,
+}
+
+impl TestNode {
+    pub fn spawn(&self, args: &[&str]) -> Running {
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn grapevine");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+            what: format!("{}: grapevine {}", self.name, args.join(" ")),
+        }
+    }
+}
+
+impl Running {
+    /// Waits for a line matching `pred`, at most `within`; fails with everything seen so far.
+    pub fn expect(
+        &mut self,
+        within: std::time::Duration,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "{}: no line {what} within {within:?}; output so far:\n{}",
+                    self.what,
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Collects whatever lines arrive during `period`.
+    pub fn drain(&mut self, period: std::time::Duration) -> Vec<String> {
+        let deadline = std::time::Instant::now() + period;
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+        {
+            self.seen.push(line);
+        }
+        self.seen.clone()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `cond` every 50 ms until it holds, at most `within`; fails naming `what`.
+pub fn eventually(
+    within: std::time::Duration,
+    what: &str,
+    mut cond: impl FnMut() -> bool,
+) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    while start.elapsed() < within {
+        if cond() {
+            return start.elapsed();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{what} did not happen within {within:?}");
+}

@@ -5,6 +5,7 @@
 
 mod bundles;
 mod damage;
+mod dropfolder;
 mod harness;
 mod local;
 mod private;

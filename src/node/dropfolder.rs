@@ -1,0 +1,128 @@
+//! Drop folders (bundle-format/drop-folder.md): many nodes share one folder, on a stick or
+//! synced by a tool such as Syncthing. Each node writes only its own files, named
+//! `gv-<feed id base32>-<n>.gvb`, replaces them as it learns more, and reads everyone else's.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::{ExportOptions, ExportSummary, ImportSummary, Node, Result, io_at};
+use crate::bundle;
+use crate::ids::FeedId;
+
+/// What one `sync-dir` did.
+#[derive(Debug, Default)]
+pub struct SyncReport {
+    pub imported: ImportSummary,
+    pub wrote: Option<ExportSummary>,
+    /// Our own superseded bundles, removed.
+    pub removed: Vec<PathBuf>,
+}
+
+impl Node {
+    /// Our bundle files in `dir`, oldest first, with their counters.
+    pub fn own_bundles(&self, dir: &Path) -> Vec<(u64, PathBuf)> {
+        let prefix = own_prefix(&self.id());
+        let mut own: BTreeMap<u64, PathBuf> = BTreeMap::new();
+        for path in super::bundles_in(dir) {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let counter = name
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.strip_suffix(&format!(".{}", bundle::EXTENSION)))
+                .and_then(|n| n.parse::<u64>().ok());
+            if let Some(n) = counter {
+                own.insert(n, path);
+            }
+        }
+        own.into_iter().collect()
+    }
+
+    /// Whether `path` is one of our own drop-folder bundles.
+    pub fn is_own_bundle(&self, path: &Path) -> bool {
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(&own_prefix(&self.id())))
+    }
+
+    /// One round in a drop folder: import every other node's bundle, then write ours (what the
+    /// others lack) and remove our superseded ones. Creates the folder if needed.
+    pub fn sync_dir(&mut self, dir: &Path, export: bool) -> Result<SyncReport> {
+        std::fs::create_dir_all(dir).map_err(io_at(dir))?;
+        let others: Vec<PathBuf> = super::bundles_in(dir)
+            .into_iter()
+            .filter(|p| !self.is_own_bundle(p))
+            .collect();
+        let imported = self.import(&others)?;
+        let mut report = SyncReport {
+            imported,
+            ..SyncReport::default()
+        };
+        if export {
+            let (wrote, removed) = self.refresh_own_bundle(dir)?;
+            report.wrote = wrote;
+            report.removed = removed;
+        }
+        Ok(report)
+    }
+
+    /// Writes a new own bundle into `dir` when the others there lack something or our frontier
+    /// moved since our last one, then removes our older ones (the new one carries everything
+    /// they carried that a participant still lacks).
+    pub fn refresh_own_bundle(
+        &mut self,
+        dir: &Path,
+    ) -> Result<(Option<ExportSummary>, Vec<PathBuf>)> {
+        let own = self.own_bundles(dir);
+        let plan = self.plan_export(&ExportOptions::default(), Some(dir))?;
+        let current = self.advertised_frontier()?;
+        let newest = own
+            .last()
+            .and_then(|(_, path)| std::fs::File::open(path).ok())
+            .and_then(|f| bundle::read_manifest(f).ok().flatten());
+        // Our newest bundle still serves if it advertises our current frontier and already
+        // carries everything the participants lack.
+        let still_serves = newest.is_some_and(|m| {
+            let advertised: Vec<_> = m.frontier.iter().map(|e| (e.feed, e.sequence)).collect();
+            advertised == current
+                && plan.iter().all(|want| {
+                    m.feeds.iter().any(|has| {
+                        has.feed == want.feed && has.first <= want.first && has.last >= want.last
+                    })
+                })
+        });
+        if still_serves {
+            return Ok((None, Vec::new()));
+        }
+        let next = own.last().map_or(1, |(n, _)| n + 1);
+        let path = dir.join(format!(
+            "{}{next}.{}",
+            own_prefix(&self.id()),
+            bundle::EXTENSION
+        ));
+        let summary = self.export_planned(&path, &ExportOptions::default(), Some(dir))?;
+        let mut removed = Vec::new();
+        for (_, old) in own {
+            if std::fs::remove_file(&old).is_ok() {
+                removed.push(old);
+            }
+        }
+        Ok((Some(summary), removed))
+    }
+
+    /// The frontier our manifests carry: every feed we replicate and hold, in id order.
+    pub(crate) fn advertised_frontier(&self) -> Result<Vec<(FeedId, u64)>> {
+        let set = self.replication_set()?;
+        Ok(self
+            .store
+            .frontiers()?
+            .into_iter()
+            .filter(|(feed, f)| set.contains(feed) && f.head.is_some())
+            .map(|(feed, f)| (feed, f.sequence))
+            .collect())
+    }
+}
+
+fn own_prefix(me: &FeedId) -> String {
+    format!("gv-{}-", me.base32())
+}

@@ -1,0 +1,527 @@
+//! `grapevine watch`: merge every bundle that shows up in drop folders, keep our own bundle
+//! there current, and sync USB sticks as they are mounted.
+//!
+//! Events come from notify (debounced); a periodic rescan catches what notify misses (network
+//! shares, overflowed queues). A file is imported only once it reads as a complete bundle: a
+//! file still being written is retried, and one that stays incomplete for the settle time is
+//! salvaged and reported once. Errors (a stick pulled out mid-write, a vanished folder) are
+//! logged and the watcher carries on.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use notify::RecursiveMode;
+use notify_debouncer_full::new_debouncer;
+use serde_json::{Value, json};
+
+use crate::bundle::{self, BundleSink, Manifest};
+use crate::node::{BundleOutcome, Node, NodeError, Result};
+
+/// The folder a node uses at the root of a mounted stick.
+pub const STICK_FOLDER: &str = "grapevine";
+
+#[derive(Clone, Debug)]
+pub struct WatchOptions {
+    /// Drop folders (shared folders, a stick's `grapevine/` folder).
+    pub folders: Vec<PathBuf>,
+    /// Mount roots where sticks appear (`/media/$USER`, …).
+    pub media: Vec<PathBuf>,
+    pub export: bool,
+    pub json: bool,
+    pub rescan: Duration,
+    /// How long a file must stay unchanged and incomplete before it is taken as cut for good.
+    pub settle: Duration,
+}
+
+/// Whether `path` is one of the usual places where removable media are mounted.
+pub fn is_media_root(path: &Path) -> bool {
+    let user = std::env::var("USER").unwrap_or_default();
+    let mut roots = vec![PathBuf::from("/media"), PathBuf::from("/run/media")];
+    if !user.is_empty() {
+        roots.push(Path::new("/media").join(&user));
+        roots.push(Path::new("/run/media").join(&user));
+    }
+    roots.iter().any(|r| r == path)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+enum FileState {
+    Imported(Stamp),
+    Waiting { stamp: Stamp, since: Instant },
+    GaveUp(Stamp),
+}
+
+struct Log<'a> {
+    out: &'a mut dyn Write,
+    json: bool,
+}
+
+impl Log<'_> {
+    fn event(&mut self, event: &str, text: String, mut fields: Value) {
+        let line = if self.json {
+            fields["event"] = json!(event);
+            fields["at"] = json!(crate::now_ms());
+            fields.to_string()
+        } else {
+            text
+        };
+        // A closed standard output must not stop the watcher.
+        let _ = writeln!(self.out, "{line}");
+        let _ = self.out.flush();
+    }
+}
+
+struct Watcher<'a> {
+    node: &'a mut Node,
+    opts: WatchOptions,
+    log: Log<'a>,
+    files: HashMap<PathBuf, FileState>,
+    mounts: HashSet<PathBuf>,
+}
+
+/// Runs until the process is stopped (or `stop_after` passes, for tests and one-off runs).
+pub fn run(
+    node: &mut Node,
+    opts: WatchOptions,
+    out: &mut dyn Write,
+    stop_after: Option<Duration>,
+) -> Result<()> {
+    let (tx, rx) = mpsc::channel();
+    let mut debouncer = new_debouncer(Duration::from_millis(200), None, tx)
+        .map_err(|e| NodeError::Usage(format!("cannot watch folders: {e}")))?;
+    let mut w = Watcher {
+        node,
+        log: Log {
+            out,
+            json: opts.json,
+        },
+        opts,
+        files: HashMap::new(),
+        mounts: HashSet::new(),
+    };
+    let mut watched: HashSet<PathBuf> = HashSet::new();
+    w.watch_all(&mut debouncer, &mut watched);
+    for folder in w.opts.folders.clone() {
+        w.sync_folder(&folder);
+    }
+    for root in w.opts.media.clone() {
+        w.check_mounts(&root);
+    }
+    let folders: Vec<String> = w
+        .opts
+        .folders
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    let media: Vec<String> = w
+        .opts
+        .media
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    w.log.event(
+        "ready",
+        format!(
+            "watching {} folders and {} mount roots",
+            folders.len(),
+            media.len()
+        ),
+        json!({ "folders": folders, "media": media }),
+    );
+    let started = Instant::now();
+    let mut last_rescan = Instant::now();
+    let mut data_version = w.node.store().data_version().unwrap_or(0);
+    loop {
+        if stop_after.is_some_and(|limit| started.elapsed() >= limit) {
+            return Ok(());
+        }
+        match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(Ok(events)) => {
+                let mut folders = HashSet::new();
+                let mut roots = HashSet::new();
+                for event in events {
+                    for path in &event.paths {
+                        let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                        if w.opts.folders.contains(&parent) {
+                            folders.insert(parent);
+                        } else if w.opts.media.contains(&parent) || w.opts.media.contains(path) {
+                            roots.insert(
+                                w.opts
+                                    .media
+                                    .iter()
+                                    .find(|r| path.starts_with(r))
+                                    .cloned()
+                                    .unwrap_or(parent),
+                            );
+                        }
+                    }
+                }
+                for folder in folders {
+                    w.sync_folder(&folder);
+                }
+                for root in roots {
+                    w.check_mounts(&root);
+                }
+            }
+            Ok(Err(errors)) => {
+                for e in errors {
+                    w.log.event(
+                        "error",
+                        format!("watch error: {e}"),
+                        json!({ "error": e.to_string() }),
+                    );
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+        }
+        // Files still being written, and our own new posts (committed by other processes).
+        let waiting: HashSet<PathBuf> = w
+            .files
+            .iter()
+            .filter(|(_, s)| matches!(s, FileState::Waiting { .. }))
+            .filter_map(|(p, _)| p.parent().map(Path::to_path_buf))
+            .collect();
+        for folder in waiting {
+            w.sync_folder(&folder);
+        }
+        let version = w.node.store().data_version().unwrap_or(data_version);
+        if version != data_version {
+            data_version = version;
+            for folder in w.opts.folders.clone() {
+                w.refresh(&folder);
+            }
+        }
+        if last_rescan.elapsed() >= w.opts.rescan {
+            last_rescan = Instant::now();
+            w.watch_all(&mut debouncer, &mut watched);
+            for folder in w.opts.folders.clone() {
+                w.sync_folder(&folder);
+            }
+            for root in w.opts.media.clone() {
+                w.check_mounts(&root);
+            }
+        }
+    }
+}
+
+impl Watcher<'_> {
+    /// (Re)starts watching every folder and root that exists; folders are created if missing.
+    fn watch_all<D: WatchPath>(&mut self, debouncer: &mut D, watched: &mut HashSet<PathBuf>) {
+        let folders = self.opts.folders.clone();
+        for path in folders.iter().chain(self.opts.media.clone().iter()) {
+            if folders.contains(path) {
+                let _ = std::fs::create_dir_all(path);
+            }
+            if !path.is_dir() {
+                watched.remove(path);
+                continue;
+            }
+            if !watched.contains(path) {
+                match debouncer.watch_path(path) {
+                    Ok(()) => {
+                        watched.insert(path.clone());
+                    }
+                    Err(e) => self.log.event(
+                        "error",
+                        format!("cannot watch {}: {e}; will retry", path.display()),
+                        json!({ "path": path, "error": e }),
+                    ),
+                }
+            }
+        }
+    }
+
+    /// Imports every complete bundle of others in `folder`, then refreshes our own.
+    fn sync_folder(&mut self, folder: &Path) {
+        if !folder.is_dir() {
+            return;
+        }
+        let mut merged = false;
+        for file in crate::node::bundles_in(folder) {
+            if !self.node.is_own_bundle(&file) {
+                merged |= self.consider(&file);
+            }
+        }
+        if merged || self.node.own_bundles(folder).is_empty() {
+            self.refresh(folder);
+        }
+    }
+
+    /// Imports `file` if it is new or changed and complete. Returns whether it was imported.
+    fn consider(&mut self, file: &Path) -> bool {
+        let Some(stamp) = stamp(file) else {
+            self.files.remove(file);
+            return false;
+        };
+        match self.files.get(file) {
+            Some(FileState::Imported(s) | FileState::GaveUp(s)) if *s == stamp => return false,
+            _ => {}
+        }
+        let complete = match is_complete(file) {
+            Ok(complete) => complete,
+            Err(_) => return false, // vanished or unreadable for now: the next scan retries
+        };
+        if !complete {
+            let settled = match self.files.get(file) {
+                Some(FileState::Waiting { stamp: s, since }) if *s == stamp => {
+                    since.elapsed() >= self.opts.settle
+                }
+                _ => {
+                    self.files.insert(
+                        file.to_owned(),
+                        FileState::Waiting {
+                            stamp,
+                            since: Instant::now(),
+                        },
+                    );
+                    false
+                }
+            };
+            if !settled {
+                return false;
+            }
+            self.files.insert(file.to_owned(), FileState::GaveUp(stamp));
+            self.log.event(
+                "incomplete",
+                format!(
+                    "{}: incomplete and unchanged for {} s; salvaging what verifies, leaving the file in place",
+                    file.display(),
+                    self.opts.settle.as_secs()
+                ),
+                json!({ "file": file }),
+            );
+        }
+        match self.node.import(&[file.to_owned()]) {
+            Ok(summary) => {
+                for outcome in &summary.bundles {
+                    self.log_merge(outcome);
+                }
+                for (path, why) in &summary.unreadable {
+                    self.log.event(
+                        "problem",
+                        format!("{}: {why}", path.display()),
+                        json!({ "file": path, "problem": why }),
+                    );
+                }
+                for path in &summary.not_for_us {
+                    self.log.event(
+                        "not-for-us",
+                        format!("{}: sealed for someone else; skipped", path.display()),
+                        json!({ "file": path }),
+                    );
+                }
+                if complete {
+                    self.files
+                        .insert(file.to_owned(), FileState::Imported(stamp));
+                }
+                true
+            }
+            Err(e) => {
+                self.log.event(
+                    "error",
+                    format!("{}: {e}", file.display()),
+                    json!({ "file": file, "error": e.to_string() }),
+                );
+                false
+            }
+        }
+    }
+
+    fn log_merge(&mut self, outcome: &BundleOutcome) {
+        let m = &outcome.messages;
+        let (from, name) = match &outcome.container.manifest {
+            Some(manifest) => {
+                let name = self.node.store().name_of(&manifest.exporter).ok().flatten();
+                (Some(manifest.exporter), name)
+            }
+            None => (None, None),
+        };
+        let who = match (name.as_deref(), from) {
+            (Some(name), Some(id)) => format!("{name} ({})", id.short()),
+            (None, Some(id)) => id.short(),
+            _ => "an unknown exporter".into(),
+        };
+        let file = outcome
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.log.event(
+            "merged",
+            format!(
+                "merged {file} from {who}: {} new messages, {} already held, {} not wanted, {} rejected",
+                m.new, m.already_held, m.not_wanted, m.rejected
+            ),
+            json!({
+                "file": outcome.path, "from": from, "name": name, "new": m.new,
+                "already_held": m.already_held, "not_wanted": m.not_wanted, "rejected": m.rejected,
+            }),
+        );
+        for problem in &outcome.container.problems {
+            self.log.event(
+                "problem",
+                format!("{file}: {problem}"),
+                json!({ "file": outcome.path, "problem": problem.to_string() }),
+            );
+        }
+        for r in &m.rejections {
+            self.log.event(
+                "problem",
+                format!("{file}: {r}"),
+                json!({ "file": outcome.path, "problem": r.to_string() }),
+            );
+        }
+    }
+
+    fn refresh(&mut self, folder: &Path) {
+        if !self.opts.export || !folder.is_dir() {
+            return;
+        }
+        match self.node.refresh_own_bundle(folder) {
+            Ok((Some(wrote), _removed)) => self.log.event(
+                "wrote",
+                format!("wrote {} ({} messages of {} feeds)", wrote.path.display(), wrote.messages, wrote.feeds),
+                json!({ "file": wrote.path, "messages": wrote.messages, "feeds": wrote.feeds, "bytes": wrote.bytes }),
+            ),
+            Ok((None, _)) => {}
+            Err(e) => self.log.event(
+                "error",
+                format!("could not write our bundle to {}: {e}", folder.display()),
+                json!({ "folder": folder, "error": e.to_string() }),
+            ),
+        }
+    }
+
+    /// Notices sticks mounted under `root` (a different device than the root) and syncs each
+    /// once, in its `grapevine/` folder; forgets sticks that went away.
+    fn check_mounts(&mut self, root: &Path) {
+        let Ok(root_dev) = std::fs::metadata(root).map(|m| m.dev()) else {
+            return;
+        };
+        let mut present = HashSet::new();
+        if let Ok(entries) = std::fs::read_dir(root) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let is_mount =
+                    std::fs::metadata(&path).is_ok_and(|m| m.is_dir() && m.dev() != root_dev);
+                if is_mount {
+                    present.insert(path);
+                }
+            }
+        }
+        let gone: Vec<PathBuf> = self
+            .mounts
+            .iter()
+            .filter(|m| m.starts_with(root) && !present.contains(*m))
+            .cloned()
+            .collect();
+        for mount in gone {
+            self.mounts.remove(&mount);
+            self.log.event(
+                "unplugged",
+                format!("{} went away", mount.display()),
+                json!({ "mount": mount }),
+            );
+        }
+        for mount in present {
+            if self.mounts.insert(mount.clone()) {
+                self.sync_stick(&mount);
+            }
+        }
+    }
+
+    fn sync_stick(&mut self, mount: &Path) {
+        let folder = mount.join(STICK_FOLDER);
+        self.log.event(
+            "mounted",
+            format!("{} mounted; syncing {}", mount.display(), folder.display()),
+            json!({ "mount": mount }),
+        );
+        if let Err(e) = std::fs::create_dir_all(&folder) {
+            self.log.event(
+                "error",
+                format!("cannot use {}: {e}", folder.display()),
+                json!({ "folder": folder, "error": e.to_string() }),
+            );
+            return;
+        }
+        for file in crate::node::bundles_in(&folder) {
+            if !self.node.is_own_bundle(&file) {
+                // Nobody is writing to a stick we just saw mounted: take what is there now.
+                self.files.remove(&file);
+                self.consider_now(&file);
+            }
+        }
+        self.refresh(&folder);
+        self.log.event(
+            "unplug",
+            format!("{}: done, safe to unplug", mount.display()),
+            json!({ "mount": mount }),
+        );
+    }
+
+    fn consider_now(&mut self, file: &Path) {
+        let settle = std::mem::replace(&mut self.opts.settle, Duration::ZERO);
+        if !self.consider(file) {
+            self.consider(file);
+        }
+        self.opts.settle = settle;
+    }
+}
+
+trait WatchPath {
+    fn watch_path(&mut self, path: &Path) -> std::result::Result<(), String>;
+}
+
+impl<T: notify::Watcher, C: notify_debouncer_full::FileIdCache> WatchPath
+    for notify_debouncer_full::Debouncer<T, C>
+{
+    fn watch_path(&mut self, path: &Path) -> std::result::Result<(), String> {
+        self.watch(path, RecursiveMode::NonRecursive)
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn stamp(file: &Path) -> Option<Stamp> {
+    let meta = std::fs::metadata(file).ok()?;
+    Some(Stamp {
+        len: meta.len(),
+        modified: meta.modified().ok(),
+    })
+}
+
+/// Reads the whole file as a bundle without storing anything: complete unless cut short.
+fn is_complete(file: &Path) -> io::Result<bool> {
+    struct Discard;
+    impl BundleSink for Discard {
+        type Error = io::Error;
+        fn manifest(&mut self, _: &Manifest) -> io::Result<()> {
+            Ok(())
+        }
+        fn segment(&mut self, _: &str, _: &[u8]) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut handle = std::fs::File::open(file)?;
+    let mut magic = [0u8; 4];
+    use std::io::Read;
+    if handle.read_exact(&mut magic).is_err() {
+        return Ok(false);
+    }
+    if !bundle::has_bundle_magic(&magic) {
+        // A sealed bundle authenticates its own end; let the import judge it.
+        return Ok(true);
+    }
+    let report = bundle::read_bundle(std::fs::File::open(file)?, &mut Discard)?;
+    Ok(!report.is_incomplete())
+}
