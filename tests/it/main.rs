@@ -9,5 +9,6 @@ mod dropfolder;
 mod harness;
 mod local;
 mod private;
+mod syncthing;
 mod trust;
 mod vectors;
