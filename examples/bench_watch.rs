@@ -17,7 +17,9 @@ impl Write for Lines {
         self.1.extend_from_slice(data);
         while let Some(end) = self.1.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = self.1.drain(..=end).collect();
-            let _ = self.0.send(String::from_utf8_lossy(&line).trim_end().to_owned());
+            let _ = self
+                .0
+                .send(String::from_utf8_lossy(&line).trim_end().to_owned());
         }
         Ok(data.len())
     }
@@ -34,7 +36,8 @@ fn main() {
     std::fs::create_dir_all(&outside).unwrap();
     let mut a = Node::init(&dir.path().join("a"), Some("a")).unwrap();
     let mut b = Node::init(&dir.path().join("b"), Some("b")).unwrap();
-    b.contact(a.id(), grapevine::content::ContactChange::Follow).unwrap();
+    b.contact(a.id(), grapevine::content::ContactChange::Follow)
+        .unwrap();
     let (tx, rx) = mpsc::channel();
     let opts = WatchOptions {
         folders: vec![folder.clone()],
@@ -49,7 +52,9 @@ fn main() {
         run(&mut b, opts, &mut out, Some(Duration::from_secs(120))).unwrap();
     });
     let wait = |what: &str| loop {
-        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("no {what}"));
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no {what}"));
         if line.contains(what) {
             return;
         }
@@ -58,7 +63,10 @@ fn main() {
     let mut latencies = Vec::new();
     for i in 0..20 {
         a.post(&format!("post {i}"), None).unwrap();
-        let all = ExportOptions { all: true, ..Default::default() };
+        let all = ExportOptions {
+            all: true,
+            ..Default::default()
+        };
         let e = a.export(&outside.join(format!("{i}.gvb")), &all).unwrap();
         let target = folder.join(format!("gv-bench-{i}.gvb"));
         let start = Instant::now();

@@ -51,6 +51,18 @@ impl Graph {
             .unwrap_or_default()
     }
 
+    /// Feeds that follow `feed`.
+    pub fn followers(&self, feed: &FeedId) -> Vec<FeedId> {
+        let mut out: Vec<FeedId> = self
+            .follows
+            .iter()
+            .filter(|(from, list)| !self.blocks(from, feed) && list.contains(feed))
+            .map(|(from, _)| *from)
+            .collect();
+        out.sort();
+        out
+    }
+
     pub fn blocks(&self, from: &FeedId, to: &FeedId) -> bool {
         self.blocks.get(from).is_some_and(|b| b.contains(to))
     }

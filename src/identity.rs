@@ -64,6 +64,12 @@ impl Identity {
         crate::private_box::Opener::new(Zeroizing::new(self.signing.to_scalar_bytes()))
     }
 
+    /// The X25519 secret scalar bytes of this identity (the standard conversion), for the LAN
+    /// handshake's Noise static key. Its public half is the X25519 form of the feed id.
+    pub fn x25519_secret(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.signing.to_scalar_bytes())
+    }
+
     /// The 32-byte ed25519 seed; handle with care.
     pub fn seed(&self) -> Zeroizing<[u8; 32]> {
         Zeroizing::new(self.signing.to_bytes())

@@ -1,6 +1,7 @@
 //! The `grapevine` command: a thin layer over [`grapevine::Node`].
 
 use std::io::{self, Read, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -128,6 +129,44 @@ enum Command {
         #[arg(long, default_value_t = 10, value_name = "SECS")]
         settle: u64,
     },
+    /// Stay running on the local network: accept sessions, announce yourself, sync with peers
+    /// you replicate as you hear them, and push new messages to them live.
+    Serve {
+        #[arg(long, default_value = "0.0.0.0:8008", value_name = "ADDR")]
+        listen: SocketAddr,
+        /// Do not announce or listen for peers (pubs and incoming sessions still work).
+        #[arg(long)]
+        no_discovery: bool,
+        /// Pub mode: also replicate everyone who follows you, and whoever connects.
+        #[arg(long = "pub")]
+        pub_mode: bool,
+        /// UDP port for discovery announcements.
+        #[arg(long, default_value_t = grapevine::lan::DEFAULT_PORT, value_name = "PORT")]
+        discovery_port: u16,
+        /// Announce every this many seconds.
+        #[arg(long, default_value_t = 5, value_name = "SECS")]
+        announce: u64,
+        /// Drop a peer silent for this many seconds.
+        #[arg(long, default_value_t = 45, value_name = "SECS")]
+        timeout: u64,
+        /// Network name (default: `config get network`); only nodes with the same name talk.
+        #[arg(long, value_name = "NAME")]
+        network: Option<String>,
+    },
+    /// One session with a peer on the network, then a summary.
+    Sync {
+        /// The peer's HOST:PORT.
+        address: String,
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+        #[arg(long, value_name = "NAME")]
+        network: Option<String>,
+    },
+    /// Always-on peers that `serve` visits.
+    Pub {
+        #[command(subcommand)]
+        action: PubAction,
+    },
     /// Read or change a setting (hops: how many follow-steps away feeds are replicated).
     Config {
         #[command(subcommand)]
@@ -148,6 +187,14 @@ enum Command {
     },
     /// Three people, one USB stick: a tour in a temporary folder.
     Demo,
+}
+
+#[derive(Subcommand)]
+enum PubAction {
+    /// Remember a pub by HOST:PORT.
+    Add { address: String },
+    /// List known pubs.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -293,6 +340,71 @@ fn run(cli: Cli) -> Result<ExitCode> {
             grapevine::watch::run(&mut node, options, &mut out, None)?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Serve {
+            listen,
+            no_discovery,
+            pub_mode,
+            discovery_port,
+            announce,
+            timeout,
+            network,
+        } => {
+            let options = grapevine::lan::ServeOptions {
+                listen,
+                discovery: !no_discovery,
+                discovery_port,
+                announce_every: std::time::Duration::from_secs(announce.max(1)),
+                pub_mode,
+                network: match network {
+                    Some(n) => n,
+                    None => node.network()?,
+                },
+                timeout: std::time::Duration::from_secs(timeout.max(1)),
+                keepalive: std::time::Duration::from_secs((timeout / 3).max(1)),
+                pub_every: std::time::Duration::from_secs(30),
+            };
+            let home = node.home().to_owned();
+            drop(node);
+            // Session threads print too: release this thread's hold on standard output.
+            drop(out);
+            let log = std::sync::Arc::new(|line: String| {
+                let mut out = io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            });
+            grapevine::lan::serve(&home, &options, log)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Sync {
+            address,
+            timeout,
+            network,
+        } => {
+            let network = match network {
+                Some(n) => n,
+                None => node.network()?,
+            };
+            let home = node.home().to_owned();
+            let report = grapevine::lan::sync(
+                &home,
+                &address,
+                &network,
+                std::time::Duration::from_secs(timeout.max(1)),
+            )
+            .with_context(|| format!("sync with {address} failed"))?;
+            let peer = report.peer.map(|p| p.to_string()).unwrap_or_default();
+            format!(
+                "synced with {peer} at {address}: {}",
+                grapevine::lan::serve::summary(&report)
+            )
+        }
+        Command::Pub { action } => match action {
+            PubAction::Add { address } => {
+                node.add_pub(&address)?;
+                format!("{address} added; `serve` visits it")
+            }
+            PubAction::List => node.pubs()?.join("\n"),
+        },
         Command::Config { action } => match action {
             ConfigAction::Get { key } => node.config(&key)?,
             ConfigAction::Set { key, value } => {

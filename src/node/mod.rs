@@ -53,8 +53,8 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> NodeError + '_ {
 pub struct Node {
     home: PathBuf,
     identity: Identity,
-    opener: Opener,
-    store: Store,
+    pub(crate) opener: Opener,
+    pub(crate) store: Store,
 }
 
 impl Node {
@@ -216,9 +216,46 @@ impl Node {
             .unwrap_or(graph::DEFAULT_HOPS))
     }
 
+    /// The LAN network name (`config set network NAME`): only nodes with the same name talk.
+    pub fn network(&self) -> Result<String> {
+        Ok(self
+            .store
+            .config("network")?
+            .unwrap_or_else(|| crate::lan::DEFAULT_NETWORK.to_owned()))
+    }
+
+    /// Always-on peers that `serve` visits (`pub add HOST:PORT`).
+    pub fn pubs(&self) -> Result<Vec<String>> {
+        Ok(self
+            .store
+            .config("pubs")?
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default())
+    }
+
+    pub fn add_pub(&mut self, address: &str) -> Result<()> {
+        use std::net::ToSocketAddrs;
+        if address
+            .to_socket_addrs()
+            .map(|mut a| a.next().is_none())
+            .unwrap_or(true)
+        {
+            return Err(NodeError::Usage(format!(
+                "'{address}' is not a HOST:PORT this machine can resolve"
+            )));
+        }
+        let mut pubs = self.pubs()?;
+        if !pubs.iter().any(|p| p == address) {
+            pubs.push(address.to_owned());
+        }
+        let json = serde_json::to_string(&pubs).map_err(|e| NodeError::Usage(e.to_string()))?;
+        Ok(self.store.set_config("pubs", &json)?)
+    }
+
     pub fn config(&self, key: &str) -> Result<String> {
         match key {
             "hops" => Ok(self.hops()?.to_string()),
+            "network" => self.network(),
             other => Err(unknown_setting(other)),
         }
     }
@@ -238,6 +275,9 @@ impl Node {
                     })?;
                 Ok(self.store.set_config("hops", &hops.to_string())?)
             }
+            "network" if !value.trim().is_empty() => {
+                Ok(self.store.set_config("network", value.trim())?)
+            }
             other => Err(unknown_setting(other)),
         }
     }
@@ -250,11 +290,26 @@ impl Node {
     pub fn replication_set(&self) -> Result<ReplicationSet> {
         Ok(self.graph()?.replication_set(self.id(), self.hops()?))
     }
+
+    /// The replication set, widened in pub mode by every feed that follows us.
+    pub fn replication_set_for(&self, pub_mode: bool) -> Result<ReplicationSet> {
+        let graph = self.graph()?;
+        let me = self.id();
+        let mut set = graph.replication_set(me, self.hops()?);
+        if pub_mode {
+            for follower in graph.followers(&me) {
+                if !set.is_blocked(&follower) {
+                    set.distance.entry(follower).or_insert(1);
+                }
+            }
+        }
+        Ok(set)
+    }
 }
 
 fn unknown_setting(key: &str) -> NodeError {
     NodeError::Usage(format!(
-        "there is no setting '{key}'; the settings are: hops"
+        "there is no setting '{key}'; the settings are: hops, network"
     ))
 }
 

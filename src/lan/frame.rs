@@ -1,0 +1,229 @@
+//! Length-prefixed Noise frames over TCP, and the authenticated handshake.
+//!
+//! Every frame is a u32 big-endian length and that many bytes, at most 65,535 (the Noise
+//! message limit): a larger length is refused before anything is allocated. Reads time out.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use snow::{Builder, StatelessTransportState};
+use thiserror::Error;
+
+use crate::identity::Identity;
+use crate::ids::FeedId;
+
+pub const MAX_FRAME: usize = 65_535;
+const TAG: usize = 16;
+/// Largest plaintext one frame carries.
+pub const MAX_PAYLOAD: usize = MAX_FRAME - TAG;
+const NOISE_PARAMS: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
+const PROLOGUE: &[u8] = b"grapevine-lan-v1";
+const HELLO_CONTEXT: &[u8] = b"grapevine-lan-hello";
+
+#[derive(Debug, Error)]
+pub enum FrameError {
+    #[error("the peer announced a frame of {0} bytes; the limit is {MAX_FRAME}")]
+    Oversized(u64),
+    #[error("the peer stalled: nothing arrived for {0} s")]
+    Stalled(u64),
+    #[error("the peer closed the connection")]
+    Closed,
+    #[error("network error: {0}")]
+    Io(io::Error),
+    #[error("handshake failed ({0}): not a grapevine peer, or a different network key")]
+    Handshake(String),
+    #[error("a frame failed to decrypt: the stream was altered")]
+    Decrypt,
+    #[error("the peer did not prove its identity: {0}")]
+    Identity(String),
+}
+
+fn read_error(e: io::Error, timeout_secs: u64) -> FrameError {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => FrameError::Stalled(timeout_secs),
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => FrameError::Closed,
+        _ => FrameError::Io(e),
+    }
+}
+
+fn read_raw(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    timeout_secs: u64,
+) -> Result<(), FrameError> {
+    let mut len = [0u8; 4];
+    stream
+        .read_exact(&mut len)
+        .map_err(|e| read_error(e, timeout_secs))?;
+    let len = u32::from_be_bytes(len) as u64;
+    if len as usize > MAX_FRAME {
+        return Err(FrameError::Oversized(len));
+    }
+    buf.resize(len as usize, 0);
+    stream
+        .read_exact(buf)
+        .map_err(|e| read_error(e, timeout_secs))
+}
+
+fn write_raw(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), FrameError> {
+    let mut out = Vec::with_capacity(4 + bytes.len());
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(bytes);
+    stream.write_all(&out).map_err(FrameError::Io)
+}
+
+/// The receiving half of a session.
+pub struct FrameReader {
+    stream: TcpStream,
+    noise: Arc<StatelessTransportState>,
+    nonce: u64,
+    raw: Vec<u8>,
+    timeout_secs: u64,
+}
+
+/// The sending half of a session.
+pub struct FrameWriter {
+    stream: TcpStream,
+    noise: Arc<StatelessTransportState>,
+    nonce: u64,
+}
+
+impl FrameReader {
+    /// The next frame's plaintext.
+    pub fn read(&mut self) -> Result<Vec<u8>, FrameError> {
+        read_raw(&mut self.stream, &mut self.raw, self.timeout_secs)?;
+        let mut plain = vec![0u8; self.raw.len()];
+        let n = self
+            .noise
+            .read_message(self.nonce, &self.raw, &mut plain)
+            .map_err(|_| FrameError::Decrypt)?;
+        self.nonce += 1;
+        plain.truncate(n);
+        Ok(plain)
+    }
+}
+
+impl FrameWriter {
+    pub fn write(&mut self, payload: &[u8]) -> Result<(), FrameError> {
+        if payload.len() > MAX_PAYLOAD {
+            return Err(FrameError::Oversized(payload.len() as u64));
+        }
+        let mut sealed = vec![0u8; payload.len() + TAG];
+        let n = self
+            .noise
+            .write_message(self.nonce, payload, &mut sealed)
+            .map_err(|e| FrameError::Io(io::Error::other(e.to_string())))?;
+        self.nonce += 1;
+        write_raw(&mut self.stream, &sealed[..n])
+    }
+
+    pub fn shutdown(&self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// Runs the Noise XX handshake with the network key in the prologue, then proves both feed
+/// ids: each side signs the handshake hash with its ed25519 key, and its Noise static key must
+/// be the X25519 form of that feed key. The responder proves itself first; the initiator
+/// checks it before revealing its own identity. Returns the verified peer and both halves.
+pub fn handshake(
+    mut stream: TcpStream,
+    identity: &Identity,
+    network_key: &[u8; 32],
+    initiator: bool,
+    timeout_secs: u64,
+) -> Result<(FeedId, FrameReader, FrameWriter), FrameError> {
+    let secret = identity.x25519_secret();
+    let mut prologue = PROLOGUE.to_vec();
+    prologue.extend_from_slice(network_key);
+    let params = NOISE_PARAMS
+        .parse()
+        .map_err(|_| FrameError::Handshake("bad noise parameters".into()))?;
+    let builder = Builder::new(params)
+        .local_private_key(&secret[..])
+        .and_then(|b| b.prologue(&prologue))
+        .map_err(|e| FrameError::Handshake(e.to_string()))?;
+    let mut hs = if initiator {
+        builder.build_initiator()
+    } else {
+        builder.build_responder()
+    }
+    .map_err(|e| FrameError::Handshake(e.to_string()))?;
+    let mut buf = vec![0u8; MAX_FRAME];
+    let mut raw = Vec::new();
+    let fail = |e: snow::Error| FrameError::Handshake(e.to_string());
+    // XX: -> e; <- e, ee, s, es; -> s, se
+    for step in 0..3 {
+        let ours = (step % 2 == 0) == initiator;
+        if ours {
+            let n = hs.write_message(&[], &mut buf).map_err(fail)?;
+            write_raw(&mut stream, &buf[..n])?;
+        } else {
+            read_raw(&mut stream, &mut raw, timeout_secs)?;
+            hs.read_message(&raw, &mut buf).map_err(fail)?;
+        }
+    }
+    let remote_static: [u8; 32] = hs
+        .get_remote_static()
+        .and_then(|k| k.try_into().ok())
+        .ok_or_else(|| FrameError::Handshake("no remote static key".into()))?;
+    let hash = hs.get_handshake_hash().to_vec();
+    let noise = Arc::new(hs.into_stateless_transport_mode().map_err(fail)?);
+    let read_half = stream.try_clone().map_err(FrameError::Io)?;
+    let mut reader = FrameReader {
+        stream: read_half,
+        noise: noise.clone(),
+        nonce: 0,
+        raw: Vec::new(),
+        timeout_secs,
+    };
+    let mut writer = FrameWriter {
+        stream,
+        noise,
+        nonce: 0,
+    };
+    let hello = |w: &mut FrameWriter| {
+        let mut signed = HELLO_CONTEXT.to_vec();
+        signed.extend_from_slice(&hash);
+        let mut payload = identity.feed_id().0.to_vec();
+        payload.extend_from_slice(&identity.sign(&signed));
+        w.write(&payload)
+    };
+    let peer = if initiator {
+        let peer = verify_hello(&reader.read()?, &hash, &remote_static)?;
+        hello(&mut writer)?;
+        peer
+    } else {
+        hello(&mut writer)?;
+        verify_hello(&reader.read()?, &hash, &remote_static)?
+    };
+    Ok((peer, reader, writer))
+}
+
+fn verify_hello(
+    payload: &[u8],
+    hash: &[u8],
+    remote_static: &[u8; 32],
+) -> Result<FeedId, FrameError> {
+    let bad = |why: &str| FrameError::Identity(why.to_owned());
+    if payload.len() != 96 {
+        return Err(bad("malformed hello"));
+    }
+    let feed = FeedId::from_slice(&payload[..32]).ok_or_else(|| bad("malformed feed id"))?;
+    let key = VerifyingKey::from_bytes(feed.as_bytes()).map_err(|_| bad("invalid feed key"))?;
+    if key.to_montgomery().to_bytes() != *remote_static {
+        return Err(bad(
+            "its Noise key is not the X25519 form of the feed it claims",
+        ));
+    }
+    let mut signed = HELLO_CONTEXT.to_vec();
+    signed.extend_from_slice(hash);
+    let signature: [u8; 64] = payload[32..]
+        .try_into()
+        .map_err(|_| bad("malformed signature"))?;
+    key.verify_strict(&signed, &Signature::from_bytes(&signature))
+        .map_err(|_| bad("its signature over the handshake does not verify"))?;
+    Ok(feed)
+}

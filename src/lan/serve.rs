@@ -1,0 +1,326 @@
+//! `grapevine serve` and `grapevine sync`.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::session::{self, SessionConfig, SessionError, SessionReport};
+use super::{discovery, network_key};
+use crate::ids::FeedId;
+use crate::node::{Node, NodeError};
+
+/// Most sessions `serve` runs at once; further connections are refused.
+const MAX_SESSIONS: usize = 64;
+
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub discovery: bool,
+    pub discovery_port: u16,
+    pub announce_every: Duration,
+    pub pub_mode: bool,
+    pub network: String,
+    pub timeout: Duration,
+    pub keepalive: Duration,
+    /// How often known pubs are visited when not connected.
+    pub pub_every: Duration,
+}
+
+type Log = Arc<dyn Fn(String) + Send + Sync>;
+
+struct Shared {
+    home: PathBuf,
+    config: SessionConfig,
+    log: Log,
+    /// Feeds we are in a session with.
+    connected: Mutex<HashSet<FeedId>>,
+    /// Addresses we dialled and are connected to (pubs).
+    dialled: Mutex<HashSet<String>>,
+    sessions: Mutex<usize>,
+}
+
+/// Runs until the process is stopped: accepts sessions, announces itself, dials peers it
+/// hears and pubs it knows. Prints one line per event to `log`.
+pub fn serve(home: &Path, opts: &ServeOptions, log: Log) -> Result<(), NodeError> {
+    let node = Node::open(home)?;
+    let me = node.id();
+    let listener = TcpListener::bind(opts.listen).map_err(|e| NodeError::Io {
+        path: PathBuf::from(opts.listen.to_string()),
+        source: e,
+    })?;
+    let bound = listener.local_addr().map_err(|e| NodeError::Io {
+        path: PathBuf::from(opts.listen.to_string()),
+        source: e,
+    })?;
+    let shared = Arc::new(Shared {
+        home: home.to_owned(),
+        config: SessionConfig {
+            network_key: network_key(&opts.network),
+            timeout: opts.timeout,
+            keepalive: opts.keepalive,
+            live: true,
+            pub_mode: opts.pub_mode,
+        },
+        log: log.clone(),
+        connected: Mutex::default(),
+        dialled: Mutex::default(),
+        sessions: Mutex::new(0),
+    });
+    log(format!(
+        "listening on {bound} as {me}{}{}",
+        if opts.pub_mode { " (pub)" } else { "" },
+        if opts.discovery {
+            ""
+        } else {
+            "; discovery off"
+        }
+    ));
+    if opts.discovery {
+        let shared = shared.clone();
+        let opts = opts.clone();
+        std::thread::spawn(move || discover(&shared, &opts, me, bound.port()));
+    }
+    {
+        let shared = shared.clone();
+        let every = opts.pub_every;
+        std::thread::spawn(move || visit_pubs(&shared, every));
+    }
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let address = stream
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let busy = shared
+            .sessions
+            .lock()
+            .map(|n| *n >= MAX_SESSIONS)
+            .unwrap_or(true);
+        if busy {
+            log(format!(
+                "refused {address}: {MAX_SESSIONS} sessions already running"
+            ));
+            continue;
+        }
+        let shared = shared.clone();
+        std::thread::spawn(move || run_session(&shared, stream, false, address, None));
+    }
+    Ok(())
+}
+
+fn run_session(
+    shared: &Shared,
+    stream: TcpStream,
+    initiator: bool,
+    address: String,
+    dialled: Option<String>,
+) {
+    if let Ok(mut n) = shared.sessions.lock() {
+        *n += 1;
+    }
+    let admitted: Mutex<Option<FeedId>> = Mutex::new(None);
+    let admit = |peer: FeedId| -> Result<(), SessionError> {
+        let mut connected = shared
+            .connected
+            .lock()
+            .map_err(|_| SessionError::Protocol("lock".into()))?;
+        if !connected.insert(peer) {
+            return Err(SessionError::Duplicate(peer));
+        }
+        if let Ok(mut a) = admitted.lock() {
+            *a = Some(peer);
+        }
+        (shared.log)(format!("session with {} at {address}", peer.short()));
+        Ok(())
+    };
+    let log = |line: String| (shared.log)(line);
+    let result = session::run(
+        &shared.home,
+        stream,
+        initiator,
+        &shared.config,
+        &admit,
+        &log,
+    );
+    if let Some(peer) = admitted.lock().ok().and_then(|a| *a) {
+        if let Ok(mut c) = shared.connected.lock() {
+            c.remove(&peer);
+        }
+    }
+    if let Some(d) = dialled {
+        if let Ok(mut set) = shared.dialled.lock() {
+            set.remove(&d);
+        }
+    }
+    if let Ok(mut n) = shared.sessions.lock() {
+        *n -= 1;
+    }
+    match result {
+        Ok(report) => (shared.log)(format!(
+            "session with {} at {address} ended: {}",
+            who(&report),
+            summary(&report)
+        )),
+        Err(SessionError::Duplicate(peer)) => (shared.log)(format!(
+            "closed a second connection from {} at {address}",
+            peer.short()
+        )),
+        Err(e) => (shared.log)(format!("dropped {address}: {e}")),
+    }
+}
+
+fn who(report: &SessionReport) -> String {
+    report.peer.map(|p| p.short()).unwrap_or_else(|| "?".into())
+}
+
+/// A one-line summary of a session.
+pub fn summary(report: &SessionReport) -> String {
+    format!(
+        "received {} new messages ({} already held, {} not wanted), sent {} in {:.2} s",
+        report.received.new,
+        report.received.already_held,
+        report.received.not_wanted,
+        report.sent,
+        report.duration.as_secs_f64()
+    )
+}
+
+fn dial(shared: &Arc<Shared>, address: SocketAddr, key: Option<String>) {
+    match TcpStream::connect_timeout(&address, Duration::from_secs(5)) {
+        Ok(stream) => {
+            let shared = shared.clone();
+            std::thread::spawn(move || {
+                run_session(&shared, stream, true, address.to_string(), key)
+            });
+        }
+        Err(e) => {
+            if let Some(k) = &key {
+                if let Ok(mut set) = shared.dialled.lock() {
+                    set.remove(k);
+                }
+            }
+            (shared.log)(format!("could not reach {address}: {e}"));
+        }
+    }
+}
+
+/// Announces us and dials peers we replicate when we hear them. Of two peers that hear each
+/// other, the one with the smaller feed id dials, so they do not race; the other dials only if
+/// nothing happened after several announcements.
+fn discover(shared: &Arc<Shared>, opts: &ServeOptions, me: FeedId, tcp_port: u16) {
+    let socket = match discovery::socket(opts.discovery_port) {
+        Ok(s) => s,
+        Err(e) => {
+            (shared.log)(format!(
+                "discovery off: cannot use UDP port {}: {e}",
+                opts.discovery_port
+            ));
+            return;
+        }
+    };
+    let announcement = discovery::encode(&shared.config.network_key, &me, tcp_port);
+    let mut last_announce = Instant::now() - opts.announce_every;
+    let mut heard: HashMap<FeedId, u32> = HashMap::new();
+    let mut ignored: HashSet<FeedId> = HashSet::new();
+    let mut buf = [0u8; 512];
+    loop {
+        if last_announce.elapsed() >= opts.announce_every {
+            if let Err(e) = discovery::broadcast(&socket, &announcement, opts.discovery_port) {
+                (shared.log)(format!("could not announce: {e}"));
+            }
+            last_announce = Instant::now();
+        }
+        let Ok((n, from)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        let Some((peer, port)) = discovery::decode(&shared.config.network_key, &buf[..n]) else {
+            continue;
+        };
+        if peer == me {
+            continue;
+        }
+        let wanted = Node::open(&shared.home)
+            .and_then(|node| node.replication_set_for(opts.pub_mode))
+            .is_ok_and(|set| set.contains(&peer));
+        if !wanted {
+            if ignored.insert(peer) {
+                (shared.log)(format!(
+                    "ignoring {} at {}: not a feed we replicate",
+                    peer.short(),
+                    from.ip()
+                ));
+            }
+            continue;
+        }
+        if shared.connected.lock().is_ok_and(|c| c.contains(&peer)) {
+            heard.remove(&peer);
+            continue;
+        }
+        let count = heard.entry(peer).or_insert(0);
+        *count += 1;
+        if me < peer || *count > 3 {
+            *count = 0;
+            (shared.log)(format!(
+                "discovered {} at {}:{port}",
+                peer.short(),
+                from.ip()
+            ));
+            dial(shared, SocketAddr::new(from.ip(), port), None);
+        }
+    }
+}
+
+fn visit_pubs(shared: &Arc<Shared>, every: Duration) {
+    loop {
+        let pubs = Node::open(&shared.home)
+            .and_then(|n| n.pubs())
+            .unwrap_or_default();
+        for address in pubs {
+            let fresh = shared
+                .dialled
+                .lock()
+                .is_ok_and(|mut d| d.insert(address.clone()));
+            if !fresh {
+                continue;
+            }
+            match address.to_socket_addrs().ok().and_then(|mut a| a.next()) {
+                Some(resolved) => dial(shared, resolved, Some(address)),
+                None => {
+                    if let Ok(mut d) = shared.dialled.lock() {
+                        d.remove(&address);
+                    }
+                    (shared.log)(format!("cannot resolve pub {address}"));
+                }
+            }
+        }
+        std::thread::sleep(every);
+    }
+}
+
+/// One session with the peer at `address`, then returns what it did.
+pub fn sync(
+    home: &Path,
+    address: &str,
+    network: &str,
+    timeout: Duration,
+) -> Result<SessionReport, SessionError> {
+    let resolved = address
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            SessionError::Protocol(format!("cannot resolve {address}; give HOST:PORT"))
+        })?;
+    let stream = TcpStream::connect_timeout(&resolved, timeout)
+        .map_err(|e| SessionError::Frame(super::frame::FrameError::Io(e)))?;
+    let config = SessionConfig {
+        network_key: network_key(network),
+        timeout,
+        keepalive: timeout / 3,
+        live: false,
+        pub_mode: false,
+    };
+    session::run(home, stream, true, &config, &|_| Ok(()), &|_| {})
+}

@@ -1,0 +1,438 @@
+//! One replication session with a peer, over the same plan/ingest core as bundles.
+//!
+//! Both sides send a *want list* — their frontier for every feed in their replication set —
+//! then stream, for each wanted feed they replicate themselves, the messages the other lacks,
+//! and a `Done`. A one-shot session (`grapevine sync`) then says `Bye`; a live session (under
+//! `serve`) stays open and pushes new messages as they are posted or imported.
+//! A reader thread receives and ingests while the session thread sends, so neither side can
+//! block the other.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use super::frame::{FrameError, FrameReader, FrameWriter, MAX_PAYLOAD, handshake};
+use crate::bytes::ByteReader;
+use crate::graph::ReplicationSet;
+use crate::ids::FeedId;
+use crate::ingest::{IngestReport, Ingester};
+use crate::message::Message;
+use crate::node::{Node, NodeError};
+
+const WANT: u8 = 1;
+const MESSAGES: u8 = 2;
+const DONE: u8 = 3;
+const PING: u8 = 4;
+const BYE: u8 = 5;
+/// Most feeds a want list may name.
+const MAX_WANTS: usize = 200_000;
+const WANT_ENTRY: usize = 40;
+
+#[derive(Debug, Error)]
+pub enum SessionError {
+    #[error("{0}")]
+    Frame(#[from] FrameError),
+    #[error("{0}")]
+    Node(#[from] NodeError),
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+    #[error("{0} is blocked; session refused")]
+    Blocked(FeedId),
+    #[error("already in a session with {0}")]
+    Duplicate(FeedId),
+}
+
+impl From<crate::store::StoreError> for SessionError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Node(e.into())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    pub network_key: [u8; 32],
+    /// Longest silence before a peer counts as stalled.
+    pub timeout: Duration,
+    /// A live session pings this often when idle.
+    pub keepalive: Duration,
+    /// Stay connected and push new messages (under `serve`).
+    pub live: bool,
+    /// Pub mode: also replicate every feed that follows us, and whoever connects.
+    pub pub_mode: bool,
+}
+
+/// What a session did.
+#[derive(Debug, Default)]
+pub struct SessionReport {
+    pub peer: Option<FeedId>,
+    pub received: IngestReport,
+    pub sent: u64,
+    pub duration: Duration,
+}
+
+/// Called once the peer is authenticated; may refuse it (e.g. a duplicate session).
+pub type Admit<'a> = &'a (dyn Fn(FeedId) -> Result<(), SessionError> + Sync);
+
+/// Runs a session on `stream` for the node in `home`.
+pub fn run(
+    home: &Path,
+    stream: TcpStream,
+    initiator: bool,
+    config: &SessionConfig,
+    admit: Admit<'_>,
+    log: &(dyn Fn(String) + Sync),
+) -> Result<SessionReport, SessionError> {
+    let started = Instant::now();
+    let address = stream.peer_addr().ok();
+    stream
+        .set_read_timeout(Some(config.timeout))
+        .map_err(FrameError::Io)?;
+    stream
+        .set_write_timeout(Some(config.timeout))
+        .map_err(FrameError::Io)?;
+    stream.set_nodelay(true).map_err(FrameError::Io)?;
+    let mut writer_node = Node::open(home)?;
+    let identity = crate::identity::Identity::load(&home.join(crate::node::KEY_FILE))
+        .map_err(NodeError::from)?;
+    let (peer, reader, mut writer) = handshake(
+        stream,
+        &identity,
+        &config.network_key,
+        initiator,
+        config.timeout.as_secs(),
+    )?;
+    let mine = writer_node.replication_set_for(config.pub_mode)?;
+    if mine.is_blocked(&peer) {
+        writer.shutdown();
+        return Err(SessionError::Blocked(peer));
+    }
+    admit(peer)?;
+    let mut wanted = mine.clone();
+    if config.pub_mode {
+        wanted.distance.entry(peer).or_insert(1);
+    }
+    // Our want list: every feed we replicate, with what we hold.
+    let held: HashMap<FeedId, u64> = writer_node
+        .store()
+        .frontiers()?
+        .into_iter()
+        .map(|(f, fr)| (f, fr.sequence))
+        .collect();
+    let wants: Vec<(FeedId, u64)> = wanted
+        .members()
+        .into_iter()
+        .map(|(f, _)| (f, held.get(&f).copied().unwrap_or(0)))
+        .collect();
+    send_wants(&mut writer, &wants)?;
+
+    let theirs: Arc<Mutex<HashMap<FeedId, u64>>> = Arc::default();
+    let (events_tx, events) = mpsc::channel();
+    let reader_home = home.to_owned();
+    let reader_theirs = theirs.clone();
+    let reader_wanted = wanted.clone();
+    let reader = std::thread::spawn(move || {
+        receive(
+            &reader_home,
+            reader,
+            &reader_wanted,
+            &reader_theirs,
+            &events_tx,
+        )
+    });
+
+    let result = send_side(
+        &mut writer_node,
+        &mut writer,
+        &mine,
+        peer,
+        address,
+        &theirs,
+        &events,
+        config,
+        log,
+    );
+    writer.shutdown();
+    let received = reader
+        .join()
+        .unwrap_or_else(|_| Err(SessionError::Protocol("the receiving thread failed".into())));
+    let sent = result?;
+    let received = received?;
+    Ok(SessionReport {
+        peer: Some(peer),
+        received,
+        sent,
+        duration: started.elapsed(),
+    })
+}
+
+enum Event {
+    /// The peer's complete want list.
+    Wants(Vec<(FeedId, u64)>),
+    /// The peer finished its initial send.
+    PeerDone,
+    /// The peer's messages were stored: our store changed.
+    Stored,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn send_side(
+    node: &mut Node,
+    writer: &mut FrameWriter,
+    mine: &ReplicationSet,
+    peer: FeedId,
+    address: Option<SocketAddr>,
+    theirs: &Mutex<HashMap<FeedId, u64>>,
+    events: &mpsc::Receiver<Event>,
+    config: &SessionConfig,
+    log: &(dyn Fn(String) + Sync),
+) -> Result<u64, SessionError> {
+    let deadline = Instant::now() + config.timeout;
+    let their_wants = loop {
+        match events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Event::Wants(w)) => break w,
+            Ok(_) => continue,
+            Err(_) => return Err(FrameError::Stalled(config.timeout.as_secs()).into()),
+        }
+    };
+    {
+        let mut map = theirs
+            .lock()
+            .map_err(|_| SessionError::Protocol("lock".into()))?;
+        for (feed, seq) in &their_wants {
+            let known = map.entry(*feed).or_insert(0);
+            *known = (*known).max(*seq);
+        }
+    }
+    let frontier: Vec<(FeedId, u64)> = their_wants
+        .iter()
+        .filter(|(_, s)| *s > 0)
+        .copied()
+        .collect();
+    let via = format!("lan {}", address.map(|a| a.to_string()).unwrap_or_default());
+    node.store_mut_for_bench()
+        .note_heard(&peer, &frontier, crate::now_ms(), &via)?;
+    let wanted: Vec<FeedId> = their_wants
+        .iter()
+        .map(|(f, _)| *f)
+        .filter(|f| mine.contains(f))
+        .collect();
+    let mut sent = push_new(node, writer, &wanted, theirs)?;
+    writer.write(&[DONE])?;
+    let mut peer_done = false;
+    let mut last_version = node.store().data_version().unwrap_or(0);
+    let mut last_sent = Instant::now();
+    loop {
+        match events.recv_timeout(Duration::from_millis(200)) {
+            Ok(Event::PeerDone) => peer_done = true,
+            Ok(Event::Stored | Event::Wants(_)) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(sent),
+        }
+        if !config.live {
+            if peer_done {
+                writer.write(&[BYE])?;
+                return Ok(sent);
+            }
+            continue;
+        }
+        // Live: push whatever is new in our store (posts, imports, other sessions).
+        let version = node.store().data_version().unwrap_or(last_version);
+        if version != last_version {
+            last_version = version;
+            let n = push_new(node, writer, &wanted, theirs)?;
+            if n > 0 {
+                sent += n;
+                last_sent = Instant::now();
+                log(format!("pushed {n} new messages to {}", peer.short()));
+            }
+        }
+        if last_sent.elapsed() >= config.keepalive {
+            writer.write(&[PING])?;
+            last_sent = Instant::now();
+        }
+    }
+}
+
+/// Sends, for every wanted feed, the messages beyond what the peer is known to hold.
+fn push_new(
+    node: &Node,
+    writer: &mut FrameWriter,
+    wanted: &[FeedId],
+    theirs: &Mutex<HashMap<FeedId, u64>>,
+) -> Result<u64, SessionError> {
+    let mut sent = 0u64;
+    let mut frame = vec![MESSAGES];
+    for feed in wanted {
+        let have = node.store().frontier(feed)?.sequence;
+        let known = theirs
+            .lock()
+            .map(|m| m.get(feed).copied().unwrap_or(0))
+            .unwrap_or(0);
+        if have <= known {
+            continue;
+        }
+        let mut failure = None;
+        node.store().for_each_in_range(feed, known + 1, have, |m| {
+            if frame.len() + m.record_len() > MAX_PAYLOAD {
+                if let Err(e) = writer.write(&frame) {
+                    failure.get_or_insert(e);
+                }
+                frame.truncate(1);
+            }
+            m.write_record(&mut frame);
+            sent += 1;
+            Ok(())
+        })?;
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
+        if let Ok(mut map) = theirs.lock() {
+            map.insert(*feed, have);
+        }
+    }
+    if frame.len() > 1 {
+        writer.write(&frame)?;
+    }
+    Ok(sent)
+}
+
+fn send_wants(writer: &mut FrameWriter, wants: &[(FeedId, u64)]) -> Result<(), SessionError> {
+    let per_frame = (MAX_PAYLOAD - 2) / WANT_ENTRY;
+    let chunks: Vec<&[(FeedId, u64)]> = if wants.is_empty() {
+        vec![&[]]
+    } else {
+        wants.chunks(per_frame).collect()
+    };
+    let last = chunks.len() - 1;
+    for (i, chunk) in chunks.into_iter().enumerate() {
+        let mut frame = vec![WANT, u8::from(i < last)];
+        for (feed, seq) in chunk {
+            frame.extend_from_slice(feed.as_bytes());
+            frame.extend_from_slice(&seq.to_be_bytes());
+        }
+        writer.write(&frame)?;
+    }
+    Ok(())
+}
+
+/// The receiving half: parses frames, ingests messages of wanted feeds, and tells the sender.
+fn receive(
+    home: &Path,
+    mut reader: FrameReader,
+    wanted: &ReplicationSet,
+    theirs: &Mutex<HashMap<FeedId, u64>>,
+    events: &mpsc::Sender<Event>,
+) -> Result<IngestReport, SessionError> {
+    let mut node = Node::open(home)?;
+    let mut total = IngestReport::default();
+    let mut wants = Vec::new();
+    loop {
+        let frame = match reader.read() {
+            Ok(frame) => frame,
+            Err(FrameError::Closed) => return Ok(total),
+            Err(e) => return Err(e.into()),
+        };
+        let (&kind, body) = frame
+            .split_first()
+            .ok_or_else(|| SessionError::Protocol("an empty frame".into()))?;
+        match kind {
+            WANT => {
+                let (&more, entries) = body
+                    .split_first()
+                    .ok_or_else(|| SessionError::Protocol("an empty want frame".into()))?;
+                if entries.len() % WANT_ENTRY != 0 {
+                    return Err(SessionError::Protocol(
+                        "a want list entry is cut short".into(),
+                    ));
+                }
+                for entry in entries.chunks(WANT_ENTRY) {
+                    let feed = FeedId::from_slice(&entry[..32])
+                        .ok_or_else(|| SessionError::Protocol("bad feed id".into()))?;
+                    let mut seq = [0u8; 8];
+                    seq.copy_from_slice(&entry[32..]);
+                    wants.push((feed, u64::from_be_bytes(seq)));
+                }
+                if wants.len() > MAX_WANTS {
+                    return Err(SessionError::Protocol(format!(
+                        "a want list of more than {MAX_WANTS} feeds"
+                    )));
+                }
+                if more == 0 {
+                    let _ = events.send(Event::Wants(std::mem::take(&mut wants)));
+                }
+            }
+            MESSAGES => {
+                let report = ingest_frame(&mut node, body, wanted, theirs)?;
+                let stored = report.new > 0;
+                total.new += report.new;
+                total.already_held += report.already_held;
+                total.not_wanted += report.not_wanted;
+                total.forks += report.forks;
+                if stored {
+                    let _ = events.send(Event::Stored);
+                }
+            }
+            DONE => {
+                let _ = events.send(Event::PeerDone);
+            }
+            PING => {}
+            BYE => return Ok(total),
+            other => {
+                return Err(SessionError::Protocol(format!(
+                    "unknown frame type {other}"
+                )));
+            }
+        }
+    }
+}
+
+fn ingest_frame(
+    node: &mut Node,
+    body: &[u8],
+    wanted: &ReplicationSet,
+    theirs: &Mutex<HashMap<FeedId, u64>>,
+) -> Result<IngestReport, SessionError> {
+    let mut records = ByteReader::new(body);
+    let mut messages = Vec::new();
+    while !records.is_empty() {
+        let message = Message::read_record(&mut records)
+            .map_err(|e| SessionError::Protocol(format!("an invalid message: {e}")))?;
+        messages.push(message);
+    }
+    if let Ok(mut map) = theirs.lock() {
+        for m in &messages {
+            let known = map.entry(m.header.author).or_insert(0);
+            *known = (*known).max(m.header.sequence);
+        }
+    }
+    let report = node.ingest(messages, wanted)?;
+    if report.rejected > 0 {
+        let why = report
+            .rejections
+            .first()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        return Err(SessionError::Protocol(format!("an invalid message: {why}")));
+    }
+    Ok(report)
+}
+
+impl Node {
+    /// Ingests messages that arrived over the network, keeping only `wanted` feeds.
+    pub fn ingest(
+        &mut self,
+        messages: Vec<Message>,
+        wanted: &ReplicationSet,
+    ) -> Result<IngestReport, NodeError> {
+        let mut ingester = Ingester::new(&mut self.store, &self.opener).wanting(wanted);
+        for m in messages {
+            ingester.push(m, "network")?;
+        }
+        Ok(ingester.finish()?)
+    }
+}
