@@ -157,12 +157,23 @@ pub fn handshake(
     // XX: -> e; <- e, ee, s, es; -> s, se
     for step in 0..3 {
         let ours = (step % 2 == 0) == initiator;
+        let hung_up = |e: FrameError| match e {
+            FrameError::Closed | FrameError::Io(_) => {
+                FrameError::Handshake("the peer hung up mid-handshake".into())
+            }
+            other => other,
+        };
         if ours {
             let n = hs.write_message(&[], &mut buf).map_err(fail)?;
-            write_raw(&mut stream, &buf[..n])?;
+            write_raw(&mut stream, &buf[..n]).map_err(hung_up)?;
         } else {
-            read_raw(&mut stream, &mut raw, timeout_secs)?;
-            hs.read_message(&raw, &mut buf).map_err(fail)?;
+            read_raw(&mut stream, &mut raw, timeout_secs).map_err(hung_up)?;
+            // Our handshake messages carry no payload: anything else is not a grapevine peer.
+            if hs.read_message(&raw, &mut buf).map_err(fail)? != 0 {
+                return Err(FrameError::Handshake(
+                    "unexpected bytes in a handshake message".into(),
+                ));
+            }
         }
     }
     let remote_static: [u8; 32] = hs

@@ -177,8 +177,20 @@ pub struct Running {
 
 impl TestNode {
     pub fn spawn(&self, args: &[&str]) -> Running {
-        let mut child = self
-            .command(args)
+        let what = format!("{}: grapevine {}", self.name, args.join(" "));
+        Running::start(self.command(args), what)
+    }
+
+    /// Spawns a prepared command (e.g. wrapped in `ip netns exec`).
+    pub fn spawn_command(&self, cmd: Command) -> Running {
+        let what = format!("{}: {cmd:?}", self.name);
+        Running::start(cmd, what)
+    }
+}
+
+impl Running {
+    fn start(mut cmd: Command, what: String) -> Running {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -200,7 +212,7 @@ impl TestNode {
             child,
             lines: rx,
             seen: Vec::new(),
-            what: format!("{}: grapevine {}", self.name, args.join(" ")),
+            what,
         }
     }
 }

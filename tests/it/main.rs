@@ -7,6 +7,7 @@ mod bundles;
 mod damage;
 mod dropfolder;
 mod harness;
+mod lan;
 mod local;
 mod private;
 mod syncthing;

@@ -1,0 +1,300 @@
+//! Live LAN sync over real TCP sockets on 127.0.0.1 (and, as root, two network namespaces).
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::harness::{Running, TestNode, eventually, import_counts};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn serve(node: &TestNode, extra: &[&str]) -> (Running, String) {
+    let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--no-discovery"];
+    args.extend_from_slice(extra);
+    let mut running = node.spawn(&args);
+    let line = running.expect(WAIT, "listening", |l| l.starts_with("listening on "));
+    let address = line["listening on ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    (running, address)
+}
+
+fn sync_counts(out: &str) -> (u64, u64) {
+    let number_after = |word: &str| -> u64 {
+        let at = out
+            .find(word)
+            .unwrap_or_else(|| panic!("no '{word}' in {out}"));
+        out[at + word.len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    (number_after("received "), number_after("sent "))
+}
+
+/// Two nodes: one `sync` brings both up to date in both directions; a second moves nothing.
+#[test]
+fn sync_brings_both_sides_up_to_date() {
+    let [a, b] = ["a", "b"].map(TestNode::new);
+    a.follow(&b);
+    b.follow(&a);
+    a.post("from a");
+    b.post("from b");
+    let (_server, address) = serve(&b, &[]);
+    let first = a.ok(&["sync", &address]);
+    assert_eq!(sync_counts(&first), (3, 3), "{first}");
+    assert_eq!(a.posts(&b.id()), ["from b"]);
+    assert_eq!(b.posts(&a.id()), ["from a"]);
+    let second = a.ok(&["sync", &address]);
+    assert_eq!(sync_counts(&second), (0, 0), "{second}");
+    let peers: serde_json::Value = serde_json::from_str(&a.ok(&["peers", "--json"])).unwrap();
+    assert_eq!(peers[0]["peer"], b.id().as_str());
+    assert_eq!(peers[0]["via"], format!("lan {address}"));
+}
+
+/// With `serve` on both sides and a session open, a post on A is readable on B.
+#[test]
+fn live_sessions_push_new_posts() {
+    let [a, b] = ["a", "b"].map(TestNode::new);
+    a.follow(&b);
+    b.follow(&a);
+    let (mut server_b, address) = serve(&b, &[]);
+    a.ok(&["pub", "add", &address]);
+    let (mut server_a, _) = serve(&a, &[]);
+    server_b.expect(WAIT, "a session from a", |l| l.starts_with("session with"));
+    server_a.expect(WAIT, "a session with b", |l| l.starts_with("session with"));
+    a.post("live from a");
+    server_a.expect(WAIT, "a push to b", |l| {
+        l.starts_with("pushed 1 new messages")
+    });
+    eventually(WAIT, "b reads a's live post", || {
+        b.posts(&a.id()) == ["live from a"]
+    });
+    b.post("and back from b");
+    server_b.expect(WAIT, "a push to a", |l| {
+        l.starts_with("pushed 1 new messages")
+    });
+    eventually(WAIT, "a reads b's live post", || {
+        a.posts(&b.id()) == ["and back from b"]
+    });
+}
+
+/// A wrong network key, random bytes, an oversized frame and a stalled peer are each dropped
+/// with a clear line, and `serve` keeps serving a good peer afterwards.
+#[test]
+fn misbehaving_peers_are_dropped_and_serve_carries_on() {
+    let [a, b] = ["a", "b"].map(TestNode::new);
+    a.follow(&b);
+    b.follow(&a);
+    a.post("still works");
+    let (mut server, address) = serve(&b, &["--timeout", "2"]);
+
+    let out = a.fails_with(
+        1,
+        &[
+            "sync",
+            &address,
+            "--network",
+            "another-village",
+            "--timeout",
+            "5",
+        ],
+    );
+    assert!(
+        out.contains("handshake failed") || out.contains("closed"),
+        "{out}"
+    );
+    server.expect(WAIT, "the wrong network dropped", |l| {
+        l.starts_with("dropped") && l.contains("handshake failed")
+    });
+
+    let mut garbage = TcpStream::connect(&address).unwrap();
+    garbage.write_all(&[0, 0, 0, 40]).unwrap();
+    garbage.write_all(&[0x5a; 40]).unwrap();
+    server.expect(WAIT, "random bytes dropped", |l| {
+        l.starts_with("dropped") && l.contains("handshake failed")
+    });
+    drop(garbage);
+
+    let mut huge = TcpStream::connect(&address).unwrap();
+    huge.write_all(&u32::MAX.to_be_bytes()).unwrap();
+    server.expect(WAIT, "the oversized frame dropped", |l| {
+        l.contains("frame of 4294967295 bytes")
+    });
+    drop(huge);
+
+    let stalled = TcpStream::connect(&address).unwrap();
+    server.expect(WAIT, "the stalled peer dropped", |l| l.contains("stalled"));
+    drop(stalled);
+
+    let good = a.ok(&["sync", &address]);
+    assert_eq!(sync_counts(&good).1, 3, "{good}");
+    assert_eq!(b.posts(&a.id()), ["still works"]);
+}
+
+/// A blocked feed is refused.
+#[test]
+fn blocked_feeds_are_refused() {
+    let [a, b] = ["a", "b"].map(TestNode::new);
+    b.ok(&["block", &a.id()]);
+    a.post("unwelcome");
+    let (mut server, address) = serve(&b, &[]);
+    a.fails_with(1, &["sync", &address, "--timeout", "5"]);
+    server.expect(WAIT, "the refusal", |l| {
+        l.contains("is blocked; session refused")
+    });
+    assert!(b.feed(&a.id()).is_empty());
+}
+
+/// A syncs with pub P; later B syncs with P; B holds A's posts without meeting A.
+#[test]
+fn a_pub_carries_posts_between_people_who_never_meet() {
+    let [a, b, p] = ["a", "b", "pub"].map(TestNode::new);
+    a.follow(&p);
+    b.follow(&p);
+    b.follow(&a);
+    a.post("left at the pub");
+    let (_pub, address) = serve(&p, &["--pub"]);
+    let out = a.ok(&["sync", &address]);
+    assert!(
+        sync_counts(&out).1 >= 3,
+        "a sent its feed to the pub: {out}"
+    );
+    let out = b.ok(&["sync", &address]);
+    assert!(sync_counts(&out).0 >= 3, "{out}");
+    assert_eq!(b.posts(&a.id()), ["left at the pub"]);
+    let imported = b.ok(&["status", "--json"]);
+    assert!(imported.contains("\"feeds\": 3"), "{imported}");
+    let _ = import_counts;
+}
+
+/// As root: two `serve` processes in two network namespaces on a veth pair find each other by
+/// broadcast and sync with no address given.
+#[test]
+fn discovery_finds_a_peer_on_the_local_network() {
+    if !Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    {
+        eprintln!("skipped: creating network namespaces needs root (CI runs as root)");
+        return;
+    }
+    let Some(net) = Namespaces::create() else {
+        eprintln!("skipped: network namespaces or veth pairs are not available here");
+        return;
+    };
+    let [a, b] = ["a", "b"].map(TestNode::new);
+    a.follow(&b);
+    b.follow(&a);
+    a.post("found you");
+    let spawn = |node: &TestNode, ns: &str| {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns, crate::harness::bin(), "--home"])
+            .arg(node.home())
+            .args(["serve", "--listen", "0.0.0.0:8008", "--announce", "1"]);
+        node.spawn_command(cmd)
+    };
+    let mut sa = spawn(&a, &net.a);
+    let mut sb = spawn(&b, &net.b);
+    sa.expect(WAIT, "listening", |l| l.starts_with("listening"));
+    sb.expect(WAIT, "listening", |l| l.starts_with("listening"));
+    sb.expect(
+        Duration::from_secs(30),
+        "a session found by discovery",
+        |l| l.starts_with("session with"),
+    );
+    eventually(Duration::from_secs(30), "b reads a's post", || {
+        b.posts(&a.id()) == ["found you"]
+    });
+}
+
+struct Namespaces {
+    a: String,
+    b: String,
+}
+
+impl Namespaces {
+    fn create() -> Option<Self> {
+        let tag = std::process::id();
+        let (a, b) = (format!("gva{tag}"), format!("gvb{tag}"));
+        let ip = |args: &[&str]| {
+            Command::new("ip")
+                .args(args)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        let net = Namespaces {
+            a: a.clone(),
+            b: b.clone(),
+        };
+        let ok = ip(&["netns", "add", &a])
+            && ip(&["netns", "add", &b])
+            && ip(&[
+                "link",
+                "add",
+                &format!("va{tag}"),
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &format!("vb{tag}"),
+            ])
+            && ip(&["link", "set", &format!("va{tag}"), "netns", &a])
+            && ip(&["link", "set", &format!("vb{tag}"), "netns", &b])
+            && ip(&[
+                "-n",
+                &a,
+                "addr",
+                "add",
+                "10.231.7.1/24",
+                "dev",
+                &format!("va{tag}"),
+            ])
+            && ip(&[
+                "-n",
+                &b,
+                "addr",
+                "add",
+                "10.231.7.2/24",
+                "dev",
+                &format!("vb{tag}"),
+            ])
+            && ip(&["-n", &a, "link", "set", &format!("va{tag}"), "up"])
+            && ip(&["-n", &b, "link", "set", &format!("vb{tag}"), "up"])
+            && ip(&["-n", &a, "link", "set", "lo", "up"])
+            && ip(&["-n", &b, "link", "set", "lo", "up"])
+            && ip(&[
+                "-n",
+                &a,
+                "route",
+                "add",
+                "255.255.255.255/32",
+                "dev",
+                &format!("va{tag}"),
+            ])
+            && ip(&[
+                "-n",
+                &b,
+                "route",
+                "add",
+                "255.255.255.255/32",
+                "dev",
+                &format!("vb{tag}"),
+            ]);
+        ok.then_some(net)
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for ns in [&self.a, &self.b] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
