@@ -221,10 +221,12 @@ fn send_side(
         .map(|(f, _)| *f)
         .filter(|f| mine.contains(f))
         .collect();
+    // Read before the first push: anything committed from here on is pushed live.
+    let mut last_version = node.store().data_version().unwrap_or(0);
     let mut sent = push_new(node, writer, &wanted, theirs)?;
     writer.write(&[DONE])?;
     let mut peer_done = false;
-    let mut last_version = node.store().data_version().unwrap_or(0);
+    let mut announced = false;
     let mut last_sent = Instant::now();
     loop {
         match events.recv_timeout(Duration::from_millis(200)) {
@@ -239,6 +241,13 @@ fn send_side(
                 return Ok(sent);
             }
             continue;
+        }
+        if peer_done && !announced {
+            announced = true;
+            log(format!(
+                "in sync with {}; pushing new messages live",
+                peer.short()
+            ));
         }
         // Live: push whatever is new in our store (posts, imports, other sessions).
         let version = node.store().data_version().unwrap_or(last_version);

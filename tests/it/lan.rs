@@ -66,8 +66,8 @@ fn live_sessions_push_new_posts() {
     let (mut server_b, address) = serve(&b, &[]);
     a.ok(&["pub", "add", &address]);
     let (mut server_a, _) = serve(&a, &[]);
-    server_b.expect(WAIT, "a session from a", |l| l.starts_with("session with"));
-    server_a.expect(WAIT, "a session with b", |l| l.starts_with("session with"));
+    server_b.expect(WAIT, "live with a", |l| l.starts_with("in sync with"));
+    server_a.expect(WAIT, "live with b", |l| l.starts_with("in sync with"));
     a.post("live from a");
     server_a.expect(WAIT, "a push to b", |l| {
         l.starts_with("pushed 1 new messages")
