@@ -4,32 +4,15 @@
 
 use std::time::Instant;
 
+#[path = "common/mod.rs"]
+mod common;
+
 use ed25519_dalek::{Signer, SigningKey, Verifier};
-use grapevine::bundle::{self, BundleWriter, FeedRange, Manifest};
 use grapevine::identity::Identity;
-use grapevine::message::{ContentKind, Message};
 use grapevine::node::Node;
 
 fn rate(n: u64, secs: f64) -> f64 {
     n as f64 / secs
-}
-
-/// Text with the word statistics of a short note: compresses about as well as real posts.
-fn sentence(rng: &mut u64, words: usize) -> String {
-    const VOCABULARY: &[&str] = &[
-        "the", "river", "bridge", "market", "seeds", "we", "will", "meet", "at", "library", "on",
-        "Saturday", "bring", "water", "school", "road", "is", "open", "closed", "news", "from",
-        "hills", "valley", "north", "south", "and", "a", "to", "of", "for", "rain", "harvest",
-        "clinic", "doctor", "tomorrow", "morning", "evening", "village", "council", "vote",
-    ];
-    let mut out = Vec::with_capacity(words);
-    for _ in 0..words {
-        *rng ^= *rng << 13;
-        *rng ^= *rng >> 7;
-        *rng ^= *rng << 17;
-        out.push(VOCABULARY[(*rng % VOCABULARY.len() as u64) as usize]);
-    }
-    out.join(" ")
 }
 
 fn main() {
@@ -61,73 +44,9 @@ fn main() {
     }
     let batch_rate = rate((inputs.len() / 256 * 256) as u64, t.elapsed().as_secs_f64());
 
-    // Messages: `feeds` feeds of realistic posts (60 to 260 bytes of text).
-    let t = Instant::now();
-    let mut all = Vec::with_capacity(total as usize);
-    let mut rng = 0x2545_F491_4F6C_DD1Du64;
-    for f in 0..feeds {
-        let id = Identity::from_seed(&[f as u8 + 1; 32]);
-        let mut previous = None;
-        for seq in 1..=per_feed {
-            let text = sentence(&mut rng, 10 + (seq % 40) as usize);
-            let content =
-                serde_json::to_vec(&serde_json::json!({"type": "post", "text": text})).unwrap();
-            let m = Message::create(
-                &id,
-                seq,
-                previous,
-                1_700_000_000_000 + seq as i64,
-                ContentKind::Json,
-                content,
-            )
-            .unwrap();
-            previous = Some(m.id);
-            all.push(m);
-        }
-    }
-    let sign_rate = rate(total, t.elapsed().as_secs_f64());
-
-    // A bundle file of all of them, written by a carrier.
-    let carrier = Identity::from_seed(&[99; 32]);
-    let manifest = Manifest {
-        format: bundle::FORMAT.into(),
-        version: bundle::FORMAT_VERSION,
-        bundle_id: "00".repeat(16),
-        exporter: carrier.feed_id(),
-        created_at: 1_700_000_000_000,
-        recipient: None,
-        feeds: (0..feeds)
-            .map(|f| FeedRange {
-                feed: Identity::from_seed(&[f as u8 + 1; 32]).feed_id(),
-                first: 1,
-                last: per_feed,
-            })
-            .collect(),
-        frontier: vec![],
-    };
+    // Messages: `feeds` feeds of realistic posts, in a bundle written by a carrier.
     let path = dir.path().join("carried.gvb");
-    let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let mut writer = BundleWriter::new(file, &carrier, &manifest).unwrap();
-    let mut segment = Vec::new();
-    let mut index = 0;
-    for m in &all {
-        if !segment.is_empty()
-            && (segment.len() + m.record_len() > bundle::SEGMENT_TARGET || m.header.sequence == 1)
-        {
-            index += 1;
-            writer
-                .write_entry(&bundle::segment_name(index), &segment)
-                .unwrap();
-            segment.clear();
-        }
-        m.write_record(&mut segment);
-    }
-    index += 1;
-    writer
-        .write_entry(&bundle::segment_name(index), &segment)
-        .unwrap();
-    writer.finish().unwrap();
-    drop(all);
+    let sign_rate = common::sample_bundle(&path, feeds, per_feed);
 
     let mut a = Node::init(&dir.path().join("a"), None).unwrap();
     for f in 0..feeds {

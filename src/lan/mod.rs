@@ -10,7 +10,7 @@ pub mod frame;
 pub mod serve;
 pub mod session;
 
-pub use serve::{ServeOptions, serve, sync};
+pub use serve::{ServeOptions, serve, serve_on, sync};
 pub use session::{SessionConfig, SessionError, SessionReport};
 
 /// TCP port `serve` listens on, and UDP port of discovery, by default.

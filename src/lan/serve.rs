@@ -44,12 +44,22 @@ struct Shared {
 /// Runs until the process is stopped: accepts sessions, announces itself, dials peers it
 /// hears and pubs it knows. Prints one line per event to `log`.
 pub fn serve(home: &Path, opts: &ServeOptions, log: Log) -> Result<(), NodeError> {
-    let node = Node::open(home)?;
-    let me = node.id();
     let listener = TcpListener::bind(opts.listen).map_err(|e| NodeError::Io {
         path: PathBuf::from(opts.listen.to_string()),
         source: e,
     })?;
+    serve_on(home, listener, opts, log)
+}
+
+/// `serve` on a listener the caller already bound.
+pub fn serve_on(
+    home: &Path,
+    listener: TcpListener,
+    opts: &ServeOptions,
+    log: Log,
+) -> Result<(), NodeError> {
+    let node = Node::open(home)?;
+    let me = node.id();
     let bound = listener.local_addr().map_err(|e| NodeError::Io {
         path: PathBuf::from(opts.listen.to_string()),
         source: e,

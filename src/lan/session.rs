@@ -340,10 +340,30 @@ fn receive(
     let mut node = Node::open(home)?;
     let mut total = IngestReport::default();
     let mut wants = Vec::new();
+    // Messages are ingested in batches: a full frame means more follow at once, a short one
+    // ends a burst (or is a single live message), so latency stays low and commits few.
+    let mut pending: Vec<Message> = Vec::new();
+    let flush = |node: &mut Node, pending: &mut Vec<Message>, total: &mut IngestReport| {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let report = ingest_batch(node, std::mem::take(pending), wanted)?;
+        total.new += report.new;
+        total.already_held += report.already_held;
+        total.not_wanted += report.not_wanted;
+        total.forks += report.forks;
+        if report.new > 0 {
+            let _ = events.send(Event::Stored);
+        }
+        Ok::<(), SessionError>(())
+    };
     loop {
         let frame = match reader.read() {
             Ok(frame) => frame,
-            Err(FrameError::Closed) => return Ok(total),
+            Err(FrameError::Closed) => {
+                flush(&mut node, &mut pending, &mut total)?;
+                return Ok(total);
+            }
             Err(e) => return Err(e.into()),
         };
         let (&kind, body) = frame
@@ -376,21 +396,20 @@ fn receive(
                 }
             }
             MESSAGES => {
-                let report = ingest_frame(&mut node, body, wanted, theirs)?;
-                let stored = report.new > 0;
-                total.new += report.new;
-                total.already_held += report.already_held;
-                total.not_wanted += report.not_wanted;
-                total.forks += report.forks;
-                if stored {
-                    let _ = events.send(Event::Stored);
+                parse_messages(body, theirs, &mut pending)?;
+                if pending.len() >= crate::ingest::BATCH || body.len() < MAX_PAYLOAD - 9_000 {
+                    flush(&mut node, &mut pending, &mut total)?;
                 }
             }
             DONE => {
+                flush(&mut node, &mut pending, &mut total)?;
                 let _ = events.send(Event::PeerDone);
             }
-            PING => {}
-            BYE => return Ok(total),
+            PING => flush(&mut node, &mut pending, &mut total)?,
+            BYE => {
+                flush(&mut node, &mut pending, &mut total)?;
+                return Ok(total);
+            }
             other => {
                 return Err(SessionError::Protocol(format!(
                     "unknown frame type {other}"
@@ -400,25 +419,33 @@ fn receive(
     }
 }
 
-fn ingest_frame(
-    node: &mut Node,
+/// Parses a frame's records (any invalid one drops the peer) and notes that the peer holds them.
+fn parse_messages(
     body: &[u8],
-    wanted: &ReplicationSet,
     theirs: &Mutex<HashMap<FeedId, u64>>,
-) -> Result<IngestReport, SessionError> {
+    into: &mut Vec<Message>,
+) -> Result<(), SessionError> {
     let mut records = ByteReader::new(body);
-    let mut messages = Vec::new();
+    let start = into.len();
     while !records.is_empty() {
         let message = Message::read_record(&mut records)
             .map_err(|e| SessionError::Protocol(format!("an invalid message: {e}")))?;
-        messages.push(message);
+        into.push(message);
     }
     if let Ok(mut map) = theirs.lock() {
-        for m in &messages {
+        for m in &into[start..] {
             let known = map.entry(m.header.author).or_insert(0);
             *known = (*known).max(m.header.sequence);
         }
     }
+    Ok(())
+}
+
+fn ingest_batch(
+    node: &mut Node,
+    messages: Vec<Message>,
+    wanted: &ReplicationSet,
+) -> Result<IngestReport, SessionError> {
     let report = node.ingest(messages, wanted)?;
     if report.rejected > 0 {
         let why = report

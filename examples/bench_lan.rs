@@ -1,0 +1,92 @@
+//! 100,000 messages between two nodes over loopback TCP, against importing the same messages
+//! from a bundle, in one run. `cargo run --release --example bench-lan [MESSAGES]`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use grapevine::content::ContactChange;
+use grapevine::lan::{self, ServeOptions};
+use grapevine::node::Node;
+
+#[path = "common/mod.rs"]
+mod common;
+
+fn follower(home: &std::path::Path, feeds: &[grapevine::FeedId]) -> Node {
+    let mut node = Node::init(home, None).unwrap();
+    for feed in feeds {
+        node.contact(*feed, ContactChange::Follow).unwrap();
+    }
+    node
+}
+
+fn main() {
+    let total: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
+    let feeds = 10u64;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("carried.gvb");
+    common::sample_bundle(&path, feeds, total / feeds);
+    let ids = common::sample_feeds(feeds);
+
+    // Ceiling for this run: the same messages imported from the bundle.
+    let mut server = follower(&dir.path().join("server"), &ids);
+    let t = Instant::now();
+    let s = server.import(std::slice::from_ref(&path)).unwrap();
+    let bundle_secs = t.elapsed().as_secs_f64();
+    assert_eq!(s.total().new, total);
+    let server_home = server.home().to_owned();
+    drop(server);
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = listener.local_addr().unwrap();
+    let options = ServeOptions {
+        listen,
+        discovery: false,
+        discovery_port: 0,
+        announce_every: Duration::from_secs(60),
+        pub_mode: false,
+        network: lan::DEFAULT_NETWORK.into(),
+        timeout: Duration::from_secs(60),
+        keepalive: Duration::from_secs(20),
+        pub_every: Duration::from_secs(3600),
+    };
+    std::thread::spawn(move || lan::serve_on(&server_home, listener, &options, Arc::new(|_| {})));
+    let client = follower(&dir.path().join("client"), &ids);
+    let client_home = client.home().to_owned();
+    drop(client);
+    let t = Instant::now();
+    let report = lan::sync(
+        &client_home,
+        &listen.to_string(),
+        lan::DEFAULT_NETWORK,
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let lan_secs = t.elapsed().as_secs_f64();
+    assert_eq!(report.received.new, total, "{report:?}");
+    let again = lan::sync(
+        &client_home,
+        &listen.to_string(),
+        lan::DEFAULT_NETWORK,
+        Duration::from_secs(60),
+    )
+    .unwrap();
+
+    let bundle_rate = total as f64 / bundle_secs;
+    let lan_rate = total as f64 / lan_secs;
+    println!("messages                         {total} in {feeds} feeds");
+    println!("import from a bundle (ceiling)   {bundle_rate:>9.0} /s  ({bundle_secs:.2} s)");
+    println!(
+        "sync over loopback TCP           {lan_rate:>9.0} /s  ({lan_secs:.2} s) = {:.2} × bundle import",
+        lan_rate / bundle_rate
+    );
+    println!(
+        "second sync (nothing to do)      {:.3} s, {} received, {} sent",
+        again.duration.as_secs_f64(),
+        again.received.new,
+        again.sent
+    );
+}
