@@ -366,79 +366,105 @@ fn receive(
             }
             Err(e) => return Err(e.into()),
         };
-        let (&kind, body) = frame
-            .split_first()
-            .ok_or_else(|| SessionError::Protocol("an empty frame".into()))?;
-        match kind {
-            WANT => {
-                let (&more, entries) = body
-                    .split_first()
-                    .ok_or_else(|| SessionError::Protocol("an empty want frame".into()))?;
-                if entries.len() % WANT_ENTRY != 0 {
-                    return Err(SessionError::Protocol(
-                        "a want list entry is cut short".into(),
-                    ));
-                }
-                for entry in entries.chunks(WANT_ENTRY) {
-                    let feed = FeedId::from_slice(&entry[..32])
-                        .ok_or_else(|| SessionError::Protocol("bad feed id".into()))?;
-                    let mut seq = [0u8; 8];
-                    seq.copy_from_slice(&entry[32..]);
-                    wants.push((feed, u64::from_be_bytes(seq)));
-                }
+        match parse_frame(&frame)? {
+            Frame::Want { more, entries } => {
+                wants.extend(entries);
                 if wants.len() > MAX_WANTS {
                     return Err(SessionError::Protocol(format!(
                         "a want list of more than {MAX_WANTS} feeds"
                     )));
                 }
-                if more == 0 {
+                if !more {
                     let _ = events.send(Event::Wants(std::mem::take(&mut wants)));
                 }
             }
-            MESSAGES => {
-                parse_messages(body, theirs, &mut pending)?;
-                if pending.len() >= crate::ingest::BATCH || body.len() < MAX_PAYLOAD - 9_000 {
+            Frame::Messages(messages) => {
+                note_held(theirs, &messages);
+                pending.extend(messages);
+                if pending.len() >= crate::ingest::BATCH || frame.len() < MAX_PAYLOAD - 9_000 {
                     flush(&mut node, &mut pending, &mut total)?;
                 }
             }
-            DONE => {
+            Frame::Done => {
                 flush(&mut node, &mut pending, &mut total)?;
                 let _ = events.send(Event::PeerDone);
             }
-            PING => flush(&mut node, &mut pending, &mut total)?,
-            BYE => {
+            Frame::Ping => flush(&mut node, &mut pending, &mut total)?,
+            Frame::Bye => {
                 flush(&mut node, &mut pending, &mut total)?;
                 return Ok(total);
-            }
-            other => {
-                return Err(SessionError::Protocol(format!(
-                    "unknown frame type {other}"
-                )));
             }
         }
     }
 }
 
-/// Parses a frame's records (any invalid one drops the peer) and notes that the peer holds them.
-fn parse_messages(
-    body: &[u8],
-    theirs: &Mutex<HashMap<FeedId, u64>>,
-    into: &mut Vec<Message>,
-) -> Result<(), SessionError> {
-    let mut records = ByteReader::new(body);
-    let start = into.len();
-    while !records.is_empty() {
-        let message = Message::read_record(&mut records)
-            .map_err(|e| SessionError::Protocol(format!("an invalid message: {e}")))?;
-        into.push(message);
+/// A decoded session frame.
+#[derive(Debug)]
+pub enum Frame {
+    /// Part of a want list: (feed, sequence held); `more` when another part follows.
+    Want {
+        more: bool,
+        entries: Vec<(FeedId, u64)>,
+    },
+    Messages(Vec<Message>),
+    Done,
+    Ping,
+    Bye,
+}
+
+/// Decodes one frame's plaintext. Any malformed frame, or any message in it that fails its
+/// checks (signatures are checked at ingest), is a protocol violation that drops the peer.
+pub fn parse_frame(frame: &[u8]) -> Result<Frame, SessionError> {
+    let bad = |why: &str| SessionError::Protocol(why.to_owned());
+    let (&kind, body) = frame.split_first().ok_or_else(|| bad("an empty frame"))?;
+    match kind {
+        WANT => {
+            let (&more, list) = body
+                .split_first()
+                .ok_or_else(|| bad("an empty want frame"))?;
+            if list.len() % WANT_ENTRY != 0 {
+                return Err(bad("a want list entry is cut short"));
+            }
+            let mut entries = Vec::with_capacity(list.len() / WANT_ENTRY);
+            for entry in list.chunks(WANT_ENTRY) {
+                let feed = FeedId::from_slice(&entry[..32]).ok_or_else(|| bad("bad feed id"))?;
+                let mut seq = [0u8; 8];
+                seq.copy_from_slice(&entry[32..]);
+                entries.push((feed, u64::from_be_bytes(seq)));
+            }
+            Ok(Frame::Want {
+                more: more != 0,
+                entries,
+            })
+        }
+        MESSAGES => {
+            let mut records = ByteReader::new(body);
+            let mut messages = Vec::new();
+            while !records.is_empty() {
+                let message = Message::read_record(&mut records)
+                    .map_err(|e| SessionError::Protocol(format!("an invalid message: {e}")))?;
+                messages.push(message);
+            }
+            Ok(Frame::Messages(messages))
+        }
+        DONE if body.is_empty() => Ok(Frame::Done),
+        PING if body.is_empty() => Ok(Frame::Ping),
+        BYE if body.is_empty() => Ok(Frame::Bye),
+        other => Err(SessionError::Protocol(format!(
+            "unknown frame type {other} of {} bytes",
+            frame.len()
+        ))),
     }
+}
+
+/// The peer holds what it sends us: never send it back.
+fn note_held(theirs: &Mutex<HashMap<FeedId, u64>>, messages: &[Message]) {
     if let Ok(mut map) = theirs.lock() {
-        for m in &into[start..] {
+        for m in messages {
             let known = map.entry(m.header.author).or_insert(0);
             *known = (*known).max(m.header.sequence);
         }
     }
-    Ok(())
 }
 
 fn ingest_batch(
@@ -470,5 +496,43 @@ impl Node {
             ingester.push(m, "network")?;
         }
         Ok(ingester.finish()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_decode_or_are_refused() {
+        assert!(matches!(parse_frame(&[DONE]), Ok(Frame::Done)));
+        assert!(parse_frame(&[]).is_err());
+        assert!(parse_frame(&[DONE, 0]).is_err());
+        assert!(parse_frame(&[99]).is_err());
+        let mut want = vec![WANT, 0];
+        want.extend_from_slice(&[7; 32]);
+        want.extend_from_slice(&5u64.to_be_bytes());
+        match parse_frame(&want) {
+            Ok(Frame::Want {
+                more: false,
+                entries,
+            }) => assert_eq!(entries, vec![(FeedId([7; 32]), 5)]),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_frame(&want[..want.len() - 1]).is_err());
+        assert!(parse_frame(&[MESSAGES, 1, 2, 3]).is_err());
+        // Pseudo-random frames never panic.
+        let mut x = 0x1234_5678_9abc_def0u64;
+        for len in 0..2000 {
+            let bytes: Vec<u8> = (0..len % 300)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            let _ = parse_frame(&bytes);
+        }
     }
 }
