@@ -7,7 +7,7 @@ use std::io::Cursor;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ed25519_dalek::{Signer, SigningKey, Verifier};
-use grapevine::bundle::{self, BundleSink, BundleWriter, FeedRange, Manifest};
+use grapevine::bundle::{self, BundleSink, Manifest};
 use grapevine::bytes::ByteReader;
 use grapevine::identity::Identity;
 use grapevine::message::{ContentKind, Message, verify_all};
@@ -36,39 +36,9 @@ fn posts(n: u64) -> Vec<Message> {
 
 fn bundle_bytes(messages: &[Message]) -> Vec<u8> {
     let id = Identity::from_seed(&[1; 32]);
-    let manifest = Manifest {
-        format: bundle::FORMAT.into(),
-        version: bundle::FORMAT_VERSION,
-        bundle_id: "00".repeat(16),
-        exporter: id.feed_id(),
-        created_at: 0,
-        recipient: None,
-        feeds: vec![FeedRange {
-            feed: id.feed_id(),
-            first: 1,
-            last: messages.len() as u64,
-        }],
-        frontier: vec![],
-    };
-    let mut out = Vec::new();
-    let mut writer = BundleWriter::new(&mut out, &id, &manifest).unwrap();
-    let mut segment = Vec::new();
-    let mut index = 0;
-    for m in messages {
-        if segment.len() + m.record_len() > bundle::SEGMENT_TARGET {
-            index += 1;
-            writer
-                .write_entry(&bundle::segment_name(index), &segment)
-                .unwrap();
-            segment.clear();
-        }
-        m.write_record(&mut segment);
-    }
-    writer
-        .write_entry(&bundle::segment_name(index + 1), &segment)
-        .unwrap();
-    writer.finish().unwrap();
-    out
+    bundle::write_messages(Vec::new(), &id, &"00".repeat(16), 0, messages)
+        .unwrap()
+        .0
 }
 
 struct Count(usize);

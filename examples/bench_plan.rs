@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use grapevine::bundle::{self, BundleWriter, FeedRange, Manifest};
+use grapevine::bundle;
 use grapevine::identity::Identity;
 use grapevine::message::{ContentKind, Message};
 use grapevine::node::{ExportOptions, Node};
@@ -24,7 +24,6 @@ fn main() {
         .collect();
     // Friend i follows its own 33 feeds; everyone posts 10 times.
     let mut messages = Vec::new();
-    let mut ranges = Vec::new();
     for (i, id) in ids.iter().enumerate() {
         let mut contents: Vec<serde_json::Value> = Vec::new();
         if i < friends {
@@ -52,47 +51,14 @@ fn main() {
             previous = Some(m.id);
             messages.push(m);
         }
-        ranges.push(FeedRange {
-            feed: id.feed_id(),
-            first: 1,
-            last: contents.len() as u64,
-        });
     }
     for f in ids.iter().take(friends) {
         me.contact(f.feed_id(), grapevine::content::ContactChange::Follow)
             .unwrap();
     }
-    let manifest = Manifest {
-        format: bundle::FORMAT.into(),
-        version: bundle::FORMAT_VERSION,
-        bundle_id: "00".repeat(16),
-        exporter: ids[0].feed_id(),
-        created_at: 0,
-        recipient: None,
-        feeds: ranges,
-        frontier: vec![],
-    };
     let path = dir.path().join("all.gvb");
     let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    let mut writer = BundleWriter::new(file, &ids[0], &manifest).unwrap();
-    let mut index = 0;
-    let mut segment = Vec::new();
-    let mut author = None;
-    for m in &messages {
-        if author.is_some_and(|a| a != m.header.author) {
-            index += 1;
-            writer
-                .write_entry(&bundle::segment_name(index), &segment)
-                .unwrap();
-            segment.clear();
-        }
-        author = Some(m.header.author);
-        m.write_record(&mut segment);
-    }
-    writer
-        .write_entry(&bundle::segment_name(index + 1), &segment)
-        .unwrap();
-    writer.finish().unwrap();
+    bundle::write_messages(file, &ids[0], &"00".repeat(16), 0, &messages).unwrap();
     let t = Instant::now();
     let summary = me.import(&[path]).unwrap();
     let import = t.elapsed();

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use grapevine::bundle::{self, BundleWriter, FeedRange, Manifest};
+use grapevine::bundle;
 use grapevine::identity::Identity;
 use grapevine::ids::FeedId;
 use grapevine::message::{ContentKind, Message};
@@ -63,45 +63,10 @@ pub fn sample_bundle(path: &Path, feeds: u64, per_feed: u64) -> f64 {
     }
     let sign_rate = (feeds * per_feed) as f64 / t.elapsed().as_secs_f64();
 
-    // A bundle file of all of them, written by a carrier.
+    // One bundle of all of them, written by a carrier.
     let carrier = Identity::from_seed(&[99; 32]);
-    let manifest = Manifest {
-        format: bundle::FORMAT.into(),
-        version: bundle::FORMAT_VERSION,
-        bundle_id: "00".repeat(16),
-        exporter: carrier.feed_id(),
-        created_at: 1_700_000_000_000,
-        recipient: None,
-        feeds: (0..feeds)
-            .map(|f| FeedRange {
-                feed: Identity::from_seed(&[f as u8 + 1; 32]).feed_id(),
-                first: 1,
-                last: per_feed,
-            })
-            .collect(),
-        frontier: vec![],
-    };
     let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    let mut writer = BundleWriter::new(file, &carrier, &manifest).unwrap();
-    let mut segment = Vec::new();
-    let mut index = 0;
-    for m in &all {
-        if !segment.is_empty()
-            && (segment.len() + m.record_len() > bundle::SEGMENT_TARGET || m.header.sequence == 1)
-        {
-            index += 1;
-            writer
-                .write_entry(&bundle::segment_name(index), &segment)
-                .unwrap();
-            segment.clear();
-        }
-        m.write_record(&mut segment);
-    }
-    index += 1;
-    writer
-        .write_entry(&bundle::segment_name(index), &segment)
-        .unwrap();
-    writer.finish().unwrap();
+    bundle::write_messages(file, &carrier, &"00".repeat(16), 1_700_000_000_000, &all).unwrap();
     drop(all);
     sign_rate
 }

@@ -55,6 +55,37 @@ pub struct TrailerEntry {
 }
 
 impl Manifest {
+    /// A manifest for `messages` (in feed order): one range per feed, no frontier.
+    pub fn describing(
+        exporter: FeedId,
+        bundle_id: &str,
+        created_at: i64,
+        messages: &[crate::message::Message],
+    ) -> Self {
+        let mut feeds: Vec<FeedRange> = Vec::new();
+        for m in messages {
+            let (feed, seq) = (m.header.author, m.header.sequence);
+            match feeds.last_mut() {
+                Some(range) if range.feed == feed => range.last = range.last.max(seq),
+                _ => feeds.push(FeedRange {
+                    feed,
+                    first: seq,
+                    last: seq,
+                }),
+            }
+        }
+        Self {
+            format: super::FORMAT.into(),
+            version: super::FORMAT_VERSION,
+            bundle_id: bundle_id.to_owned(),
+            exporter,
+            created_at,
+            recipient: None,
+            feeds,
+            frontier: Vec::new(),
+        }
+    }
+
     /// Checks what serde cannot: format, version, range sanity, sizes.
     pub fn validate(&self) -> Result<(), String> {
         if self.format != super::FORMAT {

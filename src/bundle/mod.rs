@@ -14,7 +14,7 @@ pub use manifest::{FeedRange, FrontierEntry, Manifest, Trailer, TrailerEntry};
 pub use read::{
     BundleProblem, BundleReport, BundleSink, SignatureStatus, read_bundle, read_manifest,
 };
-pub use write::BundleWriter;
+pub use write::{BundleWriter, write_messages};
 
 /// Name of the first entry.
 pub const MANIFEST_NAME: &str = "manifest.json";

@@ -6,6 +6,23 @@ use zstd::bulk::Compressor;
 use zstd::zstd_safe::CParameter;
 
 use super::{MANIFEST_NAME, Manifest, TRAILER_NAME, Trailer, TrailerEntry, signing_input};
+
+/// Writes `messages` (in feed order, each feed contiguous) as a complete bundle signed by
+/// `exporter`, with a manifest describing them. For tools, tests and benches.
+pub fn write_messages<W: Write>(
+    out: W,
+    exporter: &Identity,
+    bundle_id: &str,
+    created_at: i64,
+    messages: &[crate::message::Message],
+) -> io::Result<(W, u64)> {
+    let manifest = Manifest::describing(exporter.feed_id(), bundle_id, created_at, messages);
+    let mut writer = BundleWriter::new(out, exporter, &manifest)?;
+    for m in messages {
+        writer.push_message(m)?;
+    }
+    writer.finish()
+}
 use crate::identity::Identity;
 
 pub struct BundleWriter<'a, W: Write> {
@@ -15,6 +32,10 @@ pub struct BundleWriter<'a, W: Write> {
     entries: Vec<TrailerEntry>,
     mtime: u64,
     bytes_written: u64,
+    /// The segment being filled by `push_message`, its feed, and how many segments were written.
+    segment: Vec<u8>,
+    segment_feed: Option<crate::ids::FeedId>,
+    segments: usize,
 }
 
 impl<'a, W: Write> BundleWriter<'a, W> {
@@ -31,10 +52,38 @@ impl<'a, W: Write> BundleWriter<'a, W> {
             entries: Vec::new(),
             mtime: u64::try_from(manifest.created_at / 1000).unwrap_or(0),
             bytes_written: 0,
+            segment: Vec::new(),
+            segment_feed: None,
+            segments: 0,
         };
         let json = serde_json::to_vec(manifest).map_err(io::Error::other)?;
         writer.write_entry(MANIFEST_NAME, &json)?;
         Ok(writer)
+    }
+
+    /// Adds a message to the current segment; a segment holds one feed and is cut before it
+    /// would exceed [`super::SEGMENT_TARGET`] bytes.
+    pub fn push_message(&mut self, message: &crate::message::Message) -> io::Result<()> {
+        let author = message.header.author;
+        let full = self.segment.len() + message.record_len() > super::SEGMENT_TARGET;
+        if !self.segment.is_empty() && (full || self.segment_feed != Some(author)) {
+            self.flush_segment()?;
+        }
+        self.segment_feed = Some(author);
+        message.write_record(&mut self.segment);
+        Ok(())
+    }
+
+    fn flush_segment(&mut self) -> io::Result<()> {
+        if self.segment.is_empty() {
+            return Ok(());
+        }
+        self.segments += 1;
+        let data = std::mem::take(&mut self.segment);
+        self.write_entry(&super::segment_name(self.segments), &data)?;
+        self.segment = data;
+        self.segment.clear();
+        Ok(())
     }
 
     /// Appends one entry as its own zstd frame.
@@ -79,6 +128,7 @@ impl<'a, W: Write> BundleWriter<'a, W> {
     /// Signs every entry written so far, writes the trailer and the end-of-archive blocks.
     /// Returns the output and the bundle's size in bytes.
     pub fn finish(mut self) -> io::Result<(W, u64)> {
+        self.flush_segment()?;
         let signature = self.identity.sign(&signing_input(&self.entries));
         let trailer = Trailer {
             entries: std::mem::take(&mut self.entries),

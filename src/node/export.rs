@@ -234,32 +234,20 @@ fn write_bundle<W: io::Write>(
     manifest: &Manifest,
 ) -> io::Result<(W, (u64, u64))> {
     let mut writer = BundleWriter::new(out, identity, manifest)?;
-    let mut segment = Vec::with_capacity(bundle::SEGMENT_TARGET);
-    let mut index = 0;
     let mut messages = 0u64;
     for range in &manifest.feeds {
         let mut failure = None;
         store
             .for_each_in_range(&range.feed, range.first, range.last, |message| {
-                if segment.len() + message.record_len() > bundle::SEGMENT_TARGET {
-                    index += 1;
-                    if let Err(e) = writer.write_entry(&bundle::segment_name(index), &segment) {
-                        failure = Some(e);
-                    }
-                    segment.clear();
+                if let Err(e) = writer.push_message(&message) {
+                    failure.get_or_insert(e);
                 }
-                message.write_record(&mut segment);
                 messages += 1;
                 Ok(())
             })
             .map_err(io::Error::other)?;
         if let Some(e) = failure {
             return Err(e);
-        }
-        if !segment.is_empty() {
-            index += 1;
-            writer.write_entry(&bundle::segment_name(index), &segment)?;
-            segment.clear();
         }
     }
     let (out, bytes) = writer.finish()?;

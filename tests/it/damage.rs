@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use grapevine::bundle::{self, BundleWriter, FeedRange, Manifest};
+use grapevine::bundle;
 use grapevine::identity::Identity;
 use grapevine::message::{ContentKind, Message};
 use grapevine::node::Node;
@@ -33,32 +33,10 @@ fn chain(identity: &Identity, n: u64) -> Vec<Message> {
 
 /// Writes `messages` (one feed) as a bundle signed by `exporter`.
 fn write_bundle(path: &Path, exporter: &Identity, messages: &[Message]) {
-    let feed = messages[0].header.author;
-    let manifest = Manifest {
-        format: bundle::FORMAT.into(),
-        version: bundle::FORMAT_VERSION,
-        bundle_id: format!("{:032x}", messages.len()),
-        exporter: exporter.feed_id(),
-        created_at: 1_700_000_000_000,
-        recipient: None,
-        feeds: vec![FeedRange {
-            feed,
-            first: messages[0].header.sequence,
-            last: messages[messages.len() - 1].header.sequence,
-        }],
-        frontier: vec![],
-    };
-    let mut out = Vec::new();
-    let mut writer = BundleWriter::new(&mut out, exporter, &manifest).unwrap();
-    let mut segment = Vec::new();
-    for m in messages {
-        m.write_record(&mut segment);
-    }
-    writer
-        .write_entry(&bundle::segment_name(1), &segment)
-        .unwrap();
-    writer.finish().unwrap();
-    fs::write(path, out).unwrap();
+    let id = format!("{:032x}", messages.len());
+    let (bytes, _) =
+        bundle::write_messages(Vec::new(), exporter, &id, 1_700_000_000_000, messages).unwrap();
+    fs::write(path, bytes).unwrap();
 }
 
 /// Byte offsets where zstd frames start (the magic number), for aiming damage.

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use grapevine::bundle::{self, BundleWriter, FeedRange, Manifest};
+use grapevine::bundle;
 use grapevine::identity::Identity;
 use grapevine::message::{ContentKind, Message};
 
@@ -127,32 +127,9 @@ fn three_recipients_read_it_a_fourth_cannot() {
 }
 
 fn bundle_of(path: &Path, exporter: &Identity, messages: &[Message]) {
-    let feed = messages[0].header.author;
-    let manifest = Manifest {
-        format: bundle::FORMAT.into(),
-        version: bundle::FORMAT_VERSION,
-        bundle_id: "ab".repeat(16),
-        exporter: exporter.feed_id(),
-        created_at: 0,
-        recipient: None,
-        feeds: vec![FeedRange {
-            feed,
-            first: 1,
-            last: messages.len() as u64,
-        }],
-        frontier: vec![],
-    };
-    let mut out = Vec::new();
-    let mut writer = BundleWriter::new(&mut out, exporter, &manifest).unwrap();
-    let mut segment = Vec::new();
-    for m in messages {
-        m.write_record(&mut segment);
-    }
-    writer
-        .write_entry(&bundle::segment_name(1), &segment)
-        .unwrap();
-    writer.finish().unwrap();
-    fs::write(path, out).unwrap();
+    let (bytes, _) =
+        bundle::write_messages(Vec::new(), exporter, &"ab".repeat(16), 0, messages).unwrap();
+    fs::write(path, bytes).unwrap();
 }
 
 /// The box (content) of alice's first message, as bob's inbox would receive it.

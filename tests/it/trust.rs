@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use grapevine::bundle::{self, BundleWriter, FeedRange, Manifest};
+use grapevine::bundle;
 use grapevine::identity::Identity;
 use grapevine::message::{ContentKind, Message};
 
@@ -189,39 +189,9 @@ fn incremental_bundles_carry_only_what_the_peer_lacks() {
 }
 
 fn write_bundle(path: &std::path::Path, exporter: &Identity, messages: &[Message]) {
-    let manifest = Manifest {
-        format: bundle::FORMAT.into(),
-        version: bundle::FORMAT_VERSION,
-        bundle_id: "cd".repeat(16),
-        exporter: exporter.feed_id(),
-        created_at: 0,
-        recipient: None,
-        feeds: vec![FeedRange {
-            feed: exporter.feed_id(),
-            first: messages[0].header.sequence,
-            last: messages[messages.len() - 1].header.sequence,
-        }],
-        frontier: vec![],
-    };
-    let mut out = Vec::new();
-    let mut writer = BundleWriter::new(&mut out, exporter, &manifest).unwrap();
-    let mut segment = Vec::new();
-    let mut index = 0;
-    for m in messages {
-        if segment.len() + m.record_len() > bundle::SEGMENT_TARGET {
-            index += 1;
-            writer
-                .write_entry(&bundle::segment_name(index), &segment)
-                .unwrap();
-            segment.clear();
-        }
-        m.write_record(&mut segment);
-    }
-    writer
-        .write_entry(&bundle::segment_name(index + 1), &segment)
-        .unwrap();
-    writer.finish().unwrap();
-    fs::write(path, out).unwrap();
+    let (bytes, _) =
+        bundle::write_messages(Vec::new(), exporter, &"cd".repeat(16), 0, messages).unwrap();
+    fs::write(path, bytes).unwrap();
 }
 
 /// A sealed bundle: B imports it; C holding the same file learns nothing and is told so; tar
