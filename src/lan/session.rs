@@ -214,7 +214,7 @@ fn send_side(
         .copied()
         .collect();
     let via = format!("lan {}", address.map(|a| a.to_string()).unwrap_or_default());
-    node.store_mut_for_bench()
+    node.store
         .note_heard(&peer, &frontier, crate::now_ms(), &via)?;
     let wanted: Vec<FeedId> = their_wants
         .iter()
