@@ -160,6 +160,11 @@ pub fn run(
     let received = reader
         .join()
         .unwrap_or_else(|_| Err(SessionError::Protocol("the receiving thread failed".into())));
+    // A pub takes a connecting peer's feed to learn whether it follows the pub; it keeps
+    // (and carries) it only if it does.
+    if config.pub_mode && !writer_node.replication_set_for(true)?.contains(&peer) {
+        writer_node.store.forget_feed(&peer)?;
+    }
     let sent = result?;
     let received = received?;
     Ok(SessionReport {

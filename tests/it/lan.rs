@@ -170,6 +170,14 @@ fn a_pub_carries_posts_between_people_who_never_meet() {
     assert_eq!(b.posts(&a.id()), ["left at the pub"]);
     let imported = b.ok(&["status", "--json"]);
     assert!(imported.contains("\"feeds\": 3"), "{imported}");
+    // A stranger who does not follow the pub is not carried by it.
+    let stranger = TestNode::new("stranger");
+    stranger.post("not a follower");
+    stranger.ok(&["sync", &address]);
+    assert!(
+        p.feed(&stranger.id()).is_empty(),
+        "the pub keeps only its followers"
+    );
     let _ = import_counts;
 }
 
