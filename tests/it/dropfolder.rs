@@ -31,6 +31,10 @@ fn a_post_travels_through_a_watched_folder() {
     let mut wb = b.spawn(&["watch", dir, "--settle", "2"]);
     wa.expect(READY, "ready", |l| l.starts_with("watching"));
     wb.expect(READY, "ready", |l| l.starts_with("watching"));
+    // First a's existing diary (name and follow) reaches b, so the post travels on its own.
+    eventually(READY, "b holds a's first two messages", || {
+        b.feed(&a.id()).len() == 2
+    });
     let posted = Instant::now();
     a.post("hello through the folder");
     wb.expect(Duration::from_secs(5), "merging a's post", |l| {
