@@ -94,15 +94,7 @@ impl Store {
             tx.prepare_cached("DELETE FROM peer_frontiers WHERE peer = ?1")?
                 .execute([peer.as_bytes()])?;
         }
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO peer_frontiers (peer, feed, seq) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (peer, feed) DO UPDATE SET seq = max(seq, ?3)",
-            )?;
-            for (feed, seq) in frontier {
-                stmt.execute(params![peer.as_bytes(), feed.as_bytes(), *seq as i64])?;
-            }
-        }
+        raise_frontier(&tx, peer, frontier)?;
         tx.commit()?;
         Ok(())
     }
@@ -116,15 +108,7 @@ impl Store {
              ON CONFLICT (peer) DO UPDATE SET last_export = ?2",
         )?
         .execute(params![peer.as_bytes(), at])?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO peer_frontiers (peer, feed, seq) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (peer, feed) DO UPDATE SET seq = max(seq, ?3)",
-            )?;
-            for (feed, seq) in sent {
-                stmt.execute(params![peer.as_bytes(), feed.as_bytes(), *seq as i64])?;
-            }
-        }
+        raise_frontier(&tx, peer, sent)?;
         tx.commit()?;
         Ok(())
     }
@@ -195,4 +179,20 @@ impl Store {
         tx.commit()?;
         Ok(removed as u64)
     }
+}
+
+/// Raises what we know `peer` holds of each feed; never lowers it.
+fn raise_frontier(
+    tx: &rusqlite::Transaction<'_>,
+    peer: &FeedId,
+    entries: &[(FeedId, u64)],
+) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO peer_frontiers (peer, feed, seq) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (peer, feed) DO UPDATE SET seq = max(seq, ?3)",
+    )?;
+    for (feed, seq) in entries {
+        stmt.execute(params![peer.as_bytes(), feed.as_bytes(), *seq as i64])?;
+    }
+    Ok(())
 }
