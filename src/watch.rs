@@ -219,7 +219,9 @@ impl Watcher<'_> {
     fn watch_all<D: WatchPath>(&mut self, debouncer: &mut D, watched: &mut HashSet<PathBuf>) {
         let folders = self.opts.folders.clone();
         for path in folders.iter().chain(self.opts.media.clone().iter()) {
-            if folders.contains(path) {
+            if folders.contains(path) && !path.is_dir() {
+                // Gone (a pulled stick, a deleted share): its inotify watch went with it.
+                watched.remove(path);
                 let _ = std::fs::create_dir_all(path);
             }
             if !path.is_dir() {

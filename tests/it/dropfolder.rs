@@ -160,6 +160,33 @@ fn a_truncated_bundle_is_reported_once_and_left_in_place() {
     );
 }
 
+/// A watched folder that vanishes (a share unmounted, a stick pulled) causes no crash; when it
+/// comes back, bundles in it are merged again.
+#[test]
+fn a_vanishing_folder_does_not_stop_the_watcher() {
+    let [a, b] = ["a", "b"].map(TestNode::new);
+    b.follow(&a);
+    a.post("after the folder came back");
+    let source = stick();
+    let bundle = a.export_to(source.path());
+    let parent = stick();
+    let folder = parent.path().join("share");
+    fs::create_dir(&folder).unwrap();
+    let mut w = b.spawn(&["watch", path_str(&folder), "--no-export", "--rescan", "1"]);
+    w.expect(READY, "ready", |l| l.starts_with("watching"));
+    fs::remove_dir_all(&folder).unwrap();
+    eventually(READY, "the watcher recreates the folder", || {
+        folder.is_dir()
+    });
+    fs::copy(&bundle, folder.join(bundle.file_name().unwrap())).unwrap();
+    w.expect(
+        Duration::from_secs(10),
+        "the merge after the folder came back",
+        |l| l.starts_with("merged"),
+    );
+    assert_eq!(b.posts(&a.id()), ["after the folder came back"]);
+}
+
 /// Three nodes, one folder, `sync-dir` twice each: all hold all three feeds, and each node's
 /// files in the folder are its own.
 fn three_nodes_share(folder: &Path) {
