@@ -599,10 +599,7 @@ fn import_text(summary: &ImportSummary) -> String {
         for rejection in &bundle.messages.rejections {
             text += &format!("\n{name}: {rejection}");
         }
-        text += &format!(
-            "\n{name}: {}",
-            advice(bundle, Path::new(&*name.to_string()))
-        );
+        text += &format!("\n{name}: {}", advice(bundle));
     }
     text
 }
@@ -631,7 +628,7 @@ fn show_peers(node: &Node, json: bool) -> Result<String> {
     Ok(text.trim_end().to_owned())
 }
 
-fn advice(bundle: &grapevine::node::BundleOutcome, _path: &Path) -> String {
+fn advice(bundle: &grapevine::node::BundleOutcome) -> String {
     let salvaged = bundle.messages.new + bundle.messages.already_held;
     if bundle.container.is_incomplete() {
         format!(
