@@ -43,9 +43,17 @@ pub struct SealWriter<W: Write> {
 }
 
 impl<W: Write> SealWriter<W> {
-    pub fn new(mut out: W, recipients: &[FeedId]) -> Result<Self, BoxError> {
-        let random = Randomness::fresh()?;
-        let header = private_box::seal_key_header(recipients, &random.body_key, &random)?;
+    pub fn new(out: W, recipients: &[FeedId]) -> Result<Self, BoxError> {
+        Self::with_randomness(out, recipients, &Randomness::fresh()?)
+    }
+
+    /// With given randomness (`body_key` is the file key): for test vectors only.
+    pub fn with_randomness(
+        mut out: W,
+        recipients: &[FeedId],
+        random: &Randomness,
+    ) -> Result<Self, BoxError> {
+        let header = private_box::seal_key_header(recipients, &random.body_key, random)?;
         out.write_all(&header)
             .map_err(|e| BoxError::Malformed(e.to_string()))?;
         Ok(Self {

@@ -74,6 +74,7 @@ fn every_vector_has_its_expected_outcome() {
             "message" => check_message(&v, expect),
             "bundle" => check_bundle(&v, expect),
             "private-box" => check_box(&v, expect),
+            "sealed-bundle" => check_sealed(&v, expect),
             other => panic!("{}: unknown vector kind '{other}'", v.name),
         }
         exercised.insert(v.name.clone());
@@ -261,6 +262,29 @@ fn check_box(v: &Vector, expect: &str) {
         }
         "not addressed" => assert_eq!(opened, Ok(None), "{}", v.name),
         "box failure" => assert_eq!(opened, Err(BoxError::BodyAuthentication), "{}", v.name),
+        other => panic!("{}: unknown outcome '{other}'", v.name),
+    }
+}
+
+fn check_sealed(v: &Vector, expect: &str) {
+    use grapevine::sealed::{UnsealError, Unsealed, unseal};
+    let reader = Identity::from_seed(&seed(v, "reader-seed"));
+    let mut plain = Vec::new();
+    let result = unseal(&v.body[..], &reader.opener(), &mut plain);
+    let sample = build::build_bundle(&build::sample_bundle_spec());
+    match expect {
+        "success" => {
+            assert!(matches!(result, Ok(Unsealed::Opened)), "{}", v.name);
+            assert_eq!(plain, sample, "{}: payload", v.name);
+            let regenerated = build::sealed_vectors().remove(0).body;
+            assert_eq!(
+                regenerated, v.body,
+                "{}: our sealer, same randomness",
+                v.name
+            );
+        }
+        "not addressed" => assert!(matches!(result, Ok(Unsealed::NotForUs)), "{}", v.name),
+        "incomplete" => assert!(matches!(result, Err(UnsealError::Damaged(_))), "{}", v.name),
         other => panic!("{}: unknown outcome '{other}'", v.name),
     }
 }
