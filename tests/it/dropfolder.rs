@@ -160,6 +160,32 @@ fn a_truncated_bundle_is_reported_once_and_left_in_place() {
     );
 }
 
+/// `watch --json` prints one JSON object per event, for scripts.
+#[test]
+fn watch_json_events_are_machine_readable() {
+    let [a, b] = ["a", "b"].map(TestNode::new);
+    b.follow(&a);
+    a.post("for the dashboard");
+    let shared = stick();
+    a.export_to(shared.path());
+    let mut w = b.spawn(&["watch", path_str(shared.path()), "--json"]);
+    let parse = |line: &str| serde_json::from_str::<serde_json::Value>(line).ok();
+    let merged = w.expect(READY, "a JSON merge event", |l| {
+        parse(l).is_some_and(|v| v["event"] == "merged")
+    });
+    let event = parse(&merged).unwrap();
+    assert_eq!(event["from"], a.id().as_str());
+    assert_eq!(event["name"], "a");
+    assert_eq!(event["new"], 2, "a's name and post");
+    assert!(event["at"].is_i64() && event["file"].as_str().unwrap().ends_with(".gvb"));
+    w.expect(READY, "a JSON ready event", |l| {
+        parse(l).is_some_and(|v| v["event"] == "ready")
+    });
+    for line in &w.seen {
+        assert!(parse(line).is_some(), "every line is JSON: {line}");
+    }
+}
+
 /// A watched folder that vanishes (a share unmounted, a stick pulled) causes no crash; when it
 /// comes back, bundles in it are merged again.
 #[test]
