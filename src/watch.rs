@@ -251,7 +251,7 @@ impl Watcher<'_> {
         let mut merged = false;
         for file in crate::node::bundles_in(folder) {
             if !self.node.is_own_bundle(&file) {
-                merged |= self.consider(&file);
+                merged |= self.consider(&file, self.opts.settle);
             }
         }
         if merged || self.node.own_bundles(folder).is_empty() {
@@ -259,8 +259,9 @@ impl Watcher<'_> {
         }
     }
 
-    /// Imports `file` if it is new or changed and complete. Returns whether it was imported.
-    fn consider(&mut self, file: &Path) -> bool {
+    /// Imports `file` if it is new or changed and complete, or incomplete and unchanged for
+    /// `settle` (then salvaged and reported once). Returns whether it was imported.
+    fn consider(&mut self, file: &Path, settle: Duration) -> bool {
         let Some(stamp) = stamp(file) else {
             self.files.remove(file);
             return false;
@@ -275,8 +276,9 @@ impl Watcher<'_> {
         };
         if !complete {
             let settled = match self.files.get(file) {
+                _ if settle.is_zero() => true,
                 Some(FileState::Waiting { stamp: s, since }) if *s == stamp => {
-                    since.elapsed() >= self.opts.settle
+                    since.elapsed() >= settle
                 }
                 _ => {
                     self.files.insert(
@@ -298,7 +300,7 @@ impl Watcher<'_> {
                 format!(
                     "{}: incomplete and unchanged for {} s; salvaging what verifies, leaving the file in place",
                     file.display(),
-                    self.opts.settle.as_secs()
+                    settle.as_secs()
                 ),
                 json!({ "file": file }),
             );
@@ -461,7 +463,7 @@ impl Watcher<'_> {
             if !self.node.is_own_bundle(&file) {
                 // Nobody is writing to a stick we just saw mounted: take what is there now.
                 self.files.remove(&file);
-                self.consider_now(&file);
+                self.consider(&file, Duration::ZERO);
             }
         }
         self.refresh(&folder);
@@ -470,14 +472,6 @@ impl Watcher<'_> {
             format!("{}: done, safe to unplug", mount.display()),
             json!({ "mount": mount }),
         );
-    }
-
-    fn consider_now(&mut self, file: &Path) {
-        let settle = std::mem::replace(&mut self.opts.settle, Duration::ZERO);
-        if !self.consider(file) {
-            self.consider(file);
-        }
-        self.opts.settle = settle;
     }
 }
 

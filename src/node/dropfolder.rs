@@ -38,6 +38,17 @@ impl Node {
         own.into_iter().collect()
     }
 
+    /// The name of our next bundle in `dir`: `gv-<feed base32>-<n>.gvb` with `n` one more than
+    /// our highest there, skipping any name that exists, so nothing is ever overwritten.
+    pub(crate) fn next_own_bundle_path(&self, dir: &Path) -> PathBuf {
+        let first = self.own_bundles(dir).last().map_or(1, |(n, _)| n + 1);
+        let prefix = own_prefix(&self.id());
+        (first..)
+            .map(|n| dir.join(format!("{prefix}{n}.{}", bundle::EXTENSION)))
+            .find(|p| !p.exists())
+            .unwrap_or_else(|| dir.join(format!("{prefix}{first}.{}", bundle::EXTENSION)))
+    }
+
     /// Whether `path` is one of our own drop-folder bundles.
     pub fn is_own_bundle(&self, path: &Path) -> bool {
         path.file_name()
@@ -94,12 +105,7 @@ impl Node {
         if still_serves {
             return Ok((None, Vec::new()));
         }
-        let next = own.last().map_or(1, |(n, _)| n + 1);
-        let path = dir.join(format!(
-            "{}{next}.{}",
-            own_prefix(&self.id()),
-            bundle::EXTENSION
-        ));
+        let path = self.next_own_bundle_path(dir);
         let summary = self.export_planned(&path, &ExportOptions::default(), Some(dir))?;
         let mut removed = Vec::new();
         for (_, old) in own {

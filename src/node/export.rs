@@ -50,7 +50,8 @@ impl Node {
         }
         let folder = target.is_dir().then_some(target);
         let path = match folder {
-            Some(dir) => free_bundle_path(dir, &self.id(), options.seal)?,
+            Some(dir) if options.seal => sealed_bundle_path(dir)?,
+            Some(dir) => self.next_own_bundle_path(dir),
             None if target.exists() => {
                 return Err(NodeError::Usage(format!(
                     "{} already exists; grapevine never overwrites a file. Name a new file or a folder",
@@ -260,22 +261,8 @@ fn random_hex() -> Result<String> {
     Ok(data_encoding::HEXLOWER.encode(&bytes))
 }
 
-/// `gv-<feed base32>-<n>.gvb`, FAT32-safe and ours alone; sealed bundles get a random name
-/// (`gv-sealed-<hex>.gvb`) so that not even the file name tells who wrote them.
-fn free_bundle_path(dir: &Path, me: &FeedId, sealed: bool) -> Result<PathBuf> {
-    if sealed {
-        return Ok(dir.join(format!("gv-sealed-{}.{}", random_hex()?, bundle::EXTENSION)));
-    }
-    let stamp = crate::now_ms();
-    Ok((0..)
-        .map(|n| {
-            dir.join(format!(
-                "gv-{}-{}.{}",
-                me.base32(),
-                stamp + n,
-                bundle::EXTENSION
-            ))
-        })
-        .find(|p| !p.exists())
-        .unwrap_or_else(|| dir.join("unreachable")))
+/// Sealed bundles get a random name (`gv-sealed-<hex>.gvb`) so that not even the file name
+/// tells who wrote them.
+fn sealed_bundle_path(dir: &Path) -> Result<PathBuf> {
+    Ok(dir.join(format!("gv-sealed-{}.{}", random_hex()?, bundle::EXTENSION)))
 }
