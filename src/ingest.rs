@@ -12,7 +12,7 @@
 //!
 //! Nothing invalid is stored, and nothing held is ever changed.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::content;
 use crate::graph::ReplicationSet;
@@ -60,6 +60,8 @@ pub struct IngestReport {
     pub unreadable: u64,
     /// The first rejections, with reasons (at most 50 kept).
     pub rejections: Vec<Rejection>,
+    /// Every feed met, and whether it was wanted (its messages were considered for storing).
+    pub feeds: BTreeMap<FeedId, bool>,
 }
 
 impl IngestReport {
@@ -209,7 +211,9 @@ impl<'a> Ingester<'a> {
         for (message, place) in batch {
             let author = message.header.author;
             let seq = message.header.sequence;
-            if self.wanted.is_some_and(|set| !set.contains(&author)) {
+            let wanted = self.wanted.is_none_or(|set| set.contains(&author));
+            self.report.feeds.entry(author).or_insert(wanted);
+            if !wanted {
                 self.report.not_wanted += 1;
                 continue;
             }

@@ -267,10 +267,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Dm { to, text } => node.dm(&to, &read_text(text)?)?.id.to_string(),
         Command::Inbox { limit, json } => show_inbox(&node, limit, json)?,
         Command::Name { name } => node.set_name(&name)?.id.to_string(),
-        Command::Follow { feed } => node.contact(feed, ContactChange::Follow)?.id.to_string(),
-        Command::Unfollow { feed } => node.contact(feed, ContactChange::Unfollow)?.id.to_string(),
-        Command::Block { feed } => node.contact(feed, ContactChange::Block)?.id.to_string(),
-        Command::Unblock { feed } => node.contact(feed, ContactChange::Unblock)?.id.to_string(),
+        Command::Follow { feed } => contact(&mut node, feed, ContactChange::Follow)?,
+        Command::Unfollow { feed } => contact(&mut node, feed, ContactChange::Unfollow)?,
+        Command::Block { feed } => contact(&mut node, feed, ContactChange::Block)?,
+        Command::Unblock { feed } => contact(&mut node, feed, ContactChange::Unblock)?,
         Command::Feed { feed, limit, json } => show_feed(&node, feed, limit, json)?,
         Command::Export {
             path,
@@ -295,7 +295,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::SyncDir { dir, no_export } => {
             let report = node.sync_dir(&dir, !no_export)?;
-            let mut text = import_text(&report.imported);
+            let mut text = import_text(&node, &report.imported);
             match &report.wrote {
                 Some(w) => {
                     text += &format!(
@@ -354,7 +354,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 discovery: !no_discovery,
                 discovery_port,
                 announce_every: std::time::Duration::from_secs(announce.max(1)),
-                pub_mode,
+                pub_mode: pub_mode || node.is_pub()?,
                 network: match network {
                     Some(n) => n,
                     None => node.network()?,
@@ -430,7 +430,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Import { paths } => {
             let summary = node.import(&paths)?;
-            writeln!(out, "{}", import_text(&summary))?;
+            writeln!(out, "{}", import_text(&node, &summary))?;
             return Ok(if summary.is_clean() {
                 ExitCode::SUCCESS
             } else {
@@ -451,6 +451,27 @@ fn absolute(path: &Path) -> PathBuf {
 fn unreachable_command() -> String {
     // init and demo return before a node is opened.
     String::new()
+}
+
+/// Publishes a contact message; prints its id, and on stderr what settling changed.
+fn contact(node: &mut Node, feed: FeedId, change: ContactChange) -> Result<String> {
+    let (message, settled) = node.contact(feed, change)?;
+    let total = settled.total();
+    if total.new > 0 {
+        eprintln!(
+            "took in {} messages from {} bundle files read before",
+            total.new,
+            settled.bundles.len()
+        );
+    }
+    let dropped: u64 = settled.dropped.iter().map(|(_, n)| n).sum();
+    if !settled.dropped.is_empty() {
+        eprintln!(
+            "dropped {dropped} messages of {} feeds you no longer replicate",
+            settled.dropped.len()
+        );
+    }
+    Ok(message.id.to_string())
 }
 
 fn read_text(text: String) -> Result<String> {
@@ -481,7 +502,10 @@ fn show_feed(node: &Node, feed: Option<FeedId>, limit: u64, json: bool) -> Resul
              (grapevine import PATH)"
         );
     };
-    let name = summary.name.unwrap_or_else(|| "(no name)".into());
+    let name = summary
+        .name
+        .map(|n| view::escape(&n))
+        .unwrap_or_else(|| "(no name)".into());
     let mut text = format!("{name} {feed}: {} messages", summary.frontier.sequence);
     if summary.pending > 0 {
         text += &format!(", {} more waiting for earlier ones", summary.pending);
@@ -514,6 +538,7 @@ fn show_inbox(node: &Node, limit: u64, json: bool) -> Result<String> {
         let name = node
             .store()
             .name_of(&author)?
+            .map(|n| view::escape(&n))
             .unwrap_or_else(|| author.short());
         if !text.is_empty() {
             text += "\n\n";
@@ -554,7 +579,7 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
     Ok(text)
 }
 
-fn import_text(summary: &ImportSummary) -> String {
+fn import_text(node: &Node, summary: &ImportSummary) -> String {
     let total = summary.total();
     let mut text = format!(
         "read {} bundles: {} new messages, {} already held, {} rejected, {} not wanted",
@@ -600,6 +625,27 @@ fn import_text(summary: &ImportSummary) -> String {
             text += &format!("\n{name}: {rejection}");
         }
         text += &format!("\n{name}: {}", advice(bundle));
+    }
+    let unwanted = summary.not_wanted_feeds();
+    if !unwanted.is_empty() {
+        let only = total.new == 0 && total.already_held == 0;
+        let named: Vec<String> = unwanted
+            .iter()
+            .map(|feed| match node.store().name_of(feed).ok().flatten() {
+                Some(name) => format!("{} {feed}", view::escape(&name)),
+                None => feed.to_string(),
+            })
+            .collect();
+        text += &format!(
+            "\n{} feeds you do not replicate: {}\nhint: `grapevine follow ID` takes a feed in from these files, \
+             with the feeds it follows",
+            if only {
+                "these bundles hold only"
+            } else {
+                "not taken in:"
+            },
+            named.join(", ")
+        );
     }
     text
 }

@@ -26,13 +26,54 @@ pub fn message_json(message: &Message, readable: Option<Value>) -> Value {
     })
 }
 
-/// A claimed timestamp as UTC, to the second.
+/// A claimed timestamp as UTC, to the second. Any value displays: peers choose timestamps,
+/// and years before 0 or after 9999 are written with their sign (ISO 8601 expanded years).
 pub fn time(ms: i64) -> String {
-    let Ok(ms) = u64::try_from(ms) else {
-        return "before 1970".into();
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    let year = if (0..=9999).contains(&year) {
+        format!("{year:04}")
+    } else {
+        format!("{year:+05}")
     };
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
-    humantime::format_rfc3339_seconds(at).to_string()
+    format!(
+        "{year}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day); Howard Hinnant's
+/// algorithm, in i128 so that no i64 input can overflow.
+fn civil_from_days(days: i64) -> (i128, u32, u32) {
+    let z = i128::from(days) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i128::from(month <= 2);
+    (year, month, day)
+}
+
+/// Text a peer chose, made safe for a terminal: control characters (other than line breaks,
+/// which the caller lays out) and bidirectional overrides are shown as `\u{..}` escapes, so a
+/// post cannot clear the screen, set the title or reorder what is shown around it.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if (c.is_control() && c != '\n') || bidi {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// One readable paragraph for a message.
@@ -45,7 +86,7 @@ pub fn message_text(message: &Message, readable: Option<Value>) -> String {
         (_, Some(value)) => describe(&value),
         (kind, None) => format!("[content of kind {}]", kind.code()),
     };
-    format!("{head}  {}\n{}", message.id, indent(&body))
+    format!("{head}  {}\n{}", message.id, indent(&escape(&body)))
 }
 
 fn describe(value: &Value) -> String {
@@ -83,4 +124,29 @@ fn indent(text: &str) -> String {
         .map(|line| format!("    {line}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_timestamp_displays() {
+        assert_eq!(time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(time(1_700_000_000_123), "2023-11-14T22:13:20Z");
+        assert_eq!(time(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(time(253_402_300_799_999), "9999-12-31T23:59:59Z");
+        assert_eq!(time(253_402_300_800_000), "+10000-01-01T00:00:00Z");
+        assert_eq!(time(-62_167_219_200_001), "-0001-12-31T23:59:59Z");
+        assert_eq!(time(i64::MAX), "+292278994-08-17T07:12:55Z");
+        assert_eq!(time(i64::MIN), "-292275055-05-16T16:47:04Z");
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(
+            escape("a\x1b[2J\x1b]0;pwned\x07b\nc\u{9b}d\u{202e}"),
+            "a\\u{1b}[2J\\u{1b}]0;pwned\\u{7}b\nc\\u{9b}d\\u{202e}"
+        );
+    }
 }

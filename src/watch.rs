@@ -19,7 +19,7 @@ use notify_debouncer_full::new_debouncer;
 use serde_json::{Value, json};
 
 use crate::bundle::{self, BundleSink, Manifest};
-use crate::node::{BundleOutcome, Node, NodeError, Result};
+use crate::node::{BundleOutcome, ImportSummary, Node, NodeError, Result};
 
 /// The folder a node uses at the root of a mounted stick.
 pub const STICK_FOLDER: &str = "grapevine";
@@ -196,7 +196,8 @@ pub fn run(
         }
         let version = w.node.store().data_version().unwrap_or(data_version);
         if version != data_version {
-            data_version = version;
+            w.settle();
+            data_version = w.node.store().data_version().unwrap_or(version);
             for folder in w.opts.folders.clone() {
                 w.refresh(&folder);
             }
@@ -307,23 +308,7 @@ impl Watcher<'_> {
         }
         match self.node.import(&[file.to_owned()]) {
             Ok(summary) => {
-                for outcome in &summary.bundles {
-                    self.log_merge(outcome);
-                }
-                for (path, why) in &summary.unreadable {
-                    self.log.event(
-                        "problem",
-                        format!("{}: {why}", path.display()),
-                        json!({ "file": path, "problem": why }),
-                    );
-                }
-                for path in &summary.not_for_us {
-                    self.log.event(
-                        "not-for-us",
-                        format!("{}: sealed for someone else; skipped", path.display()),
-                        json!({ "file": path }),
-                    );
-                }
+                self.log_summary(&summary);
                 if complete {
                     self.files
                         .insert(file.to_owned(), FileState::Imported(stamp));
@@ -341,6 +326,49 @@ impl Watcher<'_> {
         }
     }
 
+    fn log_summary(&mut self, summary: &ImportSummary) {
+        for outcome in &summary.bundles {
+            self.log_merge(outcome);
+        }
+        for (path, why) in &summary.unreadable {
+            self.log.event(
+                "problem",
+                format!("{}: {why}", path.display()),
+                json!({ "file": path, "problem": why }),
+            );
+        }
+        for path in &summary.not_for_us {
+            self.log.event(
+                "not-for-us",
+                format!("{}: sealed for someone else; skipped", path.display()),
+                json!({ "file": path }),
+            );
+        }
+        for (feed, messages) in &summary.dropped {
+            self.log.event(
+                "dropped",
+                format!(
+                    "dropped {messages} messages of {} (no longer replicated)",
+                    feed.short()
+                ),
+                json!({ "feed": feed, "messages": messages }),
+            );
+        }
+    }
+
+    /// Another process changed the store (a follow, a LAN session): files in our folders that
+    /// hold newly wanted feeds are read again, and feeds no longer wanted are dropped.
+    fn settle(&mut self) {
+        match self.node.settle() {
+            Ok(summary) => self.log_summary(&summary),
+            Err(e) => self.log.event(
+                "error",
+                format!("could not settle the store: {e}"),
+                json!({ "error": e.to_string() }),
+            ),
+        }
+    }
+
     fn log_merge(&mut self, outcome: &BundleOutcome) {
         let m = &outcome.messages;
         let (from, name) = match &outcome.container.manifest {
@@ -351,7 +379,7 @@ impl Watcher<'_> {
             None => (None, None),
         };
         let who = match (name.as_deref(), from) {
-            (Some(name), Some(id)) => format!("{name} ({})", id.short()),
+            (Some(name), Some(id)) => format!("{} ({})", crate::view::escape(name), id.short()),
             (None, Some(id)) => id.short(),
             _ => "an unknown exporter".into(),
         };
@@ -363,12 +391,14 @@ impl Watcher<'_> {
         self.log.event(
             "merged",
             format!(
-                "merged {file} from {who}: {} new messages, {} already held, {} not wanted, {} rejected",
+                "merged {file} from {who}{}: {} new messages, {} already held, {} not wanted, {} rejected",
+                if outcome.reread > 0 { " (read again: its feeds are now wanted)" } else { "" },
                 m.new, m.already_held, m.not_wanted, m.rejected
             ),
             json!({
                 "file": outcome.path, "from": from, "name": name, "new": m.new,
                 "already_held": m.already_held, "not_wanted": m.not_wanted, "rejected": m.rejected,
+                "reread": outcome.reread,
             }),
         );
         for problem in &outcome.container.problems {

@@ -58,7 +58,11 @@ pub fn serve_on(
     opts: &ServeOptions,
     log: Log,
 ) -> Result<(), NodeError> {
-    let node = Node::open(home)?;
+    let mut node = Node::open(home)?;
+    if opts.pub_mode && !node.is_pub()? {
+        // Remembered, so that settling, import and export in this home keep the followers.
+        node.set_config("pub", "on")?;
+    }
     let me = node.id();
     let bound = listener.local_addr().map_err(|e| NodeError::Io {
         path: PathBuf::from(opts.listen.to_string()),

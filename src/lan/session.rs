@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -112,34 +112,31 @@ pub fn run(
         return Err(SessionError::Blocked(peer));
     }
     admit(peer)?;
-    let mut wanted = mine.clone();
-    if config.pub_mode {
-        wanted.distance.entry(peer).or_insert(1);
+    // Our want list: every feed we replicate, with what we hold; a pub also asks for the
+    // peer's own feed, to learn whether it follows the pub.
+    let mut members: Vec<FeedId> = mine.members().into_iter().map(|(f, _)| f).collect();
+    if config.pub_mode && !mine.contains(&peer) {
+        members.push(peer);
     }
-    // Our want list: every feed we replicate, with what we hold.
-    let held: HashMap<FeedId, u64> = writer_node
-        .store()
-        .frontiers()?
-        .into_iter()
-        .map(|(f, fr)| (f, fr.sequence))
-        .collect();
-    let wants: Vec<(FeedId, u64)> = wanted
-        .members()
-        .into_iter()
-        .map(|(f, _)| (f, held.get(&f).copied().unwrap_or(0)))
-        .collect();
-    send_wants(&mut writer, &wants)?;
+    send_wants(&mut writer, &holding(&writer_node, &members)?)?;
+    let gate = config.pub_mode.then(|| PubGate {
+        peer,
+        me: writer_node.id(),
+        follows: false,
+    });
 
     let theirs: Arc<Mutex<HashMap<FeedId, u64>>> = Arc::default();
     let (events_tx, events) = mpsc::channel();
     let reader_home = home.to_owned();
     let reader_theirs = theirs.clone();
-    let reader_wanted = wanted.clone();
+    let shared_wanted = Arc::new(RwLock::new(mine.clone()));
+    let reader_wanted = shared_wanted.clone();
     let reader = std::thread::spawn(move || {
         receive(
             &reader_home,
             reader,
             &reader_wanted,
+            gate,
             &reader_theirs,
             &events_tx,
         )
@@ -148,7 +145,8 @@ pub fn run(
     let result = send_side(
         &mut writer_node,
         &mut writer,
-        &mine,
+        mine,
+        &shared_wanted,
         peer,
         address,
         &theirs,
@@ -160,11 +158,9 @@ pub fn run(
     let received = reader
         .join()
         .unwrap_or_else(|_| Err(SessionError::Protocol("the receiving thread failed".into())));
-    // A pub takes a connecting peer's feed to learn whether it follows the pub; it keeps
-    // (and carries) it only if it does.
-    if config.pub_mode && !writer_node.replication_set_for(true)?.contains(&peer) {
-        writer_node.store.forget_feed(&peer)?;
-    }
+    // What arrived may have widened the set (files that hold newly wanted feeds are read
+    // again) or narrowed it (a pub keeps a connecting peer's feed only if it follows the pub).
+    writer_node.settle()?;
     let sent = result?;
     let received = received?;
     Ok(SessionReport {
@@ -176,19 +172,65 @@ pub fn run(
 }
 
 enum Event {
-    /// The peer's complete want list.
+    /// A complete want list of the peer: the first, or feeds it wants in addition.
     Wants(Vec<(FeedId, u64)>),
-    /// The peer finished its initial send.
+    /// The peer finished answering a want list of ours.
     PeerDone,
     /// The peer's messages were stored: our store changed.
     Stored,
+    /// The peer is satisfied and will ask for nothing more (one-shot sessions).
+    PeerBye,
 }
 
+/// In pub mode, the connecting peer's feed is taken in only once its own messages say it
+/// follows the pub: a pub never stores what it does not want, not even for a moment.
+struct PubGate {
+    peer: FeedId,
+    me: FeedId,
+    follows: bool,
+}
+
+impl PubGate {
+    /// Reads the peer's contact messages about us in `batch` (in feed order) and widens `set`
+    /// by the peer while it follows us. Signatures are checked at ingest, as for every message.
+    fn admit(&mut self, batch: &[Message], set: &mut ReplicationSet) {
+        for m in batch.iter().filter(|m| m.header.author == self.peer) {
+            let change = m
+                .json()
+                .and_then(|json| crate::content::contact_change(&json));
+            if let Some((_, change)) = change.filter(|(feed, _)| *feed == self.me) {
+                use crate::content::ContactChange::*;
+                match change {
+                    Follow => self.follows = true,
+                    Unfollow | Block => self.follows = false,
+                    Unblock => {}
+                }
+            }
+        }
+        if self.follows && !set.is_blocked(&self.peer) {
+            set.distance.entry(self.peer).or_insert(1);
+        }
+    }
+}
+
+/// Each feed with the highest sequence we hold of it (0 if none): a want list.
+fn holding(node: &Node, feeds: &[FeedId]) -> Result<Vec<(FeedId, u64)>, SessionError> {
+    let mut out = Vec::with_capacity(feeds.len());
+    for feed in feeds {
+        out.push((*feed, node.store().frontier(feed)?.sequence));
+    }
+    Ok(out)
+}
+
+/// The sending half, and the session's bookkeeping: answers the peer's want lists, asks for
+/// feeds that join our set during the session, pushes live, and decides when a one-shot
+/// session is over (both sides answered and satisfied: each has sent and received `bye`).
 #[allow(clippy::too_many_arguments)]
 fn send_side(
     node: &mut Node,
     writer: &mut FrameWriter,
-    mine: &ReplicationSet,
+    mut mine: ReplicationSet,
+    receiving: &RwLock<ReplicationSet>,
     peer: FeedId,
     address: Option<SocketAddr>,
     theirs: &Mutex<HashMap<FeedId, u64>>,
@@ -197,23 +239,17 @@ fn send_side(
     log: &(dyn Fn(String) + Sync),
 ) -> Result<u64, SessionError> {
     let deadline = Instant::now() + config.timeout;
-    let their_wants = loop {
+    let mut peer_bye = false;
+    let first_wants = loop {
         match events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(Event::Wants(w)) => break w,
+            Ok(Event::PeerBye) => peer_bye = true,
             Ok(_) => continue,
             Err(_) => return Err(FrameError::Stalled(config.timeout.as_secs()).into()),
         }
     };
-    {
-        let mut map = theirs
-            .lock()
-            .map_err(|_| SessionError::Protocol("lock".into()))?;
-        for (feed, seq) in &their_wants {
-            let known = map.entry(*feed).or_insert(0);
-            *known = (*known).max(*seq);
-        }
-    }
-    let frontier: Vec<(FeedId, u64)> = their_wants
+    note_wants(theirs, &first_wants)?;
+    let frontier: Vec<(FeedId, u64)> = first_wants
         .iter()
         .filter(|(_, s)| *s > 0)
         .copied()
@@ -221,33 +257,85 @@ fn send_side(
     let via = format!("lan {}", address.map(|a| a.to_string()).unwrap_or_default());
     node.store
         .note_heard(&peer, &frontier, crate::now_ms(), &via)?;
-    let wanted: Vec<FeedId> = their_wants
+    let mut their_list: Vec<FeedId> = first_wants.iter().map(|(f, _)| *f).collect();
+    let mut wanted: Vec<FeedId> = their_list
         .iter()
-        .map(|(f, _)| *f)
+        .copied()
         .filter(|f| mine.contains(f))
         .collect();
     // Read before the first push: anything committed from here on is pushed live.
     let mut last_version = node.store().data_version().unwrap_or(0);
     let mut sent = push_new(node, writer, &wanted, theirs)?;
     writer.write(&[DONE])?;
-    let mut peer_done = false;
+    // Want lists we sent (the first, and one per widening) and the `done`s answering them.
+    let (mut asked, mut answered) = (1u32, 0u32);
+    let mut sent_bye = false;
     let mut announced = false;
     let mut last_sent = Instant::now();
     loop {
         match events.recv_timeout(Duration::from_millis(200)) {
-            Ok(Event::PeerDone) => peer_done = true,
-            Ok(Event::Stored | Event::Wants(_)) => {}
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Ok(Event::PeerDone) => answered += 1,
+            Ok(Event::PeerBye) => peer_bye = true,
+            Ok(Event::Wants(more)) => {
+                // The peer's set grew: answer the new feeds like the first list.
+                note_wants(theirs, &more)?;
+                let added: Vec<FeedId> = more
+                    .iter()
+                    .map(|(f, _)| *f)
+                    .filter(|f| !their_list.contains(f))
+                    .collect();
+                their_list.extend(&added);
+                let servable: Vec<FeedId> =
+                    added.into_iter().filter(|f| mine.contains(f)).collect();
+                wanted.extend(&servable);
+                sent += push_new(node, writer, &servable, theirs)?;
+                writer.write(&[DONE])?;
+            }
+            Ok(Event::Stored) | Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(sent),
         }
-        if !config.live {
-            if peer_done {
-                writer.write(&[BYE])?;
-                return Ok(sent);
+        let version = node.store().data_version().unwrap_or(last_version);
+        let changed = version != last_version;
+        if changed {
+            last_version = version;
+            // What arrived, or a follow in another process, may have widened our set: ask the
+            // peer for the new feeds in this session, and serve what it wants of them.
+            let now = node.replication_set_for(config.pub_mode)?;
+            let added: Vec<FeedId> = now
+                .members()
+                .into_iter()
+                .map(|(f, _)| f)
+                .filter(|f| !mine.contains(f))
+                .collect();
+            if !added.is_empty() {
+                if let Ok(mut set) = receiving.write() {
+                    *set = now.clone();
+                }
+                send_wants(writer, &holding(node, &added)?)?;
+                asked += 1;
+                let servable: Vec<FeedId> = added
+                    .into_iter()
+                    .filter(|f| their_list.contains(f))
+                    .collect();
+                wanted.extend(&servable);
+                sent += push_new(node, writer, &servable, theirs)?;
             }
+            mine = now;
+        }
+        // A one-shot side leaves once its want lists are answered; a live side stays until the
+        // peer leaves. Either way the session ends when both have said `bye`.
+        let leaving = !config.live || peer_bye;
+        if leaving && answered >= asked && !sent_bye {
+            writer.write(&[BYE])?;
+            sent_bye = true;
+        }
+        if sent_bye && peer_bye {
+            return Ok(sent);
+        }
+        if !config.live {
             continue;
         }
-        if peer_done && !announced {
+        if answered >= 1 && !announced {
             announced = true;
             log(format!(
                 "in sync with {}; pushing new messages live",
@@ -255,9 +343,7 @@ fn send_side(
             ));
         }
         // Live: push whatever is new in our store (posts, imports, other sessions).
-        let version = node.store().data_version().unwrap_or(last_version);
-        if version != last_version {
-            last_version = version;
+        if changed {
             let n = push_new(node, writer, &wanted, theirs)?;
             if n > 0 {
                 sent += n;
@@ -270,6 +356,21 @@ fn send_side(
             last_sent = Instant::now();
         }
     }
+}
+
+/// Records what a want list says the peer holds.
+fn note_wants(
+    theirs: &Mutex<HashMap<FeedId, u64>>,
+    wants: &[(FeedId, u64)],
+) -> Result<(), SessionError> {
+    let mut map = theirs
+        .lock()
+        .map_err(|_| SessionError::Protocol("lock".into()))?;
+    for (feed, seq) in wants {
+        let known = map.entry(*feed).or_insert(0);
+        *known = (*known).max(*seq);
+    }
+    Ok(())
 }
 
 /// Sends, for every wanted feed, the messages beyond what the peer is known to hold.
@@ -338,7 +439,8 @@ fn send_wants(writer: &mut FrameWriter, wants: &[(FeedId, u64)]) -> Result<(), S
 fn receive(
     home: &Path,
     mut reader: FrameReader,
-    wanted: &ReplicationSet,
+    wanted: &RwLock<ReplicationSet>,
+    mut gate: Option<PubGate>,
     theirs: &Mutex<HashMap<FeedId, u64>>,
     events: &mpsc::Sender<Event>,
 ) -> Result<IngestReport, SessionError> {
@@ -348,11 +450,18 @@ fn receive(
     // Messages are ingested in batches: a full frame means more follow at once, a short one
     // ends a burst (or is a single live message), so latency stays low and commits few.
     let mut pending: Vec<Message> = Vec::new();
-    let flush = |node: &mut Node, pending: &mut Vec<Message>, total: &mut IngestReport| {
+    let mut flush = |node: &mut Node, pending: &mut Vec<Message>, total: &mut IngestReport| {
         if pending.is_empty() {
             return Ok(());
         }
-        let report = ingest_batch(node, std::mem::take(pending), wanted)?;
+        let mut set = wanted
+            .read()
+            .map_err(|_| SessionError::Protocol("lock".into()))?
+            .clone();
+        if let Some(gate) = &mut gate {
+            gate.admit(pending, &mut set);
+        }
+        let report = ingest_batch(node, std::mem::take(pending), &set)?;
         total.new += report.new;
         total.already_held += report.already_held;
         total.not_wanted += report.not_wanted;
@@ -396,8 +505,9 @@ fn receive(
             }
             Frame::Ping => flush(&mut node, &mut pending, &mut total)?,
             Frame::Bye => {
+                // The peer asks for nothing more, but still answers us until we say bye too.
                 flush(&mut node, &mut pending, &mut total)?;
-                return Ok(total);
+                let _ = events.send(Event::PeerBye);
             }
         }
     }

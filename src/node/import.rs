@@ -1,5 +1,6 @@
 //! Import: read bundle files (plain or sealed) into the store, keeping only wanted feeds.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
@@ -7,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Node, Result};
 use crate::bundle::{self, BundleReport, BundleSink, Manifest};
-use crate::graph::MAX_HOPS;
+use crate::ids::FeedId;
 use crate::ingest::{IngestReport, Ingester};
 use crate::sealed::{UnsealError, Unsealed, unseal};
 use crate::store::StoreError;
@@ -20,6 +21,8 @@ pub struct BundleOutcome {
     pub messages: IngestReport,
     /// It was a sealed bundle addressed to us.
     pub sealed: bool,
+    /// How many times it was read again because the replication set grew.
+    pub reread: u32,
 }
 
 impl BundleOutcome {
@@ -37,6 +40,8 @@ pub struct ImportSummary {
     pub unreadable: Vec<(PathBuf, String)>,
     /// Sealed bundles addressed to other peers: not an error, nothing learned.
     pub not_for_us: Vec<PathBuf>,
+    /// Feeds that left the replication set and were dropped, with how many messages each.
+    pub dropped: Vec<(FeedId, u64)>,
 }
 
 impl ImportSummary {
@@ -56,10 +61,39 @@ impl ImportSummary {
     pub fn is_clean(&self) -> bool {
         self.unreadable.is_empty() && self.bundles.iter().all(BundleOutcome::is_clean)
     }
+
+    /// Feeds the files carried that we do not replicate (after every re-read).
+    pub fn not_wanted_feeds(&self) -> BTreeSet<FeedId> {
+        self.bundles
+            .iter()
+            .flat_map(|b| b.messages.feeds.iter())
+            .filter(|(_, wanted)| !**wanted)
+            .map(|(feed, _)| *feed)
+            .collect()
+    }
+
+    /// Adds what one read of a file did. A file read again (because the replication set grew)
+    /// stays one entry: its counts describe the file once, as of the last read.
+    pub(crate) fn add(&mut self, outcome: BundleOutcome) {
+        let Some(first) = self.bundles.iter_mut().find(|b| b.path == outcome.path) else {
+            self.bundles.push(outcome);
+            return;
+        };
+        first.reread += 1;
+        let (before, now) = (&mut first.messages, outcome.messages);
+        // What the first read stored, the second finds held.
+        before.already_held = now.already_held.saturating_sub(before.new);
+        before.new += now.new;
+        before.not_wanted = now.not_wanted;
+        before.forks += now.forks;
+        before.feeds = now.feeds;
+    }
 }
 
 impl Node {
     /// Imports bundle files, and every bundle found in folders (temporary files skipped).
+    /// Then settles: files read now or before that hold feeds which became wanted on the way
+    /// are read again, until nothing changes, so the order of files never matters.
     pub fn import(&mut self, paths: &[PathBuf]) -> Result<ImportSummary> {
         let mut summary = ImportSummary::default();
         for path in paths {
@@ -71,10 +105,11 @@ impl Node {
                 self.import_file(path, &mut summary)?;
             }
         }
+        self.settle_into(&mut summary)?;
         Ok(summary)
     }
 
-    fn import_file(&mut self, path: &Path, summary: &mut ImportSummary) -> Result<()> {
+    pub(super) fn import_file(&mut self, path: &Path, summary: &mut ImportSummary) -> Result<()> {
         let mut file = match File::open(path) {
             Ok(file) => file,
             Err(e) => {
@@ -144,9 +179,8 @@ impl Node {
         self.import_plain(path, file, true, summary)
     }
 
-    /// Reads a plain bundle. When it carried feeds we did not want yet but its contact messages
-    /// widened our replication set, it is read again (already-held messages cost no signature
-    /// check), so the order of feeds inside a bundle never matters.
+    /// Reads a plain bundle, keeping the feeds we replicate now. Feeds left out are remembered
+    /// with the file, so that [`Node::settle`] reads it again if they become wanted.
     fn import_plain(
         &mut self,
         path: &Path,
@@ -154,49 +188,33 @@ impl Node {
         sealed: bool,
         summary: &mut ImportSummary,
     ) -> Result<()> {
-        let mut outcome: Option<BundleOutcome> = None;
-        for _pass in 0..=MAX_HOPS {
-            let set = self.replication_set()?;
-            file.seek(SeekFrom::Start(0)).map_err(super::io_at(path))?;
-            let mut sink = IngestSink {
-                ingester: Ingester::new(&mut self.store, &self.opener).wanting(&set),
-            };
-            let container = match bundle::read_bundle(&mut file, &mut sink) {
-                Ok(report) => report,
-                Err(SinkError::Store(e)) => return Err(e.into()),
-                Err(SinkError::Io(e)) => {
-                    summary.unreadable.push((path.to_owned(), e.to_string()));
-                    return Ok(());
-                }
-            };
-            let messages = sink.ingester.finish()?;
-            let not_wanted = messages.not_wanted;
-            match &mut outcome {
-                None => {
-                    outcome = Some(BundleOutcome {
-                        path: path.to_owned(),
-                        container,
-                        messages,
-                        sealed,
-                    })
-                }
-                Some(first) => {
-                    first.messages.new += messages.new;
-                    first.messages.not_wanted = messages.not_wanted;
-                }
+        let set = self.replication_set()?;
+        file.seek(SeekFrom::Start(0)).map_err(super::io_at(path))?;
+        let mut sink = IngestSink {
+            ingester: Ingester::new(&mut self.store, &self.opener).wanting(&set),
+        };
+        let container = match bundle::read_bundle(&mut file, &mut sink) {
+            Ok(report) => report,
+            Err(SinkError::Store(e)) => return Err(e.into()),
+            Err(SinkError::Io(e)) => {
+                summary.unreadable.push((path.to_owned(), e.to_string()));
+                return Ok(());
             }
-            let grown = self.replication_set()?;
-            if not_wanted == 0 || grown.distance.keys().all(|f| set.contains(f)) {
-                break;
-            }
-        }
-        let Some(outcome) = outcome else {
-            return Ok(());
+        };
+        let messages = sink.ingester.finish()?;
+        self.store
+            .record_sources(&source_key(path), &messages.feeds)?;
+        let outcome = BundleOutcome {
+            path: path.to_owned(),
+            container,
+            messages,
+            sealed,
+            reread: 0,
         };
         if let Some(m) = &outcome.container.manifest {
             self.remember(path, m, &outcome)?;
         }
-        summary.bundles.push(outcome);
+        summary.add(outcome);
         Ok(())
     }
 
@@ -267,4 +285,9 @@ pub fn bundles_in(dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// How a file is named in the sources table: absolute, so any process can read it again.
+pub(super) fn source_key(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }

@@ -3,6 +3,7 @@
 mod dropfolder;
 mod export;
 mod import;
+mod settle;
 
 use std::fs;
 use std::io;
@@ -144,17 +145,20 @@ impl Node {
         self.publish_json(&content::about(me, name))
     }
 
-    /// Publishes a contact message. Blocking a feed also forgets everything held of it
-    /// (docs/replication.md says why).
-    pub fn contact(&mut self, feed: FeedId, change: content::ContactChange) -> Result<Message> {
+    /// Publishes a contact message, then settles: feeds that became wanted are read from the
+    /// bundle files that still hold them, and feeds that left the set (a block forgets
+    /// everything held of the blocked feed) are dropped (docs/replication.md says why).
+    pub fn contact(
+        &mut self,
+        feed: FeedId,
+        change: content::ContactChange,
+    ) -> Result<(Message, ImportSummary)> {
         if feed == self.id() {
             return Err(NodeError::Usage("that is your own feed id".into()));
         }
         let message = self.publish_json(&content::contact(feed, change))?;
-        if change == content::ContactChange::Block {
-            self.store.forget_feed(&feed)?;
-        }
-        Ok(message)
+        let settled = self.settle()?;
+        Ok((message, settled))
     }
 
     /// Sends `text` privately to `recipients` (and to ourselves, so we can read what we sent).
@@ -256,6 +260,7 @@ impl Node {
         match key {
             "hops" => Ok(self.hops()?.to_string()),
             "network" => self.network(),
+            "pub" => Ok(if self.is_pub()? { "on" } else { "off" }.into()),
             other => Err(unknown_setting(other)),
         }
     }
@@ -273,7 +278,17 @@ impl Node {
                             graph::MAX_HOPS
                         ))
                     })?;
-                Ok(self.store.set_config("hops", &hops.to_string())?)
+                self.store.set_config("hops", &hops.to_string())?;
+                self.settle()?;
+                Ok(())
+            }
+            "pub" => {
+                if !matches!(value, "on" | "off") {
+                    return Err(NodeError::Usage("pub is on or off".into()));
+                }
+                self.store.set_config("pub", value)?;
+                self.settle()?;
+                Ok(())
             }
             "network" if !value.trim().is_empty() => {
                 Ok(self.store.set_config("network", value.trim())?)
@@ -286,17 +301,23 @@ impl Node {
         Ok(Graph::new(self.store.edges()?))
     }
 
-    /// The feeds this node stores and carries.
-    pub fn replication_set(&self) -> Result<ReplicationSet> {
-        Ok(self.graph()?.replication_set(self.id(), self.hops()?))
+    /// Pub mode (`serve --pub`, `config set pub on`): also carry every feed that follows us.
+    pub fn is_pub(&self) -> Result<bool> {
+        Ok(self.store.config("pub")?.as_deref() == Some("on"))
     }
 
-    /// The replication set, widened in pub mode by every feed that follows us.
+    /// The feeds this node stores and carries.
+    pub fn replication_set(&self) -> Result<ReplicationSet> {
+        self.replication_set_for(false)
+    }
+
+    /// The replication set, widened in pub mode (asked for, or set in the config) by every
+    /// feed that follows us.
     pub fn replication_set_for(&self, pub_mode: bool) -> Result<ReplicationSet> {
         let graph = self.graph()?;
         let me = self.id();
         let mut set = graph.replication_set(me, self.hops()?);
-        if pub_mode {
+        if pub_mode || self.is_pub()? {
             for follower in graph.followers(&me) {
                 if !set.is_blocked(&follower) {
                     set.distance.entry(follower).or_insert(1);
@@ -309,7 +330,9 @@ impl Node {
 
 fn unknown_setting(key: &str) -> NodeError {
     NodeError::Usage(format!(
-        "there is no setting '{key}'; the settings are: hops, network"
+        "there is no setting '{key}'; the settings are: hops (0 to {}), network (a name), \
+         pub (on or off)",
+        graph::MAX_HOPS
     ))
 }
 

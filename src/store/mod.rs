@@ -6,6 +6,7 @@
 
 mod peers;
 mod schema;
+mod sources;
 
 pub use peers::PeerRecord;
 

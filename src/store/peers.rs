@@ -164,21 +164,27 @@ impl Store {
     /// messages from it, its contacts and its frontier. Fork evidence is kept.
     pub fn forget_feed(&mut self, feed: &FeedId) -> Result<u64> {
         let tx = self.write()?;
-        let key = feed.as_bytes();
-        tx.execute(
-            "DELETE FROM inbox WHERE id IN (SELECT id FROM messages WHERE author = ?1)",
-            [key],
-        )?;
-        let removed = tx.execute("DELETE FROM messages WHERE author = ?1", [key])?;
-        tx.execute("DELETE FROM pending WHERE author = ?1", [key])?;
-        tx.execute("DELETE FROM contacts WHERE author = ?1", [key])?;
-        tx.execute(
-            "UPDATE feeds SET seq = 0, head = NULL, name = NULL, name_seq = NULL WHERE author = ?1",
-            [key],
-        )?;
+        let removed = forget_feed_in(&tx, feed)?;
         tx.commit()?;
-        Ok(removed as u64)
+        Ok(removed)
     }
+}
+
+/// [`Store::forget_feed`] inside a caller's transaction.
+pub(super) fn forget_feed_in(tx: &rusqlite::Transaction<'_>, feed: &FeedId) -> Result<u64> {
+    let key = feed.as_bytes();
+    tx.execute(
+        "DELETE FROM inbox WHERE id IN (SELECT id FROM messages WHERE author = ?1)",
+        [key],
+    )?;
+    let removed = tx.execute("DELETE FROM messages WHERE author = ?1", [key])?;
+    let pending = tx.execute("DELETE FROM pending WHERE author = ?1", [key])?;
+    tx.execute("DELETE FROM contacts WHERE author = ?1", [key])?;
+    tx.execute(
+        "UPDATE feeds SET seq = 0, head = NULL, name = NULL, name_seq = NULL WHERE author = ?1",
+        [key],
+    )?;
+    Ok((removed + pending) as u64)
 }
 
 /// Raises what we know `peer` holds of each feed; never lowers it.

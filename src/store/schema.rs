@@ -86,6 +86,15 @@ const MIGRATIONS: &[&str] = &[
         seq INTEGER NOT NULL,
         PRIMARY KEY (peer, feed)
     );",
+    // 4: which feeds each bundle file we read carried, and whether we took them in then; when
+    // a feed becomes wanted later, the files that still hold it are read again.
+    "CREATE TABLE sources (
+        path TEXT NOT NULL,
+        feed BLOB NOT NULL,
+        taken INTEGER NOT NULL,
+        PRIMARY KEY (path, feed)
+    );
+    CREATE INDEX sources_untaken ON sources (feed) WHERE NOT taken;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
