@@ -35,6 +35,7 @@ pub struct BundleWriter<'a, W: Write> {
     /// The segment being filled by `push_message`, its feed, and how many segments were written.
     segment: Vec<u8>,
     segment_feed: Option<crate::ids::FeedId>,
+    segment_last: u64,
     segments: usize,
 }
 
@@ -54,6 +55,7 @@ impl<'a, W: Write> BundleWriter<'a, W> {
             bytes_written: 0,
             segment: Vec::new(),
             segment_feed: None,
+            segment_last: 0,
             segments: 0,
         };
         let json = serde_json::to_vec(manifest).map_err(io::Error::other)?;
@@ -66,10 +68,14 @@ impl<'a, W: Write> BundleWriter<'a, W> {
     pub fn push_message(&mut self, message: &crate::message::Message) -> io::Result<()> {
         let author = message.header.author;
         let full = self.segment.len() + message.record_len() > super::SEGMENT_TARGET;
-        if !self.segment.is_empty() && (full || self.segment_feed != Some(author)) {
+        // A segment holds one feed's contiguous run: a gap (pending messages) starts a new one.
+        let next = self.segment_feed == Some(author)
+            && self.segment_last.checked_add(1) == Some(message.header.sequence);
+        if !self.segment.is_empty() && (full || !next) {
             self.flush_segment()?;
         }
         self.segment_feed = Some(author);
+        self.segment_last = message.header.sequence;
         message.write_record(&mut self.segment);
         Ok(())
     }

@@ -263,9 +263,10 @@ fn send_side(
         .copied()
         .filter(|f| mine.contains(f))
         .collect();
+    let mut beyond: HashMap<FeedId, u64> = HashMap::new();
     // Read before the first push: anything committed from here on is pushed live.
     let mut last_version = node.store().data_version().unwrap_or(0);
-    let mut sent = push_new(node, writer, &wanted, theirs)?;
+    let mut sent = push_new(node, writer, &wanted, theirs, &mut beyond)?;
     writer.write(&[DONE])?;
     // Want lists we sent (the first, and one per widening) and the `done`s answering them.
     let (mut asked, mut answered) = (1u32, 0u32);
@@ -288,7 +289,7 @@ fn send_side(
                 let servable: Vec<FeedId> =
                     added.into_iter().filter(|f| mine.contains(f)).collect();
                 wanted.extend(&servable);
-                sent += push_new(node, writer, &servable, theirs)?;
+                sent += push_new(node, writer, &servable, theirs, &mut beyond)?;
                 writer.write(&[DONE])?;
             }
             Ok(Event::Stored) | Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -318,7 +319,7 @@ fn send_side(
                     .filter(|f| their_list.contains(f))
                     .collect();
                 wanted.extend(&servable);
-                sent += push_new(node, writer, &servable, theirs)?;
+                sent += push_new(node, writer, &servable, theirs, &mut beyond)?;
             }
             mine = now;
         }
@@ -344,7 +345,7 @@ fn send_side(
         }
         // Live: push whatever is new in our store (posts, imports, other sessions).
         if changed {
-            let n = push_new(node, writer, &wanted, theirs)?;
+            let n = push_new(node, writer, &wanted, theirs, &mut beyond)?;
             if n > 0 {
                 sent += n;
                 last_sent = Instant::now();
@@ -373,12 +374,14 @@ fn note_wants(
     Ok(())
 }
 
-/// Sends, for every wanted feed, the messages beyond what the peer is known to hold.
+/// Sends, for every wanted feed, the messages beyond what the peer is known to hold: linked
+/// ones, and verified ones beyond a gap (`beyond` remembers how far those were sent).
 fn push_new(
     node: &Node,
     writer: &mut FrameWriter,
     wanted: &[FeedId],
     theirs: &Mutex<HashMap<FeedId, u64>>,
+    beyond: &mut HashMap<FeedId, u64>,
 ) -> Result<u64, SessionError> {
     let mut sent = 0u64;
     let mut frame = vec![MESSAGES];
@@ -388,27 +391,40 @@ fn push_new(
             .lock()
             .map(|m| m.get(feed).copied().unwrap_or(0))
             .unwrap_or(0);
-        if have <= known {
+        let top = node
+            .store()
+            .pending_runs(feed)?
+            .last()
+            .map_or(have, |run| run.1.max(have));
+        let pending_sent = beyond.get(feed).copied().unwrap_or(0);
+        if have <= known && top <= pending_sent.max(known) {
             continue;
         }
         let mut failure = None;
-        node.store().for_each_in_range(feed, known + 1, have, |m| {
-            if frame.len() + m.record_len() > MAX_PAYLOAD {
-                if let Err(e) = writer.write(&frame) {
-                    failure.get_or_insert(e);
+        node.store()
+            .for_each_held_in_range(feed, known + 1, top, |m| {
+                let seq = m.header.sequence;
+                if seq > have && seq <= pending_sent {
+                    return Ok(());
                 }
-                frame.truncate(1);
-            }
-            m.write_record(&mut frame);
-            sent += 1;
-            Ok(())
-        })?;
+                if frame.len() + m.record_len() > MAX_PAYLOAD {
+                    if let Err(e) = writer.write(&frame) {
+                        failure.get_or_insert(e);
+                    }
+                    frame.truncate(1);
+                }
+                m.write_record(&mut frame);
+                sent += 1;
+                Ok(())
+            })?;
         if let Some(e) = failure {
             return Err(e.into());
         }
         if let Ok(mut map) = theirs.lock() {
-            map.insert(*feed, have);
+            let known = map.entry(*feed).or_insert(0);
+            *known = (*known).max(have);
         }
+        beyond.insert(*feed, top.max(pending_sent));
     }
     if frame.len() > 1 {
         writer.write(&frame)?;
@@ -572,12 +588,15 @@ pub fn parse_frame(frame: &[u8]) -> Result<Frame, SessionError> {
     }
 }
 
-/// The peer holds what it sends us: never send it back.
+/// The peer holds what it sends us: never send it back. Only a contiguous run from what we
+/// knew counts (messages beyond a gap say nothing of the gap).
 fn note_held(theirs: &Mutex<HashMap<FeedId, u64>>, messages: &[Message]) {
     if let Ok(mut map) = theirs.lock() {
         for m in messages {
             let known = map.entry(m.header.author).or_insert(0);
-            *known = (*known).max(m.header.sequence);
+            if m.header.sequence == known.saturating_add(1) {
+                *known = m.header.sequence;
+            }
         }
     }
 }

@@ -111,7 +111,17 @@ impl Node {
         })
         .map_err(io_at(&path))?;
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(bytes);
-        let sent: Vec<(FeedId, u64)> = manifest.feeds.iter().map(|r| (r.feed, r.last)).collect();
+        // What the peers will hold as a contiguous frontier: pending runs do not count.
+        let sent: Vec<(FeedId, u64)> = manifest
+            .feeds
+            .iter()
+            .filter(|r| {
+                self.store
+                    .frontier(&r.feed)
+                    .is_ok_and(|f| r.last <= f.sequence)
+            })
+            .map(|r| (r.feed, r.last))
+            .collect();
         for peer in &options.for_peers {
             self.store.note_sent(peer, &sent, manifest.created_at)?;
         }
@@ -119,7 +129,11 @@ impl Node {
             path,
             bundle_id: manifest.bundle_id,
             bytes,
-            feeds: manifest.feeds.len(),
+            feeds: {
+                let mut feeds: Vec<FeedId> = manifest.feeds.iter().map(|r| r.feed).collect();
+                feeds.dedup();
+                feeds.len()
+            },
             messages,
             sealed: options.seal,
         })
@@ -152,9 +166,7 @@ impl Node {
         };
         let mut ranges = Vec::new();
         for (feed, _) in mine.members() {
-            let Some(frontier) = held.get(&feed) else {
-                continue;
-            };
+            let frontier = held.get(&feed).copied().unwrap_or(Frontier::EMPTY);
             let first = if audience.is_empty() {
                 Some(1)
             } else {
@@ -164,12 +176,25 @@ impl Node {
                     .map(|a| a.holds.get(&feed).copied().unwrap_or(0) + 1)
                     .min()
             };
-            if let Some(first) = first.filter(|first| *first <= frontier.sequence) {
+            let Some(first) = first else {
+                continue;
+            };
+            if first <= frontier.sequence {
                 ranges.push(FeedRange {
                     feed,
                     first,
                     last: frontier.sequence,
                 });
+            }
+            // Verified messages beyond a gap travel on too, each run as its own range.
+            for (low, high) in self.store.pending_runs(&feed)? {
+                if high >= first {
+                    ranges.push(FeedRange {
+                        feed,
+                        first: low.max(first),
+                        last: high,
+                    });
+                }
             }
         }
         Ok(ranges)
@@ -239,7 +264,7 @@ fn write_bundle<W: io::Write>(
     for range in &manifest.feeds {
         let mut failure = None;
         store
-            .for_each_in_range(&range.feed, range.first, range.last, |message| {
+            .for_each_held_in_range(&range.feed, range.first, range.last, |message| {
                 if let Err(e) = writer.push_message(&message) {
                     failure.get_or_insert(e);
                 }

@@ -163,6 +163,52 @@ impl Store {
         Ok(())
     }
 
+    /// Every message held of a feed with sequence in `first..=last`, linked or pending, in
+    /// order: what we forward, so that a gap here does not stop later messages travelling on.
+    pub fn for_each_held_in_range(
+        &self,
+        feed: &FeedId,
+        first: u64,
+        last: u64,
+        mut each: impl FnMut(Message) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT envelope, content, seq FROM messages WHERE author = ?1 AND seq BETWEEN ?2 AND ?3 \
+             UNION ALL \
+             SELECT envelope, content, seq FROM pending WHERE author = ?1 AND seq BETWEEN ?2 AND ?3 \
+             ORDER BY 3",
+        )?;
+        let mut rows = stmt.query(params![
+            feed.as_bytes(),
+            first.min(i64::MAX as u64) as i64,
+            last.min(i64::MAX as u64) as i64
+        ])?;
+        while let Some(row) = rows.next()? {
+            each(stored_message(
+                row.get_ref(0)?.as_blob()?,
+                row.get_ref(1)?.as_blob()?,
+            )?)?;
+        }
+        Ok(())
+    }
+
+    /// A feed's pending messages as runs of contiguous sequences, lowest first.
+    pub fn pending_runs(&self, feed: &FeedId) -> Result<Vec<(u64, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq FROM pending WHERE author = ?1 ORDER BY seq")?;
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        let mut rows = stmt.query([feed.as_bytes()])?;
+        while let Some(row) = rows.next()? {
+            let seq = row.get::<_, i64>(0)? as u64;
+            match runs.last_mut() {
+                Some(run) if run.1 + 1 == seq => run.1 = seq,
+                _ => runs.push((seq, seq)),
+            }
+        }
+        Ok(runs)
+    }
+
     /// The newest `limit` linked messages of a feed, newest first.
     pub fn latest(&self, feed: &FeedId, limit: u64) -> Result<Vec<Message>> {
         let mut stmt = self.conn.prepare_cached(

@@ -11,7 +11,7 @@ use grapevine::node::Node;
 use crate::harness::{TestNode, import_counts, path_str, stick};
 
 /// Signed posts 1..=n of the feed with this seed.
-fn chain(identity: &Identity, n: u64) -> Vec<Message> {
+pub fn chain(identity: &Identity, n: u64) -> Vec<Message> {
     let mut out: Vec<Message> = Vec::new();
     for seq in 1..=n {
         let content = format!(r#"{{"type":"post","text":"post {seq}"}}"#).into_bytes();
@@ -32,7 +32,7 @@ fn chain(identity: &Identity, n: u64) -> Vec<Message> {
 }
 
 /// Writes `messages` (one feed) as a bundle signed by `exporter`.
-fn write_bundle(path: &Path, exporter: &Identity, messages: &[Message]) {
+pub fn write_bundle(path: &Path, exporter: &Identity, messages: &[Message]) {
     let id = format!("{:032x}", messages.len());
     let (bytes, _) =
         bundle::write_messages(Vec::new(), exporter, &id, 1_700_000_000_000, messages).unwrap();

@@ -9,7 +9,7 @@ use crate::harness::{Running, TestNode, eventually, import_counts};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn serve(node: &TestNode, extra: &[&str]) -> (Running, String) {
+pub fn serve(node: &TestNode, extra: &[&str]) -> (Running, String) {
     let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--no-discovery"];
     args.extend_from_slice(extra);
     let mut running = node.spawn(&args);

@@ -10,6 +10,7 @@ mod dropfolder;
 mod harness;
 mod lan;
 mod local;
+mod order;
 mod private;
 mod syncthing;
 mod trust;
