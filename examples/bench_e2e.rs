@@ -16,10 +16,7 @@ fn rate(n: u64, secs: f64) -> f64 {
 }
 
 fn main() {
-    let total: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100_000);
+    let total: u64 = common::count_arg(100_000);
     let feeds = 10u64;
     let per_feed = total / feeds;
     let dir = tempfile::tempdir().unwrap();

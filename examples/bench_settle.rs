@@ -14,10 +14,7 @@ use grapevine::content::ContactChange;
 use grapevine::node::Node;
 
 fn main() {
-    let total: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100_000);
+    let total: u64 = common::count_arg(100_000);
     let feeds = 10u64;
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("stick");

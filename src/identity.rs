@@ -27,11 +27,24 @@ pub enum IdentityError {
     Missing(PathBuf),
     #[error("the key file {0} is damaged or not a grapevine key; restore it from your backup")]
     Malformed(PathBuf),
+    #[error(
+        "the key file {0} is not a regular file; restore secret.key from your backup \
+         (a key is never read from a device, pipe or link to one)"
+    )]
+    NotAFile(PathBuf),
+    #[error(
+        "the key file {path} can be read by others (mode {mode:o}); anyone with it can write \
+         as you. Run `chmod 600 {path}`, and consider the key exposed if others had access"
+    )]
+    Exposed { path: PathBuf, mode: u32 },
     #[error("could not access the key file {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("the operating system's random number generator failed: {0}")]
     Random(String),
 }
+
+/// A key file is about 80 bytes; nothing longer is read.
+pub const MAX_KEY_FILE: u64 = 1024;
 
 pub struct Identity {
     signing: SigningKey,
@@ -75,19 +88,35 @@ impl Identity {
         Zeroizing::new(self.signing.to_bytes())
     }
 
+    /// Reads the key file: a regular file, readable by its owner only (as ssh insists), of at
+    /// most [`MAX_KEY_FILE`] bytes.
     pub fn load(path: &Path) -> Result<Self, IdentityError> {
-        let text = Zeroizing::new(match fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(IdentityError::Missing(path.to_owned()));
-            }
-            Err(source) => {
-                return Err(IdentityError::Io {
-                    path: path.to_owned(),
-                    source,
-                });
-            }
-        });
+        use std::io::Read;
+        use std::os::unix::fs::PermissionsExt;
+        let io_error = |source: io::Error| match source.kind() {
+            io::ErrorKind::NotFound => IdentityError::Missing(path.to_owned()),
+            _ => IdentityError::Io {
+                path: path.to_owned(),
+                source,
+            },
+        };
+        let meta = fs::metadata(path).map_err(io_error)?;
+        if !meta.is_file() {
+            return Err(IdentityError::NotAFile(path.to_owned()));
+        }
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(IdentityError::Exposed {
+                path: path.to_owned(),
+                mode,
+            });
+        }
+        let mut text = Zeroizing::new(String::new());
+        fs::File::open(path)
+            .map_err(io_error)?
+            .take(MAX_KEY_FILE)
+            .read_to_string(&mut text)
+            .map_err(|_| IdentityError::Malformed(path.to_owned()))?;
         let malformed = || IdentityError::Malformed(path.to_owned());
         let body = text.trim().strip_prefix(KEY_PREFIX).ok_or_else(malformed)?;
         let bytes = Zeroizing::new(decode_base32(body).ok_or_else(malformed)?);
@@ -167,6 +196,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("secret.key");
         fs::write(&path, "grapevine-secret-v1:abc\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         assert!(matches!(
             Identity::load(&path),
             Err(IdentityError::Malformed(_))

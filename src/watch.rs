@@ -18,7 +18,7 @@ use notify::RecursiveMode;
 use notify_debouncer_full::new_debouncer;
 use serde_json::{Value, json};
 
-use crate::bundle::{self, BundleSink, Manifest};
+use crate::bundle;
 use crate::node::{BundleOutcome, ImportSummary, Node, NodeError, Result};
 
 /// The folder a node uses at the root of a mounted stick.
@@ -528,16 +528,6 @@ fn stamp(file: &Path) -> Option<Stamp> {
 
 /// Reads the whole file as a bundle without storing anything: complete unless cut short.
 fn is_complete(file: &Path) -> io::Result<bool> {
-    struct Discard;
-    impl BundleSink for Discard {
-        type Error = io::Error;
-        fn manifest(&mut self, _: &Manifest) -> io::Result<()> {
-            Ok(())
-        }
-        fn segment(&mut self, _: &str, _: &[u8]) -> io::Result<()> {
-            Ok(())
-        }
-    }
     let mut handle = std::fs::File::open(file)?;
     let mut magic = [0u8; 4];
     use std::io::Read;
@@ -548,6 +538,6 @@ fn is_complete(file: &Path) -> io::Result<bool> {
         // A sealed bundle authenticates its own end; let the import judge it.
         return Ok(true);
     }
-    let report = bundle::read_bundle(std::fs::File::open(file)?, &mut Discard)?;
+    let report = bundle::read_bundle(std::fs::File::open(file)?, &mut bundle::Discard)?;
     Ok(!report.is_incomplete())
 }

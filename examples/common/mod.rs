@@ -70,3 +70,11 @@ pub fn sample_bundle(path: &Path, feeds: u64, per_feed: u64) -> f64 {
     drop(all);
     sign_rate
 }
+
+/// The message count given as the first argument, or `default`.
+pub fn count_arg(default: u64) -> u64 {
+    std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
+}

@@ -62,3 +62,16 @@ pub fn signing_input(entries: &[TrailerEntry]) -> Vec<u8> {
     }
     out
 }
+
+/// A sink that keeps nothing: for checking a bundle (completeness, signature) without storing.
+pub struct Discard;
+
+impl BundleSink for Discard {
+    type Error = std::io::Error;
+    fn manifest(&mut self, _: &Manifest) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn segment(&mut self, _: &str, _: &[u8]) -> std::io::Result<()> {
+        Ok(())
+    }
+}

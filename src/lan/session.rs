@@ -402,7 +402,7 @@ fn push_new(
         }
         let mut failure = None;
         node.store()
-            .for_each_held_in_range(feed, known + 1, top, |m| {
+            .for_each_held_in_range(feed, known.saturating_add(1), top, |m| {
                 let seq = m.header.sequence;
                 if seq > have && seq <= pending_sent {
                     return Ok(());

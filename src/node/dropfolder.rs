@@ -41,9 +41,13 @@ impl Node {
     /// The name of our next bundle in `dir`: `gv-<feed base32>-<n>.gvb` with `n` one more than
     /// our highest there, skipping any name that exists, so nothing is ever overwritten.
     pub(crate) fn next_own_bundle_path(&self, dir: &Path) -> PathBuf {
-        let first = self.own_bundles(dir).last().map_or(1, |(n, _)| n + 1);
+        // Others can write here too: a planted counter near the top must not overflow.
+        let first = self
+            .own_bundles(dir)
+            .last()
+            .map_or(1, |(n, _)| n.saturating_add(1));
         let prefix = own_prefix(&self.id());
-        (first..)
+        (first..=u64::MAX)
             .map(|n| dir.join(format!("{prefix}{n}.{}", bundle::EXTENSION)))
             .find(|p| !p.exists())
             .unwrap_or_else(|| dir.join(format!("{prefix}{first}.{}", bundle::EXTENSION)))

@@ -71,6 +71,9 @@ impl Node {
         folder: Option<&Path>,
     ) -> Result<ExportSummary> {
         let path = path.to_owned();
+        if let Some(dir) = folder {
+            self.verify_participants(dir)?;
+        }
         let feeds = self.plan_export(options, folder)?;
         let mine = self.replication_set()?;
         let manifest = Manifest {
@@ -173,7 +176,7 @@ impl Node {
                 audience
                     .iter()
                     .filter(|a| a.wants.as_ref().is_none_or(|set| set.contains(&feed)))
-                    .map(|a| a.holds.get(&feed).copied().unwrap_or(0) + 1)
+                    .map(|a| a.holds.get(&feed).copied().unwrap_or(0).saturating_add(1))
                     .min()
             };
             let Some(first) = first else {
@@ -215,12 +218,59 @@ impl Node {
         Ok(Audience { wants, holds })
     }
 
+    /// Checks the signature of every other node's bundle in `dir` that we have not verified
+    /// yet (without storing its messages), and records what its exporter says it holds, so
+    /// that a plain `export DIR` plans from signed claims only.
+    pub(crate) fn verify_participants(&mut self, dir: &Path) -> Result<()> {
+        for file in super::bundles_in(dir) {
+            let Ok(Ok(Some(manifest))) = std::fs::File::open(&file).map(bundle::read_manifest)
+            else {
+                continue;
+            };
+            if manifest.exporter == self.id()
+                || self
+                    .store
+                    .verified_bundle_from(&manifest.bundle_id, &manifest.exporter)?
+            {
+                continue;
+            }
+            let Ok(handle) = std::fs::File::open(&file) else {
+                continue;
+            };
+            let Ok(report) = bundle::read_bundle(handle, &mut bundle::Discard) else {
+                continue;
+            };
+            if let (true, Some(m)) = (report.is_verified(), &report.manifest) {
+                self.store.record_bundle(
+                    &m.bundle_id,
+                    &m.exporter,
+                    m.created_at,
+                    &file.display().to_string(),
+                    true,
+                    0,
+                )?;
+                let frontier: Vec<_> = m.frontier.iter().map(|e| (e.feed, e.sequence)).collect();
+                let via = format!(
+                    "bundle {}",
+                    file.file_name().unwrap_or_default().to_string_lossy()
+                );
+                self.store
+                    .note_heard(&m.exporter, &frontier, m.created_at, &via)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The other participants of a drop folder: exporters of bundles there that we imported
+    /// and whose signature verified. What they hold comes from the store (claims from their
+    /// verified manifests, raised by what we sent), never from a file's unverified manifest: a
+    /// forged file in the folder cannot make us withhold anything.
     fn folder_audience(
         &self,
         dir: &Path,
         held: &HashMap<FeedId, Frontier>,
     ) -> Result<Vec<Audience>> {
-        let mut latest: HashMap<FeedId, Manifest> = HashMap::new();
+        let mut participants: Vec<FeedId> = Vec::new();
         for file in super::bundles_in(dir) {
             let Ok(handle) = std::fs::File::open(&file) else {
                 continue;
@@ -228,23 +278,20 @@ impl Node {
             let Ok(Some(manifest)) = bundle::read_manifest(handle) else {
                 continue;
             };
-            if manifest.exporter == self.id() {
+            let exporter = manifest.exporter;
+            if exporter == self.id() || participants.contains(&exporter) {
                 continue;
             }
-            let newer = latest
-                .get(&manifest.exporter)
-                .is_none_or(|m| m.created_at < manifest.created_at);
-            if newer {
-                latest.insert(manifest.exporter, manifest);
+            if self
+                .store
+                .verified_bundle_from(&manifest.bundle_id, &exporter)?
+            {
+                participants.push(exporter);
             }
         }
         let mut list = Vec::new();
-        for (peer, manifest) in latest {
-            let mut holds = self.store.peer_frontier(&peer)?;
-            for entry in &manifest.frontier {
-                let seq = holds.entry(entry.feed).or_insert(0);
-                *seq = (*seq).max(entry.sequence);
-            }
+        for peer in participants {
+            let holds = self.store.peer_frontier(&peer)?;
             list.push(self.audience(peer, holds, held)?);
         }
         Ok(list)

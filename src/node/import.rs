@@ -6,7 +6,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::{Node, Result};
+use super::{Node, NodeError, Result};
 use crate::bundle::{self, BundleReport, BundleSink, Manifest};
 use crate::ids::FeedId;
 use crate::ingest::{IngestReport, Ingester};
@@ -97,6 +97,17 @@ impl Node {
     pub fn import(&mut self, paths: &[PathBuf]) -> Result<ImportSummary> {
         let mut summary = ImportSummary::default();
         for path in paths {
+            // Only regular files are bundles: a pipe would block the open, a device never end.
+            if let Ok(meta) = fs::metadata(path)
+                && !meta.is_dir()
+                && !meta.is_file()
+            {
+                return Err(NodeError::Usage(format!(
+                    "{} is not a regular file or a folder; only files are bundles. \
+                     Copy the bundle into a file and import that",
+                    path.display()
+                )));
+            }
             if path.is_dir() {
                 for file in bundles_in(path) {
                     self.import_file(&file, &mut summary)?;
@@ -110,6 +121,12 @@ impl Node {
     }
 
     pub(super) fn import_file(&mut self, path: &Path, summary: &mut ImportSummary) -> Result<()> {
+        if fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            summary
+                .unreadable
+                .push((path.to_owned(), "not a regular file; skipped".into()));
+            return Ok(());
+        }
         let mut file = match File::open(path) {
             Ok(file) => file,
             Err(e) => {

@@ -141,28 +141,6 @@ impl Store {
         Ok(stmt.query_row([feed.as_bytes()], |r| r.get(0))?)
     }
 
-    /// Linked messages of a feed with sequence in `first..=last`, in order, passed to `each`.
-    pub fn for_each_in_range(
-        &self,
-        feed: &FeedId,
-        first: u64,
-        last: u64,
-        mut each: impl FnMut(Message) -> Result<()>,
-    ) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT envelope, content FROM messages \
-             WHERE author = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
-        )?;
-        let mut rows = stmt.query(params![feed.as_bytes(), first as i64, last as i64])?;
-        while let Some(row) = rows.next()? {
-            each(stored_message(
-                row.get_ref(0)?.as_blob()?,
-                row.get_ref(1)?.as_blob()?,
-            )?)?;
-        }
-        Ok(())
-    }
-
     /// Every message held of a feed with sequence in `first..=last`, linked or pending, in
     /// order: what we forward, so that a gap here does not stop later messages travelling on.
     pub fn for_each_held_in_range(
@@ -331,6 +309,14 @@ impl Store {
             "SELECT EXISTS(SELECT 1 FROM bundles WHERE bundle_id = ?1 AND verified)",
         )?;
         Ok(stmt.query_row([bundle_id], |r| r.get(0))?)
+    }
+
+    /// Whether we imported a bundle with this id from `exporter` and its signature verified.
+    pub fn verified_bundle_from(&self, bundle_id: &str, exporter: &FeedId) -> Result<bool> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM bundles WHERE bundle_id = ?1 AND exporter = ?2 AND verified)",
+        )?;
+        Ok(stmt.query_row(params![bundle_id, exporter.as_bytes()], |r| r.get(0))?)
     }
 
     pub fn record_bundle(

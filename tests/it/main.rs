@@ -8,6 +8,7 @@ mod crash;
 mod damage;
 mod dropfolder;
 mod harness;
+mod hostile;
 mod lan;
 mod local;
 mod order;
