@@ -9,6 +9,7 @@ pub mod discovery;
 pub mod frame;
 pub mod serve;
 pub mod session;
+pub mod wire;
 
 pub use serve::{ServeOptions, serve, serve_on, sync};
 pub use session::{SessionConfig, SessionError, SessionReport};

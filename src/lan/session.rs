@@ -7,7 +7,7 @@
 //! A reader thread receives and ingests while the session thread sends, so neither side can
 //! block the other.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::mpsc;
@@ -17,21 +17,13 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use super::frame::{FrameError, FrameReader, FrameWriter, MAX_PAYLOAD, handshake};
-use crate::bytes::ByteReader;
+use super::wire::{BYE, DONE, MAX_WANTS, MESSAGES, PING, send_wants};
+pub use super::wire::{Frame, parse_frame};
 use crate::graph::ReplicationSet;
 use crate::ids::FeedId;
 use crate::ingest::{IngestReport, Ingester};
 use crate::message::Message;
 use crate::node::{Node, NodeError};
-
-const WANT: u8 = 1;
-const MESSAGES: u8 = 2;
-const DONE: u8 = 3;
-const PING: u8 = 4;
-const BYE: u8 = 5;
-/// Most feeds a want list may name.
-const MAX_WANTS: usize = 200_000;
-const WANT_ENTRY: usize = 40;
 
 #[derive(Debug, Error)]
 pub enum SessionError {
@@ -257,7 +249,8 @@ fn send_side(
     let via = format!("lan {}", address.map(|a| a.to_string()).unwrap_or_default());
     node.store
         .note_heard(&peer, &frontier, crate::now_ms(), &via)?;
-    let mut their_list: Vec<FeedId> = first_wants.iter().map(|(f, _)| *f).collect();
+    // A set: later want lists are checked against it, and a list may name 200,000 feeds.
+    let mut their_list: HashSet<FeedId> = first_wants.iter().map(|(f, _)| *f).collect();
     let mut wanted: Vec<FeedId> = their_list
         .iter()
         .copied()
@@ -283,9 +276,8 @@ fn send_side(
                 let added: Vec<FeedId> = more
                     .iter()
                     .map(|(f, _)| *f)
-                    .filter(|f| !their_list.contains(f))
+                    .filter(|f| their_list.insert(*f))
                     .collect();
-                their_list.extend(&added);
                 let servable: Vec<FeedId> =
                     added.into_iter().filter(|f| mine.contains(f)).collect();
                 wanted.extend(&servable);
@@ -432,25 +424,6 @@ fn push_new(
     Ok(sent)
 }
 
-fn send_wants(writer: &mut FrameWriter, wants: &[(FeedId, u64)]) -> Result<(), SessionError> {
-    let per_frame = (MAX_PAYLOAD - 2) / WANT_ENTRY;
-    let chunks: Vec<&[(FeedId, u64)]> = if wants.is_empty() {
-        vec![&[]]
-    } else {
-        wants.chunks(per_frame).collect()
-    };
-    let last = chunks.len() - 1;
-    for (i, chunk) in chunks.into_iter().enumerate() {
-        let mut frame = vec![WANT, u8::from(i < last)];
-        for (feed, seq) in chunk {
-            frame.extend_from_slice(feed.as_bytes());
-            frame.extend_from_slice(&seq.to_be_bytes());
-        }
-        writer.write(&frame)?;
-    }
-    Ok(())
-}
-
 /// The receiving half: parses frames, ingests messages of wanted feeds, and tells the sender.
 fn receive(
     home: &Path,
@@ -529,65 +502,6 @@ fn receive(
     }
 }
 
-/// A decoded session frame.
-#[derive(Debug)]
-pub enum Frame {
-    /// Part of a want list: (feed, sequence held); `more` when another part follows.
-    Want {
-        more: bool,
-        entries: Vec<(FeedId, u64)>,
-    },
-    Messages(Vec<Message>),
-    Done,
-    Ping,
-    Bye,
-}
-
-/// Decodes one frame's plaintext. Any malformed frame, or any message in it that fails its
-/// checks (signatures are checked at ingest), is a protocol violation that drops the peer.
-pub fn parse_frame(frame: &[u8]) -> Result<Frame, SessionError> {
-    let bad = |why: &str| SessionError::Protocol(why.to_owned());
-    let (&kind, body) = frame.split_first().ok_or_else(|| bad("an empty frame"))?;
-    match kind {
-        WANT => {
-            let (&more, list) = body
-                .split_first()
-                .ok_or_else(|| bad("an empty want frame"))?;
-            if list.len() % WANT_ENTRY != 0 {
-                return Err(bad("a want list entry is cut short"));
-            }
-            let mut entries = Vec::with_capacity(list.len() / WANT_ENTRY);
-            for entry in list.chunks(WANT_ENTRY) {
-                let feed = FeedId::from_slice(&entry[..32]).ok_or_else(|| bad("bad feed id"))?;
-                let mut seq = [0u8; 8];
-                seq.copy_from_slice(&entry[32..]);
-                entries.push((feed, u64::from_be_bytes(seq)));
-            }
-            Ok(Frame::Want {
-                more: more != 0,
-                entries,
-            })
-        }
-        MESSAGES => {
-            let mut records = ByteReader::new(body);
-            let mut messages = Vec::new();
-            while !records.is_empty() {
-                let message = Message::read_record(&mut records)
-                    .map_err(|e| SessionError::Protocol(format!("an invalid message: {e}")))?;
-                messages.push(message);
-            }
-            Ok(Frame::Messages(messages))
-        }
-        DONE if body.is_empty() => Ok(Frame::Done),
-        PING if body.is_empty() => Ok(Frame::Ping),
-        BYE if body.is_empty() => Ok(Frame::Bye),
-        other => Err(SessionError::Protocol(format!(
-            "unknown frame type {other} of {} bytes",
-            frame.len()
-        ))),
-    }
-}
-
 /// The peer holds what it sends us: never send it back. Only a contiguous run from what we
 /// knew counts (messages beyond a gap say nothing of the gap).
 fn note_held(theirs: &Mutex<HashMap<FeedId, u64>>, messages: &[Message]) {
@@ -630,43 +544,5 @@ impl Node {
             ingester.push(m, "network")?;
         }
         Ok(ingester.finish()?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_decode_or_are_refused() {
-        assert!(matches!(parse_frame(&[DONE]), Ok(Frame::Done)));
-        assert!(parse_frame(&[]).is_err());
-        assert!(parse_frame(&[DONE, 0]).is_err());
-        assert!(parse_frame(&[99]).is_err());
-        let mut want = vec![WANT, 0];
-        want.extend_from_slice(&[7; 32]);
-        want.extend_from_slice(&5u64.to_be_bytes());
-        match parse_frame(&want) {
-            Ok(Frame::Want {
-                more: false,
-                entries,
-            }) => assert_eq!(entries, vec![(FeedId([7; 32]), 5)]),
-            other => panic!("{other:?}"),
-        }
-        assert!(parse_frame(&want[..want.len() - 1]).is_err());
-        assert!(parse_frame(&[MESSAGES, 1, 2, 3]).is_err());
-        // Pseudo-random frames never panic.
-        let mut x = 0x1234_5678_9abc_def0u64;
-        for len in 0..2000 {
-            let bytes: Vec<u8> = (0..len % 300)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
-            let _ = parse_frame(&bytes);
-        }
     }
 }

@@ -110,7 +110,7 @@ impl Node {
             return Ok((None, Vec::new()));
         }
         let path = self.next_own_bundle_path(dir);
-        let summary = self.export_planned(&path, &ExportOptions::default(), Some(dir))?;
+        let summary = self.export_planned(&path, &ExportOptions::default(), plan)?;
         let mut removed = Vec::new();
         for (_, old) in own {
             if std::fs::remove_file(&old).is_ok() {

@@ -60,21 +60,18 @@ impl Node {
             }
             None => target.to_owned(),
         };
-        self.export_planned(&path, options, folder)
+        let feeds = self.plan_export(options, folder)?;
+        self.export_planned(&path, options, feeds)
     }
 
-    /// Writes a bundle to `path`, planned for `options` and the participants of `folder`.
+    /// Writes a bundle of the ranges `feeds` (from [`Node::plan_export`]) to `path`.
     pub(crate) fn export_planned(
         &mut self,
         path: &Path,
         options: &ExportOptions,
-        folder: Option<&Path>,
+        feeds: Vec<FeedRange>,
     ) -> Result<ExportSummary> {
         let path = path.to_owned();
-        if let Some(dir) = folder {
-            self.verify_participants(dir)?;
-        }
-        let feeds = self.plan_export(options, folder)?;
         let mine = self.replication_set()?;
         let manifest = Manifest {
             format: bundle::FORMAT.into(),
@@ -147,7 +144,7 @@ impl Node {
     /// other participants of the target folder (from their manifests there); with none (or
     /// with `all`), everything we replicate.
     pub fn plan_export(
-        &self,
+        &mut self,
         options: &ExportOptions,
         folder: Option<&Path>,
     ) -> Result<Vec<FeedRange>> {
@@ -218,74 +215,30 @@ impl Node {
         Ok(Audience { wants, holds })
     }
 
-    /// Checks the signature of every other node's bundle in `dir` that we have not verified
-    /// yet (without storing its messages), and records what its exporter says it holds, so
-    /// that a plain `export DIR` plans from signed claims only.
-    pub(crate) fn verify_participants(&mut self, dir: &Path) -> Result<()> {
-        for file in super::bundles_in(dir) {
-            let Ok(Ok(Some(manifest))) = std::fs::File::open(&file).map(bundle::read_manifest)
-            else {
-                continue;
-            };
-            if manifest.exporter == self.id()
-                || self
-                    .store
-                    .verified_bundle_from(&manifest.bundle_id, &manifest.exporter)?
-            {
-                continue;
-            }
-            let Ok(handle) = std::fs::File::open(&file) else {
-                continue;
-            };
-            let Ok(report) = bundle::read_bundle(handle, &mut bundle::Discard) else {
-                continue;
-            };
-            if let (true, Some(m)) = (report.is_verified(), &report.manifest) {
-                self.store.record_bundle(
-                    &m.bundle_id,
-                    &m.exporter,
-                    m.created_at,
-                    &file.display().to_string(),
-                    true,
-                    0,
-                )?;
-                let frontier: Vec<_> = m.frontier.iter().map(|e| (e.feed, e.sequence)).collect();
-                let via = format!(
-                    "bundle {}",
-                    file.file_name().unwrap_or_default().to_string_lossy()
-                );
-                self.store
-                    .note_heard(&m.exporter, &frontier, m.created_at, &via)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The other participants of a drop folder: exporters of bundles there that we imported
-    /// and whose signature verified. What they hold comes from the store (claims from their
-    /// verified manifests, raised by what we sent), never from a file's unverified manifest: a
-    /// forged file in the folder cannot make us withhold anything.
+    /// The other participants of a drop folder: exporters of bundles there whose signature
+    /// verified (checked here, without storing messages, for bundles we have not imported).
+    /// What they hold comes from the store (claims from their verified manifests, raised by
+    /// what we sent), never from a file's unverified manifest: a forged file in the folder
+    /// cannot make us withhold anything.
     fn folder_audience(
-        &self,
+        &mut self,
         dir: &Path,
         held: &HashMap<FeedId, Frontier>,
     ) -> Result<Vec<Audience>> {
         let mut participants: Vec<FeedId> = Vec::new();
         for file in super::bundles_in(dir) {
-            let Ok(handle) = std::fs::File::open(&file) else {
-                continue;
-            };
-            let Ok(Some(manifest)) = bundle::read_manifest(handle) else {
+            let Ok(Ok(Some(manifest))) = std::fs::File::open(&file).map(bundle::read_manifest)
+            else {
                 continue;
             };
             let exporter = manifest.exporter;
             if exporter == self.id() || participants.contains(&exporter) {
                 continue;
             }
-            if self
+            let known = self
                 .store
-                .verified_bundle_from(&manifest.bundle_id, &exporter)?
-            {
+                .verified_bundle_from(&manifest.bundle_id, &exporter)?;
+            if known || self.verify_bundle(&file)? {
                 participants.push(exporter);
             }
         }
@@ -295,6 +248,22 @@ impl Node {
             list.push(self.audience(peer, holds, held)?);
         }
         Ok(list)
+    }
+
+    /// Checks a bundle's signature without storing its messages; if it holds, records the
+    /// bundle and what its exporter says it holds.
+    fn verify_bundle(&mut self, file: &Path) -> Result<bool> {
+        let Ok(handle) = std::fs::File::open(file) else {
+            return Ok(false);
+        };
+        let Ok(report) = bundle::read_bundle(handle, &mut bundle::Discard) else {
+            return Ok(false);
+        };
+        let (true, Some(m)) = (report.is_verified(), &report.manifest) else {
+            return Ok(false);
+        };
+        self.remember(file, m, true, 0)?;
+        Ok(true)
     }
 }
 

@@ -229,22 +229,28 @@ impl Node {
             reread: 0,
         };
         if let Some(m) = &outcome.container.manifest {
-            self.remember(path, m, &outcome)?;
+            let verified = outcome.container.is_verified();
+            self.remember(path, m, verified, outcome.messages.new)?;
         }
         summary.add(outcome);
         Ok(())
     }
 
     /// Records the bundle, and, if its signature holds, what its exporter says it holds.
-    fn remember(&mut self, path: &Path, m: &Manifest, outcome: &BundleOutcome) -> Result<()> {
-        let verified = outcome.container.is_verified();
+    pub(super) fn remember(
+        &mut self,
+        path: &Path,
+        m: &Manifest,
+        verified: bool,
+        new_messages: u64,
+    ) -> Result<()> {
         self.store.record_bundle(
             &m.bundle_id,
             &m.exporter,
             m.created_at,
             &path.display().to_string(),
             verified,
-            outcome.messages.new,
+            new_messages,
         )?;
         if verified && m.exporter != self.id() {
             let frontier: Vec<_> = m.frontier.iter().map(|e| (e.feed, e.sequence)).collect();

@@ -180,6 +180,17 @@ fn check_bundle(v: &Vector, expect: &str) {
                 (unhex(s).try_into().unwrap(), n.parse().unwrap())
             })
             .collect(),
+        missing: v
+            .get("missing")
+            .map(|list| {
+                list.split(' ')
+                    .map(|f| {
+                        let (s, n) = f.split_once(':').unwrap();
+                        (unhex(s).try_into().unwrap(), n.parse().unwrap())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     let mut sink = Collect::default();
     let report = bundle::read_bundle(Cursor::new(&v.body), &mut sink).unwrap();

@@ -1,0 +1,136 @@
+//! The session's frames (bundle-format/lan-protocol.md, "Frames"): their types, the want-list
+//! encoder, and `parse_frame`, a pure decoder of untrusted plaintext (fuzzed).
+
+use super::frame::{FrameWriter, MAX_PAYLOAD};
+use super::session::SessionError;
+use crate::bytes::ByteReader;
+use crate::ids::FeedId;
+use crate::message::Message;
+
+pub(super) const WANT: u8 = 1;
+pub(super) const MESSAGES: u8 = 2;
+pub(super) const DONE: u8 = 3;
+pub(super) const PING: u8 = 4;
+pub(super) const BYE: u8 = 5;
+/// Most feeds a want list may name.
+pub(super) const MAX_WANTS: usize = 200_000;
+pub(super) const WANT_ENTRY: usize = 40;
+
+pub(super) fn send_wants(
+    writer: &mut FrameWriter,
+    wants: &[(FeedId, u64)],
+) -> Result<(), SessionError> {
+    let per_frame = (MAX_PAYLOAD - 2) / WANT_ENTRY;
+    let chunks: Vec<&[(FeedId, u64)]> = if wants.is_empty() {
+        vec![&[]]
+    } else {
+        wants.chunks(per_frame).collect()
+    };
+    let last = chunks.len() - 1;
+    for (i, chunk) in chunks.into_iter().enumerate() {
+        let mut frame = vec![WANT, u8::from(i < last)];
+        for (feed, seq) in chunk {
+            frame.extend_from_slice(feed.as_bytes());
+            frame.extend_from_slice(&seq.to_be_bytes());
+        }
+        writer.write(&frame)?;
+    }
+    Ok(())
+}
+
+/// A decoded session frame.
+#[derive(Debug)]
+pub enum Frame {
+    /// Part of a want list: (feed, sequence held); `more` when another part follows.
+    Want {
+        more: bool,
+        entries: Vec<(FeedId, u64)>,
+    },
+    Messages(Vec<Message>),
+    Done,
+    Ping,
+    Bye,
+}
+
+/// Decodes one frame's plaintext. Any malformed frame, or any message in it that fails its
+/// checks (signatures are checked at ingest), is a protocol violation that drops the peer.
+pub fn parse_frame(frame: &[u8]) -> Result<Frame, SessionError> {
+    let bad = |why: &str| SessionError::Protocol(why.to_owned());
+    let (&kind, body) = frame.split_first().ok_or_else(|| bad("an empty frame"))?;
+    match kind {
+        WANT => {
+            let (&more, list) = body
+                .split_first()
+                .ok_or_else(|| bad("an empty want frame"))?;
+            if list.len() % WANT_ENTRY != 0 {
+                return Err(bad("a want list entry is cut short"));
+            }
+            let mut entries = Vec::with_capacity(list.len() / WANT_ENTRY);
+            for entry in list.chunks(WANT_ENTRY) {
+                let feed = FeedId::from_slice(&entry[..32]).ok_or_else(|| bad("bad feed id"))?;
+                let mut seq = [0u8; 8];
+                seq.copy_from_slice(&entry[32..]);
+                entries.push((feed, u64::from_be_bytes(seq)));
+            }
+            Ok(Frame::Want {
+                more: more != 0,
+                entries,
+            })
+        }
+        MESSAGES => {
+            let mut records = ByteReader::new(body);
+            let mut messages = Vec::new();
+            while !records.is_empty() {
+                let message = Message::read_record(&mut records)
+                    .map_err(|e| SessionError::Protocol(format!("an invalid message: {e}")))?;
+                messages.push(message);
+            }
+            Ok(Frame::Messages(messages))
+        }
+        DONE if body.is_empty() => Ok(Frame::Done),
+        PING if body.is_empty() => Ok(Frame::Ping),
+        BYE if body.is_empty() => Ok(Frame::Bye),
+        other => Err(SessionError::Protocol(format!(
+            "unknown frame type {other} of {} bytes",
+            frame.len()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_decode_or_are_refused() {
+        assert!(matches!(parse_frame(&[DONE]), Ok(Frame::Done)));
+        assert!(parse_frame(&[]).is_err());
+        assert!(parse_frame(&[DONE, 0]).is_err());
+        assert!(parse_frame(&[99]).is_err());
+        let mut want = vec![WANT, 0];
+        want.extend_from_slice(&[7; 32]);
+        want.extend_from_slice(&5u64.to_be_bytes());
+        match parse_frame(&want) {
+            Ok(Frame::Want {
+                more: false,
+                entries,
+            }) => assert_eq!(entries, vec![(FeedId([7; 32]), 5)]),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_frame(&want[..want.len() - 1]).is_err());
+        assert!(parse_frame(&[MESSAGES, 1, 2, 3]).is_err());
+        // Pseudo-random frames never panic.
+        let mut x = 0x1234_5678_9abc_def0u64;
+        for len in 0..2000 {
+            let bytes: Vec<u8> = (0..len % 300)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            let _ = parse_frame(&bytes);
+        }
+    }
+}
