@@ -43,19 +43,33 @@ fn a_post_travels_through_a_watched_folder() {
     let latency = posted.elapsed();
     assert_eq!(b.posts(&a.id()), ["hello through the folder"]);
     eprintln!("post on A readable on B after {latency:?}");
-    // Each node's files in the folder are its own, one each.
-    let names: Vec<String> = fs::read_dir(shared.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".gvb"))
-        .collect();
-    for node in [&a, &b] {
-        let own = names.iter().filter(|n| n.contains(&node.id()[1..])).count();
-        assert_eq!(
-            own, 1,
-            "{} has exactly one current bundle: {names:?}",
-            node.name
+    // Each node's files in the folder are its own, one each, once the watchers are done: a
+    // node writes its new bundle before it removes the superseded one (so the folder never
+    // lacks one), and the merge line above comes before that refresh.
+    let names = || -> Vec<String> {
+        fs::read_dir(shared.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".gvb"))
+            .collect()
+    };
+    let one_each = || {
+        [&a, &b].iter().all(|node| {
+            names()
+                .iter()
+                .filter(|n| n.contains(&node.id()[1..]))
+                .count()
+                == 1
+        })
+    };
+    let deadline = Instant::now() + READY;
+    while !one_each() {
+        assert!(
+            Instant::now() < deadline,
+            "each node keeps exactly one current bundle: {:?}",
+            names()
         );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
