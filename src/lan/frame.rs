@@ -1,11 +1,13 @@
 //! Length-prefixed Noise frames over TCP, and the authenticated handshake.
 //!
 //! Every frame is a u32 big-endian length and that many bytes, at most 65,535 (the Noise
-//! message limit): a larger length is refused before anything is allocated. Reads time out.
+//! message limit): a larger length is refused before anything is allocated. Reads time out;
+//! the handshake as a whole must finish by a deadline, however the peer paces its bytes.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use snow::{Builder, StatelessTransportState};
@@ -28,6 +30,8 @@ pub enum FrameError {
     Oversized(u64),
     #[error("the peer stalled: nothing arrived for {0} s")]
     Stalled(u64),
+    #[error("the peer stalled: the handshake did not finish within {0} s")]
+    HandshakeDeadline(u64),
     #[error("the peer closed the connection")]
     Closed,
     #[error("network error: {0}")]
@@ -51,20 +55,58 @@ fn read_error(e: io::Error, timeout_secs: u64) -> FrameError {
 fn read_raw(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
-    timeout_secs: u64,
+    patience: Patience,
 ) -> Result<(), FrameError> {
     let mut len = [0u8; 4];
-    stream
-        .read_exact(&mut len)
-        .map_err(|e| read_error(e, timeout_secs))?;
+    read_exact_by(stream, &mut len, patience)?;
     let len = u32::from_be_bytes(len) as u64;
     if len as usize > MAX_FRAME {
         return Err(FrameError::Oversized(len));
     }
     buf.resize(len as usize, 0);
-    stream
-        .read_exact(buf)
-        .map_err(|e| read_error(e, timeout_secs))
+    read_exact_by(stream, buf, patience)
+}
+
+/// Where a frame read stops waiting: after a silence, or at a fixed moment.
+#[derive(Clone, Copy)]
+enum Patience {
+    Silence(u64),
+    Until(Instant, u64),
+}
+
+/// `read_exact` that, under `Patience::Until`, gives each read only the time left, so a peer
+/// trickling one byte at a time cannot stretch the wait.
+fn read_exact_by(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    patience: Patience,
+) -> Result<(), FrameError> {
+    let (deadline, secs) = match patience {
+        Patience::Silence(secs) => return stream.read_exact(buf).map_err(|e| read_error(e, secs)),
+        Patience::Until(deadline, secs) => (deadline, secs),
+    };
+    let mut filled = 0;
+    while filled < buf.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(FrameError::HandshakeDeadline(secs));
+        }
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(FrameError::Io)?;
+        match stream.read(&mut buf[filled..]) {
+            Ok(0) => return Err(FrameError::Closed),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(match read_error(e, secs) {
+                    FrameError::Stalled(_) => FrameError::HandshakeDeadline(secs),
+                    other => other,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn write_raw(stream: &mut TcpStream, bytes: &[u8]) -> Result<(), FrameError> {
@@ -93,7 +135,11 @@ pub struct FrameWriter {
 impl FrameReader {
     /// The next frame's plaintext.
     pub fn read(&mut self) -> Result<Vec<u8>, FrameError> {
-        read_raw(&mut self.stream, &mut self.raw, self.timeout_secs)?;
+        self.read_with(Patience::Silence(self.timeout_secs))
+    }
+
+    fn read_with(&mut self, patience: Patience) -> Result<Vec<u8>, FrameError> {
+        read_raw(&mut self.stream, &mut self.raw, patience)?;
         let mut plain = vec![0u8; self.raw.len()];
         let n = self
             .noise
@@ -128,13 +174,19 @@ impl FrameWriter {
 /// ids: each side signs the handshake hash with its ed25519 key, and its Noise static key must
 /// be the X25519 form of that feed key. The responder proves itself first; the initiator
 /// checks it before revealing its own identity. Returns the verified peer and both halves.
+///
+/// All of it must finish within `deadline`; afterwards reads time out after `timeout` of
+/// silence.
 pub fn handshake(
     mut stream: TcpStream,
     identity: &Identity,
     network_key: &[u8; 32],
     initiator: bool,
-    timeout_secs: u64,
+    deadline: Duration,
+    timeout: Duration,
 ) -> Result<(FeedId, FrameReader, FrameWriter), FrameError> {
+    let timeout_secs = timeout.as_secs();
+    let until = Patience::Until(Instant::now() + deadline, deadline.as_secs());
     let secret = identity.x25519_secret();
     let mut prologue = PROLOGUE.to_vec();
     prologue.extend_from_slice(network_key);
@@ -167,7 +219,7 @@ pub fn handshake(
             let n = hs.write_message(&[], &mut buf).map_err(fail)?;
             write_raw(&mut stream, &buf[..n]).map_err(hung_up)?;
         } else {
-            read_raw(&mut stream, &mut raw, timeout_secs).map_err(hung_up)?;
+            read_raw(&mut stream, &mut raw, until).map_err(hung_up)?;
             // Our handshake messages carry no payload: anything else is not a grapevine peer.
             if hs.read_message(&raw, &mut buf).map_err(fail)? != 0 {
                 return Err(FrameError::Handshake(
@@ -203,13 +255,18 @@ pub fn handshake(
         w.write(&payload)
     };
     let peer = if initiator {
-        let peer = verify_hello(&reader.read()?, &hash, &remote_static)?;
+        let peer = verify_hello(&reader.read_with(until)?, &hash, &remote_static)?;
         hello(&mut writer)?;
         peer
     } else {
         hello(&mut writer)?;
-        verify_hello(&reader.read()?, &hash, &remote_static)?
+        verify_hello(&reader.read_with(until)?, &hash, &remote_static)?
     };
+    // The clones share one socket: from here on, silence is measured per read again.
+    writer
+        .stream
+        .set_read_timeout(Some(timeout))
+        .map_err(FrameError::Io)?;
     Ok((peer, reader, writer))
 }
 

@@ -7,6 +7,7 @@
 
 pub mod discovery;
 pub mod frame;
+pub mod limits;
 pub mod serve;
 pub mod session;
 pub mod wire;

@@ -6,13 +6,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::limits::{HandshakeSlot, Limits, SessionSlot};
 use super::session::{self, SessionConfig, SessionError, SessionReport};
 use super::{discovery, network_key};
 use crate::ids::FeedId;
 use crate::node::{Node, NodeError};
 
-/// Most sessions `serve` runs at once; further connections are refused.
-const MAX_SESSIONS: usize = 64;
+/// Refused connections are logged at most this often (with a count), so a flood cannot flood
+/// the log too.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
@@ -38,7 +40,7 @@ struct Shared {
     connected: Mutex<HashSet<FeedId>>,
     /// Addresses we dialled and are connected to (pubs).
     dialled: Mutex<HashSet<String>>,
-    sessions: Mutex<usize>,
+    limits: Limits,
 }
 
 /// Runs until the process is stopped: accepts sessions, announces itself, dials peers it
@@ -80,17 +82,8 @@ pub fn serve_on(
         log: log.clone(),
         connected: Mutex::default(),
         dialled: Mutex::default(),
-        sessions: Mutex::new(0),
+        limits: Limits::default(),
     });
-    log(format!(
-        "listening on {bound} as {me}{}{}",
-        if opts.pub_mode { " (pub)" } else { "" },
-        if opts.discovery {
-            ""
-        } else {
-            "; discovery off"
-        }
-    ));
     if opts.discovery {
         let shared = shared.clone();
         let opts = opts.clone();
@@ -101,27 +94,68 @@ pub fn serve_on(
         let every = opts.pub_every;
         std::thread::spawn(move || visit_pubs(&shared, every));
     }
+    // Said once everything is running, so that whoever waits for it can connect at once.
+    log(format!(
+        "listening on {bound} as {me}{}{}",
+        if opts.pub_mode { " (pub)" } else { "" },
+        if opts.discovery {
+            ""
+        } else {
+            "; discovery off"
+        }
+    ));
+    // The accept loop only counts and hands off: it never waits on a peer, so it cannot be
+    // starved, and a slot is taken here, before the next accept, so counts cannot race.
+    let mut refused = Refused::default();
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
-        let address = stream
-            .peer_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let busy = shared
-            .sessions
-            .lock()
-            .map(|n| *n >= MAX_SESSIONS)
-            .unwrap_or(true);
-        if busy {
-            log(format!(
-                "refused {address}: {MAX_SESSIONS} sessions already running"
-            ));
+        let Ok(from) = stream.peer_addr() else {
             continue;
+        };
+        match shared.limits.handshake(from.ip()) {
+            Ok(slot) => {
+                let shared = shared.clone();
+                std::thread::spawn(move || {
+                    run_session(&shared, stream, false, from.to_string(), None, slot)
+                });
+            }
+            Err(why) => {
+                drop(stream);
+                refused.note(&from, &why.to_string(), &*log);
+            }
         }
-        let shared = shared.clone();
-        std::thread::spawn(move || run_session(&shared, stream, false, address, None));
     }
     Ok(())
+}
+
+/// Counts refused connections and logs them now and then.
+#[derive(Default)]
+struct Refused {
+    count: u64,
+    last_log: Option<Instant>,
+}
+
+impl Refused {
+    fn note(&mut self, from: &SocketAddr, why: &str, log: &(dyn Fn(String) + Send + Sync)) {
+        self.count += 1;
+        if self
+            .last_log
+            .is_some_and(|t| t.elapsed() < REFUSAL_LOG_EVERY)
+        {
+            return;
+        }
+        let others = self.count - 1;
+        log(format!(
+            "refused {from}: {why}{}",
+            if others > 0 {
+                format!(" ({others} more refused since the last such line)")
+            } else {
+                String::new()
+            }
+        ));
+        self.count = 0;
+        self.last_log = Some(Instant::now());
+    }
 }
 
 fn run_session(
@@ -130,12 +164,20 @@ fn run_session(
     initiator: bool,
     address: String,
     dialled: Option<String>,
+    slot: HandshakeSlot,
 ) {
-    if let Ok(mut n) = shared.sessions.lock() {
-        *n += 1;
-    }
+    let handshake_slot = Mutex::new(Some(slot));
+    let session_slot: Mutex<Option<SessionSlot>> = Mutex::new(None);
     let admitted: Mutex<Option<FeedId>> = Mutex::new(None);
-    let admit = |peer: FeedId| -> Result<(), SessionError> {
+    let admit = |peer: FeedId, stranger: bool| -> Result<(), SessionError> {
+        let slot = handshake_slot
+            .lock()
+            .ok()
+            .and_then(|mut s| s.take())
+            .ok_or_else(|| SessionError::Protocol("admitted twice".into()))?;
+        let slot = slot
+            .into_session(stranger)
+            .map_err(|why| SessionError::Full(peer, why))?;
         let mut connected = shared
             .connected
             .lock()
@@ -145,6 +187,9 @@ fn run_session(
         }
         if let Ok(mut a) = admitted.lock() {
             *a = Some(peer);
+        }
+        if let Ok(mut s) = session_slot.lock() {
+            *s = Some(slot);
         }
         (shared.log)(format!("session with {} at {address}", peer.short()));
         Ok(())
@@ -168,9 +213,8 @@ fn run_session(
             set.remove(&d);
         }
     }
-    if let Ok(mut n) = shared.sessions.lock() {
-        *n -= 1;
-    }
+    drop(handshake_slot);
+    drop(session_slot);
     match result {
         Ok(report) => (shared.log)(format!(
             "session with {} at {address} ended: {}",
@@ -205,8 +249,9 @@ fn dial(shared: &Arc<Shared>, address: SocketAddr, key: Option<String>) {
     match TcpStream::connect_timeout(&address, Duration::from_secs(5)) {
         Ok(stream) => {
             let shared = shared.clone();
+            let slot = shared.limits.dialled();
             std::thread::spawn(move || {
-                run_session(&shared, stream, true, address.to_string(), key)
+                run_session(&shared, stream, true, address.to_string(), key, slot)
             });
         }
         Err(e) => {
@@ -336,5 +381,5 @@ pub fn sync(
         live: false,
         pub_mode: false,
     };
-    session::run(home, stream, true, &config, &|_| Ok(()), &|_| {})
+    session::run(home, stream, true, &config, &|_, _| Ok(()), &|_| {})
 }

@@ -37,6 +37,8 @@ pub enum SessionError {
     Blocked(FeedId),
     #[error("already in a session with {0}")]
     Duplicate(FeedId),
+    #[error("{0} refused: {1}")]
+    Full(FeedId, super::limits::Refusal),
 }
 
 impl From<crate::store::StoreError> for SessionError {
@@ -67,8 +69,13 @@ pub struct SessionReport {
     pub duration: Duration,
 }
 
-/// Called once the peer is authenticated; may refuse it (e.g. a duplicate session).
-pub type Admit<'a> = &'a (dyn Fn(FeedId) -> Result<(), SessionError> + Sync);
+/// Called once the peer is authenticated, with whether it is a stranger (a feed we do not
+/// replicate); may refuse it (a duplicate session, no free slot).
+pub type Admit<'a> = &'a (dyn Fn(FeedId, bool) -> Result<(), SessionError> + Sync);
+
+/// The longest a handshake may take in all, so that silent or trickling connections free
+/// their slot soon; `timeout` shortens it.
+pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Runs a session on `stream` for the node in `home`.
 pub fn run(
@@ -96,14 +103,15 @@ pub fn run(
         &identity,
         &config.network_key,
         initiator,
-        config.timeout.as_secs(),
+        HANDSHAKE_DEADLINE.min(config.timeout),
+        config.timeout,
     )?;
     let mine = writer_node.replication_set_for(config.pub_mode)?;
     if mine.is_blocked(&peer) {
         writer.shutdown();
         return Err(SessionError::Blocked(peer));
     }
-    admit(peer)?;
+    admit(peer, !mine.contains(&peer))?;
     // Our want list: every feed we replicate, with what we hold; a pub also asks for the
     // peer's own feed, to learn whether it follows the pub.
     let mut members: Vec<FeedId> = mine.members().into_iter().map(|(f, _)| f).collect();

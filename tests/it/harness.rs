@@ -189,6 +189,10 @@ impl TestNode {
 }
 
 impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn start(mut cmd: Command, what: String) -> Running {
         let mut child = cmd
             .stdout(Stdio::piped())

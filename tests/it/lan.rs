@@ -1,9 +1,11 @@
 //! Live LAN sync over real TCP sockets on 127.0.0.1 (and, as root, two network namespaces).
 
-use std::io::Write;
-use std::net::TcpStream;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use grapevine::lan::limits::{MAX_HANDSHAKES, MAX_HANDSHAKES_PER_ADDRESS};
 
 use crate::harness::{Running, TestNode, eventually, import_counts};
 
@@ -135,6 +137,115 @@ fn misbehaving_peers_are_dropped_and_serve_carries_on() {
     let good = a.ok(&["sync", &address]);
     assert_eq!(sync_counts(&good).1, 3, "{good}");
     assert_eq!(b.posts(&a.id()), ["still works"]);
+}
+
+/// A TCP connection to `to` from the loopback address `source` (127.0.0.0/8 is all ours).
+fn connect_from(source: [u8; 4], to: &str) -> TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.bind(&SocketAddr::from((source, 0)).into()).unwrap();
+    socket
+        .connect(&to.parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    socket.into()
+}
+
+fn threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .count()
+}
+
+/// Sends a handshake frame one byte at a time, every 300 ms, until the server closes; returns
+/// how long that took.
+fn trickle(mut stream: TcpStream, give_up: Duration) -> Duration {
+    let start = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    // The largest frame the handshake accepts: the server waits for all of it.
+    let mut frame = [0, 0, 0xff, 0xff].into_iter().chain(std::iter::repeat(7u8));
+    while start.elapsed() < give_up {
+        let next = frame.next().unwrap_or(7);
+        if stream.write_all(&[next]).is_err() {
+            break;
+        }
+        match stream.read(&mut byte) {
+            Ok(0) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    start.elapsed()
+}
+
+/// Connections that never finish the handshake, silent or trickling a byte at a time, from
+/// one address or from many, never lock a real peer out: each address gets a few handshake
+/// slots, all of them together a bounded number, and every handshake ends at its deadline
+/// however slowly its bytes come. `serve` spawns no thread for a refused connection.
+#[test]
+fn floods_of_unfinished_handshakes_lock_no_one_out() {
+    let [a, b] = ["a", "b"].map(TestNode::new);
+    a.follow(&b);
+    b.follow(&a);
+    a.post("got through");
+    let (mut server, address) = serve(&b, &["--timeout", "3"]);
+    let idle_threads = threads(server.pid());
+
+    // 70 connections from one address, each sending Noise message 1 and then nothing.
+    let flood: Vec<TcpStream> = (0..70)
+        .map(|_| {
+            let mut s = connect_from([127, 0, 0, 2], &address);
+            let _ = s
+                .write_all(&[0, 0, 0, 32])
+                .and_then(|()| s.write_all(&[7; 32]));
+            s
+        })
+        .collect();
+    server.expect(WAIT, "the flood refused", |l| {
+        l.starts_with("refused 127.0.0.2:") && l.contains("still handshaking")
+    });
+    let during = threads(server.pid());
+    assert!(
+        during <= idle_threads + MAX_HANDSHAKES_PER_ADDRESS,
+        "{during} threads during a one-address flood (idle: {idle_threads})"
+    );
+    let out = a.ok(&["sync", &address, "--timeout", "5"]);
+    assert_eq!(sync_counts(&out).1, 3, "{out}");
+    assert_eq!(b.posts(&a.id()), ["got through"]);
+    drop(flood);
+
+    // More tricklers than there are handshake slots, each from its own address: every one is
+    // cut at the 3 s deadline although it never stops sending.
+    let tricklers: Vec<_> = (0..MAX_HANDSHAKES + 8)
+        .map(|i| {
+            let stream = connect_from([127, 0, 1, i as u8 + 1], &address);
+            std::thread::spawn(move || trickle(stream, Duration::from_secs(30)))
+        })
+        .collect();
+    a.post("after the trickle");
+    eventually(
+        WAIT,
+        "a sync gets through while tricklers keep sending",
+        || {
+            a.run(&["sync", &address, "--timeout", "5"])
+                .status
+                .success()
+        },
+    );
+    assert_eq!(b.posts(&a.id()), ["got through", "after the trickle"]);
+    for t in tricklers {
+        let held = t.join().unwrap();
+        assert!(
+            held < Duration::from_secs(12),
+            "a trickling connection was held {held:?}; the handshake deadline is 3 s"
+        );
+    }
+    eventually(WAIT, "serve's threads back to idle", || {
+        threads(server.pid()) <= idle_threads
+    });
 }
 
 /// A blocked feed is refused.
