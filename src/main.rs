@@ -185,6 +185,16 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Prove the store consistent: SQLite's integrity check, every chain linked from 1, frontiers,
+    /// pending and fork records, names, contacts and inbox agreeing with the messages.
+    /// Exits 4 if anything is wrong.
+    Check {
+        /// Skip verifying every stored signature again (much faster on a large store).
+        #[arg(long)]
+        no_signatures: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Three people, one USB stick: a tour in a temporary folder.
     Demo,
 }
@@ -213,6 +223,8 @@ enum GraphFormat {
 
 /// Exit status when an import finished but some bundle was damaged or had rejected messages.
 const EXIT_IMPORT_PROBLEMS: u8 = 3;
+/// Exit status of `check` when the store is not consistent.
+const EXIT_INCONSISTENT: u8 = 4;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -256,9 +268,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
         writeln!(out, "{}", node.id())?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Check {
+        no_signatures,
+        json,
+    } = cli.command
+    {
+        // The store alone: a check needs no key, so it runs even where the key cannot be read.
+        let path = home.join(grapevine::node::STORE_FILE);
+        if !path.is_file() {
+            bail!(
+                "{} holds no store; run `grapevine init` first",
+                home.display()
+            );
+        }
+        let report = grapevine::store::Store::open(&path)?.check(!no_signatures)?;
+        writeln!(out, "{}", check_text(&report, json)?)?;
+        return Ok(if report.is_consistent() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_INCONSISTENT)
+        });
+    }
     let mut node = Node::open(&home)?;
     let printed = match cli.command {
-        Command::Init { .. } | Command::Demo => unreachable_command(),
+        Command::Init { .. } | Command::Demo | Command::Check { .. } => unreachable_command(),
         Command::Whoami => node.id().to_string(),
         Command::Post { text } => node.post(&read_text(text)?, None)?.id.to_string(),
         Command::Reply { message, text } => {
@@ -472,6 +505,37 @@ fn contact(node: &mut Node, feed: FeedId, change: ContactChange) -> Result<Strin
         );
     }
     Ok(message.id.to_string())
+}
+
+fn check_text(report: &grapevine::store::CheckReport, json: bool) -> Result<String> {
+    if json {
+        return Ok(serde_json::to_string_pretty(&serde_json::json!({
+            "consistent": report.is_consistent(),
+            "feeds": report.feeds,
+            "messages": report.messages,
+            "pending": report.pending,
+            "forks": report.forks,
+            "signatures_checked": report.signatures_checked,
+            "problems": report.problems,
+            "more_problems": report.more_problems,
+        }))?);
+    }
+    let mut text = format!(
+        "checked {} messages of {} feeds, {} pending, {} fork records; {} signatures verified",
+        report.messages, report.feeds, report.pending, report.forks, report.signatures_checked
+    );
+    if report.is_consistent() {
+        text += "\nthe store is consistent";
+    } else {
+        for problem in &report.problems {
+            text += &format!("\nPROBLEM: {}", grapevine::view::escape(problem));
+        }
+        if report.more_problems > 0 {
+            text += &format!("\n… and {} more problems", report.more_problems);
+        }
+        text += "\nthe store is NOT consistent: keep a copy of the home folder before changing it";
+    }
+    Ok(text)
 }
 
 fn read_text(text: String) -> Result<String> {

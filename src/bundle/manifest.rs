@@ -54,6 +54,13 @@ pub struct TrailerEntry {
     pub digest: [u8; 32],
 }
 
+impl Trailer {
+    /// Parses a trailer entry as read from a bundle (untrusted bytes).
+    pub fn parse(data: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(data).map_err(|e| e.to_string())
+    }
+}
+
 impl Manifest {
     /// A manifest for `messages` (in feed order): one range per feed, no frontier.
     pub fn describing(
@@ -84,6 +91,13 @@ impl Manifest {
             feeds,
             frontier: Vec::new(),
         }
+    }
+
+    /// Parses and validates a manifest entry as read from a bundle (untrusted bytes).
+    pub fn parse(data: &[u8]) -> Result<Self, String> {
+        let manifest: Self = serde_json::from_slice(data).map_err(|e| e.to_string())?;
+        manifest.validate()?;
+        Ok(manifest)
     }
 
     /// Checks what serde cannot: format, version, range sanity, sizes.

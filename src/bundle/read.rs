@@ -128,9 +128,7 @@ pub fn read_manifest<R: Read + Seek>(input: R) -> io::Result<Option<Manifest>> {
     }
     let mut data = Vec::new();
     entry.read_to_end(&mut data)?;
-    Ok(serde_json::from_slice::<Manifest>(&data)
-        .ok()
-        .filter(|m| m.validate().is_ok()))
+    Ok(Manifest::parse(&data).ok())
 }
 
 /// Reads a bundle, handing entries to `sink` as they come. Returns what was wrong with the
@@ -327,9 +325,9 @@ impl State {
             return Ok(());
         }
         if name == TRAILER_NAME {
-            match serde_json::from_slice::<Trailer>(data) {
+            match Trailer::parse(data) {
                 Ok(trailer) => self.trailer = Some(trailer),
-                Err(e) => self.problem(BundleProblem::BadTrailer(e.to_string())),
+                Err(e) => self.problem(BundleProblem::BadTrailer(e)),
             }
             return Ok(());
         }
@@ -346,10 +344,7 @@ impl State {
                 ));
                 return Ok(());
             }
-            let parsed = serde_json::from_slice::<Manifest>(data)
-                .map_err(|e| e.to_string())
-                .and_then(|m| m.validate().map(|()| m));
-            match parsed {
+            match Manifest::parse(data) {
                 Ok(manifest) => {
                     sink.manifest(&manifest)?;
                     self.manifest = Some(manifest);

@@ -21,17 +21,14 @@ pub struct SyncReport {
 impl Node {
     /// Our bundle files in `dir`, oldest first, with their counters.
     pub fn own_bundles(&self, dir: &Path) -> Vec<(u64, PathBuf)> {
-        let prefix = own_prefix(&self.id());
+        let me = self.id();
         let mut own: BTreeMap<u64, PathBuf> = BTreeMap::new();
         for path in super::bundles_in(dir) {
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            let counter = name
-                .strip_prefix(&prefix)
-                .and_then(|rest| rest.strip_suffix(&format!(".{}", bundle::EXTENSION)))
-                .and_then(|n| n.parse::<u64>().ok());
-            if let Some(n) = counter {
+            let named = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(parse_bundle_name);
+            if let Some((_, n)) = named.filter(|(feed, _)| *feed == me) {
                 own.insert(n, path);
             }
         }
@@ -135,4 +132,47 @@ impl Node {
 
 fn own_prefix(me: &FeedId) -> String {
     format!("gv-{}-", me.base32())
+}
+
+/// The feed and counter of a drop-folder bundle name, `gv-<feed base32>-<n>.gvb` with `n` a
+/// decimal u64 without sign or leading zeros; `None` for any other name. Names are written by
+/// anyone with access to the folder, so this is parsed as untrusted input.
+pub fn parse_bundle_name(name: &str) -> Option<(FeedId, u64)> {
+    let rest = name
+        .strip_prefix("gv-")?
+        .strip_suffix(bundle::EXTENSION)?
+        .strip_suffix('.')?;
+    let (feed, counter) = rest.split_once('-')?;
+    let canonical = |n: &str| {
+        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && (n == "0" || !n.starts_with('0'))
+    };
+    if !canonical(counter) {
+        return None;
+    }
+    let id = crate::ids::decode_base32(feed).and_then(|bytes| FeedId::from_slice(&bytes))?;
+    // One spelling per feed (lower case), so a name never aliases another.
+    (id.base32() == feed).then_some(())?;
+    Some((id, counter.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundle_names_have_one_spelling() {
+        let feed = FeedId::from_slice(&[9; 32]).expect("32 bytes");
+        let name = |n: &str| format!("gv-{}-{n}.gvb", feed.base32());
+        assert_eq!(parse_bundle_name(&name("7")), Some((feed, 7)));
+        assert_eq!(parse_bundle_name(&name("0")), Some((feed, 0)));
+        let max = u64::MAX.to_string();
+        assert_eq!(parse_bundle_name(&name(&max)), Some((feed, u64::MAX)));
+        for bad in ["07", "", "+7", "-7", "18446744073709551616", "7 "] {
+            assert_eq!(parse_bundle_name(&name(bad)), None, "{bad:?}");
+        }
+        let shouted = format!("gv-{}-7.gvb", feed.base32().to_uppercase());
+        assert_eq!(parse_bundle_name(&shouted), None);
+        assert_eq!(parse_bundle_name(&name("7").replace(".gvb", ".gvbx")), None);
+        assert_eq!(parse_bundle_name("gv-.gvb"), None);
+    }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-pub use dropfolder::SyncReport;
+pub use dropfolder::{SyncReport, parse_bundle_name};
 pub use export::{ExportOptions, ExportSummary};
 pub use import::{BundleOutcome, ImportSummary, bundles_in};
 

@@ -4,10 +4,12 @@
 //! that arrived ahead of a gap wait in `pending`; `feeds` holds each feed's frontier.
 //! Every change happens inside a transaction, so a kill at any moment leaves a consistent store.
 
+mod check;
 mod peers;
 mod schema;
 mod sources;
 
+pub use check::CheckReport;
 pub use peers::PeerRecord;
 
 use std::path::Path;

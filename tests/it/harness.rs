@@ -15,6 +15,24 @@ pub struct TestNode {
     dir: TempDir,
 }
 
+/// Every node's store must pass `grapevine check` when its test is done with it: whatever a
+/// test did (kills included), the store stays consistent.
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if std::thread::panicking() || !self.home().join("store.sqlite").exists() {
+            return;
+        }
+        let out = self.run(&["check"]);
+        assert!(
+            out.status.success(),
+            "{}: `grapevine check` found the store inconsistent:\n{}{}",
+            self.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 impl TestNode {
     /// A fresh node, initialised with `name` as its published name.
     pub fn new(name: &str) -> Self {

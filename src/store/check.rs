@@ -1,0 +1,421 @@
+//! `grapevine check`: proves the store consistent from its own contents.
+//!
+//! SQLite's integrity check covers pages and indexes; on top of it every stored message is
+//! decoded again, chains must link from sequence 1 with matching ids, frontiers must name the
+//! last linked message, pending messages must sit beyond a gap, fork evidence must be flagged,
+//! and what is derived from content (names, contacts, inbox) must agree with the messages.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rusqlite::params;
+
+use super::{Result, Store, blob_id};
+use crate::content::{self, ContactChange};
+use crate::ids::{FeedId, MessageId};
+use crate::message::{ContentKind, Message, verify_all};
+
+/// Problems past this many are counted, not listed.
+const MAX_LISTED: usize = 100;
+/// Messages whose signatures are checked together.
+const VERIFY_BATCH: usize = 4096;
+
+/// What `check` found.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    pub feeds: u64,
+    pub messages: u64,
+    pub pending: u64,
+    pub forks: u64,
+    pub signatures_checked: u64,
+    pub problems: Vec<String>,
+    /// Problems found beyond the ones listed.
+    pub more_problems: u64,
+}
+
+impl CheckReport {
+    pub fn is_consistent(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    fn problem(&mut self, text: String) {
+        if self.problems.len() < MAX_LISTED {
+            self.problems.push(text);
+        } else {
+            self.more_problems += 1;
+        }
+    }
+}
+
+/// Follow and block state per (author, contact), with the sequence that set it last.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+struct Edge {
+    following: bool,
+    blocking: bool,
+    seq: u64,
+}
+
+/// A row of `feeds`: frontier sequence and head, and whether fork evidence exists.
+struct FeedRow {
+    feed: FeedId,
+    seq: u64,
+    head: Option<MessageId>,
+    forked: bool,
+}
+
+/// What the linked messages say the derived tables must hold.
+#[derive(Default)]
+struct Derived {
+    names: HashMap<FeedId, (String, u64)>,
+    edges: BTreeMap<(FeedId, FeedId), Edge>,
+    boxes: HashMap<MessageId, ()>,
+}
+
+impl Derived {
+    fn note(&mut self, m: &Message) {
+        let h = &m.header;
+        if h.kind == ContentKind::PrivateBox {
+            self.boxes.insert(m.id, ());
+            return;
+        }
+        let Some(json) = m.json() else { return };
+        if let Some(name) = content::self_name(h.author, &json) {
+            self.names.insert(h.author, (name, h.sequence));
+        }
+        if let Some((contact, change)) = content::contact_change(&json) {
+            let edge = self.edges.entry((h.author, contact)).or_insert(Edge {
+                following: false,
+                blocking: false,
+                seq: h.sequence,
+            });
+            match change {
+                ContactChange::Follow => edge.following = true,
+                ContactChange::Unfollow => edge.following = false,
+                ContactChange::Block => edge.blocking = true,
+                ContactChange::Unblock => edge.blocking = false,
+            }
+            edge.seq = h.sequence;
+        }
+    }
+}
+
+impl Store {
+    /// Checks everything; `signatures` also verifies every stored signature again (all cores).
+    pub fn check(&self, signatures: bool) -> Result<CheckReport> {
+        let mut report = CheckReport::default();
+        self.check_pages(&mut report)?;
+        let derived = self.check_chains(&mut report, signatures)?;
+        self.check_pending(&mut report)?;
+        self.check_forks(&mut report)?;
+        self.check_derived(&mut report, &derived)?;
+        Ok(report)
+    }
+
+    fn check_pages(&self, report: &mut CheckReport) -> Result<()> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if rows != ["ok"] {
+            for row in rows {
+                report.problem(format!("SQLite integrity check: {row}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Walks every linked message in feed order: decodes it, checks its columns and its link
+    /// to the one before, then compares the feed's recorded frontier.
+    fn check_chains(&self, report: &mut CheckReport, signatures: bool) -> Result<Derived> {
+        let frontiers: HashMap<FeedId, (u64, Option<MessageId>)> = self
+            .all_feed_rows()?
+            .into_iter()
+            .map(|r| (r.feed, (r.seq, r.head)))
+            .collect();
+        report.feeds = frontiers.values().filter(|(seq, _)| *seq > 0).count() as u64;
+        let mut derived = Derived::default();
+        let mut stmt = self.conn.prepare(
+            "SELECT author, seq, id, timestamp, kind, envelope, content \
+             FROM messages ORDER BY author, seq",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut current: Option<(FeedId, u64, MessageId)> = None;
+        let mut batch: Vec<Message> = Vec::new();
+        let finish_feed = |report: &mut CheckReport, last: Option<(FeedId, u64, MessageId)>| {
+            if let Some((feed, seq, id)) = last {
+                match frontiers.get(&feed) {
+                    Some(&(fseq, fhead)) if fseq == seq && fhead == Some(id) => {}
+                    Some(&(fseq, _)) if fseq == seq => report.problem(format!(
+                        "feed {feed}: its frontier's head is not message {seq}, {id}"
+                    )),
+                    Some(&(fseq, _)) => report.problem(format!(
+                        "feed {feed}: frontier says {fseq}, but its chain ends at {seq}"
+                    )),
+                    None => report.problem(format!("feed {feed}: messages but no frontier")),
+                }
+            }
+        };
+        while let Some(row) = rows.next()? {
+            report.messages += 1;
+            let author = FeedId(blob_id(row.get_ref(0)?.as_blob()?).unwrap_or_default());
+            let seq = row.get::<_, i64>(1)? as u64;
+            let id = MessageId(blob_id(row.get_ref(2)?.as_blob()?).unwrap_or_default());
+            let timestamp: i64 = row.get(3)?;
+            let kind: i64 = row.get(4)?;
+            let place = format!("feed {author} message {seq}");
+            if current.is_some_and(|(feed, _, _)| feed != author) {
+                finish_feed(report, current.take());
+            }
+            let expected_previous = match current {
+                Some((_, s, prev)) if s + 1 == seq => Some(prev),
+                Some((_, s, _)) => {
+                    report.problem(format!("{place}: follows message {s}; the chain has a gap"));
+                    None
+                }
+                None if seq != 1 => {
+                    report.problem(format!("{place}: the chain does not start at 1"));
+                    None
+                }
+                None => None,
+            };
+            current = Some((author, seq, id));
+            let decoded = match (row.get_ref(5)?.as_blob(), row.get_ref(6)?.as_blob()) {
+                (Ok(envelope), Ok(content)) => Message::decode(envelope, content),
+                _ => {
+                    report.problem(format!("{place}: envelope or content is not a blob"));
+                    continue;
+                }
+            };
+            let m = match decoded {
+                Ok(m) => m,
+                Err(e) => {
+                    report.problem(format!("{place}: does not decode: {e}"));
+                    continue;
+                }
+            };
+            let h = &m.header;
+            if h.author != author || h.sequence != seq {
+                report.problem(format!(
+                    "{place}: its envelope says {} {}",
+                    h.author, h.sequence
+                ));
+            }
+            if m.id != id {
+                report.problem(format!("{place}: stored id {id} is not its hash {}", m.id));
+            }
+            if h.timestamp != timestamp || i64::from(h.kind.code()) != kind {
+                report.problem(format!("{place}: timestamp or kind columns disagree"));
+            }
+            if seq > 1 && expected_previous.is_some() && h.previous != expected_previous {
+                report.problem(format!("{place}: does not link to message {}", seq - 1));
+            }
+            derived.note(&m);
+            if signatures {
+                batch.push(m);
+                if batch.len() >= VERIFY_BATCH {
+                    verify(report, &mut batch);
+                }
+            }
+        }
+        finish_feed(report, current);
+        verify(report, &mut batch);
+        // A frontier above zero must have its chain.
+        let counted: HashMap<FeedId, u64> = self
+            .conn
+            .prepare("SELECT author, count(*) FROM messages GROUP BY author")?
+            .query_map([], |r| {
+                Ok((
+                    FeedId(blob_id(r.get_ref(0)?.as_blob()?).unwrap_or_default()),
+                    r.get::<_, i64>(1)? as u64,
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for (feed, (seq, head)) in &frontiers {
+            if *seq > 0 && !counted.contains_key(feed) {
+                report.problem(format!(
+                    "feed {feed}: frontier says {seq}, but nothing is stored"
+                ));
+            }
+            if *seq == 0 && head.is_some() {
+                report.problem(format!("feed {feed}: a head without messages"));
+            }
+        }
+        Ok(derived)
+    }
+
+    fn check_pending(&self, report: &mut CheckReport) -> Result<()> {
+        let frontiers: HashMap<FeedId, u64> = self
+            .all_feed_rows()?
+            .into_iter()
+            .map(|r| (r.feed, r.seq))
+            .collect();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT author, seq, id, envelope, content FROM pending")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            report.pending += 1;
+            let author = FeedId(blob_id(row.get_ref(0)?.as_blob()?).unwrap_or_default());
+            let seq = row.get::<_, i64>(1)? as u64;
+            let id = MessageId(blob_id(row.get_ref(2)?.as_blob()?).unwrap_or_default());
+            let place = format!("feed {author} pending message {seq}");
+            let decoded = match (row.get_ref(3)?.as_blob(), row.get_ref(4)?.as_blob()) {
+                (Ok(envelope), Ok(content)) => Message::decode(envelope, content),
+                _ => Err(crate::message::MessageError::InvalidContentKind),
+            };
+            match decoded {
+                Ok(m) if m.id == id && m.header.author == author && m.header.sequence == seq => {}
+                Ok(_) => report.problem(format!("{place}: its columns disagree with its envelope")),
+                Err(e) => report.problem(format!("{place}: does not decode: {e}")),
+            }
+            match frontiers.get(&author) {
+                None => report.problem(format!("{place}: its feed has no row")),
+                Some(&f) if seq <= f.saturating_add(1) => report.problem(format!(
+                    "{place}: the frontier is {f}, so it should be linked, not pending"
+                )),
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn check_forks(&self, report: &mut CheckReport) -> Result<()> {
+        let flagged: HashMap<FeedId, bool> = self
+            .all_feed_rows()?
+            .into_iter()
+            .map(|r| (r.feed, r.forked))
+            .collect();
+        let mut with_evidence: HashMap<FeedId, ()> = HashMap::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT author, seq, held, other, other_envelope, other_content FROM forks")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            report.forks += 1;
+            let author = FeedId(blob_id(row.get_ref(0)?.as_blob()?).unwrap_or_default());
+            let seq = row.get::<_, i64>(1)? as u64;
+            let held = row.get_ref(2)?.as_blob_or_null()?.and_then(blob_id);
+            let other = blob_id(row.get_ref(3)?.as_blob()?);
+            let place = format!("feed {author} fork at {seq}");
+            with_evidence.insert(author, ());
+            match Message::decode(row.get_ref(4)?.as_blob()?, row.get_ref(5)?.as_blob()?) {
+                Ok(m) if Some(m.id.0) == other && m.header.author == author => {
+                    if held == other {
+                        report.problem(format!("{place}: both sides are the same message"));
+                    }
+                }
+                Ok(_) => report.problem(format!("{place}: evidence disagrees with its columns")),
+                Err(e) => report.problem(format!("{place}: evidence does not decode: {e}")),
+            }
+            if !flagged.get(&author).copied().unwrap_or(false) {
+                report.problem(format!("{place}: the feed is not marked as forked"));
+            }
+        }
+        for (feed, forked) in flagged {
+            if forked && !with_evidence.contains_key(&feed) {
+                report.problem(format!("feed {feed}: marked as forked without evidence"));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_derived(&self, report: &mut CheckReport, derived: &Derived) -> Result<()> {
+        let mut stored: BTreeMap<(FeedId, FeedId), Edge> = BTreeMap::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT author, contact, following, blocking, seq FROM contacts")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let author = FeedId(blob_id(row.get_ref(0)?.as_blob()?).unwrap_or_default());
+            let contact = FeedId(blob_id(row.get_ref(1)?.as_blob()?).unwrap_or_default());
+            stored.insert(
+                (author, contact),
+                Edge {
+                    following: row.get::<_, i64>(2)? != 0,
+                    blocking: row.get::<_, i64>(3)? != 0,
+                    seq: row.get::<_, i64>(4)? as u64,
+                },
+            );
+        }
+        for (key, edge) in &derived.edges {
+            if stored.get(key) != Some(edge) {
+                report.problem(format!(
+                    "contacts: {} → {}: the messages say {edge:?}, the table says {:?}",
+                    key.0,
+                    key.1,
+                    stored.get(key)
+                ));
+            }
+        }
+        for key in stored.keys().filter(|k| !derived.edges.contains_key(k)) {
+            report.problem(format!(
+                "contacts: {} → {} has no contact message behind it",
+                key.0, key.1
+            ));
+        }
+        for FeedRow { feed, .. } in self.all_feed_rows()? {
+            let stored_name: Option<(String, u64)> = self
+                .conn
+                .prepare_cached("SELECT name, name_seq FROM feeds WHERE author = ?1")?
+                .query_row(params![feed.as_bytes()], |r| {
+                    Ok(r.get::<_, Option<String>>(0)?
+                        .zip(r.get::<_, Option<i64>>(1)?.map(|s| s as u64)))
+                })?;
+            let expected = derived.names.get(&feed);
+            if stored_name.as_ref() != expected {
+                let show = |n: Option<&(String, u64)>| {
+                    n.map_or("no name".to_owned(), |(name, seq)| {
+                        format!("{name:?} (message {seq})")
+                    })
+                };
+                report.problem(format!(
+                    "feed {feed}: named {}, but its messages say {}",
+                    show(stored_name.as_ref()),
+                    show(expected)
+                ));
+            }
+        }
+        let mut stmt = self.conn.prepare("SELECT id FROM inbox")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let id = MessageId(blob_id(row.get_ref(0)?.as_blob()?).unwrap_or_default());
+            if !derived.boxes.contains_key(&id) {
+                report.problem(format!("inbox: {id} is not a stored private message"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every row of `feeds`.
+    fn all_feed_rows(&self) -> Result<Vec<FeedRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT author, seq, head, forked FROM feeds")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(FeedRow {
+                feed: FeedId(blob_id(r.get_ref(0)?.as_blob()?).unwrap_or_default()),
+                seq: r.get::<_, i64>(1)? as u64,
+                head: r
+                    .get_ref(2)?
+                    .as_blob_or_null()?
+                    .and_then(blob_id)
+                    .map(MessageId),
+                forked: r.get::<_, i64>(3)? != 0,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+fn verify(report: &mut CheckReport, batch: &mut Vec<Message>) {
+    let refs: Vec<&Message> = batch.iter().collect();
+    for (m, result) in batch.iter().zip(verify_all(&refs)) {
+        report.signatures_checked += 1;
+        if let Err(e) = result {
+            report.problem(format!(
+                "feed {} message {}: {e}",
+                m.header.author, m.header.sequence
+            ));
+        }
+    }
+    batch.clear();
+}
