@@ -38,6 +38,7 @@ impl Node {
     /// The name of our next bundle in `dir`: `gv-<feed base32>-<n>.gvb` with `n` one more than
     /// our highest there, skipping any name that exists, so nothing is ever overwritten.
     pub(crate) fn next_own_bundle_path(&self, dir: &Path) -> PathBuf {
+        self.remove_stale_temps(dir);
         // Others can write here too: a planted counter near the top must not overflow.
         let first = self
             .own_bundles(dir)
@@ -48,6 +49,32 @@ impl Node {
             .map(|n| dir.join(format!("{prefix}{n}.{}", bundle::EXTENSION)))
             .find(|p| !p.exists())
             .unwrap_or_else(|| dir.join(format!("{prefix}{first}.{}", bundle::EXTENSION)))
+    }
+
+    /// Removes temporary files our own writers left in `dir` when they were killed mid-write:
+    /// `.gv-<our feed>-<n>.gvb.<pid>.tmp` whose process is gone. Only this node writes names
+    /// with its feed id, and its key lives on this machine, so a missing pid means a dead
+    /// writer; a live pid (ours, another process of ours, or a reused one) keeps its file.
+    fn remove_stale_temps(&self, dir: &Path) {
+        let prefix = format!(".{}", own_prefix(&self.id()));
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .filter(|n| n.starts_with(&prefix))
+                .and_then(|n| n.strip_suffix(".tmp"))
+                .and_then(|n| n.rsplit_once('.'))
+                .and_then(|(_, pid)| pid.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid != std::process::id() && !process_alive(pid) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// Whether `path` is one of our own drop-folder bundles.
@@ -128,6 +155,13 @@ impl Node {
             .map(|(feed, f)| (feed, f.sequence))
             .collect())
     }
+}
+
+/// Whether a process with this id runs on this machine (Linux: its /proc entry). Elsewhere we
+/// cannot tell, and say yes, so nothing is removed.
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
 }
 
 fn own_prefix(me: &FeedId) -> String {

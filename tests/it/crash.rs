@@ -1,97 +1,415 @@
-//! Crash safety: `grapevine` killed (SIGKILL) at arbitrary moments during import and export
-//! leaves a consistent store and never a partial bundle under a final name.
+//! Crash safety: `grapevine` killed with SIGKILL at random moments during `import`, `export`,
+//! `sync-dir`, `watch` and a LAN session. After every kill the store passes `grapevine check`
+//! (SQLite's integrity check included), no partial bundle sits under a final name, and a re-run
+//! completes. Each loop also proves its kills landed mid-write (a partly imported diary, a
+//! temporary file left behind), so a loop whose kills all miss fails instead of passing idly.
+//!
+//! `GRAPEVINE_CRASH_ROUNDS` sets the kills per operation (CI's system run: 100; default 4);
+//! `GRAPEVINE_CRASH_SEED` replays a run (the seed is printed).
 
 use std::fs;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-use grapevine::bundle;
+use grapevine::bundle::{self, BundleSink, Manifest};
 use grapevine::identity::Identity;
 use grapevine::message::{ContentKind, Message};
+use tempfile::TempDir;
 
-use crate::harness::{TestNode, path_str, stick};
+use crate::damage::copy_dir;
+use crate::harness::{Running, TestNode, path_str, stick};
 
-/// The feed must be a chain 1..n where each message names the one before.
-fn assert_chain(node: &TestNode, feed: &str) -> usize {
-    let messages = node.feed(feed);
-    for pair in messages.windows(2) {
-        assert_eq!(
-            pair[0]["sequence"].as_u64().unwrap(),
-            pair[1]["sequence"].as_u64().unwrap() + 1
-        );
-        assert_eq!(
-            pair[0]["previous"], pair[1]["id"],
-            "a broken chain after a kill"
-        );
-    }
-    if let Some(first) = messages.last() {
-        assert_eq!(first["sequence"], 1);
-    }
-    messages.len()
+/// Three import batches of 8,192: most of an import lies past its first commit.
+const DIARY: u64 = 24_000;
+const WAIT: Duration = Duration::from_secs(60);
+
+fn rounds() -> u32 {
+    std::env::var("GRAPEVINE_CRASH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(4)
 }
 
-#[test]
-fn kills_during_import_and_export_leave_a_consistent_store() {
-    let author = Identity::from_seed(&[42; 32]);
-    let mut messages: Vec<Message> = Vec::new();
-    for seq in 1..=30_000u64 {
-        let content =
-            format!(r#"{{"type":"post","text":"message {seq} of a long diary"}}"#).into_bytes();
-        let previous = messages.last().map(|m| m.id);
-        messages
-            .push(Message::create(&author, seq, previous, 0, ContentKind::Json, content).unwrap());
+/// splitmix64: small, seedable, good enough to spread kill moments.
+struct Rng(u64);
+
+impl Rng {
+    fn new(what: &str) -> Self {
+        let seed = std::env::var("GRAPEVINE_CRASH_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            });
+        eprintln!("{what}: GRAPEVINE_CRASH_SEED={seed}");
+        Self(seed)
     }
-    let dir = stick();
-    let path = dir.path().join("big.gvb");
-    let (bytes, _) =
-        bundle::write_messages(Vec::new(), &author, &"ee".repeat(16), 0, &messages).unwrap();
-    fs::write(&path, bytes).unwrap();
-    let node = TestNode::new("victim");
-    let feed = author.feed_id().to_string();
-    node.follow_id(&feed);
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A moment in the `round`th of `rounds` equal slices of `span`: stratified, so that kills
+    /// cover the whole operation however few the rounds.
+    fn moment(&mut self, span: Duration, round: u32, rounds: u32) -> Duration {
+        let slice = span.as_nanos().max(1) as u64 / u64::from(rounds.max(1));
+        Duration::from_nanos(slice * u64::from(round) + self.next() % slice.max(1))
+    }
+}
+
+/// One author's long diary, written once as a bundle named as that author's drop-folder file.
+struct Diary {
+    author: Identity,
+    _dir: TempDir,
+    bundle: PathBuf,
+}
+
+fn diary() -> &'static Diary {
+    static DIARY_BUNDLE: OnceLock<Diary> = OnceLock::new();
+    DIARY_BUNDLE.get_or_init(|| {
+        let author = Identity::from_seed(&[42; 32]);
+        let mut messages: Vec<Message> = Vec::new();
+        for seq in 1..=DIARY {
+            let content =
+                format!(r#"{{"type":"post","text":"message {seq} of a long diary"}}"#).into_bytes();
+            let previous = messages.last().map(|m| m.id);
+            let m = Message::create(&author, seq, previous, 0, ContentKind::Json, content);
+            messages.push(m.unwrap());
+        }
+        let dir = stick();
+        let bundle = dir
+            .path()
+            .join(format!("gv-{}-1.gvb", author.feed_id().base32()));
+        let (bytes, _) =
+            bundle::write_messages(Vec::new(), &author, &"ee".repeat(16), 0, &messages).unwrap();
+        fs::write(&bundle, bytes).unwrap();
+        Diary {
+            author,
+            _dir: dir,
+            bundle,
+        }
+    })
+}
+
+/// A node that follows the diary's author and holds nothing of it; `full` also holds it all.
+fn template(full: bool) -> TestNode {
+    let d = diary();
+    let node = TestNode::new(if full { "holder" } else { "reader" });
+    node.follow_id(&d.author.feed_id().to_string());
+    if full {
+        node.ok(&["import", path_str(&d.bundle)]);
+    }
+    node
+}
+
+/// Puts `from`'s home in `to`'s place, so that every round starts from the same state.
+fn reset(to: &TestNode, from: &TestNode) {
+    let home = to.home();
+    if home.exists() {
+        fs::remove_dir_all(&home).unwrap();
+    }
+    copy_dir(&from.home(), &home);
+}
+
+/// How much of the diary `node` holds (its chain is contiguous from 1), once `grapevine check`
+/// has passed. Signatures are re-verified when the node is dropped, not every round.
+fn held(node: &TestNode) -> u64 {
+    let out = node.run(&["check", "--no-signatures"]);
+    assert!(
+        out.status.success(),
+        "the store is inconsistent after a kill:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let author = diary().author.feed_id().to_string();
+    let latest: serde_json::Value =
+        serde_json::from_str(&node.ok(&["feed", &author, "--limit", "1", "--json"])).unwrap();
+    latest[0]["sequence"].as_u64().unwrap_or(0)
+}
+
+/// Runs `grapevine args` and kills it after `delay`; whether it was still running then.
+fn kill_after(node: &TestNode, args: &[&str], delay: Duration) -> bool {
+    let mut child = node
+        .command(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The pause is the random moment of the kill, not a wait for anything.
+    std::thread::sleep(delay);
+    let running = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    running
+}
+
+/// How long `args` takes when left alone, from `fresh`'s state, so kills spread over it.
+fn calibrate(node: &TestNode, fresh: &TestNode, args: &[&str]) -> Duration {
+    reset(node, fresh);
+    let start = Instant::now();
+    node.ok(args);
+    let took = start.elapsed();
+    reset(node, fresh);
+    took
+}
+
+struct Verified;
+
+impl BundleSink for Verified {
+    type Error = std::io::Error;
+    fn manifest(&mut self, _: &Manifest) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn segment(&mut self, _: &str, _: &[u8]) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every bundle under a final name in `dir` is complete and verifies; returns how many
+/// temporary files (hidden `.tmp`) were there.
+fn final_names_complete(dir: &Path) -> usize {
+    let mut temps = 0;
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            temps += usize::from(name.ends_with(".tmp"));
+            continue;
+        }
+        let report = bundle::read_bundle(fs::File::open(&path).unwrap(), &mut Verified).unwrap();
+        assert!(
+            report.is_verified(),
+            "{name} is under a final name but is not a complete bundle: {report:?}"
+        );
+    }
+    temps
+}
+
+/// Kill rounds against `import`: partly imported diaries are consistent, and importing again
+/// completes them.
+#[test]
+fn kills_during_import() {
+    let d = diary();
+    let (fresh, node) = (template(false), TestNode::new("victim"));
+    let args = ["import", path_str(&d.bundle)];
+    let span = calibrate(&node, &fresh, &args);
+    let mut rng = Rng::new("import");
+    let mut partial = 0;
+    for round in 0..rounds() {
+        reset(&node, &fresh);
+        let delay = rng.moment(span, round, rounds());
+        let landed = kill_after(&node, &args, delay);
+        let after_kill = held(&node);
+        partial += u32::from(landed && after_kill > 0 && after_kill < DIARY);
+        node.ok(&args);
+        assert_eq!(
+            held(&node),
+            DIARY,
+            "round {round}: importing again completes"
+        );
+        eprintln!("import round {round}: killed at {delay:?} with {after_kill} held");
+    }
+    assert!(
+        partial > 0 || rounds() < 4,
+        "no kill landed between import commits in {} rounds of {span:?}",
+        rounds()
+    );
+}
+
+/// Kill rounds against `export` into a folder: only complete bundles under final names, and
+/// the next export clears the temporary file a killed one left.
+#[test]
+fn kills_during_export() {
+    let (fresh, node) = (template(true), TestNode::new("victim"));
+    reset(&node, &fresh);
     let out = stick();
-    let mut rng = 0x5DEECE66Du64;
-    for round in 0..6 {
-        rng = rng
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let delay = Duration::from_millis(30 + (rng >> 33) % 400);
-        let args: Vec<&str> = if round % 2 == 0 {
-            vec!["import", path_str(&path)]
-        } else {
-            vec!["export", path_str(out.path()), "--all"]
-        };
-        let mut child = node
-            .command(&args)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        // The pause is the random moment of the kill, not a wait for anything.
-        std::thread::sleep(delay);
-        let _ = child.kill();
-        let _ = child.wait();
-        let held = assert_chain(&node, &feed);
-        eprintln!(
-            "round {round}: killed `{}` after {delay:?}; {held} messages held, chain intact",
-            args[0]
+    let args = ["export", path_str(out.path()), "--all"];
+    let span = calibrate(&node, &fresh, &args);
+    let mut rng = Rng::new("export");
+    let mut left_temp = 0;
+    for round in 0..rounds() {
+        let delay = rng.moment(span, round, rounds());
+        kill_after(&node, &args, delay);
+        assert_eq!(held(&node), DIARY);
+        let temps = final_names_complete(out.path());
+        left_temp += u32::from(temps > 0);
+        node.ok(&args);
+        assert_eq!(
+            final_names_complete(out.path()),
+            0,
+            "round {round}: the export after a kill removes the temporary file it left"
         );
         for entry in fs::read_dir(out.path()).unwrap() {
-            let file = entry.unwrap().path();
-            let name = file.file_name().unwrap().to_string_lossy().into_owned();
-            if name.ends_with(".gvb") && !name.starts_with('.') {
-                let check = TestNode::new("checker");
-                check.follow_id(&feed);
-                let report = check.ok(&["import", path_str(&file)]);
-                assert!(
-                    report.contains("0 rejected"),
-                    "a complete bundle under its final name: {report}"
-                );
-            }
+            fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+        eprintln!("export round {round}: killed at {delay:?}, {temps} temporary files left");
+    }
+    assert!(
+        left_temp > 0 || rounds() < 4,
+        "no kill landed while a bundle was being written ({} rounds of {span:?})",
+        rounds()
+    );
+}
+
+/// Kill rounds against `sync-dir` on a folder holding the diary: it imports and writes its own
+/// bundle, and either may be cut.
+#[test]
+fn kills_during_sync_dir() {
+    let d = diary();
+    let (fresh, node) = (template(false), TestNode::new("victim"));
+    let folder = stick();
+    fs::copy(&d.bundle, folder.path().join(d.bundle.file_name().unwrap())).unwrap();
+    let args = ["sync-dir", path_str(folder.path())];
+    let span = calibrate(&node, &fresh, &args);
+    let mut rng = Rng::new("sync-dir");
+    let mut partial = 0;
+    for round in 0..rounds() {
+        reset(&node, &fresh);
+        remove_own(&node, folder.path());
+        let delay = rng.moment(span, round, rounds());
+        let landed = kill_after(&node, &args, delay);
+        let after_kill = held(&node);
+        let temps = final_names_complete(folder.path());
+        partial += u32::from(landed && ((after_kill > 0 && after_kill < DIARY) || temps > 0));
+        node.ok(&args);
+        assert_eq!(
+            held(&node),
+            DIARY,
+            "round {round}: sync-dir again completes"
+        );
+        assert_eq!(final_names_complete(folder.path()), 0);
+        eprintln!("sync-dir round {round}: killed at {delay:?} with {after_kill} held");
+    }
+    assert!(
+        partial > 0 || rounds() < 4,
+        "no kill landed mid-import or mid-write ({} rounds of {span:?})",
+        rounds()
+    );
+}
+
+/// Removes `node`'s own files (and temporaries) from a drop folder, for a fresh round.
+fn remove_own(node: &TestNode, folder: &Path) {
+    let me = &node.id()[1..];
+    for entry in fs::read_dir(folder).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().contains(me) {
+            fs::remove_file(path).unwrap();
         }
     }
-    node.ok(&["import", path_str(&path)]);
-    assert_eq!(
-        assert_chain(&node, &feed),
-        30_000,
-        "a final import completes the diary"
+}
+
+/// Kill rounds against `watch` on a drop folder: the watcher imports the diary and writes its
+/// own bundle; a kill anywhere in that leaves a consistent store and a re-run finishes.
+#[test]
+fn kills_during_watch() {
+    let d = diary();
+    let (fresh, node) = (template(false), TestNode::new("victim"));
+    let folder = stick();
+    fs::copy(&d.bundle, folder.path().join(d.bundle.file_name().unwrap())).unwrap();
+    let watch = ["watch", path_str(folder.path()), "--settle", "0"];
+    // Calibrate: from start until the watcher has written its own bundle.
+    reset(&node, &fresh);
+    let start = Instant::now();
+    let mut running = node.spawn(&watch);
+    running.expect(WAIT, "the watcher's own bundle", |l| {
+        l.starts_with("wrote ")
+    });
+    let span = start.elapsed();
+    drop(running);
+    let mut rng = Rng::new("watch");
+    let mut partial = 0;
+    for round in 0..rounds() {
+        reset(&node, &fresh);
+        remove_own(&node, folder.path());
+        let delay = rng.moment(span, round, rounds());
+        let landed = kill_after(&node, &watch, delay);
+        let after_kill = held(&node);
+        let temps = final_names_complete(folder.path());
+        partial += u32::from(landed && ((after_kill > 0 && after_kill < DIARY) || temps > 0));
+        // The re-run is ready once its first pass over the folder is done: the diary held, and
+        // our own bundle there (written now, or by the killed run if it got that far).
+        let mut again: Running = node.spawn(&watch);
+        again.expect(WAIT, "the re-run ready", |l| l.starts_with("watching "));
+        drop(again);
+        assert_eq!(
+            held(&node),
+            DIARY,
+            "round {round}: watching again completes"
+        );
+        assert_eq!(final_names_complete(folder.path()), 0);
+        let me = &node.id()[1..];
+        let own = fs::read_dir(folder.path())
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                let name = name.to_string_lossy();
+                name.contains(me) && !name.starts_with('.')
+            })
+            .count();
+        assert_eq!(own, 1, "round {round}: one own bundle in the folder");
+        eprintln!("watch round {round}: killed at {delay:?} with {after_kill} held");
+    }
+    assert!(
+        partial > 0 || rounds() < 4,
+        "no kill landed mid-import or mid-write ({} rounds of {span:?})",
+        rounds()
+    );
+}
+
+/// Kill rounds against a LAN session, on either side: the receiving `sync` client, or the
+/// receiving `serve`.
+#[test]
+fn kills_during_lan_sessions() {
+    let (fresh, holder_template) = (template(false), template(true));
+    let (receiver, holder) = (TestNode::new("receiver"), TestNode::new("holder"));
+    reset(&holder, &holder_template);
+    let (mut holder_serve, holder_address) = crate::lan::serve(&holder, &[]);
+    let pull = ["sync", holder_address.as_str()];
+    let span = calibrate(&receiver, &fresh, &pull);
+    let mut rng = Rng::new("lan");
+    let mut partial = 0;
+    for round in 0..rounds() {
+        reset(&receiver, &fresh);
+        let delay = rng.moment(span, round, rounds());
+        let landed = if round % 2 == 0 {
+            // The receiving client dies.
+            kill_after(&receiver, &pull, delay)
+        } else {
+            // The receiving server dies while the holder pushes to it.
+            let (serving, address) = crate::lan::serve(&receiver, &[]);
+            let mut push = holder
+                .command(&["sync", &address])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(delay);
+            let running = push.try_wait().unwrap().is_none();
+            drop(serving);
+            let _ = push.wait();
+            running
+        };
+        let after_kill = held(&receiver);
+        partial += u32::from(landed && after_kill > 0 && after_kill < DIARY);
+        receiver.ok(&pull);
+        assert_eq!(
+            held(&receiver),
+            DIARY,
+            "round {round}: syncing again completes"
+        );
+        eprintln!("lan round {round}: killed at {delay:?} with {after_kill} held");
+    }
+    holder_serve.drain(Duration::from_millis(10));
+    assert!(
+        partial > 0 || rounds() < 4,
+        "no kill landed mid-session ({} rounds of {span:?})",
+        rounds()
     );
 }

@@ -255,7 +255,7 @@ fn a_fork_is_recorded_and_shown() {
     assert!(text.contains("forked"), "{text}");
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for entry in fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
