@@ -1,18 +1,24 @@
 //! A node's ed25519 identity and its key file.
 //!
 //! The key file holds the 32-byte ed25519 seed as one line, `grapevine-secret-v1:` followed by
-//! base32. It is created with mode 0600 and never overwritten: a lost key is a lost diary.
+//! base32, or locked with a passphrase (see `keylock`). It is created with mode 0600 and never
+//! overwritten: a lost key is a lost diary.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use ed25519_dalek::{Signer, SigningKey};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
 use crate::ids::{FeedId, decode_base32, encode_base32};
+use crate::keylock::{self, LOCKED_PREFIX, UnlockError};
+
+/// The environment variable a passphrase is taken from, for automation.
+pub const PASSPHRASE_VAR: &str = "GRAPEVINE_PASSPHRASE";
 
 const KEY_PREFIX: &str = "grapevine-secret-v1:";
 
@@ -37,6 +43,15 @@ pub enum IdentityError {
          as you. Run `chmod 600 {path}`, and consider the key exposed if others had access"
     )]
     Exposed { path: PathBuf, mode: u32 },
+    #[error(
+        "the key file {0} is locked with a passphrase. Run grapevine from a terminal to be \
+         asked for it, or set {PASSPHRASE_VAR}"
+    )]
+    Locked(PathBuf),
+    #[error("wrong passphrase for {0} (or the key file was altered); try again")]
+    WrongPassphrase(PathBuf),
+    #[error("a passphrase must not be empty")]
+    EmptyPassphrase,
     #[error("could not access the key file {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("the operating system's random number generator failed: {0}")]
@@ -118,6 +133,9 @@ impl Identity {
             .read_to_string(&mut text)
             .map_err(|_| IdentityError::Malformed(path.to_owned()))?;
         let malformed = || IdentityError::Malformed(path.to_owned());
+        if text.trim().starts_with(LOCKED_PREFIX) {
+            return Self::unlock(path, text.trim());
+        }
         let body = text.trim().strip_prefix(KEY_PREFIX).ok_or_else(malformed)?;
         let bytes = Zeroizing::new(decode_base32(body).ok_or_else(malformed)?);
         let seed: Zeroizing<[u8; 32]> =
@@ -125,41 +143,113 @@ impl Identity {
         Ok(Self::from_seed(&seed))
     }
 
-    /// Writes the key file with mode 0600; fails if one already exists.
-    ///
-    /// Written to a temporary name, synced, then hard-linked into place: `link` fails when the
-    /// target exists, so two concurrent `init`s cannot both win, and no reader ever sees half a key.
-    pub fn save_new(&self, path: &Path) -> Result<(), IdentityError> {
-        let io_error = |source| IdentityError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        if path.exists() {
-            return Err(IdentityError::AlreadyExists(path.to_owned()));
+    /// Opens a locked key with the passphrase from [`passphrase`]. Unlocked seeds are kept for
+    /// the life of the process, so that its many store handles pay for Argon2 once.
+    fn unlock(path: &Path, line: &str) -> Result<Self, IdentityError> {
+        static UNLOCKED: Mutex<Vec<(String, Zeroizing<[u8; 32]>)>> = Mutex::new(Vec::new());
+        let mut unlocked = UNLOCKED.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, seed)) = unlocked.iter().find(|(l, _)| l == line) {
+            return Ok(Self::from_seed(seed));
         }
-        let temp = path.with_extension(format!("tmp-{}", std::process::id()));
+        let phrase = passphrase(&format!("passphrase for {}: ", path.display()))
+            .map_err(|e| match e {
+                IdentityError::EmptyPassphrase => IdentityError::Locked(path.to_owned()),
+                other => other,
+            })?
+            .ok_or_else(|| IdentityError::Locked(path.to_owned()))?;
+        let seed = keylock::unlock(line, phrase.as_bytes()).map_err(|e| match e {
+            UnlockError::Wrong => IdentityError::WrongPassphrase(path.to_owned()),
+            UnlockError::Malformed => IdentityError::Malformed(path.to_owned()),
+        })?;
+        let identity = Self::from_seed(&seed);
+        unlocked.push((line.to_owned(), seed));
+        Ok(identity)
+    }
+
+    /// Writes the key file with mode 0600; fails if one already exists.
+    pub fn save_new(&self, path: &Path) -> Result<(), IdentityError> {
         let line = Zeroizing::new(format!(
             "{KEY_PREFIX}{}\n",
             encode_base32(self.seed().as_ref())
         ));
-        let result = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&temp)?;
-            file.write_all(line.as_bytes())?;
-            file.sync_all()?;
-            fs::hard_link(&temp, path)
-        })();
-        let _ = fs::remove_file(&temp);
-        match result {
-            Ok(()) => crate::fsutil::sync_parent(path).map_err(io_error),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                Err(IdentityError::AlreadyExists(path.to_owned()))
-            }
-            Err(e) => Err(io_error(e)),
+        write_key_file(path, &line)
+    }
+
+    /// Writes the key file locked with `passphrase` (Argon2id, ChaCha20-Poly1305).
+    pub fn save_new_locked(&self, path: &Path, passphrase: &str) -> Result<(), IdentityError> {
+        if passphrase.is_empty() {
+            return Err(IdentityError::EmptyPassphrase);
         }
+        let mut random = [0u8; 28];
+        getrandom::fill(&mut random).map_err(|e| IdentityError::Random(e.to_string()))?;
+        let line = keylock::lock(
+            &self.seed(),
+            passphrase.as_bytes(),
+            keylock::DEFAULT_COST,
+            random,
+        )
+        .map_err(|_| IdentityError::Random("could not derive a key from the passphrase".into()))?;
+        write_key_file(path, &format!("{line}\n"))
+    }
+}
+
+/// The passphrase from [`PASSPHRASE_VAR`], else asked on the terminal; `None` when neither is
+/// available (no variable, not a terminal).
+pub fn passphrase(prompt: &str) -> Result<Option<Zeroizing<String>>, IdentityError> {
+    use std::io::IsTerminal;
+    if let Some(value) = std::env::var_os(PASSPHRASE_VAR) {
+        let value = Zeroizing::new(value.to_string_lossy().into_owned());
+        if value.is_empty() {
+            return Err(IdentityError::EmptyPassphrase);
+        }
+        return Ok(Some(value));
+    }
+    if !io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    let typed =
+        Zeroizing::new(
+            rpassword::prompt_password(prompt).map_err(|source| IdentityError::Io {
+                path: PathBuf::from("/dev/tty"),
+                source,
+            })?,
+        );
+    if typed.is_empty() {
+        return Err(IdentityError::EmptyPassphrase);
+    }
+    Ok(Some(typed))
+}
+
+/// Writes a new key file with mode 0600; fails if one already exists.
+///
+/// Written to a temporary name, synced, then hard-linked into place: `link` fails when the
+/// target exists, so two concurrent `init`s cannot both win, and no reader ever sees half a key.
+fn write_key_file(path: &Path, line: &str) -> Result<(), IdentityError> {
+    let io_error = |source| IdentityError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if path.exists() {
+        return Err(IdentityError::AlreadyExists(path.to_owned()));
+    }
+    let temp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
+        file.write_all(line.as_bytes())?;
+        file.sync_all()?;
+        fs::hard_link(&temp, path)
+    })();
+    let _ = fs::remove_file(&temp);
+    match result {
+        Ok(()) => crate::fsutil::sync_parent(path).map_err(io_error),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            Err(IdentityError::AlreadyExists(path.to_owned()))
+        }
+        Err(e) => Err(io_error(e)),
     }
 }
 

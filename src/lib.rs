@@ -19,6 +19,7 @@ pub mod graph_view;
 pub mod identity;
 pub mod ids;
 pub mod ingest;
+pub mod keylock;
 pub mod lan;
 pub mod message;
 pub mod node;

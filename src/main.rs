@@ -30,6 +30,10 @@ enum Command {
         /// A name to publish for the new feed.
         #[arg(long)]
         name: Option<String>,
+        /// Lock the key with a passphrase (asked twice, or taken from GRAPEVINE_PASSPHRASE);
+        /// every later command then needs it.
+        #[arg(long)]
+        passphrase: bool,
     },
     /// Print this node's feed id.
     Whoami,
@@ -263,8 +267,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let home = home(cli.home)?;
-    if let Command::Init { name } = &cli.command {
-        let node = Node::init(&home, name.as_deref())?;
+    if let Command::Init { name, passphrase } = &cli.command {
+        let phrase = if *passphrase {
+            Some(new_passphrase()?)
+        } else {
+            None
+        };
+        let node = Node::init_with(
+            &home,
+            name.as_deref(),
+            phrase.as_deref().map(|p| p.as_str()),
+        )?;
         writeln!(out, "{}", node.id())?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -536,6 +549,27 @@ fn check_text(report: &grapevine::store::CheckReport, json: bool) -> Result<Stri
         text += "\nthe store is NOT consistent: keep a copy of the home folder before changing it";
     }
     Ok(text)
+}
+
+/// A new passphrase: from GRAPEVINE_PASSPHRASE, or typed twice on the terminal.
+fn new_passphrase() -> Result<zeroize::Zeroizing<String>> {
+    use grapevine::identity::{PASSPHRASE_VAR, passphrase};
+    let Some(first) = passphrase("new passphrase for the key: ")? else {
+        bail!("--passphrase needs a terminal to ask on, or {PASSPHRASE_VAR} set");
+    };
+    if std::env::var_os(PASSPHRASE_VAR).is_none() {
+        let again = passphrase("the same passphrase again: ")?.unwrap_or_default();
+        if *again != *first {
+            bail!("the two passphrases differ; nothing was created");
+        }
+    }
+    if first.chars().count() < 12 {
+        eprintln!(
+            "warning: a passphrase of fewer than 12 characters is easy to guess for whoever \
+             takes the key file; a few unrelated words are better"
+        );
+    }
+    Ok(first)
 }
 
 fn read_text(text: String) -> Result<String> {

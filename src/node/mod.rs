@@ -61,9 +61,17 @@ pub struct Node {
 impl Node {
     /// Creates an identity and an empty store in `home`, and names the feed if asked.
     pub fn init(home: &Path, name: Option<&str>) -> Result<Self> {
+        Self::init_with(home, name, None)
+    }
+
+    /// `init`, with the key locked by `passphrase` when one is given.
+    pub fn init_with(home: &Path, name: Option<&str>, passphrase: Option<&str>) -> Result<Self> {
         create_home(home)?;
         let identity = Identity::generate()?;
-        identity.save_new(&home.join(KEY_FILE))?;
+        match passphrase {
+            Some(phrase) => identity.save_new_locked(&home.join(KEY_FILE), phrase)?,
+            None => identity.save_new(&home.join(KEY_FILE))?,
+        }
         let mut node = Self::open(home)?;
         if let Some(name) = name {
             node.set_name(name)?;
@@ -336,13 +344,21 @@ fn unknown_setting(key: &str) -> NodeError {
     ))
 }
 
+/// The home holds the key and every private message we could open: only its owner may enter,
+/// whether `init` creates it or finds it already there, empty. (A folder with other things in
+/// it is left as it is: it may be shared, like /tmp.)
 fn create_home(home: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(home)
-        .map_err(io_at(home))
+        .map_err(io_at(home))?;
+    let empty = fs::read_dir(home).map_err(io_at(home))?.next().is_none();
+    if empty {
+        fs::set_permissions(home, fs::Permissions::from_mode(0o700)).map_err(io_at(home))?;
+    }
+    Ok(())
 }
 
 /// A peer as `peers` shows it.

@@ -144,6 +144,54 @@ fn a_key_file_must_be_private_and_regular() {
     assert!(text.contains("not a regular file"), "{text}");
 }
 
+/// Keys at rest: `init --passphrase` locks the key (Argon2id, ChaCha20-Poly1305) in a 0600 file
+/// inside a 0700 home; the seed is nowhere in the clear; every command needs the passphrase, a
+/// wrong one is a clear error, and none at all (no terminal, no variable) says how to give it.
+#[test]
+fn a_key_locked_with_a_passphrase_needs_it() {
+    use std::os::unix::fs::MetadataExt;
+    let me = TestNode::uninitialised("locked");
+    let phrase = "seven unrelated words make a fine passphrase";
+    let out = me
+        .command(&["init", "--name", "locked", "--passphrase"])
+        .env("GRAPEVINE_PASSPHRASE", phrase)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(fs::metadata(me.home()).unwrap().mode() & 0o777, 0o700);
+    let key = me.home().join("secret.key");
+    assert_eq!(fs::metadata(&key).unwrap().mode() & 0o777, 0o600);
+    let text = fs::read_to_string(&key).unwrap();
+    assert!(text.starts_with("grapevine-secret-v1-argon2id:"), "{text}");
+    assert!(!text.contains("grapevine-secret-v1:"), "{text}");
+
+    let with = |phrase: &str, args: &[&str]| {
+        me.command(args)
+            .env("GRAPEVINE_PASSPHRASE", phrase)
+            .output()
+            .unwrap()
+    };
+    let posted = with(phrase, &["post", "behind a passphrase"]);
+    assert!(posted.status.success(), "{posted:?}");
+    let wrong = with("not it", &["whoami"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(err.contains("wrong passphrase"), "{err}");
+    let none = me.fails_with(1, &["whoami"]);
+    assert!(
+        none.contains("locked with a passphrase") && none.contains("GRAPEVINE_PASSPHRASE"),
+        "{none}"
+    );
+    let feed = with(phrase, &["feed", &id, "--json"]);
+    assert!(
+        String::from_utf8_lossy(&feed.stdout).contains("behind a passphrase"),
+        "{feed:?}"
+    );
+    // `check` needs only the store, never the key.
+    me.ok(&["check"]);
+}
+
 /// Regression (finding 2): a forged file in a drop folder (exporter = a friend, created far in
 /// the future, claiming to hold the victim's feed up to 2^64 − 1 and 2^63 − 1) does not stop
 /// the victim's `sync-dir` from writing its posts, and what it writes reads back.
