@@ -49,12 +49,16 @@ impl std::fmt::Display for Rejection {
 pub struct IngestReport {
     /// Messages stored for the first time (linked or pending).
     pub new: u64,
+    /// Of `new`, those stored pending: verified, waiting for an earlier message.
+    pub pending: u64,
     /// Messages we already held.
     pub already_held: u64,
     /// Messages of feeds outside our replication set (or blocked): not stored, not an error.
     pub not_wanted: u64,
     /// Messages that proved a fork (kept as evidence, not linked).
     pub forks: u64,
+    /// The first forks met: (feed, sequence), at most 50 kept.
+    pub forked: Vec<(FeedId, u64)>,
     pub rejected: u64,
     /// Private messages addressed to us that failed to open.
     pub unreadable: u64,
@@ -73,6 +77,14 @@ impl IngestReport {
         }
     }
 
+    /// A message that proves its author signed two histories.
+    pub fn fork(&mut self, feed: FeedId, sequence: u64) {
+        self.forks += 1;
+        if self.forked.len() < 50 {
+            self.forked.push((feed, sequence));
+        }
+    }
+
     pub fn reject(&mut self, rejection: Rejection) {
         self.rejected += 1;
         if self.rejections.len() < 50 {
@@ -88,6 +100,8 @@ pub struct Ingester<'a> {
     wanted: Option<&'a ReplicationSet>,
     batch: Vec<(Message, String)>,
     pub report: IngestReport,
+    /// Contiguous runs of (feed, first, last) that the records pushed claim, in order.
+    carried: Vec<(FeedId, u64, u64)>,
 }
 
 impl<'a> Ingester<'a> {
@@ -98,6 +112,7 @@ impl<'a> Ingester<'a> {
             wanted: None,
             batch: Vec::new(),
             report: IngestReport::default(),
+            carried: Vec::new(),
         }
     }
 
@@ -114,7 +129,12 @@ impl<'a> Ingester<'a> {
         while !reader.is_empty() {
             let remaining = reader.remaining();
             let (envelope, content) = match split_record(&mut reader) {
-                Ok(record) => record,
+                Ok(record) => {
+                    if let Some((feed, seq)) = claimed_position(record.0) {
+                        self.note_carried(feed, seq);
+                    }
+                    record
+                }
                 Err(error) => {
                     self.report.reject(Rejection {
                         place: place.to_owned(),
@@ -141,6 +161,21 @@ impl<'a> Ingester<'a> {
             }
         }
         Ok(())
+    }
+
+    fn note_carried(&mut self, feed: FeedId, seq: u64) {
+        match self.carried.last_mut() {
+            Some((f, _, last)) if *f == feed && last.checked_add(1) == Some(seq) => *last = seq,
+            _ => self.carried.push((feed, seq, seq)),
+        }
+    }
+
+    /// What the segments carried, as (feed, first, last) runs sorted by feed and sequence:
+    /// what a truthful manifest's `feeds` lists.
+    pub fn carried_runs(&self) -> Vec<(FeedId, u64, u64)> {
+        let mut runs = self.carried.clone();
+        runs.sort_unstable();
+        runs
     }
 
     pub fn push(&mut self, message: Message, place: &str) -> store::Result<()> {
@@ -272,7 +307,7 @@ impl Placer<'_, '_> {
                 self.report.already_held += 1;
             } else {
                 write::record_fork(tx, &message, held)?;
-                self.report.forks += 1;
+                self.report.fork(h.author, h.sequence);
             }
         } else if h.sequence == frontier.sequence + 1 {
             if h.previous == frontier.head {
@@ -282,18 +317,19 @@ impl Placer<'_, '_> {
             } else {
                 // Signed by the author, yet chained to a different predecessor than the one held.
                 write::record_fork(tx, &message, frontier.head)?;
-                self.report.forks += 1;
+                self.report.fork(h.author, h.sequence);
             }
         } else {
             match write::pending_id(tx, &h.author, h.sequence)? {
                 None => {
                     write::insert_pending(tx, &message)?;
                     self.report.new += 1;
+                    self.report.pending += 1;
                 }
                 Some(id) if id == message.id => self.report.already_held += 1,
                 Some(id) => {
                     write::record_fork(tx, &message, Some(id))?;
-                    self.report.forks += 1;
+                    self.report.fork(h.author, h.sequence);
                 }
             }
         }
@@ -317,7 +353,7 @@ impl Placer<'_, '_> {
                 self.link(&next, frontier)?;
             } else {
                 write::record_fork(self.tx, &next, frontier.head)?;
-                self.report.forks += 1;
+                self.report.fork(author, next.header.sequence);
                 break;
             }
         }

@@ -687,6 +687,12 @@ fn import_text(node: &Node, summary: &ImportSummary) -> String {
         total.rejected,
         total.not_wanted
     );
+    if total.pending > 0 {
+        text += &format!(
+            " ({} of them wait for earlier messages, and show once those arrive)",
+            total.pending
+        );
+    }
     for path in &summary.not_for_us {
         text += &format!(
             "\n{}: a sealed bundle not addressed to you (skipped; nothing in it can be read)",
@@ -723,6 +729,15 @@ fn import_text(node: &Node, summary: &ImportSummary) -> String {
             text += &format!("\n{name}: {rejection}");
         }
         text += &format!("\n{name}: {}", advice(bundle));
+    }
+    for bundle in summary.bundles.iter().filter(|b| b.messages.forks > 0) {
+        for (feed, seq) in &bundle.messages.forked {
+            text += &format!(
+                "\n{}: {feed} signed two different messages {seq}: its feed is forked (a copied \
+                 key, or a stolen one); the proof is kept and `grapevine feed` warns of it",
+                bundle.path.display()
+            );
+        }
     }
     let unwanted = summary.not_wanted_feeds();
     if !unwanted.is_empty() {

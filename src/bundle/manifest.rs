@@ -62,7 +62,7 @@ impl Trailer {
 }
 
 impl Manifest {
-    /// A manifest for `messages` (in feed order): one range per feed, no frontier.
+    /// A manifest for `messages` (in feed order): one range per contiguous run, no frontier.
     pub fn describing(
         exporter: FeedId,
         bundle_id: &str,
@@ -73,7 +73,10 @@ impl Manifest {
         for m in messages {
             let (feed, seq) = (m.header.author, m.header.sequence);
             match feeds.last_mut() {
-                Some(range) if range.feed == feed => range.last = range.last.max(seq),
+                // One range per contiguous run: a gap starts a new one (bundle.md).
+                Some(range) if range.feed == feed && range.last.checked_add(1) == Some(seq) => {
+                    range.last = seq
+                }
                 _ => feeds.push(FeedRange {
                     feed,
                     first: seq,

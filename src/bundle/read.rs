@@ -67,6 +67,11 @@ pub enum BundleProblem {
     DataAfterTrailer,
     #[error("the bundle has more than {MAX_ENTRIES} entries; the rest were ignored")]
     TooManyEntries,
+    #[error(
+        "the manifest says the bundle carries {claimed}, but its segments carry {carried}: \
+         the exporter's software is faulty or the manifest lies (what verifies was still taken)"
+    )]
+    ManifestMismatch { claimed: String, carried: String },
 }
 
 impl BundleProblem {

@@ -463,6 +463,7 @@ fn receive(
         total.already_held += report.already_held;
         total.not_wanted += report.not_wanted;
         total.forks += report.forks;
+        total.pending += report.pending;
         if report.new > 0 {
             let _ = events.send(Event::Stored);
         }

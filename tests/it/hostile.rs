@@ -241,3 +241,323 @@ fn a_forged_manifest_in_a_drop_folder_cannot_silence_a_node() {
         );
     }
 }
+
+/// What `node` holds, row by row, exactly as stored: linked and pending messages, fork
+/// evidence, contacts and inbox.
+fn held_rows(node: &TestNode) -> std::collections::BTreeMap<Vec<u8>, Vec<u8>> {
+    let conn = rusqlite::Connection::open_with_flags(
+        node.home().join("store.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut rows = std::collections::BTreeMap::new();
+    for (table, key, value) in [
+        (
+            "messages",
+            "hex(author) || '/' || seq",
+            "hex(id || envelope || content)",
+        ),
+        (
+            "pending",
+            "hex(author) || '/' || seq",
+            "hex(id || envelope || content)",
+        ),
+        (
+            "forks",
+            "hex(author) || '/' || seq || '/' || hex(other)",
+            "hex(other_envelope || other_content)",
+        ),
+        ("inbox", "hex(id)", "content"),
+    ] {
+        let sql = format!("SELECT '{table}' || {key}, {value} FROM {table}");
+        let mut stmt = conn.prepare(&sql).unwrap();
+        let found = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, rusqlite::types::Value>(0)?,
+                    r.get::<_, rusqlite::types::Value>(1)?,
+                ))
+            })
+            .unwrap();
+        for row in found {
+            let (k, v) = row.unwrap();
+            rows.insert(format!("{k:?}").into_bytes(), format!("{v:?}").into_bytes());
+        }
+    }
+    rows
+}
+
+/// One zstd frame per tar entry, as a bundle's container is built, with any name and type.
+fn tar_frames(entries: &[(&[u8], tar::EntryType, &[u8])]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for (name, kind, data) in entries {
+        let mut header = tar::Header::new_ustar();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name);
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(*kind);
+        header.set_cksum();
+        let mut block = header.as_bytes().to_vec();
+        block.extend_from_slice(data);
+        block.resize(block.len().div_ceil(512) * 512 + 512, 0);
+        bytes.extend(zstd::encode_all(&block[..], 3).unwrap());
+    }
+    bytes
+}
+
+/// A signed bundle by `exporter` whose manifest is `manifest` and whose segment carries
+/// `messages`, whatever the manifest claims.
+fn bundle_with_manifest(
+    path: &std::path::Path,
+    exporter: &Identity,
+    manifest: &grapevine::bundle::Manifest,
+    messages: &[Message],
+) {
+    let mut writer =
+        grapevine::bundle::BundleWriter::new(fs::File::create(path).unwrap(), exporter, manifest)
+            .unwrap();
+    for m in messages {
+        writer.push_message(m).unwrap();
+    }
+    writer.finish().unwrap();
+}
+
+/// The hostile-bundle catalogue: each case is imported into a node that already holds a
+/// feed, a DM and its own posts. Each must end with the stated exit status and a message that
+/// names the file and the reason, leave every row held before byte-for-byte as it was, and
+/// leave `grapevine check` passing.
+#[test]
+fn the_hostile_bundle_catalogue() {
+    use grapevine::bundle::{FeedRange, Manifest};
+    use tar::EntryType::{Block, Char, Fifo, Link, Regular, Symlink};
+
+    let alice = Identity::from_seed(&[31; 32]);
+    let mallory = Identity::from_seed(&[66; 32]);
+    let good = crate::damage::chain(&alice, 8);
+    let victim = TestNode::new("victim");
+    let carol = TestNode::new("carol");
+    victim.follow_id(&alice.feed_id().to_string());
+    victim.follow(&carol);
+    carol.follow(&victim);
+    carol.ok(&["dm", "--to", &victim.id(), "held before"]);
+    victim.post("mine");
+    let s = stick();
+    let first = s.path().join("first.gvb");
+    crate::damage::write_bundle(&first, &alice, &good[..3]);
+    victim.import(&first);
+    victim.import(&carol.export_to(s.path()));
+
+    let manifest_for = |exporter: &Identity, ranges: Vec<FeedRange>| Manifest {
+        format: grapevine::bundle::FORMAT.into(),
+        version: grapevine::bundle::FORMAT_VERSION,
+        bundle_id: "ab".repeat(16),
+        exporter: exporter.feed_id(),
+        created_at: 1_700_000_000_000,
+        recipient: None,
+        feeds: ranges,
+        frontier: Vec::new(),
+    };
+    let range = |first, last| FeedRange {
+        feed: alice.feed_id(),
+        first,
+        last,
+    };
+    let other_4 = Message::create(
+        &alice,
+        4,
+        Some(good[2].id),
+        1,
+        ContentKind::Json,
+        br#"{"type":"post","text":"the other 4"}"#.to_vec(),
+    )
+    .unwrap();
+    let mut forged = good[4].clone();
+    forged.envelope[130] ^= 1;
+    let bad_hash = Message {
+        content: br#"{"type":"post","text":"swapped"}"#.to_vec(),
+        ..good[5].clone()
+    };
+
+    type Make<'a> = Box<dyn Fn(&std::path::Path) + 'a>;
+    let cases: Vec<(&str, Make<'_>, i32, &[&str])> = vec![
+        (
+            "traversal",
+            Box::new(|p| {
+                fs::write(p, tar_frames(&[(b"../escape.txt", Regular, b"evil")])).unwrap()
+            }),
+            3,
+            &["'../escape.txt' is refused"],
+        ),
+        (
+            "absolute",
+            Box::new(|p| {
+                fs::write(p, tar_frames(&[(b"/tmp/gv-abs.txt", Regular, b"evil")])).unwrap()
+            }),
+            3,
+            &["absolute path"],
+        ),
+        (
+            "symlink-entry",
+            Box::new(|p| fs::write(p, tar_frames(&[(b"segments/0", Symlink, b"")])).unwrap()),
+            3,
+            &["Symlink entry"],
+        ),
+        (
+            "hardlink-entry",
+            Box::new(|p| fs::write(p, tar_frames(&[(b"segments/0", Link, b"")])).unwrap()),
+            3,
+            &["Link entry"],
+        ),
+        (
+            "device-entries",
+            Box::new(|p| {
+                fs::write(
+                    p,
+                    tar_frames(&[(b"a", Char, b""), (b"b", Block, b""), (b"c", Fifo, b"")]),
+                )
+                .unwrap()
+            }),
+            3,
+            &["Char entry", "Block entry", "Fifo entry"],
+        ),
+        (
+            "bomb",
+            Box::new(|p| {
+                let zeros = vec![0u8; 256 << 20];
+                fs::write(p, zstd::encode_all(&zeros[..], 3).unwrap()).unwrap()
+            }),
+            3,
+            &["decompression bomb"],
+        ),
+        (
+            "noise",
+            Box::new(|p| {
+                let noise: Vec<u8> = (0..10_000u32)
+                    .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+                    .collect();
+                fs::write(p, noise).unwrap()
+            }),
+            3,
+            &["not part of any zstd frame"],
+        ),
+        (
+            "empty",
+            Box::new(|p| fs::write(p, b"").unwrap()),
+            3,
+            &["no readable manifest"],
+        ),
+        (
+            "lying-manifest",
+            // Claims alice 1..8; carries 4..5. Only what is carried and verifies counts.
+            Box::new(|p| {
+                bundle_with_manifest(
+                    p,
+                    &alice,
+                    &manifest_for(&alice, vec![range(1, 8)]),
+                    &good[3..5],
+                )
+            }),
+            3,
+            &["the manifest says the bundle carries", "1..8", "4..5"],
+        ),
+        (
+            "forged-exporter",
+            // Says alice exported it; mallory signed it.
+            Box::new(|p| {
+                let mut m = manifest_for(&mallory, vec![range(6, 6)]);
+                m.exporter = alice.feed_id();
+                bundle_with_manifest(p, &mallory, &m, &good[5..6])
+            }),
+            3,
+            &["signature does not verify"],
+        ),
+        (
+            "fork",
+            Box::new(|p| {
+                bundle_with_manifest(
+                    p,
+                    &alice,
+                    &manifest_for(&alice, vec![range(4, 4)]),
+                    std::slice::from_ref(&other_4),
+                )
+            }),
+            0,
+            &["signed two different messages 4", "forked"],
+        ),
+        (
+            "gap",
+            // 8 while 7 is missing: stored pending.
+            Box::new(|p| crate::damage::write_bundle(p, &alice, &good[7..8])),
+            0,
+            &["1 new messages", "1 of them wait for earlier messages"],
+        ),
+        (
+            "replay",
+            Box::new(|p| crate::damage::write_bundle(p, &alice, &good[..3])),
+            0,
+            &["3 already held"],
+        ),
+        (
+            "signature-failure",
+            Box::new(|p| crate::damage::write_bundle(p, &alice, std::slice::from_ref(&forged))),
+            3,
+            &["signature"],
+        ),
+        (
+            "content-failure",
+            Box::new(|p| crate::damage::write_bundle(p, &alice, std::slice::from_ref(&bad_hash))),
+            3,
+            &["content"],
+        ),
+    ];
+    let dir = stick();
+    for (name, make, code, says) in cases {
+        let file = dir.path().join(format!("{name}.gvb"));
+        make(&file);
+        let before = held_rows(&victim);
+        // Memory is bounded: 96 MiB of heap and mappings in all, where the bomb inflates to
+        // 256 MiB. A reader that inflated it would die here instead of reporting it.
+        let out = std::process::Command::new("prlimit")
+            .arg(format!("--data={}", 96 << 20))
+            .arg(crate::harness::bin())
+            .args([
+                "--home",
+                path_str(&victim.home()),
+                "import",
+                path_str(&file),
+            ])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(code), "{name}: {text}");
+        if code != 0 {
+            assert!(
+                text.contains(&format!("{name}.gvb")),
+                "{name}: the file is not named: {text}"
+            );
+        }
+        for reason in says {
+            assert!(text.contains(reason), "{name}: no '{reason}' in: {text}");
+        }
+        let after = held_rows(&victim);
+        for (key, value) in &before {
+            assert_eq!(
+                after.get(key),
+                Some(value),
+                "{name}: a held row changed or went"
+            );
+        }
+        victim.ok(&["check"]);
+        fs::remove_file(&file).unwrap();
+    }
+    assert_eq!(
+        victim.posts(&alice.feed_id().to_string()),
+        ["post 1", "post 2", "post 3", "post 4", "post 5", "post 6"],
+        "what verified was taken (6 came in the forged bundle: a message stands on its own \
+         signature), nothing else"
+    );
+}
