@@ -14,6 +14,7 @@ mod lan;
 mod local;
 mod order;
 mod private;
+mod soak;
 mod syncthing;
 mod trust;
 mod vectors;
