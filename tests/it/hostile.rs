@@ -242,8 +242,8 @@ fn a_forged_manifest_in_a_drop_folder_cannot_silence_a_node() {
     }
 }
 
-/// What `node` holds, row by row, exactly as stored: linked and pending messages, fork
-/// evidence, contacts and inbox.
+/// What `node` holds, row by row, exactly as stored: messages (linked or pending: a pending
+/// message that links later is the same row), fork evidence and inbox.
 fn held_rows(node: &TestNode) -> std::collections::BTreeMap<Vec<u8>, Vec<u8>> {
     let conn = rusqlite::Connection::open_with_flags(
         node.home().join("store.sqlite"),
@@ -254,22 +254,22 @@ fn held_rows(node: &TestNode) -> std::collections::BTreeMap<Vec<u8>, Vec<u8>> {
     for (table, key, value) in [
         (
             "messages",
-            "hex(author) || '/' || seq",
+            "'message ' || hex(author) || '/' || seq",
             "hex(id || envelope || content)",
         ),
         (
             "pending",
-            "hex(author) || '/' || seq",
+            "'message ' || hex(author) || '/' || seq",
             "hex(id || envelope || content)",
         ),
         (
             "forks",
-            "hex(author) || '/' || seq || '/' || hex(other)",
+            "'fork ' || hex(author) || '/' || seq || '/' || hex(other)",
             "hex(other_envelope || other_content)",
         ),
-        ("inbox", "hex(id)", "content"),
+        ("inbox", "'inbox ' || hex(id)", "content"),
     ] {
-        let sql = format!("SELECT '{table}' || {key}, {value} FROM {table}");
+        let sql = format!("SELECT {key}, {value} FROM {table}");
         let mut stmt = conn.prepare(&sql).unwrap();
         let found = stmt
             .query_map([], |r| {
@@ -377,6 +377,46 @@ fn the_hostile_bundle_catalogue() {
         content: br#"{"type":"post","text":"swapped"}"#.to_vec(),
         ..good[5].clone()
     };
+
+    // Header failure: an envelope whose version byte is not 1.
+    let mut bad_header = good[6].clone();
+    bad_header.envelope[0] = 9;
+    // Box failure: alice's message 7 is a box for the victim whose body was altered before
+    // alice signed it: it links (its envelope is sound) but must not open.
+    let victim_id: grapevine::FeedId = victim.id().parse().unwrap();
+    let mut sealed_box = grapevine::private_box::seal(
+        &alice.feed_id(),
+        &[alice.feed_id(), victim_id],
+        br#"{"type":"post","text":"for your eyes"}"#,
+        &grapevine::private_box::Randomness::fresh().unwrap(),
+    )
+    .unwrap();
+    let last = sealed_box.len() - 1;
+    sealed_box[last] ^= 1;
+    let bad_box = Message::create(
+        &alice,
+        7,
+        Some(good[5].id),
+        2,
+        ContentKind::PrivateBox,
+        sealed_box,
+    )
+    .unwrap();
+    // alice's real message 8 follows that box.
+    let eight = Message::create(
+        &alice,
+        8,
+        Some(bad_box.id),
+        3,
+        ContentKind::Json,
+        br#"{"type":"post","text":"post 8"}"#.to_vec(),
+    )
+    .unwrap();
+    let mut whole = Vec::new();
+    let (bytes, _) =
+        grapevine::bundle::write_messages(Vec::new(), &alice, &"cd".repeat(16), 3, &good[..6])
+            .unwrap();
+    whole.extend_from_slice(&bytes);
 
     type Make<'a> = Box<dyn Fn(&std::path::Path) + 'a>;
     let cases: Vec<(&str, Make<'_>, i32, &[&str])> = vec![
@@ -487,7 +527,7 @@ fn the_hostile_bundle_catalogue() {
         (
             "gap",
             // 8 while 7 is missing: stored pending.
-            Box::new(|p| crate::damage::write_bundle(p, &alice, &good[7..8])),
+            Box::new(|p| crate::damage::write_bundle(p, &alice, std::slice::from_ref(&eight))),
             0,
             &["1 new messages", "1 of them wait for earlier messages"],
         ),
@@ -502,6 +542,36 @@ fn the_hostile_bundle_catalogue() {
             Box::new(|p| crate::damage::write_bundle(p, &alice, std::slice::from_ref(&forged))),
             3,
             &["signature"],
+        ),
+        (
+            "header-failure",
+            Box::new(|p| crate::damage::write_bundle(p, &alice, std::slice::from_ref(&bad_header))),
+            3,
+            &["message 7", "unsupported message version 9"],
+        ),
+        (
+            "incomplete",
+            Box::new(|p| fs::write(p, &whole[..whole.len() * 2 / 3]).unwrap()),
+            3,
+            &["incomplete"],
+        ),
+        (
+            "not-addressed",
+            Box::new(|p| {
+                let out = fs::File::create(p).unwrap();
+                let mut sealed =
+                    grapevine::sealed::SealWriter::new(out, &[mallory.feed_id()]).unwrap();
+                std::io::Write::write_all(&mut sealed, &whole).unwrap();
+                sealed.finish().unwrap();
+            }),
+            0,
+            &["not addressed to you"],
+        ),
+        (
+            "box-failure",
+            Box::new(|p| crate::damage::write_bundle(p, &alice, std::slice::from_ref(&bad_box))),
+            3,
+            &["failed to open"],
         ),
         (
             "content-failure",
@@ -548,7 +618,8 @@ fn the_hostile_bundle_catalogue() {
             assert_eq!(
                 after.get(key),
                 Some(value),
-                "{name}: a held row changed or went"
+                "{name}: a held row changed or went: {}",
+                String::from_utf8_lossy(key)
             );
         }
         victim.ok(&["check"]);
@@ -556,7 +627,9 @@ fn the_hostile_bundle_catalogue() {
     }
     assert_eq!(
         victim.posts(&alice.feed_id().to_string()),
-        ["post 1", "post 2", "post 3", "post 4", "post 5", "post 6"],
+        [
+            "post 1", "post 2", "post 3", "post 4", "post 5", "post 6", "post 8"
+        ],
         "what verified was taken (6 came in the forged bundle: a message stands on its own \
          signature), nothing else"
     );
