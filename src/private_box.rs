@@ -385,6 +385,43 @@ mod tests {
         }
     }
 
+    /// Randomness is what keeps a box private: with constant randomness two equal messages box
+    /// alike (a carrier links them), and with all-zero randomness anyone can derive the body key.
+    #[test]
+    fn every_box_is_fresh() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let bob = Identity::from_seed(&[2; 32]);
+        let boxed = || {
+            seal(
+                &alice.feed_id(),
+                &[bob.feed_id()],
+                b"same words",
+                &Randomness::fresh().unwrap(),
+            )
+            .unwrap()
+        };
+        let (one, two) = (boxed(), boxed());
+        assert_ne!(one, two, "two boxes of the same text are alike");
+        let ephemeral = |b: &[u8]| b[2..34].to_vec();
+        assert_ne!(ephemeral(&one), ephemeral(&two));
+        assert_ne!(ephemeral(&one), vec![0; 32]);
+        // Slots 2..4 are filler: random, and different each time.
+        let filler = |b: &[u8]| b[2 + 32 + SLOT_LEN..2 + 32 + 4 * SLOT_LEN].to_vec();
+        assert_ne!(filler(&one), filler(&two));
+        assert!(filler(&one).iter().any(|&b| b != 0));
+        // A non-recipient who knows the layout cannot guess the body key.
+        let body = &one[2 + 32 + 4 * SLOT_LEN..];
+        let zero_key = aead_for(&[0; 32]).unwrap();
+        let guessed = zero_key.decrypt(
+            &Nonce::default(),
+            Payload {
+                msg: body,
+                aad: &body_aad(&alice.feed_id()),
+            },
+        );
+        assert!(guessed.is_err(), "the body opens with an all-zero key");
+    }
+
     #[test]
     fn sizes_reveal_only_a_recipient_bound() {
         let ids: Vec<FeedId> = (1..=16u8)

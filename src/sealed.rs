@@ -210,6 +210,23 @@ mod tests {
         }
     }
 
+    /// Two sealings of the same bundle to the same peer share no bytes past the version: fresh
+    /// ephemeral key, slots, filler and file key each time.
+    #[test]
+    fn every_sealing_is_fresh() {
+        let bob = Identity::from_seed(&[2; 32]);
+        let (_, one) = sealed(3000, &[bob.feed_id()]);
+        let (_, two) = sealed(3000, &[bob.feed_id()]);
+        assert_eq!(one.len(), two.len());
+        let same = one[2..]
+            .iter()
+            .zip(&two[2..])
+            .filter(|(a, b)| a == b)
+            .count();
+        // Chance agreement is about 1 byte in 256.
+        assert!(same < one.len() / 64, "{same} of {} bytes alike", one.len());
+    }
+
     #[test]
     fn truncation_and_tampering_are_caught() {
         let bob = Identity::from_seed(&[2; 32]);

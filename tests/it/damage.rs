@@ -108,24 +108,39 @@ fn one_flipped_byte_costs_one_segment() {
     assert_eq!(dave.feed(&carol.id()), carol_before, "held feed unchanged");
 }
 
-/// A carrier that forges a message and signs the bundle itself gains nothing: the forged
-/// message fails its author's signature, the rest of the bundle is imported.
+/// A carrier that forges messages and signs the bundle itself gains nothing: each forged
+/// message fails its author's signature alone, and every other message is kept, whether it sits
+/// before or after a forgery, inside a verification batch or at its edges. (After the first
+/// forgery the chain cannot link, so the rest wait, verified, as pending.)
 #[test]
-fn forged_message_is_rejected_alone() {
+fn forged_messages_are_rejected_alone() {
     let alice = Identity::from_seed(&[1; 32]);
     let mallory = Identity::from_seed(&[2; 32]);
-    let mut messages = chain(&alice, 3);
-    messages[2].envelope[150] ^= 1; // inside the signature
+    let total = 12_000u64;
+    let mut messages = chain(&alice, total);
+    let batch = grapevine::ingest::BATCH as u64;
+    let forged = [5_000, batch, batch + 1, 10_000];
+    for seq in forged {
+        messages[seq as usize - 1].envelope[150] ^= 1; // inside the signature
+    }
     let dir = stick();
     let path = dir.path().join("forged.gvb");
     write_bundle(&path, &mallory, &messages);
     let bob = TestNode::new("bob");
     bob.follow_id(&alice.feed_id().to_string());
     let out = bob.fails_with(3, &["import", path_str(&path)]);
-    assert_eq!(import_counts(&out), (2, 0, 1), "{out}");
-    assert!(out.contains("message 3 of @"), "{out}");
+    assert_eq!(
+        import_counts(&out),
+        (total - forged.len() as u64, 0, forged.len() as u64),
+        "{out}"
+    );
+    for seq in forged {
+        assert!(out.contains(&format!("message {seq} of @")), "{out}");
+    }
     assert!(out.contains("signature does not verify"), "{out}");
-    assert_eq!(bob.feed(&alice.feed_id().to_string()).len(), 2);
+    assert_eq!(bob.feed(&alice.feed_id().to_string()).len(), 4_999);
+    let report: serde_json::Value = serde_json::from_str(&bob.ok(&["check", "--json"])).unwrap();
+    assert_eq!(report["pending"], total - 4_999 - forged.len() as u64);
 }
 
 #[test]
