@@ -119,7 +119,7 @@ fn export_never_overwrites() {
 fn standard_tools_list_a_bundle() {
     let has_zstd_tar = Command::new("zstd").arg("--version").output().is_ok();
     if !has_zstd_tar {
-        eprintln!("skipped: the zstd command is not installed");
+        crate::harness::skip("the zstd command is not installed");
         return;
     }
     let alice = TestNode::new("alice");

@@ -309,7 +309,7 @@ struct FatStick {
 impl FatStick {
     fn mount() -> Option<FatStick> {
         if !is_root() {
-            eprintln!("skipped: mounting a FAT image needs root");
+            crate::harness::skip("mounting a FAT image needs root");
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -350,8 +350,8 @@ impl FatStick {
         if !loop_dev.is_empty() {
             run("losetup", &["-d", &loop_dev]);
         }
-        eprintln!(
-            "skipped: neither vfat (mkfs.vfat + loop mount) nor exFAT (mkfs.exfat + mount.exfat-fuse) is available"
+        crate::harness::skip(
+            "neither vfat (mkfs.vfat + loop mount) nor exFAT (mkfs.exfat + mount.exfat-fuse) is available",
         );
         None
     }
@@ -379,7 +379,7 @@ fn is_root() -> bool {
 #[test]
 fn a_mounted_stick_is_synced_and_declared_safe_to_unplug() {
     if !is_root() {
-        eprintln!("skipped: mounting a stand-in stick needs root");
+        crate::harness::skip("mounting a stand-in stick needs root");
         return;
     }
     let [a, b] = ["a", "b"].map(TestNode::new);

@@ -301,11 +301,11 @@ fn discovery_finds_a_peer_on_the_local_network() {
         .output()
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
     {
-        eprintln!("skipped: creating network namespaces needs root (CI runs as root)");
+        crate::harness::skip("creating network namespaces needs root (CI runs as root)");
         return;
     }
     let Some(net) = Namespaces::create() else {
-        eprintln!("skipped: network namespaces or veth pairs are not available here");
+        crate::harness::skip("network namespaces or veth pairs are not available here");
         return;
     };
     let [a, b] = ["a", "b"].map(TestNode::new);

@@ -139,7 +139,7 @@ fn start(i: &Instance) -> Running {
 #[test]
 fn a_post_travels_through_syncthing() {
     if Command::new("syncthing").arg("--version").output().is_err() {
-        eprintln!("skipped: syncthing is not installed (.ci/run installs Debian's syncthing)");
+        crate::harness::skip("syncthing is not installed (.ci/run installs Debian's syncthing)");
         return;
     }
     let root = tempfile::tempdir().unwrap();
