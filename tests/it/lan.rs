@@ -248,10 +248,12 @@ fn floods_of_unfinished_handshakes_lock_no_one_out() {
     });
 }
 
-/// A blocked feed is refused.
+/// A blocked feed is refused, even one that was followed before: without the block, b would
+/// take a's post in this very session.
 #[test]
 fn blocked_feeds_are_refused() {
     let [a, b] = ["a", "b"].map(TestNode::new);
+    b.follow(&a);
     b.ok(&["block", &a.id()]);
     a.post("unwelcome");
     let (mut server, address) = serve(&b, &[]);
