@@ -475,6 +475,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Import { paths } => {
+            if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+                bail!(
+                    "{}: no such file or folder. Check the path (is the stick mounted?)",
+                    missing.display()
+                );
+            }
             let summary = node.import(&paths)?;
             writeln!(out, "{}", import_text(&node, &summary))?;
             return Ok(if summary.is_clean() {

@@ -131,6 +131,9 @@ impl Node {
         }
         let mut file = match File::open(path) {
             Ok(file) => file,
+            // Gone since it was listed: in a shared folder its writer replaced it with a newer
+            // one (drop-folder rule 3), which this or a later read takes in.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => {
                 summary.unreadable.push((path.to_owned(), e.to_string()));
                 return Ok(());
@@ -181,7 +184,11 @@ impl Node {
             Err(UnsealError::NotABundle) => {
                 // Not sealed either: let the plain reader skip the garbage and salvage any frames.
                 let _ = fs::remove_file(&temp);
-                let file = File::open(path).map_err(super::io_at(path))?;
+                let file = match File::open(path) {
+                    Ok(file) => file,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(super::io_at(path)(e)),
+                };
                 return self.import_plain(path, file, false, summary);
             }
             Err(e) => {

@@ -169,3 +169,22 @@ fn large_bundle_spans_many_segments() {
     assert_eq!(import_counts(&bob.import(&bundle)), (301, 0, 0));
     assert_eq!(bob.posts(&alice.id()).len(), 300);
 }
+
+/// A file named on the command line must exist (exit 1, with a hint); a file that vanishes
+/// between listing a folder and reading it was replaced by its writer (drop-folder rule 3) and
+/// is skipped without a word, so a busy shared folder never makes an import fail.
+#[test]
+fn missing_and_vanished_files() {
+    let bob = TestNode::new("bob");
+    let out = bob.fails_with(1, &["import", "/nonexistent/stick/x.gvb"]);
+    assert!(
+        out.contains("no such file or folder") && out.contains("mounted"),
+        "{out}"
+    );
+    let home = tempfile::tempdir().unwrap();
+    let mut node = grapevine::Node::init(&home.path().join("n"), None).unwrap();
+    let gone = home.path().join("gv-gone-7.gvb");
+    let summary = node.import(std::slice::from_ref(&gone)).unwrap();
+    assert!(summary.is_clean(), "{:?}", summary.unreadable);
+    assert!(summary.unreadable.is_empty() && summary.bundles.is_empty());
+}
