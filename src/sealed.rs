@@ -115,7 +115,7 @@ pub enum UnsealError {
         "the sealed bundle is incomplete or was altered after byte {0} (cut short, or tampered with)"
     )]
     Damaged(u64),
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] io::Error),
 }
 

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::limits::{HandshakeSlot, Limits, SessionSlot};
@@ -11,6 +11,10 @@ use super::session::{self, SessionConfig, SessionError, SessionReport};
 use super::{discovery, network_key};
 use crate::ids::FeedId;
 use crate::node::{Node, NodeError};
+
+/// How long a new session with a peer waits for its previous one to end: a peer that was killed
+/// and reconnects at once may arrive before its old connection's end is noticed.
+const DUPLICATE_GRACE: Duration = Duration::from_secs(3);
 
 /// Refused connections are logged at most this often (with a count), so a flood cannot flood
 /// the log too.
@@ -38,6 +42,8 @@ struct Shared {
     log: Log,
     /// Feeds we are in a session with.
     connected: Mutex<HashSet<FeedId>>,
+    /// Signalled whenever a session ends and leaves `connected`.
+    session_ended: Condvar,
     /// Addresses we dialled and are connected to (pubs).
     dialled: Mutex<HashSet<String>>,
     limits: Limits,
@@ -81,6 +87,7 @@ pub fn serve_on(
         },
         log: log.clone(),
         connected: Mutex::default(),
+        session_ended: Condvar::new(),
         dialled: Mutex::default(),
         limits: Limits::default(),
     });
@@ -182,9 +189,19 @@ fn run_session(
             .connected
             .lock()
             .map_err(|_| SessionError::Protocol("lock".into()))?;
-        if !connected.insert(peer) {
-            return Err(SessionError::Duplicate(peer));
+        let until = Instant::now() + DUPLICATE_GRACE;
+        while connected.contains(&peer) {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(SessionError::Duplicate(peer));
+            }
+            connected = shared
+                .session_ended
+                .wait_timeout(connected, left)
+                .map_err(|_| SessionError::Protocol("lock".into()))?
+                .0;
         }
+        connected.insert(peer);
         if let Ok(mut a) = admitted.lock() {
             *a = Some(peer);
         }
@@ -207,6 +224,7 @@ fn run_session(
         if let Ok(mut c) = shared.connected.lock() {
             c.remove(&peer);
         }
+        shared.session_ended.notify_all();
     }
     if let Some(d) = dialled {
         if let Ok(mut set) = shared.dialled.lock() {

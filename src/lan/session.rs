@@ -27,9 +27,9 @@ use crate::node::{Node, NodeError};
 
 #[derive(Debug, Error)]
 pub enum SessionError {
-    #[error("{0}")]
+    #[error(transparent)]
     Frame(#[from] FrameError),
-    #[error("{0}")]
+    #[error(transparent)]
     Node(#[from] NodeError),
     #[error("protocol violation: {0}")]
     Protocol(String),
@@ -161,8 +161,13 @@ pub fn run(
     // What arrived may have widened the set (files that hold newly wanted feeds are read
     // again) or narrowed it (a pub keeps a connecting peer's feed only if it follows the pub).
     writer_node.settle()?;
-    let sent = result?;
-    let received = received?;
+    // When the sending side failed only because the receiving side had ended, the receiving
+    // side's error is the one that says what happened.
+    let (sent, received) = match (result, received) {
+        (Ok(sent), Ok(received)) => (sent, received),
+        (Err(SessionError::Frame(FrameError::Closed)), Err(why)) => return Err(why),
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
     Ok(SessionReport {
         peer: Some(peer),
         received,
@@ -245,7 +250,11 @@ fn send_side(
             Ok(Event::Wants(w)) => break w,
             Ok(Event::PeerBye) => peer_bye = true,
             Ok(_) => continue,
-            Err(_) => return Err(FrameError::Stalled(config.timeout.as_secs()).into()),
+            // The receiving side ended first: its error says why.
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Err(FrameError::Closed.into()),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                return Err(FrameError::Stalled(config.timeout.as_secs()).into());
+            }
         }
     };
     note_wants(theirs, &first_wants)?;

@@ -30,7 +30,7 @@ pub const STORE_FILE: &str = "store.sqlite";
 pub enum NodeError {
     #[error(transparent)]
     Identity(#[from] IdentityError),
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },

@@ -398,7 +398,13 @@ fn kills_during_lan_sessions() {
         };
         let after_kill = held(&receiver);
         partial += u32::from(landed && after_kill > 0 && after_kill < DIARY);
-        receiver.ok(&pull);
+        let again = receiver.run(&pull);
+        assert!(
+            again.status.success(),
+            "round {round}: syncing again failed: {}\nthe holder's server said:\n{}",
+            String::from_utf8_lossy(&again.stderr),
+            holder_serve.drain(Duration::from_millis(200)).join("\n")
+        );
         assert_eq!(
             held(&receiver),
             DIARY,
