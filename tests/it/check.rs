@@ -2,7 +2,6 @@
 //! store: a store with chains, pending messages, a fork, contacts, a name and a DM is checked,
 //! then copies of it are damaged one way each.
 
-use std::fs;
 use std::path::Path;
 
 use grapevine::identity::Identity;
@@ -58,15 +57,17 @@ fn check(home: &Path) -> (i32, String) {
     )
 }
 
-/// Copies `bob`'s home, applies `damage` to the copy's store, and returns what check says.
-fn damaged(bob: &TestNode, damage: impl FnOnce(&Connection)) -> (i32, String) {
+/// A copy of `node`'s home, to damage without touching the node's own.
+fn copy_home(node: &TestNode) -> (tempfile::TempDir, std::path::PathBuf) {
     let copy = tempfile::tempdir().unwrap();
     let home = copy.path().join("home");
-    fs::create_dir_all(&home).unwrap();
-    for entry in fs::read_dir(bob.home()).unwrap() {
-        let entry = entry.unwrap();
-        fs::copy(entry.path(), home.join(entry.file_name())).unwrap();
-    }
+    crate::damage::copy_dir(&node.home(), &home);
+    (copy, home)
+}
+
+/// Copies `bob`'s home, applies `damage` to the copy's store, and returns what check says.
+fn damaged(bob: &TestNode, damage: impl FnOnce(&Connection)) -> (i32, String) {
+    let (_copy, home) = copy_home(bob);
     let conn = Connection::open(home.join("store.sqlite")).unwrap();
     damage(&conn);
     drop(conn);
@@ -164,13 +165,7 @@ fn check_verifies_every_signature_again() {
     let bob_id =
         grapevine::FeedId::from_slice(&grapevine::ids::decode_base32(&bob.id()[1..]).unwrap())
             .unwrap();
-    let copy = tempfile::tempdir().unwrap();
-    let home = copy.path().join("home");
-    fs::create_dir_all(&home).unwrap();
-    for entry in fs::read_dir(bob.home()).unwrap() {
-        let entry = entry.unwrap();
-        fs::copy(entry.path(), home.join(entry.file_name())).unwrap();
-    }
+    let (_copy, home) = copy_home(&bob);
     // Replace message 3 (the last) by one signed with another key but claiming bob's feed, with its id,
     // head and link all consistent: only the signature is wrong.
     let conn = Connection::open(home.join("store.sqlite")).unwrap();
