@@ -148,7 +148,9 @@ pub fn run(
             Ok(Ok(events)) => {
                 let mut folders = HashSet::new();
                 let mut roots = HashSet::new();
-                for event in events {
+                // Our own reads of a bundle are events too (access); only changes matter, or
+                // each import would schedule a useless rescan of its folder.
+                for event in events.iter().filter(|e| !e.kind.is_access()) {
                     for path in &event.paths {
                         let parent = path.parent().map(Path::to_path_buf).unwrap_or_default();
                         if w.opts.folders.contains(&parent) {
