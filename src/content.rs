@@ -43,14 +43,23 @@ pub fn contact(feed: FeedId, change: ContactChange) -> Value {
     }
 }
 
-/// The name an `about` message gives its own author, if it is one.
+/// Longest a name is, in bytes (messages.md).
+pub const MAX_NAME: usize = 64;
+
+/// The name an `about` message gives its own author, if it is one: trimmed of white space, and
+/// cut to at most [`MAX_NAME`] bytes at a character boundary.
 pub fn self_name(author: FeedId, content: &Value) -> Option<String> {
     if content.get("type")?.as_str()? != "about" {
         return None;
     }
     let about: FeedId = content.get("about")?.as_str()?.parse().ok()?;
     let name = content.get("name")?.as_str()?.trim();
-    (about == author && !name.is_empty()).then(|| name.chars().take(64).collect())
+    let mut end = name.len().min(MAX_NAME);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    let name = name[..end].trim_end();
+    (about == author && !name.is_empty()).then(|| name.to_owned())
 }
 
 /// The edge change a `contact` message makes, if it is one.

@@ -146,8 +146,12 @@ impl Node {
 
     pub fn set_name(&mut self, name: &str) -> Result<Message> {
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 64 {
-            return Err(NodeError::Usage("a name has 1 to 64 characters".into()));
+        if name.is_empty() || name.len() > content::MAX_NAME {
+            return Err(NodeError::Usage(format!(
+                "a name has 1 to {} bytes (a letter outside ASCII takes 2 to 4); this one has {}",
+                content::MAX_NAME,
+                name.len()
+            )));
         }
         let me = self.id();
         self.publish_json(&content::about(me, name))
