@@ -49,8 +49,9 @@ pub struct Trailer {
 pub struct TrailerEntry {
     pub name: String,
     pub size: u64,
-    /// BLAKE3 of the entry's data, lower-case hex in JSON.
-    #[serde(with = "hex32")]
+    /// BLAKE3 of the entry's data, lower-case hex in JSON. Read under either name the spec
+    /// has used, `digest` or `blake3`.
+    #[serde(with = "hex32", alias = "blake3")]
     pub digest: [u8; 32],
 }
 

@@ -252,12 +252,11 @@ fn check_bundle(v: &Vector, expect: &str) {
     match expect {
         "success" => {
             assert!(report.is_verified(), "{}: {:?}", v.name, report.problems);
-            assert_eq!(
-                build::build_bundle(&spec),
-                v.body,
-                "{}: writer output differs",
-                v.name
-            );
+            let mut written = build::build_bundle(&spec);
+            if v.get("trailer-member") == Some("blake3") {
+                written = build::with_blake3_trailer_members(&written);
+            }
+            assert_eq!(written, v.body, "{}: writer output differs", v.name);
             let manifest = report.manifest.unwrap();
             assert_eq!(manifest.bundle_id, spec.bundle_id);
             assert_eq!(
