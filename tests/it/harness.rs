@@ -15,8 +15,14 @@ pub fn skip(why: &str) {
     eprintln!("SKIPPED: {why}");
 }
 
+/// The binary under test: the one cargo built, or `GRAPEVINE_TEST_BIN` (a copy, so that a
+/// long run is not disturbed by rebuilds).
 pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_grapevine")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("GRAPEVINE_TEST_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_grapevine").to_owned())
+    })
 }
 
 pub struct TestNode {
