@@ -271,10 +271,10 @@ fn check_bundle(v: &Vector, expect: &str) {
                 v.name
             );
             assert!(
-                report
-                    .problems
-                    .iter()
-                    .any(|p| matches!(p, BundleProblem::FrameDamaged { .. })),
+                report.problems.iter().any(|p| matches!(
+                    p,
+                    BundleProblem::FrameDamaged { .. } | BundleProblem::BadSignature
+                )),
                 "{}: {:?}",
                 v.name,
                 report.problems
