@@ -218,6 +218,24 @@ impl BundleSink for Collect {
     }
 }
 
+/// A bundle's manifest and its segments (name, data), in order.
+fn entries(file: &[u8]) -> (Option<bundle::Manifest>, Vec<(String, Vec<u8>)>) {
+    struct Entries(Vec<(String, Vec<u8>)>);
+    impl BundleSink for Entries {
+        type Error = std::io::Error;
+        fn manifest(&mut self, _: &bundle::Manifest) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn segment(&mut self, name: &str, data: &[u8]) -> std::io::Result<()> {
+            self.0.push((name.to_owned(), data.to_vec()));
+            Ok(())
+        }
+    }
+    let mut sink = Entries(Vec::new());
+    let report = bundle::read_bundle(Cursor::new(file), &mut sink).unwrap();
+    (report.manifest, sink.0)
+}
+
 fn check_bundle(v: &Vector, expect: &str) {
     let spec = build::BundleSpec {
         exporter: seed(v, "exporter-seed"),
@@ -256,6 +274,14 @@ fn check_bundle(v: &Vector, expect: &str) {
             if v.get("trailer-member") == Some("blake3") {
                 written = build::with_blake3_trailer_members(&written);
             }
+            // The contract (bundle-format/README.md, Conformance): the same manifest and entries.
+            assert_eq!(
+                entries(&written),
+                entries(&v.body),
+                "{}: entries differ",
+                v.name
+            );
+            // Our own guard: with this zstd, the same bytes too.
             assert_eq!(written, v.body, "{}: writer output differs", v.name);
             let manifest = report.manifest.unwrap();
             assert_eq!(manifest.bundle_id, spec.bundle_id);
