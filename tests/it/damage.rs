@@ -264,13 +264,7 @@ fn mutated_bundles_never_corrupt_the_store() {
     let mut node = Node::init(&home.path().join("n"), None).unwrap();
     node.contact(alice.feed_id(), grapevine::content::ContactChange::Follow)
         .unwrap();
-    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = crate::harness::xorshift(0x9E37_79B9_7F4A_7C15u64);
     let target = dir.path().join("mutant.gvb");
     for round in 0..400 {
         let mut mutant = bytes.clone();
@@ -330,13 +324,7 @@ fn mutated_records_in_sound_containers_reach_every_check() {
     let mut node = Node::init(&home.path().join("n"), None).unwrap();
     node.contact(alice.feed_id(), grapevine::content::ContactChange::Follow)
         .unwrap();
-    let mut rng = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = crate::harness::xorshift(0x2545_F491_4F6C_DD1Du64);
     let dir = stick();
     let target = dir.path().join("remade.gvb");
     let mut reasons: std::collections::BTreeMap<&str, u32> = Default::default();

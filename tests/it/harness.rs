@@ -168,6 +168,17 @@ impl TestNode {
     }
 }
 
+/// A small seeded generator (xorshift64) for tests that choose at random but must replay.
+pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
 pub fn path_str(path: &Path) -> &str {
     path.to_str().expect("utf-8 path")
 }

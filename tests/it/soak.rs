@@ -80,13 +80,7 @@ fn one_home_under_watch_serve_and_the_cli_at_once() {
         clean(node, &["post", &text]);
         posted.entry(node.name.clone()).or_default().push(text);
     };
-    let mut rng = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = crate::harness::xorshift(0x2545_F491_4F6C_DD1Du64);
     let start = Instant::now();
     let mut actions = 0usize;
     while start.elapsed() < soak_time() {
