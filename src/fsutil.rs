@@ -50,3 +50,33 @@ pub fn write_atomically<T>(
     sync_parent(path)?;
     Ok(value)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The folder of a bare name is the current one, which needs no sync; a folder that cannot
+    /// be opened is an error, never a silent success (a rename would not be durable).
+    #[test]
+    fn sync_parent_opens_the_real_folder() {
+        assert!(sync_parent(Path::new("bare-name.gvb")).is_ok());
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert!(sync_parent(&dir.path().join("x.gvb")).is_ok());
+        assert!(sync_parent(Path::new("/nonexistent-grapevine-dir/x.gvb")).is_err());
+    }
+
+    #[test]
+    fn a_failed_write_leaves_nothing_under_either_name() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("b.gvb");
+        let result = write_atomically(&path, |w| {
+            w.write_all(b"half")?;
+            Err::<(), _>(io::Error::other("the writer failed"))
+        });
+        assert!(result.is_err());
+        assert!(!path.exists());
+        assert_eq!(fs::read_dir(dir.path()).expect("listing").count(), 0);
+        write_atomically(&path, |w| w.write_all(b"whole")).expect("writes");
+        assert_eq!(fs::read(&path).expect("reads"), b"whole");
+    }
+}
