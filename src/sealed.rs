@@ -149,7 +149,8 @@ pub fn unseal(
     let mut chunk = vec![0u8; CHUNK + TAG];
     for counter in 0u64.. {
         let n = read_up_to(&mut input, &mut chunk)?;
-        let last = n < chunk.len() || input.fill_buf()?.is_empty();
+        // The last chunk is the one nothing follows (sealed-bundle.md); a short read is one.
+        let last = input.fill_buf()?.is_empty();
         let plain = Zeroizing::new(
             cipher
                 .decrypt(&nonce(counter, last), &chunk[..n])
@@ -245,5 +246,32 @@ mod tests {
             unseal(&flipped[..], &bob.opener(), &mut Vec::new()),
             Err(UnsealError::Damaged(_))
         ));
+        // The report says where: the start of the chunk that failed, here the second.
+        let mut second = file.clone();
+        second[header + CHUNK + TAG + 7] ^= 1;
+        let mut salvaged = Vec::new();
+        match unseal(&second[..], &bob.opener(), &mut salvaged) {
+            Err(UnsealError::Damaged(at)) => assert_eq!(at, (header + CHUNK + TAG) as u64),
+            _ => panic!("a damaged second chunk is reported"),
+        }
+        assert_eq!(salvaged.len(), CHUNK, "the first chunk is salvaged");
+    }
+
+    #[test]
+    fn only_version_1_with_4_8_or_16_slots_is_a_sealed_bundle() {
+        let bob = Identity::from_seed(&[2; 32]);
+        let (_, file) = sealed(10, &[bob.feed_id()]);
+        for (version, slots) in [(2u8, 4u8), (0, 8), (1, 5), (1, 0), (1, 32)] {
+            let mut other = file.clone();
+            other[0] = version;
+            other[1] = slots;
+            assert!(
+                matches!(
+                    unseal(&other[..], &bob.opener(), &mut Vec::new()),
+                    Err(UnsealError::NotABundle)
+                ),
+                "version {version}, {slots} slots"
+            );
+        }
     }
 }
