@@ -20,6 +20,14 @@ pub(super) fn send_wants(
     writer: &mut FrameWriter,
     wants: &[(FeedId, u64)],
 ) -> Result<(), SessionError> {
+    for frame in want_frames(wants) {
+        writer.write(&frame)?;
+    }
+    Ok(())
+}
+
+/// A want list as frames that each fit one payload; all but the last say another follows.
+fn want_frames(wants: &[(FeedId, u64)]) -> Vec<Vec<u8>> {
     let per_frame = (MAX_PAYLOAD - 2) / WANT_ENTRY;
     let chunks: Vec<&[(FeedId, u64)]> = if wants.is_empty() {
         vec![&[]]
@@ -27,15 +35,18 @@ pub(super) fn send_wants(
         wants.chunks(per_frame).collect()
     };
     let last = chunks.len() - 1;
-    for (i, chunk) in chunks.into_iter().enumerate() {
-        let mut frame = vec![WANT, u8::from(i < last)];
-        for (feed, seq) in chunk {
-            frame.extend_from_slice(feed.as_bytes());
-            frame.extend_from_slice(&seq.to_be_bytes());
-        }
-        writer.write(&frame)?;
-    }
-    Ok(())
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut frame = vec![WANT, u8::from(i < last)];
+            for (feed, seq) in chunk {
+                frame.extend_from_slice(feed.as_bytes());
+                frame.extend_from_slice(&seq.to_be_bytes());
+            }
+            frame
+        })
+        .collect()
 }
 
 /// A decoded session frame.
@@ -104,8 +115,12 @@ mod tests {
     #[test]
     fn frames_decode_or_are_refused() {
         assert!(matches!(parse_frame(&[DONE]), Ok(Frame::Done)));
+        assert!(matches!(parse_frame(&[PING]), Ok(Frame::Ping)));
+        assert!(matches!(parse_frame(&[BYE]), Ok(Frame::Bye)));
         assert!(parse_frame(&[]).is_err());
-        assert!(parse_frame(&[DONE, 0]).is_err());
+        for kind in [DONE, PING, BYE] {
+            assert!(parse_frame(&[kind, 0]).is_err(), "{kind} with a body");
+        }
         assert!(parse_frame(&[99]).is_err());
         let mut want = vec![WANT, 0];
         want.extend_from_slice(&[7; 32]);
@@ -132,5 +147,36 @@ mod tests {
                 .collect();
             let _ = parse_frame(&bytes);
         }
+    }
+
+    /// A long want list is cut into frames that each fit one payload, flagged so the reader
+    /// knows when the list ends, and reads back entry for entry.
+    #[test]
+    fn long_want_lists_span_frames() {
+        let wants: Vec<(FeedId, u64)> = (0..5_000u32)
+            .map(|i| {
+                let mut id = [0u8; 32];
+                id[..4].copy_from_slice(&i.to_be_bytes());
+                (FeedId(id), u64::from(i) * 3)
+            })
+            .collect();
+        let frames = want_frames(&wants);
+        assert_eq!(frames.len(), 4, "1,637 entries fit a frame");
+        let mut read = Vec::new();
+        for (i, frame) in frames.iter().enumerate() {
+            assert!(frame.len() <= MAX_PAYLOAD);
+            match parse_frame(frame) {
+                Ok(Frame::Want { more, entries }) => {
+                    assert_eq!(more, i + 1 < frames.len());
+                    read.extend(entries);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(read, wants);
+        assert!(matches!(
+            parse_frame(&want_frames(&[])[0]),
+            Ok(Frame::Want { more: false, entries }) if entries.is_empty()
+        ));
     }
 }
