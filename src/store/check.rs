@@ -7,8 +7,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use rusqlite::params;
-
 use super::{Result, Store, blob_id};
 use crate::content::{self, ContactChange};
 use crate::ids::{FeedId, MessageId};
@@ -54,13 +52,15 @@ struct Edge {
     seq: u64,
 }
 
-/// A row of `feeds`: frontier sequence and head, and whether fork evidence exists.
+/// A row of `feeds`: frontier sequence and head, whether fork evidence exists, and the name.
 struct FeedRow {
-    feed: FeedId,
     seq: u64,
     head: Option<MessageId>,
     forked: bool,
+    name: Option<(String, u64)>,
 }
+
+type Feeds = HashMap<FeedId, FeedRow>;
 
 /// What the linked messages say the derived tables must hold.
 #[derive(Default)]
@@ -103,10 +103,11 @@ impl Store {
     pub fn check(&self, signatures: bool) -> Result<CheckReport> {
         let mut report = CheckReport::default();
         self.check_pages(&mut report)?;
-        let derived = self.check_chains(&mut report, signatures)?;
-        self.check_pending(&mut report)?;
-        self.check_forks(&mut report)?;
-        self.check_derived(&mut report, &derived)?;
+        let feeds = self.all_feed_rows()?;
+        let derived = self.check_chains(&mut report, &feeds, signatures)?;
+        self.check_pending(&mut report, &feeds)?;
+        self.check_forks(&mut report, &feeds)?;
+        self.check_derived(&mut report, &feeds, &derived)?;
         Ok(report)
     }
 
@@ -125,11 +126,15 @@ impl Store {
 
     /// Walks every linked message in feed order: decodes it, checks its columns and its link
     /// to the one before, then compares the feed's recorded frontier.
-    fn check_chains(&self, report: &mut CheckReport, signatures: bool) -> Result<Derived> {
-        let frontiers: HashMap<FeedId, (u64, Option<MessageId>)> = self
-            .all_feed_rows()?
-            .into_iter()
-            .map(|r| (r.feed, (r.seq, r.head)))
+    fn check_chains(
+        &self,
+        report: &mut CheckReport,
+        feeds: &Feeds,
+        signatures: bool,
+    ) -> Result<Derived> {
+        let frontiers: HashMap<FeedId, (u64, Option<MessageId>)> = feeds
+            .iter()
+            .map(|(feed, r)| (*feed, (r.seq, r.head)))
             .collect();
         report.feeds = frontiers.values().filter(|(seq, _)| *seq > 0).count() as u64;
         let mut derived = Derived::default();
@@ -242,12 +247,7 @@ impl Store {
         Ok(derived)
     }
 
-    fn check_pending(&self, report: &mut CheckReport) -> Result<()> {
-        let frontiers: HashMap<FeedId, u64> = self
-            .all_feed_rows()?
-            .into_iter()
-            .map(|r| (r.feed, r.seq))
-            .collect();
+    fn check_pending(&self, report: &mut CheckReport, feeds: &Feeds) -> Result<()> {
         let mut stmt = self
             .conn
             .prepare("SELECT author, seq, id, envelope, content FROM pending")?;
@@ -267,9 +267,9 @@ impl Store {
                 Ok(_) => report.problem(format!("{place}: its columns disagree with its envelope")),
                 Err(e) => report.problem(format!("{place}: does not decode: {e}")),
             }
-            match frontiers.get(&author) {
+            match feeds.get(&author).map(|r| r.seq) {
                 None => report.problem(format!("{place}: its feed has no row")),
-                Some(&f) if seq <= f.saturating_add(1) => report.problem(format!(
+                Some(f) if seq <= f.saturating_add(1) => report.problem(format!(
                     "{place}: the frontier is {f}, so it should be linked, not pending"
                 )),
                 Some(_) => {}
@@ -278,12 +278,7 @@ impl Store {
         Ok(())
     }
 
-    fn check_forks(&self, report: &mut CheckReport) -> Result<()> {
-        let flagged: HashMap<FeedId, bool> = self
-            .all_feed_rows()?
-            .into_iter()
-            .map(|r| (r.feed, r.forked))
-            .collect();
+    fn check_forks(&self, report: &mut CheckReport, feeds: &Feeds) -> Result<()> {
         let mut with_evidence: HashMap<FeedId, ()> = HashMap::new();
         let mut stmt = self
             .conn
@@ -306,19 +301,24 @@ impl Store {
                 Ok(_) => report.problem(format!("{place}: evidence disagrees with its columns")),
                 Err(e) => report.problem(format!("{place}: evidence does not decode: {e}")),
             }
-            if !flagged.get(&author).copied().unwrap_or(false) {
+            if !feeds.get(&author).is_some_and(|r| r.forked) {
                 report.problem(format!("{place}: the feed is not marked as forked"));
             }
         }
-        for (feed, forked) in flagged {
-            if forked && !with_evidence.contains_key(&feed) {
+        for (feed, row) in feeds {
+            if row.forked && !with_evidence.contains_key(feed) {
                 report.problem(format!("feed {feed}: marked as forked without evidence"));
             }
         }
         Ok(())
     }
 
-    fn check_derived(&self, report: &mut CheckReport, derived: &Derived) -> Result<()> {
+    fn check_derived(
+        &self,
+        report: &mut CheckReport,
+        feeds: &Feeds,
+        derived: &Derived,
+    ) -> Result<()> {
         let mut stored: BTreeMap<(FeedId, FeedId), Edge> = BTreeMap::new();
         let mut stmt = self
             .conn
@@ -352,15 +352,9 @@ impl Store {
                 key.0, key.1
             ));
         }
-        for FeedRow { feed, .. } in self.all_feed_rows()? {
-            let stored_name: Option<(String, u64)> = self
-                .conn
-                .prepare_cached("SELECT name, name_seq FROM feeds WHERE author = ?1")?
-                .query_row(params![feed.as_bytes()], |r| {
-                    Ok(r.get::<_, Option<String>>(0)?
-                        .zip(r.get::<_, Option<i64>>(1)?.map(|s| s as u64)))
-                })?;
-            let expected = derived.names.get(&feed);
+        for (feed, row) in feeds {
+            let stored_name = &row.name;
+            let expected = derived.names.get(feed);
             if stored_name.as_ref() != expected {
                 let show = |n: Option<&(String, u64)>| {
                     n.map_or("no name".to_owned(), |(name, seq)| {
@@ -385,22 +379,29 @@ impl Store {
         Ok(())
     }
 
-    /// Every row of `feeds`.
-    fn all_feed_rows(&self) -> Result<Vec<FeedRow>> {
+    /// Every row of `feeds`, read once for all the checks.
+    fn all_feed_rows(&self) -> Result<Feeds> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT author, seq, head, forked FROM feeds")?;
+            .prepare("SELECT author, seq, head, forked, name, name_seq FROM feeds")?;
         let rows = stmt.query_map([], |r| {
-            Ok(FeedRow {
-                feed: FeedId(blob_id(r.get_ref(0)?.as_blob()?).unwrap_or_default()),
-                seq: r.get::<_, i64>(1)? as u64,
-                head: r
-                    .get_ref(2)?
-                    .as_blob_or_null()?
-                    .and_then(blob_id)
-                    .map(MessageId),
-                forked: r.get::<_, i64>(3)? != 0,
-            })
+            let feed = FeedId(blob_id(r.get_ref(0)?.as_blob()?).unwrap_or_default());
+            let name = r
+                .get::<_, Option<String>>(4)?
+                .zip(r.get::<_, Option<i64>>(5)?.map(|s| s as u64));
+            Ok((
+                feed,
+                FeedRow {
+                    seq: r.get::<_, i64>(1)? as u64,
+                    head: r
+                        .get_ref(2)?
+                        .as_blob_or_null()?
+                        .and_then(blob_id)
+                        .map(MessageId),
+                    forked: r.get::<_, i64>(3)? != 0,
+                    name,
+                },
+            ))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
