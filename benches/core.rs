@@ -6,12 +6,12 @@ use std::hint::black_box;
 use std::io::Cursor;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ed25519_dalek::{Signer, SigningKey, Verifier};
+use ed25519_dalek::{Signer, SigningKey};
 use grapevine::bundle::{self, BundleSink, Manifest};
 use grapevine::bytes::ByteReader;
 use grapevine::identity::Identity;
 use grapevine::message::{ContentKind, Message, verify_all};
-use grapevine::private_box;
+use grapevine::{private_box, signature};
 
 fn posts(n: u64) -> Vec<Message> {
     let id = Identity::from_seed(&[1; 32]);
@@ -61,17 +61,50 @@ fn bench(c: &mut Criterion) {
     let messages = posts(10_000);
     let refs: Vec<&Message> = messages.iter().take(256).collect();
 
+    // Ceilings: one thread, the verification rule of bundle-format/README.md "Signatures".
     let mut g = c.benchmark_group("ceiling");
     g.throughput(Throughput::Elements(1));
     let key = SigningKey::from_bytes(&[2; 32]);
-    let sig = key.sign(&[7u8; 135]);
+    let sig = key.sign(&[7u8; 135]).to_bytes();
+    let vk = key.verifying_key().to_bytes();
     g.bench_function("ed25519_verify", |b| {
-        b.iter(|| {
-            key.verifying_key()
-                .verify(black_box(&[7u8; 135]), &sig)
-                .unwrap()
-        })
+        b.iter(|| signature::verify(&vk, black_box(&[7u8; 135]), &sig).unwrap())
     });
+    let inputs: Vec<[u8; 135]> = (0..256u32)
+        .map(|i| {
+            let mut m = [0u8; 135];
+            m[..4].copy_from_slice(&i.to_be_bytes());
+            m
+        })
+        .collect();
+    let keys: Vec<SigningKey> = (0..256u32)
+        .map(|i| SigningKey::from_bytes(&[(i % 251) as u8 + 3; 32]))
+        .collect();
+    let one_author: Vec<([u8; 32], [u8; 64])> = inputs
+        .iter()
+        .map(|m| (vk, key.sign(m).to_bytes()))
+        .collect();
+    let many_authors: Vec<([u8; 32], [u8; 64])> = inputs
+        .iter()
+        .zip(&keys)
+        .map(|(m, k)| (k.verifying_key().to_bytes(), k.sign(m).to_bytes()))
+        .collect();
+    g.throughput(Throughput::Elements(256));
+    for (name, batch) in [
+        ("verify_batch_256_one_author", &one_author),
+        ("verify_batch_256_many_authors", &many_authors),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                assert!(signature::verify_batch(
+                    batch
+                        .iter()
+                        .zip(&inputs)
+                        .map(|((k, s), m)| (k, black_box(m.as_slice()), s))
+                ))
+            })
+        });
+    }
     g.finish();
 
     let mut g = c.benchmark_group("message");

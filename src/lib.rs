@@ -25,6 +25,7 @@ pub mod message;
 pub mod node;
 pub mod private_box;
 pub mod sealed;
+pub mod signature;
 pub mod store;
 pub mod view;
 pub mod watch;

@@ -6,12 +6,12 @@
 //! the BLAKE3 hash of the 182 envelope bytes. We keep and forward the exact bytes we verified;
 //! nothing is ever re-serialised before checking a signature.
 
-use ed25519_dalek::{Signature, VerifyingKey};
 use thiserror::Error;
 
 use crate::bytes::ByteReader;
 use crate::identity::Identity;
 use crate::ids::{FeedId, MessageId};
+use crate::signature::{self, SignatureError};
 
 pub const VERSION: u8 = 1;
 pub const UNSIGNED_LEN: usize = 118;
@@ -76,7 +76,7 @@ pub enum MessageError {
     ContentHashMismatch,
     #[error("content is not valid: {0}")]
     BadContent(String),
-    #[error("author key is not a valid ed25519 public key")]
+    #[error("author key is not a usable ed25519 public key (not a curve point, or of small order)")]
     BadAuthorKey,
     #[error("signature does not verify")]
     BadSignature,
@@ -254,10 +254,8 @@ impl Message {
         ENVELOPE_LEN + self.content.len()
     }
 
-    fn signature(&self) -> Signature {
-        let mut sig = [0u8; 64];
-        sig.copy_from_slice(&self.envelope[UNSIGNED_LEN..]);
-        Signature::from_bytes(&sig)
+    fn signature(&self) -> &[u8; 64] {
+        self.envelope[UNSIGNED_LEN..].try_into().unwrap_or(&[0; 64])
     }
 
     fn signed_bytes(&self) -> Vec<u8> {
@@ -267,10 +265,15 @@ impl Message {
     }
 
     pub fn verify_signature(&self) -> Result<(), MessageError> {
-        let key = VerifyingKey::from_bytes(&self.header.author.0)
-            .map_err(|_| MessageError::BadAuthorKey)?;
-        key.verify_strict(&self.signed_bytes(), &self.signature())
-            .map_err(|_| MessageError::BadSignature)
+        signature::verify(
+            &self.header.author.0,
+            &self.signed_bytes(),
+            self.signature(),
+        )
+        .map_err(|e| match e {
+            SignatureError::BadKey => MessageError::BadAuthorKey,
+            SignatureError::Invalid => MessageError::BadSignature,
+        })
     }
 
     /// The content as JSON, for JSON messages.
@@ -397,25 +400,13 @@ pub fn verify_all(messages: &[&Message]) -> Vec<Result<(), MessageError>> {
 }
 
 fn verify_batch(chunk: &[&Message]) -> bool {
-    // Decompressing a key costs a third of a verification: do it once per author in the chunk.
-    let mut keys: Vec<VerifyingKey> = Vec::with_capacity(chunk.len());
-    let mut last: Option<(FeedId, VerifyingKey)> = None;
-    for m in chunk {
-        let key = match last {
-            Some((author, key)) if author == m.header.author => key,
-            _ => match VerifyingKey::from_bytes(&m.header.author.0) {
-                // Weak keys are left to the strict one-by-one check, which refuses them.
-                Ok(key) if !key.is_weak() => key,
-                _ => return false,
-            },
-        };
-        last = Some((m.header.author, key));
-        keys.push(key);
-    }
     let inputs: Vec<Vec<u8>> = chunk.iter().map(|m| m.signed_bytes()).collect();
-    let input_refs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
-    let signatures: Vec<Signature> = chunk.iter().map(|m| m.signature()).collect();
-    ed25519_dalek::verify_batch(&input_refs, &signatures, &keys).is_ok()
+    signature::verify_batch(
+        chunk
+            .iter()
+            .zip(&inputs)
+            .map(|(m, input)| (&m.header.author.0, input.as_slice(), m.signature())),
+    )
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@
 
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 
-use ed25519_dalek::{Signature, VerifyingKey};
 use thiserror::Error;
 
 use super::{
@@ -445,12 +444,15 @@ fn check_signature(
     let signature = data_encoding::HEXLOWER_PERMISSIVE
         .decode(trailer.signature.as_bytes())
         .ok()
-        .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
-        .map(|bytes| Signature::from_bytes(&bytes));
-    let key = VerifyingKey::from_bytes(manifest.exporter.as_bytes()).ok();
-    match (signature, key) {
-        (Some(signature), Some(key))
-            if key.verify_strict(&signing_input(seen), &signature).is_ok() =>
+        .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok());
+    match signature {
+        Some(signature)
+            if crate::signature::verify(
+                manifest.exporter.as_bytes(),
+                &signing_input(seen),
+                &signature,
+            )
+            .is_ok() =>
         {
             SignatureStatus::Valid
         }

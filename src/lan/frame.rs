@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use snow::{Builder, StatelessTransportState};
 use thiserror::Error;
 
@@ -291,7 +291,7 @@ fn verify_hello(
     let signature: [u8; 64] = payload[32..]
         .try_into()
         .map_err(|_| bad("malformed signature"))?;
-    key.verify_strict(&signed, &Signature::from_bytes(&signature))
+    crate::signature::verify(feed.as_bytes(), &signed, &signature)
         .map_err(|_| bad("its signature over the handshake does not verify"))?;
     Ok(feed)
 }
