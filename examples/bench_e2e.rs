@@ -85,7 +85,7 @@ fn main() {
         all: true,
         ..Default::default()
     };
-    let e = a.export(&out, &all).unwrap();
+    let e = a.export(&out, &all).unwrap().wrote.expect("a bundle");
     let export_secs = t.elapsed().as_secs_f64();
 
     let mut b = Node::init(&dir.path().join("b"), None).unwrap();

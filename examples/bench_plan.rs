@@ -74,7 +74,7 @@ fn main() {
     let peer = ids[0].feed_id();
     let known: Vec<_> = ids.iter().step_by(2).map(|i| (i.feed_id(), 5u64)).collect();
     me.store_mut_for_bench()
-        .note_heard(&peer, &known, 0, "bench")
+        .note_heard(&peer, &known, None, 0, "bench")
         .unwrap();
     let options = ExportOptions {
         for_peers: vec![peer],
@@ -84,7 +84,7 @@ fn main() {
     let mut planned = 0;
     for _ in 0..21 {
         let t = Instant::now();
-        planned = me.plan_export(&options, None).unwrap().len();
+        planned = me.plan_export(&options, None).unwrap().ranges.len();
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     times.sort_by(f64::total_cmp);
@@ -100,7 +100,7 @@ fn main() {
     let mut times = Vec::new();
     for _ in 0..21 {
         let t = Instant::now();
-        planned = me.plan_export(&stranger, None).unwrap().len();
+        planned = me.plan_export(&stranger, None).unwrap().ranges.len();
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     times.sort_by(f64::total_cmp);
@@ -109,7 +109,11 @@ fn main() {
         times[10], times[0], times[20]
     );
     let t = Instant::now();
-    let e = me.export(dir.path(), &options).unwrap();
+    let e = me
+        .export(dir.path(), &options)
+        .unwrap()
+        .wrote
+        .expect("the peer lacks messages");
     println!(
         "export --for that peer: {} messages of {} feeds, {} bytes, {:.1} ms",
         e.messages,

@@ -67,7 +67,11 @@ fn main() {
             all: true,
             ..Default::default()
         };
-        let e = a.export(&outside.join(format!("{i}.gvb")), &all).unwrap();
+        let e = a
+            .export(&outside.join(format!("{i}.gvb")), &all)
+            .unwrap()
+            .wrote
+            .expect("a bundle");
         let target = folder.join(format!("gv-bench-{i}.gvb"));
         let start = Instant::now();
         std::fs::rename(&e.path, &target).unwrap();

@@ -99,7 +99,10 @@ fn carry(from: &mut Node, stick: &Path, to: &mut Node, out: &mut dyn Write) -> R
         all: true,
         ..Default::default()
     };
-    let exported = from.export(stick, &everything)?;
+    let report = from.export(stick, &everything)?;
+    let Some(exported) = report.wrote else {
+        return say(out, "  nothing to carry");
+    };
     let imported = to.import(std::slice::from_ref(&exported.path))?;
     let total = imported.total();
     say(

@@ -78,8 +78,10 @@ enum Command {
     },
     /// Write a bundle: into a folder (a new file name is chosen) or to a new file.
     ///
-    /// By default it carries what the folder's other participants lack (from their bundles
-    /// there), or everything you replicate.
+    /// Into a folder it replaces your older bundle there, and carries what its readers lack:
+    /// the folder's recent other participants (from their bundles there); or, on a stick only
+    /// you write to, what is new since your last bundle on it plus what the peers you heard
+    /// from lately lack. Nothing is written when no one lacks anything.
     Export {
         path: PathBuf,
         /// Carry only what this peer lacks (repeat for several peers).
@@ -91,6 +93,9 @@ enum Command {
         /// Encrypt the whole bundle to the --for peers: a lost stick shows only its size.
         #[arg(long, requires = "for_peers")]
         seal: bool,
+        /// Write a bundle even when no reader lacks anything (it still tells what you hold).
+        #[arg(long)]
+        anyway: bool,
     },
     /// Import bundle files, and every bundle in the folders named.
     Import {
@@ -339,24 +344,48 @@ fn run(cli: Cli) -> Result<ExitCode> {
             for_peers,
             all,
             seal,
+            anyway,
         } => {
             let options = ExportOptions {
                 for_peers,
                 all,
                 seal,
+                anyway,
             };
-            let s = node.export(&path, &options)?;
-            format!(
-                "{}\nexported {} messages of {} feeds ({} bytes{})",
-                s.path.display(),
-                s.messages,
-                s.feeds,
-                s.bytes,
-                if s.sealed { ", sealed" } else { "" }
-            )
+            let report = node.export(&path, &options)?;
+            for stale in &report.stale {
+                eprintln!("note: {}", node.stale_text(stale));
+            }
+            let mut text = match &report.wrote {
+                Some(s) => format!(
+                    "{}\nexported {} messages of {} feeds ({} bytes{})",
+                    s.path.display(),
+                    s.messages,
+                    s.feeds,
+                    s.bytes,
+                    if s.sealed { ", sealed" } else { "" }
+                ),
+                None => match &report.already_there {
+                    Some(ours) => format!(
+                        "nothing to send: our bundle there already carries it ({}); --anyway \
+                         writes a fresh one",
+                        ours.display()
+                    ),
+                    None => "nothing to send: its readers already have everything we would \
+                             write (--anyway writes a bundle regardless, --all writes everything)"
+                        .to_owned(),
+                },
+            };
+            for old in &report.removed {
+                text += &format!("\nremoved our superseded {}", old.display());
+            }
+            text
         }
         Command::SyncDir { dir, no_export } => {
             let report = node.sync_dir(&dir, !no_export)?;
+            for stale in &report.stale {
+                eprintln!("note: {}", node.stale_text(stale));
+            }
             let mut text = import_text(&node, &report.imported);
             match &report.wrote {
                 Some(w) => {

@@ -424,12 +424,23 @@ impl Watcher<'_> {
             return;
         }
         match self.node.refresh_own_bundle(folder) {
-            Ok((Some(wrote), _removed)) => self.log.event(
-                "wrote",
-                format!("wrote {} ({} messages of {} feeds)", wrote.path.display(), wrote.messages, wrote.feeds),
-                json!({ "file": wrote.path, "messages": wrote.messages, "feeds": wrote.feeds, "bytes": wrote.bytes }),
-            ),
-            Ok((None, _)) => {}
+            Ok(report) => {
+                for stale in &report.stale {
+                    let text = self.node.stale_text(stale);
+                    self.log.event(
+                        "stale",
+                        text,
+                        json!({ "folder": folder, "peer": stale.peer.to_string(), "newest": stale.newest }),
+                    );
+                }
+                if let Some(wrote) = report.wrote {
+                    self.log.event(
+                        "wrote",
+                        format!("wrote {} ({} messages of {} feeds)", wrote.path.display(), wrote.messages, wrote.feeds),
+                        json!({ "file": wrote.path, "messages": wrote.messages, "feeds": wrote.feeds, "bytes": wrote.bytes }),
+                    );
+                }
+            }
             Err(e) => self.log.event(
                 "error",
                 format!("could not write our bundle to {}: {e}", folder.display()),

@@ -21,7 +21,14 @@ pub struct Manifest {
     pub feeds: Vec<FeedRange>,
     /// The exporter's frontier: for every feed it holds, its highest contiguous message.
     pub frontier: Vec<FrontierEntry>,
+    /// The feeds the exporter replicates, so that a bundle to it carries what it wants and no
+    /// more. Absent in older bundles and when the set is larger than [`MAX_WANTS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wants: Option<Vec<FeedId>>,
 }
+
+/// Most feeds a manifest lists as wanted (about 570 KB of JSON).
+pub const MAX_WANTS: usize = 10_000;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedRange {
@@ -94,6 +101,7 @@ impl Manifest {
             recipient: None,
             feeds,
             frontier: Vec::new(),
+            wants: None,
         }
     }
 
@@ -119,6 +127,12 @@ impl Manifest {
                  upgrade grapevine",
                 self.version,
                 super::FORMAT_VERSION
+            ));
+        }
+        let wanted = self.wants.as_ref().map_or(0, Vec::len);
+        if wanted > MAX_WANTS {
+            return Err(format!(
+                "it lists {wanted} wanted feeds, more than the {MAX_WANTS} allowed"
             ));
         }
         for range in &self.feeds {

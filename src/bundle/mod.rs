@@ -10,7 +10,7 @@ mod manifest;
 mod read;
 mod write;
 
-pub use manifest::{FeedRange, FrontierEntry, Manifest, Trailer, TrailerEntry};
+pub use manifest::{FeedRange, FrontierEntry, MAX_WANTS, Manifest, Trailer, TrailerEntry};
 pub use read::{
     BundleProblem, BundleReport, BundleSink, SignatureStatus, read_bundle, read_manifest,
 };

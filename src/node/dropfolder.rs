@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{ExportOptions, ExportSummary, ImportSummary, Node, Result, io_at};
+use super::{
+    ExportOptions, ExportPlan, ExportReport, ExportSummary, ImportSummary, Node, Result,
+    StaleParticipant, io_at,
+};
 use crate::bundle;
 use crate::ids::FeedId;
 
@@ -16,6 +19,8 @@ pub struct SyncReport {
     pub wrote: Option<ExportSummary>,
     /// Our own superseded bundles, removed.
     pub removed: Vec<PathBuf>,
+    /// Participants that no longer shape what we write here, told once each.
+    pub stale: Vec<StaleParticipant>,
 }
 
 impl Node {
@@ -98,9 +103,10 @@ impl Node {
             ..SyncReport::default()
         };
         if export {
-            let (wrote, removed) = self.refresh_own_bundle(dir)?;
-            report.wrote = wrote;
-            report.removed = removed;
+            let export = self.refresh_own_bundle(dir)?;
+            report.wrote = export.wrote;
+            report.removed = export.removed;
+            report.stale = export.stale;
         }
         Ok(report)
     }
@@ -108,43 +114,45 @@ impl Node {
     /// Writes a new own bundle into `dir` when the others there lack something or our frontier
     /// moved since our last one, then removes our older ones (the new one carries everything
     /// they carried that a participant still lacks).
-    pub fn refresh_own_bundle(
-        &mut self,
-        dir: &Path,
-    ) -> Result<(Option<ExportSummary>, Vec<PathBuf>)> {
+    pub fn refresh_own_bundle(&mut self, dir: &Path) -> Result<ExportReport> {
         let own = self.own_bundles(dir);
-        let plan = self.plan_export(&ExportOptions::default(), Some(dir))?;
+        let ExportPlan {
+            ranges: plan,
+            stale,
+        } = self.plan_export(&ExportOptions::default(), Some(dir))?;
         let current = self.advertised_frontier()?;
-        let newest = own
-            .last()
-            .and_then(|(_, path)| std::fs::File::open(path).ok())
-            .and_then(|f| bundle::read_manifest(f).ok().flatten());
-        // Our newest bundle still serves if it advertises our current frontier and already
-        // carries everything the participants lack.
+        let newest = self.newest_own_manifest(dir);
         let still_serves = newest.is_some_and(|m| {
             let advertised: Vec<_> = m.frontier.iter().map(|e| (e.feed, e.sequence)).collect();
-            advertised == current
-                && plan.iter().all(|want| {
-                    m.feeds.iter().any(|has| {
-                        has.feed == want.feed && has.first <= want.first && has.last >= want.last
-                    })
-                })
+            advertised == current && carries(&m, &plan)
         });
+        let mut report = ExportReport {
+            stale,
+            ..ExportReport::default()
+        };
         if still_serves {
-            return Ok((None, Vec::new()));
+            return Ok(report);
         }
         let path = self.next_own_bundle_path(dir);
-        let summary = self.export_planned(&path, &ExportOptions::default(), plan)?;
-        let mut removed = Vec::new();
+        report.wrote = Some(self.export_planned(&path, &ExportOptions::default(), plan)?);
         for (_, old) in own {
             if std::fs::remove_file(&old).is_ok() {
-                removed.push(old);
+                report.removed.push(old);
             }
         }
-        Ok((Some(summary), removed))
+        Ok(report)
     }
 
     /// The frontier our manifests carry: every feed we replicate and hold, in id order.
+    /// The manifest of our newest bundle in `dir`, if it is ours and readable.
+    pub(crate) fn newest_own_manifest(&self, dir: &Path) -> Option<bundle::Manifest> {
+        self.own_bundles(dir)
+            .last()
+            .and_then(|(_, path)| std::fs::File::open(path).ok())
+            .and_then(|f| bundle::read_manifest(f).ok().flatten())
+            .filter(|m| m.exporter == self.id())
+    }
+
     pub(crate) fn advertised_frontier(&self) -> Result<Vec<(FeedId, u64)>> {
         let set = self.replication_set()?;
         Ok(self
@@ -159,6 +167,15 @@ impl Node {
 
 /// Whether a process with this id runs on this machine (Linux: its /proc entry). Elsewhere we
 /// cannot tell, and say yes, so nothing is removed.
+/// Whether a bundle with manifest `m` carries every range of `plan`.
+pub(crate) fn carries(m: &bundle::Manifest, plan: &[bundle::FeedRange]) -> bool {
+    plan.iter().all(|want| {
+        m.feeds
+            .iter()
+            .any(|has| has.feed == want.feed && has.first <= want.first && has.last >= want.last)
+    })
+}
+
 fn process_alive(pid: u32) -> bool {
     let proc = Path::new("/proc");
     !proc.join("self").exists() || proc.join(pid.to_string()).exists()

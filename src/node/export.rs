@@ -1,12 +1,12 @@
 //! Export: plan what the audience lacks, then stream it into a bundle file.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{Node, NodeError, Result, io_at};
 use crate::bundle::{self, BundleWriter, FeedRange, FrontierEntry, Manifest};
-use crate::graph::{DEFAULT_HOPS, ReplicationSet};
+use crate::graph::DEFAULT_HOPS;
 use crate::identity::{Identity, IdentityError};
 use crate::ids::FeedId;
 use crate::sealed::SealWriter;
@@ -21,6 +21,35 @@ pub struct ExportOptions {
     pub all: bool,
     /// Encrypt the whole bundle to `for_peers`.
     pub seal: bool,
+    /// Write a bundle even when no reader lacks anything (to carry a fresh frontier).
+    pub anyway: bool,
+}
+
+/// What `export` did.
+#[derive(Debug, Default)]
+pub struct ExportReport {
+    /// The bundle written, or `None` when no reader lacked anything.
+    pub wrote: Option<ExportSummary>,
+    /// Our older bundles in the folder, superseded by the new one.
+    pub removed: Vec<PathBuf>,
+    /// Folder participants that no longer shape what we write, told once each.
+    pub stale: Vec<StaleParticipant>,
+    /// Nothing was written because our bundle already in the folder carries it all.
+    pub already_there: Option<PathBuf>,
+}
+
+/// A drop-folder participant whose newest verified file is older than `folder-stale-days`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaleParticipant {
+    pub peer: FeedId,
+    /// When its newest file there was made (its signed `created_at`).
+    pub newest: i64,
+}
+
+/// The ranges to write, and what planning noticed.
+pub struct ExportPlan {
+    pub ranges: Vec<FeedRange>,
+    pub stale: Vec<StaleParticipant>,
 }
 
 /// What `export` wrote.
@@ -36,32 +65,75 @@ pub struct ExportSummary {
 
 /// One reader of the bundle: what it replicates (if known) and what it holds.
 struct Audience {
-    wants: Option<ReplicationSet>,
+    wants: Option<HashSet<FeedId>>,
     holds: HashMap<FeedId, u64>,
 }
 
 impl Node {
-    /// Writes a bundle. `target` is a folder (a fresh file name is chosen) or a new file path.
-    pub fn export(&mut self, target: &Path, options: &ExportOptions) -> Result<ExportSummary> {
+    /// One line telling the user a folder participant no longer shapes what we write.
+    pub fn stale_text(&self, stale: &StaleParticipant) -> String {
+        let who = match self.store.name_of(&stale.peer).ok().flatten() {
+            Some(name) => format!("{} ({})", crate::view::escape(&name), stale.peer),
+            None => stale.peer.to_string(),
+        };
+        format!(
+            "{who} last wrote here {}, more than folder-stale-days ({}) ago: what they lack no \
+             longer shapes what we write here",
+            crate::view::time(stale.newest),
+            self.folder_stale_days()
+                .unwrap_or(crate::node::DEFAULT_STALE_DAYS)
+        )
+    }
+
+    /// Writes a bundle. `target` is a folder (a fresh file name is chosen, and our older
+    /// bundles there are superseded) or a new file path. Writes nothing when no reader lacks
+    /// anything, unless `options.anyway`.
+    pub fn export(&mut self, target: &Path, options: &ExportOptions) -> Result<ExportReport> {
         if options.seal && options.for_peers.is_empty() {
             return Err(NodeError::Usage(
                 "a sealed bundle needs its readers: add --for ID (repeat for several)".into(),
             ));
         }
         let folder = target.is_dir().then_some(target);
+        if folder.is_none() && target.exists() {
+            return Err(NodeError::Usage(format!(
+                "{} already exists; grapevine never overwrites a file. Name a new file or a folder",
+                target.display()
+            )));
+        }
+        let plan = self.plan_export(options, folder)?;
+        let mut report = ExportReport {
+            stale: plan.stale,
+            ..ExportReport::default()
+        };
+        if plan.ranges.is_empty() && !options.anyway {
+            return Ok(report);
+        }
+        let own = match folder {
+            Some(dir) if !options.seal => self.own_bundles(dir),
+            _ => Vec::new(),
+        };
+        if let (Some(dir), Some((_, newest)), false) = (folder, own.last(), options.anyway) {
+            let serves = self
+                .newest_own_manifest(dir)
+                .is_some_and(|m| super::dropfolder::carries(&m, &plan.ranges));
+            if serves && !options.seal {
+                report.already_there = Some(newest.clone());
+                return Ok(report);
+            }
+        }
         let path = match folder {
             Some(dir) if options.seal => sealed_bundle_path(dir)?,
             Some(dir) => self.next_own_bundle_path(dir),
-            None if target.exists() => {
-                return Err(NodeError::Usage(format!(
-                    "{} already exists; grapevine never overwrites a file. Name a new file or a folder",
-                    target.display()
-                )));
-            }
             None => target.to_owned(),
         };
-        let feeds = self.plan_export(options, folder)?;
-        self.export_planned(&path, options, feeds)
+        report.wrote = Some(self.export_planned(&path, options, plan.ranges)?);
+        for (_, old) in own {
+            if std::fs::remove_file(&old).is_ok() {
+                report.removed.push(old);
+            }
+        }
+        Ok(report)
     }
 
     /// Writes a bundle of the ranges `feeds` (from [`Node::plan_export`]) to `path`.
@@ -97,6 +169,12 @@ impl Node {
                     })
                 })
                 .collect(),
+            wants: {
+                let mut wants: Vec<FeedId> =
+                    mine.members().into_iter().map(|(feed, _)| feed).collect();
+                wants.sort();
+                (wants.len() <= bundle::MAX_WANTS).then_some(wants)
+            },
         };
         let (bytes, messages) = crate::fsutil::write_atomically(&path, |out| {
             if options.seal {
@@ -140,29 +218,36 @@ impl Node {
     }
 
     /// The ranges a bundle should carry: for every feed we replicate and hold, from the lowest
-    /// sequence some reader lacks up to our frontier. Readers are the `--for` peers, or else the
-    /// other participants of the target folder (from their manifests there); with none (or
-    /// with `all`), everything we replicate.
+    /// sequence some reader that wants the feed lacks, up to our frontier (docs/replication.md,
+    /// "What a bundle carries"). Readers are the `--for` peers; or else the folder's recent
+    /// participants; or else, for a folder only we write to, whoever reads our last bundle there
+    /// (so what is new since) and the peers we heard from lately. With `all`, or a folder with
+    /// no bundle of ours, everything we replicate.
     pub fn plan_export(
         &mut self,
         options: &ExportOptions,
         folder: Option<&Path>,
-    ) -> Result<Vec<FeedRange>> {
+    ) -> Result<ExportPlan> {
         let mine = self.replication_set()?;
         let held: HashMap<FeedId, Frontier> = self.store.frontiers()?.into_iter().collect();
+        let mut stale = Vec::new();
         let audience = if options.all {
             Vec::new()
         } else if !options.for_peers.is_empty() {
             let mut list = Vec::new();
             for peer in &options.for_peers {
-                list.push(self.audience(*peer, self.store.peer_frontier(peer)?, &held)?);
+                list.push(self.audience(*peer, &held)?);
+            }
+            list
+        } else if let Some(dir) = folder {
+            let (mut list, gone) = self.folder_audience(dir, &held)?;
+            stale = gone;
+            if list.is_empty() {
+                list = self.stick_audience(dir, &held)?;
             }
             list
         } else {
-            match folder {
-                Some(dir) => self.folder_audience(dir, &held)?,
-                None => Vec::new(),
-            }
+            Vec::new()
         };
         let mut ranges = Vec::new();
         for (feed, _) in mine.members() {
@@ -197,55 +282,101 @@ impl Node {
                 }
             }
         }
-        Ok(ranges)
+        Ok(ExportPlan { ranges, stale })
     }
 
-    /// A peer's replication set is known when we hold its feed (its contact messages);
-    /// we assume it uses the default hops.
-    fn audience(
-        &self,
-        peer: FeedId,
-        holds: HashMap<FeedId, u64>,
-        held: &HashMap<FeedId, Frontier>,
-    ) -> Result<Audience> {
-        let wants = held
-            .contains_key(&peer)
-            .then(|| self.graph().map(|g| g.replication_set(peer, DEFAULT_HOPS)))
-            .transpose()?;
+    /// What `peer` wants: what its newest verified manifest said; else, if we hold its feed
+    /// (its contact messages), its replication set at the default hops; else unknown.
+    fn audience(&self, peer: FeedId, held: &HashMap<FeedId, Frontier>) -> Result<Audience> {
+        let holds = self.store.peer_frontier(&peer)?;
+        let wants = match self.store.peer_wants(&peer)? {
+            Some(list) => Some(list.into_iter().collect()),
+            None if held.contains_key(&peer) => Some(
+                self.graph()?
+                    .replication_set(peer, DEFAULT_HOPS)
+                    .members()
+                    .into_iter()
+                    .map(|(feed, _)| feed)
+                    .collect(),
+            ),
+            None => None,
+        };
         Ok(Audience { wants, holds })
     }
 
-    /// The other participants of a drop folder: exporters of bundles there whose signature
-    /// verified (checked here, without storing messages, for bundles we have not imported).
-    /// What they hold comes from the store (claims from their verified manifests, raised by
-    /// what we sent), never from a file's unverified manifest: a forged file in the folder
-    /// cannot make us withhold anything.
+    fn stale_cutoff(&self) -> Result<i64> {
+        let days = i64::from(self.folder_stale_days()?);
+        Ok(crate::now_ms().saturating_sub(days.saturating_mul(86_400_000)))
+    }
+
+    /// The other participants of a drop folder that wrote there lately: exporters of bundles
+    /// there whose signature verified (checked here, without storing messages, for bundles we
+    /// have not imported). What they hold comes from the store (claims from their verified
+    /// manifests, raised by what we sent), never from a file's unverified manifest: a forged
+    /// file in the folder cannot make us withhold anything. Those whose newest verified file is
+    /// older than `folder-stale-days` are left out, and returned apart.
     fn folder_audience(
         &mut self,
         dir: &Path,
         held: &HashMap<FeedId, Frontier>,
-    ) -> Result<Vec<Audience>> {
-        let mut participants: Vec<FeedId> = Vec::new();
+    ) -> Result<(Vec<Audience>, Vec<StaleParticipant>)> {
+        let mut newest: HashMap<FeedId, i64> = HashMap::new();
         for file in super::bundles_in(dir) {
             let Ok(Ok(Some(manifest))) = std::fs::File::open(&file).map(bundle::read_manifest)
             else {
                 continue;
             };
             let exporter = manifest.exporter;
-            if exporter == self.id() || participants.contains(&exporter) {
+            if exporter == self.id()
+                || newest
+                    .get(&exporter)
+                    .is_some_and(|at| *at >= manifest.created_at)
+            {
                 continue;
             }
             let known = self
                 .store
                 .verified_bundle_from(&manifest.bundle_id, &exporter)?;
             if known || self.verify_bundle(&file)? {
-                participants.push(exporter);
+                newest.insert(exporter, manifest.created_at);
             }
         }
+        let cutoff = self.stale_cutoff()?;
         let mut list = Vec::new();
-        for peer in participants {
-            let holds = self.store.peer_frontier(&peer)?;
-            list.push(self.audience(peer, holds, held)?);
+        let mut stale = Vec::new();
+        let mut participants: Vec<(FeedId, i64)> = newest.into_iter().collect();
+        participants.sort();
+        for (peer, at) in participants {
+            if at >= cutoff {
+                list.push(self.audience(peer, held)?);
+            } else if self.store.note_stale(&peer, at)? {
+                stale.push(StaleParticipant { peer, newest: at });
+            }
+        }
+        Ok((list, stale))
+    }
+
+    /// Readers of a folder only we write to (our own stick): whoever read our last bundle
+    /// there, who lacks what is newer than the frontier it advertised, and the peers whose
+    /// newest word to us was written within `folder-stale-days`. None (so everything) if we have no bundle there.
+    fn stick_audience(
+        &self,
+        dir: &Path,
+        held: &HashMap<FeedId, Frontier>,
+    ) -> Result<Vec<Audience>> {
+        let Some(last) = self.newest_own_manifest(dir) else {
+            return Ok(Vec::new());
+        };
+        let mut list = vec![Audience {
+            wants: None,
+            holds: last.frontier.iter().map(|e| (e.feed, e.sequence)).collect(),
+        }];
+        let cutoff = self.stale_cutoff()?;
+        for peer in self.store.peers()? {
+            // By when the peer wrote, not when we read it: an old file read today is old news.
+            if peer.peer != self.id() && peer.heard_created_at.is_some_and(|at| at >= cutoff) {
+                list.push(self.audience(peer.peer, held)?);
+            }
         }
         Ok(list)
     }

@@ -269,8 +269,13 @@ impl Node {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let via = format!("bundle {name}");
-            self.store
-                .note_heard(&m.exporter, &frontier, m.created_at, &via)?;
+            self.store.note_heard(
+                &m.exporter,
+                &frontier,
+                m.wants.as_deref(),
+                m.created_at,
+                &via,
+            )?;
         }
         Ok(())
     }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 pub use dropfolder::{SyncReport, parse_bundle_name};
-pub use export::{ExportOptions, ExportSummary};
+pub use export::{ExportOptions, ExportPlan, ExportReport, ExportSummary, StaleParticipant};
 pub use import::{BundleOutcome, ImportSummary, bundles_in};
 
 use crate::content;
@@ -232,6 +232,16 @@ impl Node {
             .unwrap_or(graph::DEFAULT_HOPS))
     }
 
+    /// Days after which a drop-folder participant's newest file no longer shapes what we write
+    /// (`config set folder-stale-days N`).
+    pub fn folder_stale_days(&self) -> Result<u32> {
+        Ok(self
+            .store
+            .config("folder-stale-days")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_STALE_DAYS))
+    }
+
     /// The LAN network name (`config set network NAME`): only nodes with the same name talk.
     pub fn network(&self) -> Result<String> {
         Ok(self
@@ -273,6 +283,7 @@ impl Node {
             "hops" => Ok(self.hops()?.to_string()),
             "network" => self.network(),
             "pub" => Ok(if self.is_pub()? { "on" } else { "off" }.into()),
+            "folder-stale-days" => Ok(self.folder_stale_days()?.to_string()),
             other => Err(unknown_setting(other)),
         }
     }
@@ -304,6 +315,18 @@ impl Node {
             }
             "network" if !value.trim().is_empty() => {
                 Ok(self.store.set_config("network", value.trim())?)
+            }
+            "folder-stale-days" => {
+                let days: u32 = value
+                    .parse()
+                    .ok()
+                    .filter(|d| (1..=MAX_STALE_DAYS).contains(d))
+                    .ok_or_else(|| {
+                        NodeError::Usage(format!(
+                            "folder-stale-days is a whole number of days from 1 to {MAX_STALE_DAYS}"
+                        ))
+                    })?;
+                Ok(self.store.set_config(key, &days.to_string())?)
             }
             other => Err(unknown_setting(other)),
         }
@@ -340,10 +363,13 @@ impl Node {
     }
 }
 
+pub const DEFAULT_STALE_DAYS: u32 = 30;
+const MAX_STALE_DAYS: u32 = 36_500;
+
 fn unknown_setting(key: &str) -> NodeError {
     NodeError::Usage(format!(
         "there is no setting '{key}'; the settings are: hops (0 to {}), network (a name), \
-         pub (on or off)",
+         pub (on or off), folder-stale-days (1 to {MAX_STALE_DAYS})",
         graph::MAX_HOPS
     ))
 }

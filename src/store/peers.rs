@@ -13,6 +13,8 @@ use crate::ids::FeedId;
 pub struct PeerRecord {
     pub peer: FeedId,
     pub last_heard: Option<i64>,
+    /// When the newest thing we heard from it was made, by its own signed clock.
+    pub heard_created_at: Option<i64>,
     pub via: Option<String>,
     pub last_export: Option<i64>,
 }
@@ -68,6 +70,7 @@ impl Store {
         &mut self,
         peer: &FeedId,
         frontier: &[(FeedId, u64)],
+        wants: Option<&[FeedId]>,
         created_at: i64,
         via: &str,
     ) -> Result<()> {
@@ -93,6 +96,11 @@ impl Store {
         if newer {
             tx.prepare_cached("DELETE FROM peer_frontiers WHERE peer = ?1")?
                 .execute([peer.as_bytes()])?;
+            // A peer that stops saying what it wants (an older grapevine) is planned for by
+            // the old rule again.
+            let wants = wants.map(|list| list.iter().flat_map(|f| f.0).collect::<Vec<u8>>());
+            tx.prepare_cached("UPDATE peers SET wants = ?2 WHERE peer = ?1")?
+                .execute(params![peer.as_bytes(), wants])?;
         }
         raise_frontier(&tx, peer, frontier)?;
         tx.commit()?;
@@ -111,6 +119,35 @@ impl Store {
         raise_frontier(&tx, peer, sent)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The feeds `peer` last said it wants, from its newest verified manifest, if it said.
+    pub fn peer_wants(&self, peer: &FeedId) -> Result<Option<Vec<FeedId>>> {
+        let blob: Option<Option<Vec<u8>>> = self
+            .conn
+            .prepare_cached("SELECT wants FROM peers WHERE peer = ?1")?
+            .query_row([peer.as_bytes()], |r| r.get(0))
+            .optional()?;
+        Ok(blob.flatten().map(|bytes| {
+            bytes
+                .chunks_exact(32)
+                .filter_map(FeedId::from_slice)
+                .collect()
+        }))
+    }
+
+    /// Records that we told the user `peer` had gone stale, its newest file being of `newest`;
+    /// true the first time for that file, so the user hears it once.
+    pub fn note_stale(&mut self, peer: &FeedId, newest: i64) -> Result<bool> {
+        let changed = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO peers (peer, stale_noted) VALUES (?1, ?2) \
+                 ON CONFLICT (peer) DO UPDATE SET stale_noted = ?2 \
+                 WHERE stale_noted IS NOT ?2",
+            )?
+            .execute(params![peer.as_bytes(), newest])?;
+        Ok(changed > 0)
     }
 
     /// What we last knew `peer` to hold, per feed.
@@ -135,7 +172,8 @@ impl Store {
 
     pub fn peers(&self) -> Result<Vec<PeerRecord>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT peer, last_heard, via, last_export FROM peers ORDER BY last_heard DESC",
+            "SELECT peer, last_heard, via, last_export, heard_created_at FROM peers \
+             ORDER BY last_heard DESC",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok((
@@ -143,15 +181,17 @@ impl Store {
                 r.get(1)?,
                 r.get(2)?,
                 r.get(3)?,
+                r.get(4)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (peer, last_heard, via, last_export) = row?;
+            let (peer, last_heard, via, last_export, heard_created_at) = row?;
             if let Some(peer) = peer {
                 out.push(PeerRecord {
                     peer: FeedId(peer),
                     last_heard,
+                    heard_created_at,
                     via,
                     last_export,
                 });

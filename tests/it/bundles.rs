@@ -97,7 +97,8 @@ fn export_never_overwrites() {
     let alice = TestNode::new("alice");
     let stick = stick();
     let first = alice.export_to(stick.path());
-    let second = alice.export_to(stick.path());
+    let second = alice.ok(&["export", path_str(stick.path()), "--anyway"]);
+    let second = std::path::PathBuf::from(second.lines().next().unwrap());
     assert_ne!(first, second);
     let name = first.file_name().unwrap().to_str().unwrap();
     assert!(
@@ -105,10 +106,10 @@ fn export_never_overwrites() {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.".contains(&b)),
         "FAT32-safe, lower-case name: {name}"
     );
-    let before = std::fs::read(&first).unwrap();
-    let out = alice.fails_with(1, &["export", path_str(&first)]);
+    let before = std::fs::read(&second).unwrap();
+    let out = alice.fails_with(1, &["export", path_str(&second)]);
     assert!(out.contains("never overwrites"), "{out}");
-    assert_eq!(std::fs::read(&first).unwrap(), before);
+    assert_eq!(std::fs::read(&second).unwrap(), before);
     let explicit = stick.path().join("for-bob.gvb");
     alice.ok(&["export", path_str(&explicit)]);
     assert!(explicit.is_file());

@@ -63,8 +63,10 @@ fn one_flipped_byte_costs_one_segment() {
     bob.follow(&carol);
     let s = stick();
     bob.import(&alice.export_to(s.path()));
-    bob.import(&carol.export_to(s.path()));
-    let carol_bundle = carol.export_to(s.path());
+    // Carol's own stick: in one shared with alice she would write only what alice wants.
+    let carols = stick();
+    let carol_bundle = carol.export_to(carols.path());
+    bob.import(&carol_bundle);
     let out_dir = stick();
     let bundle_path = bob.export_to(out_dir.path());
     let pristine = fs::read(&bundle_path).unwrap();

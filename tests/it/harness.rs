@@ -138,7 +138,13 @@ impl TestNode {
     /// Writes a bundle into `dir`; returns the bundle's path.
     pub fn export_to(&self, dir: &Path) -> PathBuf {
         let out = self.ok(&["export", path_str(dir)]);
-        PathBuf::from(out.lines().next().expect("export prints the path"))
+        let path = PathBuf::from(out.lines().next().expect("export prints the path"));
+        assert!(
+            path.is_file(),
+            "{}: export wrote no bundle: {out}",
+            self.name
+        );
+        path
     }
 
     pub fn import(&self, path: &Path) -> String {

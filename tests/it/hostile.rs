@@ -223,6 +223,7 @@ fn a_forged_manifest_in_a_drop_folder_cannot_silence_a_node() {
                 sequence: claim,
                 id: grapevine::MessageId([7; 32]),
             }],
+            wants: None,
         };
         let forged = dir
             .path()
@@ -356,6 +357,7 @@ fn the_hostile_bundle_catalogue() {
         recipient: None,
         feeds: ranges,
         frontier: Vec::new(),
+        wants: None,
     };
     let range = |first, last| FeedRange {
         feed: alice.feed_id(),

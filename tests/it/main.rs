@@ -4,6 +4,7 @@
 //! One test binary, split by topic; the `grapevine` binary is built once and shared.
 
 mod bundles;
+mod carry;
 mod check;
 mod crash;
 mod damage;

@@ -1,6 +1,7 @@
 //! Gossip follows trust: hops, blocks, incremental and sealed bundles, peers, the graph.
 
 use std::fs;
+use std::path::{Path, PathBuf};
 
 use grapevine::bundle;
 use grapevine::identity::Identity;
@@ -83,8 +84,8 @@ fn blocks_keep_feeds_out() {
     // A holds X for now (two hops through C); then blocks it.
     let carrier = TestNode::new("carrier");
     carrier.ok(&["config", "set", "hops", "1"]);
-    let s = stick();
     for n in [&b, &c, &x, &y] {
+        let s = stick();
         carrier.follow(n);
         carrier.import(&n.export_to(s.path()));
     }
@@ -148,6 +149,7 @@ fn incremental_bundles_carry_only_what_the_peer_lacks() {
 
     let first = a.ok(&["export", path_str(dir.path()), "--for", &b.id()]);
     let first_path = first.lines().next().unwrap().to_owned();
+    let full = fs::metadata(&first_path).unwrap().len();
     assert_eq!(
         import_counts(&b.import(std::path::Path::new(&first_path))).0,
         10_002
@@ -164,7 +166,7 @@ fn incremental_bundles_carry_only_what_the_peer_lacks() {
         second.contains("exported 10 messages of 1 feeds"),
         "{second}"
     );
-    let full = fs::metadata(&first_path).unwrap().len();
+    assert!(!Path::new(&first_path).exists(), "superseded by the second");
     let incremental = fs::metadata(&second_path).unwrap().len();
     assert!(
         incremental * 50 < full,
@@ -262,13 +264,38 @@ fn folder_exports_carry_what_participants_lack() {
     b.import(&first);
     b.export_to(shared.path()); // b's manifest now says it holds a's feed
     a.post("two");
-    let second = a.export_to(shared.path());
     let out = a.ok(&["export", path_str(shared.path())]);
     assert!(
         out.contains("exported 1 messages"),
         "only 'two' is new to b: {out}"
     );
+    let second = PathBuf::from(out.lines().next().unwrap());
+    assert!(!first.exists(), "the new bundle supersedes a's first one");
+    let again = a.ok(&["export", path_str(shared.path())]);
+    assert!(
+        again.contains("nothing to send: our bundle there already carries it"),
+        "{again}"
+    );
     assert_eq!(import_counts(&b.import(&second)).0, 1);
+    let forced = a.ok(&["export", path_str(shared.path()), "--anyway"]);
+    assert!(forced.contains("exported 1 messages"), "{forced}");
+    assert!(!second.exists(), "superseded again");
+    assert_eq!(own_bundles(shared.path(), &a.id()), 1);
+}
+
+/// Our bundle files in `dir`.
+fn own_bundles(dir: &Path, id: &str) -> usize {
+    let prefix = format!("gv-{}-", id.trim_start_matches('@'));
+    fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&prefix)
+        })
+        .count()
 }
 
 /// `graph --format svg` is well-formed XML with one node per feed in the replication set.
@@ -313,7 +340,7 @@ fn a_lost_stick_is_noticed_and_its_messages_resent() {
     assert!(out.contains("exported 3 messages"), "{out}");
     let again = a.ok(&["export", path_str(lost.path()), "--for", &b.id()]);
     assert!(
-        again.contains("exported 0 messages"),
+        again.contains("nothing to send"),
         "A assumes B has them: {again}"
     );
     drop(lost);

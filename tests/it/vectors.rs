@@ -274,6 +274,11 @@ fn check_bundle(v: &Vector, expect: &str) {
                     .collect()
             })
             .unwrap_or_default(),
+        wants: v.get("wants").map(|list| {
+            list.split(' ')
+                .map(|s| unhex(s).try_into().unwrap())
+                .collect()
+        }),
     };
     let mut sink = Collect::default();
     let report = bundle::read_bundle(Cursor::new(&v.body), &mut sink).unwrap();
@@ -302,6 +307,13 @@ fn check_bundle(v: &Vector, expect: &str) {
                 manifest.exporter,
                 Identity::from_seed(&spec.exporter).feed_id()
             );
+            let wants = spec.wants.as_ref().map(|seeds| {
+                seeds
+                    .iter()
+                    .map(|s| Identity::from_seed(s).feed_id())
+                    .collect::<Vec<_>>()
+            });
+            assert_eq!(manifest.wants, wants, "{}: wants", v.name);
         }
         "container failure" => {
             assert!(

@@ -1,0 +1,200 @@
+//! Carrying what is new, not everything (docs/replication.md, "What a bundle carries"): readers
+//! say what they want, strangers and those who stopped coming shape nothing, a folder holds one
+//! bundle of ours, and a stick only we write to gets what is new since our last bundle on it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use grapevine::bundle;
+use grapevine::identity::Identity;
+
+use crate::harness::{TestNode, path_str, stick};
+
+/// "wrote PATH (N messages of …)" from `sync-dir`'s output: (path, N).
+fn wrote(out: &str) -> Option<(PathBuf, u64)> {
+    let line = out.lines().find(|l| l.starts_with("wrote "))?;
+    let (path, rest) = line["wrote ".len()..].split_once(" (")?;
+    let n = rest.split_whitespace().next()?.parse().ok()?;
+    Some((PathBuf::from(path), n))
+}
+
+/// (messages, path) from `export`'s output, or None if it wrote nothing.
+fn exported(out: &str) -> Option<(u64, PathBuf)> {
+    let mut lines = out.lines();
+    let path = PathBuf::from(lines.next()?);
+    let n = lines
+        .next()?
+        .strip_prefix("exported ")?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some((n, path))
+}
+
+fn own_files(dir: &Path, node: &TestNode) -> usize {
+    let prefix = format!("gv-{}-", node.id().trim_start_matches('@'));
+    fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&prefix)
+        })
+        .count()
+}
+
+/// A stranger who runs `sync-dir` once in a shared folder makes no one send everything: its
+/// manifest says it wants only its own feed.
+#[test]
+fn a_stranger_in_a_folder_is_sent_only_what_it_wants() {
+    let [a, b, c] = ["a", "b", "c"].map(TestNode::new);
+    for (x, y) in [(&a, &b), (&a, &c), (&b, &a), (&b, &c), (&c, &a), (&c, &b)] {
+        x.follow(y);
+    }
+    for n in [&a, &b, &c] {
+        n.post("hello folder");
+    }
+    let folder = stick();
+    let dir = path_str(folder.path());
+    for _ in 0..2 {
+        for n in [&a, &b, &c] {
+            n.ok(&["sync-dir", dir]);
+        }
+    }
+    let stranger = TestNode::new("stranger");
+    stranger.post("just passing through");
+    stranger.ok(&["sync-dir", dir]);
+    a.post("one more");
+    let out = a.ok(&["sync-dir", dir]);
+    let (path, n) = wrote(&out).unwrap_or_else(|| panic!("a wrote nothing: {out}"));
+    assert_eq!(n, 1, "only the new post, for b and c: {out}");
+    let manifest = bundle::read_manifest(fs::File::open(&path).unwrap())
+        .unwrap()
+        .unwrap();
+    let mut wants: Vec<String> = manifest
+        .wants
+        .expect("a's manifest says what a wants")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    wants.sort();
+    let mut expected = vec![a.id(), b.id(), c.id()];
+    expected.sort();
+    assert_eq!(wants, expected);
+    assert_eq!(own_files(folder.path(), &a), 1, "one bundle of a's there");
+}
+
+/// A `--for` peer is sent what its own manifest says it wants, not what we guess from its
+/// contacts: b replicates one hop only, so c's feed (two hops from b) is not sent to it.
+#[test]
+fn a_peer_is_sent_what_its_manifest_wants() {
+    let [a, b, c] = ["a", "b", "c"].map(TestNode::new);
+    b.ok(&["config", "set", "hops", "1"]);
+    a.follow(&b);
+    a.follow(&c);
+    b.follow(&a);
+    c.post("c's post");
+    a.import(&c.export_to(stick().path()));
+    a.import(&b.export_to(stick().path()));
+    let to_b = stick();
+    let out = a.ok(&["export", path_str(to_b.path()), "--for", &b.id()]);
+    let (_, path) = exported(&out).unwrap_or_else(|| panic!("{out}"));
+    let manifest = bundle::read_manifest(fs::File::open(&path).unwrap())
+        .unwrap()
+        .unwrap();
+    let carried: Vec<String> = manifest.feeds.iter().map(|r| r.feed.to_string()).collect();
+    assert_eq!(carried, [a.id()], "c is two hops from b: {out}");
+}
+
+/// A participant whose newest file is older than `folder-stale-days` no longer shapes what we
+/// write, and we say so once.
+#[test]
+fn a_participant_who_stopped_coming_is_forgotten() {
+    let [a, b] = ["a", "b"].map(TestNode::new);
+    a.ok(&["config", "set", "folder-stale-days", "1"]);
+    a.post("news");
+    let folder = stick();
+    // b's only file there is two days old.
+    let b_key = Identity::load(&b.home().join("secret.key")).unwrap();
+    let two_days_ago = grapevine::now_ms() - 2 * 86_400_000;
+    let (bytes, _) =
+        bundle::write_messages(Vec::new(), &b_key, &"0b".repeat(16), two_days_ago, &[]).unwrap();
+    let b_file = folder
+        .path()
+        .join(format!("gv-{}-1.gvb", b.id().trim_start_matches('@')));
+    fs::write(&b_file, bytes).unwrap();
+    let dir = path_str(folder.path());
+
+    let first = a.run(&["sync-dir", dir]);
+    assert!(first.status.success());
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert_eq!(stderr.matches("last wrote here").count(), 1, "{stderr}");
+    assert!(stderr.contains(&b.id()), "{stderr}");
+    let out = String::from_utf8_lossy(&first.stdout);
+    let (_, n) = wrote(&out).unwrap_or_else(|| panic!("a wrote nothing: {out}"));
+    assert!(n >= 2, "a's posts, as if b were not there: {out}");
+
+    // Alone there, a writes what is new since its last bundle.
+    a.post("more news");
+    let second = a.run(&["sync-dir", dir]);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!stderr.contains("last wrote here"), "said once: {stderr}");
+    let out = String::from_utf8_lossy(&second.stdout);
+    assert_eq!(wrote(&out).map(|(_, n)| n), Some(1), "{out}");
+    assert!(b_file.exists(), "nobody removes another's file");
+
+    // With the default (30 days) b is a participant again: it lacks all of a's feed.
+    a.ok(&["config", "set", "folder-stale-days", "30"]);
+    a.post("for b");
+    let third = a.ok(&["sync-dir", dir]);
+    assert!(wrote(&third).is_some_and(|(_, n)| n >= 3), "{third}");
+}
+
+/// `export` to a stick only we write to carries what is new since our last bundle there, and
+/// replaces that bundle; with nothing new it writes nothing.
+#[test]
+fn exports_to_ones_own_stick_carry_what_is_new() {
+    let a = TestNode::new("a");
+    for i in 0..20 {
+        a.post(&format!("post {i}"));
+    }
+    let own = stick();
+    let dir = path_str(own.path());
+    let out = a.ok(&["export", dir]);
+    let (all, first) = exported(&out).unwrap_or_else(|| panic!("{out}"));
+    assert!(all >= 20, "{out}");
+    a.post("new");
+    a.post("newer");
+    let out = a.ok(&["export", dir]);
+    assert_eq!(exported(&out).map(|(n, _)| n), Some(2), "{out}");
+    assert!(!first.exists(), "superseded");
+    assert_eq!(own_files(own.path(), &a), 1);
+    let out = a.ok(&["export", dir]);
+    assert!(out.starts_with("nothing to send"), "{out}");
+    let out = a.ok(&["export", dir, "--all"]);
+    assert_eq!(exported(&out).map(|(n, _)| n), Some(all + 2), "{out}");
+}
+
+/// Peers we heard from lately are readers of our stick too: what they lack travels on it.
+#[test]
+fn exports_to_ones_own_stick_carry_what_known_peers_lack() {
+    let [a, b] = ["a", "b"].map(TestNode::new);
+    a.follow(&b);
+    b.follow(&a);
+    a.post("first");
+    let own = stick();
+    let dir = path_str(own.path());
+    exported(&a.ok(&["export", dir])).unwrap();
+    // b tells a (on another stick) that it holds nothing of a's feed yet.
+    a.import(&b.export_to(stick().path()));
+    a.post("second");
+    let out = a.ok(&["export", dir]);
+    let (n, _) = exported(&out).unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        n >= 3,
+        "all of a's feed, which b lacks, not only 'second': {out}"
+    );
+}
