@@ -308,10 +308,12 @@ fn check_bundle(v: &Vector, expect: &str) {
                 Identity::from_seed(&spec.exporter).feed_id()
             );
             let wants = spec.wants.as_ref().map(|seeds| {
-                seeds
+                let mut feeds: Vec<_> = seeds
                     .iter()
                     .map(|s| Identity::from_seed(s).feed_id())
-                    .collect::<Vec<_>>()
+                    .collect();
+                feeds.sort();
+                feeds
             });
             assert_eq!(manifest.wants, wants, "{}: wants", v.name);
         }
