@@ -358,7 +358,8 @@ impl Node {
 
     /// Readers of a folder only we write to (our own stick): whoever read our last bundle
     /// there, who lacks what is newer than the frontier it advertised, and the peers whose
-    /// newest word to us was written within `folder-stale-days`. None (so everything) if we have no bundle there.
+    /// newest word to us was written after that bundle. None (so everything) if we have no
+    /// bundle there.
     fn stick_audience(
         &self,
         dir: &Path,
@@ -371,10 +372,13 @@ impl Node {
             wants: None,
             holds: last.frontier.iter().map(|e| (e.feed, e.sequence)).collect(),
         }];
-        let cutoff = self.stale_cutoff()?;
+        // Peers whose word reached us after our last bundle here was written: what we know of
+        // them is fresh. Older knowledge overstates what they lack (they have met others since),
+        // and would make every plain export carry nearly everything.
         for peer in self.store.peers()? {
-            // By when the peer wrote, not when we read it: an old file read today is old news.
-            if peer.peer != self.id() && peer.heard_created_at.is_some_and(|at| at >= cutoff) {
+            if peer.peer != self.id()
+                && peer.heard_created_at.is_some_and(|at| at > last.created_at)
+            {
                 list.push(self.audience(peer.peer, held)?);
             }
         }

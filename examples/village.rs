@@ -1,0 +1,263 @@
+//! A village without internet, simulated: people post, meet in pairs and plug in each other's
+//! stick (reading it, writing their own bundle with `export --for` the other half the time and a
+//! plain `export` the other half, reading the other's fresh one), and three clusters each share
+//! a drop folder. A stranger syncs once in one folder; a member stops coming. Reports
+//! what sticks and folders carried against what was new to their readers, the files left on
+//! them, and delivery per day against an epidemic exchange along the same meetings.
+//! `cargo run --release --example village [DAYS] [SEED] [STALE_DAYS]` (defaults: 12 days, seed 7,
+//! `folder-stale-days` 3: people who meet daily forget a folder participant after 3 days away).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use grapevine::FeedId;
+use grapevine::content::ContactChange;
+use grapevine::node::{ExportOptions, Node};
+
+const MEMBERS: usize = 12;
+const CLUSTERS: usize = 3;
+const MEETINGS_PER_DAY: usize = 6;
+/// A member of cluster 1 who stops coming after this day.
+const LEAVER: usize = 5;
+const LEAVES_AFTER: u64 = 5;
+/// The stranger's one visit, to cluster 0's folder.
+const STRANGER_DAY: u64 = 3;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    carried: u64,
+    carried_bytes: u64,
+    new: u64,
+}
+
+impl Tally {
+    fn ratio(&self) -> f64 {
+        self.carried as f64 / self.new.max(1) as f64
+    }
+}
+
+/// Writes `from`'s bundle into `dir` (its own stick); (messages, bytes) if it wrote one.
+fn export(from: &mut Node, dir: &Path, options: &ExportOptions) -> Option<(u64, u64)> {
+    let report = from.export(dir, options).unwrap();
+    report.wrote.map(|w| (w.messages, w.bytes))
+}
+
+fn bundles(dir: &Path) -> Vec<PathBuf> {
+    grapevine::node::bundles_in(dir)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let days: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(12);
+    let seed: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(7);
+    let stale_days: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let root = tempfile::tempdir().unwrap();
+    let mut people: Vec<Node> = (0..MEMBERS)
+        .map(|i| Node::init(&root.path().join(format!("p{i}")), Some(&format!("p{i}"))).unwrap())
+        .collect();
+    for p in &mut people {
+        p.set_config("folder-stale-days", &stale_days.to_string())
+            .unwrap();
+    }
+    let ids: Vec<FeedId> = people.iter().map(Node::id).collect();
+    let cluster = |i: usize| i % CLUSTERS;
+    // Everyone follows their cluster and two people elsewhere.
+    let mut follows: Vec<HashSet<usize>> = vec![HashSet::new(); MEMBERS];
+    for (i, f) in follows.iter_mut().enumerate() {
+        for j in 0..MEMBERS {
+            if j != i && cluster(j) == cluster(i) {
+                f.insert(j);
+            }
+        }
+        while f.len() < MEMBERS / CLUSTERS + 1 {
+            let j = rng.below(MEMBERS);
+            if j != i {
+                f.insert(j);
+            }
+        }
+    }
+    for (i, f) in follows.iter().enumerate() {
+        let mut list: Vec<usize> = f.iter().copied().collect();
+        list.sort();
+        for j in list {
+            people[i].contact(ids[j], ContactChange::Follow).unwrap();
+        }
+    }
+    // Who wants whom, two hops, as the nodes will eventually know it: the epidemic reference.
+    let wants: Vec<HashSet<usize>> = (0..MEMBERS)
+        .map(|i| {
+            let mut set: HashSet<usize> = follows[i].clone();
+            for j in &follows[i] {
+                set.extend(&follows[*j]);
+            }
+            set.insert(i);
+            set
+        })
+        .collect();
+    let folders: Vec<PathBuf> = (0..CLUSTERS)
+        .map(|c| {
+            let dir = root.path().join(format!("folder{c}"));
+            std::fs::create_dir(&dir).unwrap();
+            dir
+        })
+        .collect();
+    let sticks: Vec<PathBuf> = (0..MEMBERS)
+        .map(|i| {
+            let dir = root.path().join(format!("stick{i}"));
+            std::fs::create_dir(&dir).unwrap();
+            dir
+        })
+        .collect();
+    let mut stranger = Node::init(&root.path().join("stranger"), Some("stranger")).unwrap();
+    println!(
+        "{MEMBERS} members in {CLUSTERS} folders, {days} days, seed {seed}, folder-stale-days {stale_days}"
+    );
+    stranger.contact(ids[0], ContactChange::Follow).unwrap();
+
+    // ideal[i][j]: how far member i holds member j's feed in an epidemic exchange.
+    let mut ideal: Vec<HashMap<usize, u64>> = vec![HashMap::new(); MEMBERS];
+    let mut folder_ideal: Vec<HashMap<usize, u64>> = vec![HashMap::new(); CLUSTERS];
+    let merge =
+        |to: &mut HashMap<usize, u64>, from: &HashMap<usize, u64>, want: &HashSet<usize>| {
+            for (feed, seq) in from {
+                if want.contains(feed) {
+                    let e = to.entry(*feed).or_insert(0);
+                    *e = (*e).max(*seq);
+                }
+            }
+        };
+    let (mut sticks_tally, mut folders_tally) = (Tally::default(), Tally::default());
+    let mut by_mode = [Tally::default(); 2];
+    let active = |i: usize, day: u64| i != LEAVER || day <= LEAVES_AFTER;
+    println!("day  delivered  epidemic  ratio");
+    for day in 1..=days {
+        grapevine::advance_clock(86_400_000);
+        for (i, person) in people.iter_mut().enumerate() {
+            if !active(i, day) {
+                continue;
+            }
+            for k in 0..1 + rng.below(3) {
+                person
+                    .post(&format!("day {day}, note {k} from p{i}"), None)
+                    .unwrap();
+            }
+            let own = person.store().frontier(&ids[i]).unwrap().sequence;
+            ideal[i].insert(i, own);
+        }
+        if day == STRANGER_DAY {
+            stranger.post("just passing through", None).unwrap();
+            let r = stranger.sync_dir(&folders[0], true).unwrap();
+            if let Some(w) = &r.wrote {
+                folders_tally.carried += w.messages;
+                folders_tally.carried_bytes += w.bytes;
+            }
+            folders_tally.new += r.imported.total().new;
+        }
+        // Each cluster's folder: every member who comes that day syncs, in random order.
+        let mut order: Vec<usize> = (0..MEMBERS).filter(|i| active(*i, day)).collect();
+        for k in (1..order.len()).rev() {
+            order.swap(k, rng.below(k + 1));
+        }
+        for &i in &order {
+            let c = cluster(i);
+            let r = people[i].sync_dir(&folders[c], true).unwrap();
+            if let Some(w) = &r.wrote {
+                folders_tally.carried += w.messages;
+                folders_tally.carried_bytes += w.bytes;
+            }
+            folders_tally.new += r.imported.total().new;
+            let mine = ideal[i].clone();
+            merge(&mut ideal[i], &folder_ideal[c], &wants[i]);
+            merge(&mut folder_ideal[c], &mine, &wants[i]);
+        }
+        // Meetings: two active members plug in each other's stick, as `watch` would: each reads
+        // what the other last wrote, writes its own bundle (for the other, or plain), and reads
+        // the other's fresh one.
+        for m in 0..MEETINGS_PER_DAY {
+            let a = order[rng.below(order.len())];
+            let b = order[rng.below(order.len())];
+            if a == b {
+                continue;
+            }
+            let mode = m % 2;
+            for (from, to) in [(a, b), (b, a)] {
+                let got = people[to].import(&bundles(&sticks[from])).unwrap();
+                sticks_tally.new += got.total().new;
+                by_mode[mode].new += got.total().new;
+            }
+            for (from, to) in [(a, b), (b, a)] {
+                let options = ExportOptions {
+                    for_peers: if mode == 0 { vec![ids[to]] } else { Vec::new() },
+                    ..ExportOptions::default()
+                };
+                if let Some((n, bytes)) = export(&mut people[from], &sticks[from], &options) {
+                    sticks_tally.carried += n;
+                    sticks_tally.carried_bytes += bytes;
+                    by_mode[mode].carried += n;
+                    by_mode[mode].carried_bytes += bytes;
+                }
+            }
+            for (from, to) in [(a, b), (b, a)] {
+                let got = people[to].import(&bundles(&sticks[from])).unwrap();
+                sticks_tally.new += got.total().new;
+                by_mode[mode].new += got.total().new;
+                let given = ideal[from].clone();
+                merge(&mut ideal[to], &given, &wants[to]);
+            }
+        }
+        let mut delivered = 0u64;
+        let mut epidemic = 0u64;
+        for i in 0..MEMBERS {
+            for j in &wants[i] {
+                if *j == i {
+                    continue;
+                }
+                delivered += people[i].store().frontier(&ids[*j]).unwrap().sequence;
+                epidemic += ideal[i].get(j).copied().unwrap_or(0);
+            }
+        }
+        println!(
+            "{day:>3}  {delivered:>9}  {epidemic:>8}  {:.3}",
+            delivered as f64 / epidemic.max(1) as f64
+        );
+    }
+    for (name, t) in [
+        ("sticks", sticks_tally),
+        ("  --for", by_mode[0]),
+        ("  plain", by_mode[1]),
+        ("folders", folders_tally),
+    ] {
+        println!(
+            "{name:<8} carried {:>6} messages ({:>8} bytes), {:>5} new to their readers: carried ÷ new = {:.2}",
+            t.carried,
+            t.carried_bytes,
+            t.new,
+            t.ratio()
+        );
+    }
+    let files = |dirs: &[PathBuf]| -> (usize, usize) {
+        let counts: Vec<usize> = dirs.iter().map(|d| bundles(d).len()).collect();
+        (counts.iter().sum(), counts.into_iter().max().unwrap_or(0))
+    };
+    let (stick_files, stick_max) = files(&sticks);
+    let (folder_files, folder_max) = files(&folders);
+    println!(
+        "files    {stick_files} on {MEMBERS} sticks (at most {stick_max} on one); {folder_files} in {CLUSTERS} folders (at most {folder_max} in one)"
+    );
+}
