@@ -357,9 +357,9 @@ impl Node {
     }
 
     /// Readers of a folder only we write to (our own stick): whoever read our last bundle
-    /// there, who lacks what is newer than the frontier it advertised, and the peers whose
-    /// newest word to us was written after that bundle. None (so everything) if we have no
-    /// bundle there.
+    /// there, who lacks what is newer than the frontier it advertised, and the peers we heard
+    /// from after that bundle was written, by word no older than `folder-stale-days`. None (so
+    /// everything) if we have no bundle there.
     fn stick_audience(
         &self,
         dir: &Path,
@@ -372,12 +372,15 @@ impl Node {
             wants: None,
             holds: last.frontier.iter().map(|e| (e.feed, e.sequence)).collect(),
         }];
-        // Peers whose word reached us after our last bundle here was written: what we know of
-        // them is fresh. Older knowledge overstates what they lack (they have met others since),
-        // and would make every plain export carry nearly everything.
+        // Peers we heard from after our last bundle here was written (the people met since,
+        // who may read it next). Those heard from only before are left out: what we know of
+        // them is older, and overstates what they lack. So are those whose newest word is
+        // older than `folder-stale-days`, however recently we read it.
+        let cutoff = self.stale_cutoff()?;
         for peer in self.store.peers()? {
             if peer.peer != self.id()
-                && peer.heard_created_at.is_some_and(|at| at > last.created_at)
+                && peer.last_heard.is_some_and(|at| at > last.created_at)
+                && peer.heard_created_at.is_some_and(|at| at >= cutoff)
             {
                 list.push(self.audience(peer.peer, held)?);
             }
