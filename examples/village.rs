@@ -18,7 +18,7 @@ use grapevine::node::{ExportOptions, Node};
 const MEMBERS: usize = 12;
 const CLUSTERS: usize = 3;
 const MEETINGS_PER_DAY: usize = 6;
-/// A member of cluster 1 who stops coming after this day.
+/// A member (of cluster 2) who stops coming after day `LEAVES_AFTER`.
 const LEAVER: usize = 5;
 const LEAVES_AFTER: u64 = 5;
 /// The stranger's one visit, to cluster 0's folder.

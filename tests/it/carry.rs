@@ -3,7 +3,7 @@
 //! bundle of ours, and a stick only we write to gets what is new since our last bundle on it.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use grapevine::bundle;
 use grapevine::identity::Identity;
@@ -30,20 +30,6 @@ fn exported(out: &str) -> Option<(u64, PathBuf)> {
         .parse()
         .ok()?;
     Some((n, path))
-}
-
-fn own_files(dir: &Path, node: &TestNode) -> usize {
-    let prefix = format!("gv-{}-", node.id().trim_start_matches('@'));
-    fs::read_dir(dir)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with(&prefix)
-        })
-        .count()
 }
 
 /// A stranger who runs `sync-dir` once in a shared folder makes no one send everything: its
@@ -84,7 +70,11 @@ fn a_stranger_in_a_folder_is_sent_only_what_it_wants() {
     let mut expected = vec![a.id(), b.id(), c.id()];
     expected.sort();
     assert_eq!(wants, expected);
-    assert_eq!(own_files(folder.path(), &a), 1, "one bundle of a's there");
+    assert_eq!(
+        a.own_bundles_in(folder.path()),
+        1,
+        "one bundle of a's there"
+    );
 }
 
 /// A `--for` peer is sent what its own manifest says it wants, not what we guess from its
@@ -171,7 +161,7 @@ fn exports_to_ones_own_stick_carry_what_is_new() {
     let out = a.ok(&["export", dir]);
     assert_eq!(exported(&out).map(|(n, _)| n), Some(2), "{out}");
     assert!(!first.exists(), "superseded");
-    assert_eq!(own_files(own.path(), &a), 1);
+    assert_eq!(a.own_bundles_in(own.path()), 1);
     let out = a.ok(&["export", dir]);
     assert!(out.starts_with("nothing to send"), "{out}");
     let out = a.ok(&["export", dir, "--all"]);

@@ -434,17 +434,11 @@ fn a_mounted_stick_is_synced_and_declared_safe_to_unplug() {
         "a imports b's post from the stick",
         || a.posts(&b.id()) == ["on b's stick"],
     );
-    let own = fs::read_dir(stick_dir.join("grapevine"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .contains(&a.id()[1..])
-        })
-        .count();
-    assert_eq!(own, 1, "a wrote its bundle onto the stick");
+    assert_eq!(
+        a.own_bundles_in(&stick_dir.join("grapevine")),
+        1,
+        "a wrote its bundle onto the stick"
+    );
 }
 
 use crate::harness::eventually;

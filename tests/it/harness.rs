@@ -147,6 +147,21 @@ impl TestNode {
         path
     }
 
+    /// How many of this node's own bundle files (`gv-<id>-N.gvb`) lie in `dir`.
+    pub fn own_bundles_in(&self, dir: &Path) -> usize {
+        let prefix = format!("gv-{}-", self.id().trim_start_matches('@'));
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(&prefix)
+            })
+            .count()
+    }
+
     pub fn import(&self, path: &Path) -> String {
         self.ok(&["import", path_str(path)])
     }

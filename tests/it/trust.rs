@@ -280,22 +280,7 @@ fn folder_exports_carry_what_participants_lack() {
     let forced = a.ok(&["export", path_str(shared.path()), "--anyway"]);
     assert!(forced.contains("exported 1 messages"), "{forced}");
     assert!(!second.exists(), "superseded again");
-    assert_eq!(own_bundles(shared.path(), &a.id()), 1);
-}
-
-/// Our bundle files in `dir`.
-fn own_bundles(dir: &Path, id: &str) -> usize {
-    let prefix = format!("gv-{}-", id.trim_start_matches('@'));
-    fs::read_dir(dir)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with(&prefix)
-        })
-        .count()
+    assert_eq!(a.own_bundles_in(shared.path()), 1);
 }
 
 /// `graph --format svg` is well-formed XML with one node per feed in the replication set.
