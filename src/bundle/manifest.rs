@@ -25,6 +25,10 @@ pub struct Manifest {
     /// more. Absent in older bundles and when the set is larger than [`MAX_WANTS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wants: Option<Vec<FeedId>>,
+    /// The exporter's `hops` setting: with it a reader that holds the exporter's contacts can
+    /// tell which feeds the exporter will want once it learns its friends' follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hops: Option<u32>,
 }
 
 /// Most feeds a manifest lists as wanted (about 570 KB of JSON).
@@ -102,6 +106,7 @@ impl Manifest {
             feeds,
             frontier: Vec::new(),
             wants: None,
+            hops: None,
         }
     }
 
@@ -127,6 +132,13 @@ impl Manifest {
                  upgrade grapevine",
                 self.version,
                 super::FORMAT_VERSION
+            ));
+        }
+        if self.hops.is_some_and(|h| h > crate::graph::MAX_HOPS) {
+            return Err(format!(
+                "hops {} is more than the {} allowed",
+                self.hops.unwrap_or_default(),
+                crate::graph::MAX_HOPS
             ));
         }
         let wanted = self.wants.as_ref().map_or(0, Vec::len);

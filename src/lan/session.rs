@@ -266,8 +266,13 @@ fn send_side(
     let via = format!("lan {}", address.map(|a| a.to_string()).unwrap_or_default());
     // Their first want list is their replication set: what a bundle to them should carry.
     let their_wants: Vec<FeedId> = first_wants.iter().map(|(f, _)| *f).collect();
-    node.store
-        .note_heard(&peer, &frontier, Some(&their_wants), crate::now_ms(), &via)?;
+    node.store.note_heard(
+        &peer,
+        &frontier,
+        Some((&their_wants, None)),
+        crate::now_ms(),
+        &via,
+    )?;
     // A set: later want lists are checked against it, and a list may name 200,000 feeds.
     let mut their_list: HashSet<FeedId> = first_wants.iter().map(|(f, _)| *f).collect();
     let mut wanted: Vec<FeedId> = their_list

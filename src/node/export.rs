@@ -175,6 +175,7 @@ impl Node {
                 wants.sort();
                 (wants.len() <= bundle::MAX_WANTS).then_some(wants)
             },
+            hops: Some(self.hops()?),
         };
         let (bytes, messages) = crate::fsutil::write_atomically(&path, |out| {
             if options.seal {
@@ -285,20 +286,29 @@ impl Node {
         Ok(ExportPlan { ranges, stale })
     }
 
-    /// What `peer` wants: what its newest verified manifest said; else, if we hold its feed
-    /// (its contact messages), its replication set at the default hops; else unknown.
+    /// What `peer` wants: what its newest verified manifest said, widened, if we hold its
+    /// contacts and know its `hops`, by the feeds it will want once it learns its friends'
+    /// follows (which may travel in this very bundle); else, if we hold its feed, its
+    /// replication set at the default hops; else unknown.
     fn audience(&self, peer: FeedId, held: &HashMap<FeedId, Frontier>) -> Result<Audience> {
         let holds = self.store.peer_frontier(&peer)?;
+        let derived = |hops: u32| -> Result<HashSet<FeedId>> {
+            Ok(self
+                .graph()?
+                .replication_set(peer, hops)
+                .members()
+                .into_iter()
+                .map(|(feed, _)| feed)
+                .collect())
+        };
         let wants = match self.store.peer_wants(&peer)? {
-            Some(list) => Some(list.into_iter().collect()),
-            None if held.contains_key(&peer) => Some(
-                self.graph()?
-                    .replication_set(peer, DEFAULT_HOPS)
-                    .members()
-                    .into_iter()
-                    .map(|(feed, _)| feed)
-                    .collect(),
-            ),
+            Some((list, Some(hops))) if held.contains_key(&peer) => {
+                let mut set = derived(hops)?;
+                set.extend(list);
+                Some(set)
+            }
+            Some((list, _)) => Some(list.into_iter().collect()),
+            None if held.contains_key(&peer) => Some(derived(DEFAULT_HOPS)?),
             None => None,
         };
         Ok(Audience { wants, holds })

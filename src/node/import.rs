@@ -272,7 +272,7 @@ impl Node {
             self.store.note_heard(
                 &m.exporter,
                 &frontier,
-                m.wants.as_deref(),
+                m.wants.as_deref().map(|list| (list, m.hops)),
                 m.created_at,
                 &via,
             )?;

@@ -70,7 +70,7 @@ impl Store {
         &mut self,
         peer: &FeedId,
         frontier: &[(FeedId, u64)],
-        wants: Option<&[FeedId]>,
+        wants: Option<(&[FeedId], Option<u32>)>,
         created_at: i64,
         via: &str,
     ) -> Result<()> {
@@ -98,9 +98,10 @@ impl Store {
                 .execute([peer.as_bytes()])?;
             // A peer that stops saying what it wants (an older grapevine) is planned for by
             // the old rule again.
-            let wants = wants.map(|list| list.iter().flat_map(|f| f.0).collect::<Vec<u8>>());
-            tx.prepare_cached("UPDATE peers SET wants = ?2 WHERE peer = ?1")?
-                .execute(params![peer.as_bytes(), wants])?;
+            let hops = wants.and_then(|(_, hops)| hops);
+            let wants = wants.map(|(list, _)| list.iter().flat_map(|f| f.0).collect::<Vec<u8>>());
+            tx.prepare_cached("UPDATE peers SET wants = ?2, hops = ?3 WHERE peer = ?1")?
+                .execute(params![peer.as_bytes(), wants, hops])?;
         }
         raise_frontier(&tx, peer, frontier)?;
         tx.commit()?;
@@ -121,18 +122,20 @@ impl Store {
         Ok(())
     }
 
-    /// The feeds `peer` last said it wants, from its newest verified manifest, if it said.
-    pub fn peer_wants(&self, peer: &FeedId) -> Result<Option<Vec<FeedId>>> {
-        let blob: Option<Option<Vec<u8>>> = self
+    /// The feeds `peer` last said it wants and its `hops`, from its newest verified manifest
+    /// (or LAN want list), if it said.
+    pub fn peer_wants(&self, peer: &FeedId) -> Result<Option<(Vec<FeedId>, Option<u32>)>> {
+        let row: Option<(Option<Vec<u8>>, Option<u32>)> = self
             .conn
-            .prepare_cached("SELECT wants FROM peers WHERE peer = ?1")?
-            .query_row([peer.as_bytes()], |r| r.get(0))
+            .prepare_cached("SELECT wants, hops FROM peers WHERE peer = ?1")?
+            .query_row([peer.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        Ok(blob.flatten().map(|bytes| {
-            bytes
+        Ok(row.and_then(|(blob, hops)| {
+            let list = blob?
                 .chunks_exact(32)
                 .filter_map(FeedId::from_slice)
-                .collect()
+                .collect();
+            Some((list, hops))
         }))
     }
 

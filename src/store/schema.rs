@@ -95,9 +95,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (path, feed)
     );
     CREATE INDEX sources_untaken ON sources (feed) WHERE NOT taken;",
-    // 5: the feeds each peer says it wants (its manifest's `wants`, 32-byte ids end to end),
-    // and the newest file of it we told the user had gone stale in a folder.
+    // 5: the feeds each peer says it wants (its manifest's `wants`, 32-byte ids end to end)
+    // and its `hops`, and the newest file of it we told the user had gone stale in a folder.
     "ALTER TABLE peers ADD COLUMN wants BLOB;
+    ALTER TABLE peers ADD COLUMN hops INTEGER;
     ALTER TABLE peers ADD COLUMN stale_noted INTEGER;",
 ];
 

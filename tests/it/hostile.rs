@@ -224,6 +224,7 @@ fn a_forged_manifest_in_a_drop_folder_cannot_silence_a_node() {
                 id: grapevine::MessageId([7; 32]),
             }],
             wants: None,
+            hops: None,
         };
         let forged = dir
             .path()
@@ -358,6 +359,7 @@ fn the_hostile_bundle_catalogue() {
         feeds: ranges,
         frontier: Vec::new(),
         wants: None,
+        hops: None,
     };
     let range = |first, last| FeedRange {
         feed: alice.feed_id(),

@@ -279,6 +279,7 @@ fn check_bundle(v: &Vector, expect: &str) {
                 .map(|s| unhex(s).try_into().unwrap())
                 .collect()
         }),
+        hops: v.get("hops").map(|h| h.parse().unwrap()),
     };
     let mut sink = Collect::default();
     let report = bundle::read_bundle(Cursor::new(&v.body), &mut sink).unwrap();
@@ -316,6 +317,7 @@ fn check_bundle(v: &Vector, expect: &str) {
                 feeds
             });
             assert_eq!(manifest.wants, wants, "{}: wants", v.name);
+            assert_eq!(manifest.hops, spec.hops, "{}: hops", v.name);
         }
         "container failure" => {
             assert!(
