@@ -22,7 +22,6 @@ pub const MAX_RECIPIENTS: usize = 16;
 pub const SLOT_LEN: usize = 32 + 16;
 /// Bodies are padded to a multiple of this many bytes.
 pub const PAD: usize = 256;
-const HEADER_LEN: usize = 2 + 32;
 const TAG_LEN: usize = 16;
 const SLOT_KEY_CONTEXT: &str = "grapevine private-box v1 slot key";
 const BODY_AAD_PREFIX: &[u8] = b"grapevine-box-v1";
@@ -161,7 +160,7 @@ pub(crate) fn seal_key_header(
     let slots = slot_count(unique.len());
     let ephemeral = StaticSecret::from(*random.ephemeral);
     let ephemeral_public = PublicKey::from(&ephemeral);
-    let mut out = Vec::with_capacity(HEADER_LEN + slots * SLOT_LEN);
+    let mut out = Vec::new();
     out.extend_from_slice(&[VERSION, slots as u8]);
     out.extend_from_slice(ephemeral_public.as_bytes());
     for (i, recipient) in unique.iter().enumerate() {
@@ -359,6 +358,95 @@ mod tests {
             Err(BoxError::BodyAuthentication),
             "a box re-posted under another author does not open"
         );
+    }
+
+    /// Sizes are exact: bodies pad to 256 (the 2-byte length included), slots come in 4, 8
+    /// or 16, and the largest box that fits in a message is sealed while one more byte is not.
+    #[test]
+    fn box_sizes_follow_the_layout() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let people: Vec<FeedId> = (1..=16u8)
+            .map(|i| Identity::from_seed(&[i; 32]).feed_id())
+            .collect();
+        let sealed = |to: &[FeedId], len: usize| {
+            seal(
+                &alice.feed_id(),
+                to,
+                &vec![b'a'; len],
+                &Randomness::fresh().unwrap(),
+            )
+        };
+        for n in 1..=16 {
+            let expected = match n {
+                1..=4 => 4,
+                5..=8 => 8,
+                _ => 16,
+            };
+            assert_eq!(slot_count(n), expected, "{n} recipients");
+            let boxed = sealed(&people[..n], 1).unwrap();
+            assert_eq!(boxed.len(), 2 + 32 + expected * SLOT_LEN + PAD + TAG_LEN);
+        }
+        let header = 2 + 32 + 4 * SLOT_LEN;
+        for (text, body) in [(0, PAD), (254, PAD), (255, 2 * PAD)] {
+            let boxed = sealed(&people[..1], text).unwrap();
+            assert_eq!(boxed.len(), header + body + TAG_LEN, "{text}-byte text");
+            let opened = alice
+                .opener()
+                .open(&alice.feed_id(), &boxed)
+                .unwrap()
+                .unwrap();
+            assert_eq!(opened.len(), text);
+        }
+        // 31 blocks of 256 fit in 8,192 bytes with a 4-slot header; 32 do not.
+        let largest = 31 * PAD - 2;
+        assert_eq!(
+            sealed(&people[..1], largest).unwrap().len(),
+            header + 31 * PAD + TAG_LEN
+        );
+        assert_eq!(
+            sealed(&people[..1], largest + 1),
+            Err(BoxError::TooLarge(header + 32 * PAD + TAG_LEN))
+        );
+    }
+
+    /// What every carrier checks, with no key: each malformed layout is refused.
+    #[test]
+    fn check_structure_refuses_malformed_layouts() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let boxed = seal(
+            &alice.feed_id(),
+            &[alice.feed_id()],
+            b"x",
+            &Randomness::fresh().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(check_structure(&boxed), Ok(()));
+        let header = 2 + 32 + 4 * SLOT_LEN;
+        let mut bad_version = boxed.clone();
+        bad_version[0] = 2;
+        let mut bad_slots = boxed.clone();
+        bad_slots[1] = 5;
+        let mut cases = vec![
+            ("empty", Vec::new()),
+            ("another version", bad_version),
+            ("5 slots", bad_slots),
+            ("slots cut short", boxed[..header - 1].to_vec()),
+            ("no body", boxed[..header].to_vec()),
+            (
+                "a body of the tag alone",
+                boxed[..header + TAG_LEN].to_vec(),
+            ),
+            ("a body not padded", boxed[..boxed.len() - 1].to_vec()),
+        ];
+        let mut longer = boxed.clone();
+        longer.extend_from_slice(&[0; PAD - 1]);
+        cases.push(("a body padded wrong", longer));
+        for (what, bytes) in cases {
+            assert!(
+                matches!(check_structure(&bytes), Err(BoxError::Malformed(_))),
+                "{what} passed"
+            );
+        }
     }
 
     #[test]
