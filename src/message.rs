@@ -426,6 +426,50 @@ mod tests {
         .unwrap()
     }
 
+    /// Every limit holds at its edge: the largest content and sequence are accepted, one more
+    /// is refused with the error that names it.
+    #[test]
+    fn limits_hold_at_their_edges() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let make = |sequence: u64, size: usize| {
+            let previous = (sequence > 1).then_some(MessageId([7; 32]));
+            Message::create(
+                &alice,
+                sequence,
+                previous,
+                0,
+                ContentKind::Other(9),
+                vec![0; size],
+            )
+        };
+        let largest = make(2, MAX_CONTENT).unwrap();
+        assert!(Message::decode(&largest.envelope, &largest.content).is_ok());
+        assert_eq!(
+            make(2, MAX_CONTENT + 1).unwrap_err(),
+            MessageError::ContentTooLarge(MAX_CONTENT as u32 + 1)
+        );
+        let last = make(MAX_SEQUENCE, 1).unwrap();
+        assert!(Message::decode(&last.envelope, &last.content).is_ok());
+        let header = |sequence: u64, size: u32| {
+            let mut unsigned = [0u8; UNSIGNED_LEN];
+            unsigned.copy_from_slice(&last.envelope[..UNSIGNED_LEN]);
+            unsigned[34..42].copy_from_slice(&sequence.to_be_bytes());
+            unsigned[82..86].copy_from_slice(&size.to_be_bytes());
+            Header::parse(&unsigned)
+        };
+        assert!(header(MAX_SEQUENCE, MAX_CONTENT as u32).is_ok());
+        for sequence in [0, MAX_SEQUENCE + 1, u64::MAX] {
+            assert_eq!(
+                header(sequence, 1).unwrap_err(),
+                MessageError::SequenceOutOfRange(sequence)
+            );
+        }
+        assert_eq!(
+            header(2, MAX_CONTENT as u32 + 1).unwrap_err(),
+            MessageError::ContentTooLarge(MAX_CONTENT as u32 + 1)
+        );
+    }
+
     #[test]
     fn round_trips_through_a_record() {
         let id = Identity::from_seed(&[3; 32]);
