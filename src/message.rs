@@ -477,6 +477,8 @@ mod tests {
         let second = post(&id, 2, Some(first.id));
         let mut bytes = Vec::new();
         first.write_record(&mut bytes);
+        assert_eq!(first.record_len(), bytes.len());
+        assert_eq!(first.record_len(), ENVELOPE_LEN + first.content.len());
         second.write_record(&mut bytes);
         let mut r = ByteReader::new(&bytes);
         assert_eq!(Message::read_record(&mut r).unwrap(), first);
