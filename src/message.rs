@@ -468,6 +468,36 @@ mod tests {
             header(2, MAX_CONTENT as u32 + 1).unwrap_err(),
             MessageError::ContentTooLarge(MAX_CONTENT as u32 + 1)
         );
+        // Records: the size field is read whole, and checked before the content is taken.
+        let mut record = Vec::new();
+        largest.write_record(&mut record);
+        assert_eq!(
+            Message::read_record(&mut ByteReader::new(&record)).unwrap(),
+            largest
+        );
+        for size in [MAX_CONTENT as u32 + 1, 0x0001_2000, 0x0100_0000, u32::MAX] {
+            let mut claims = record.clone();
+            claims[82..86].copy_from_slice(&size.to_be_bytes());
+            claims.resize(ENVELOPE_LEN + MAX_CONTENT + 1, 0);
+            assert_eq!(
+                split_record(&mut ByteReader::new(&claims)).unwrap_err(),
+                MessageError::ContentTooLarge(size)
+            );
+        }
+        for kind in [
+            ContentKind::Json,
+            ContentKind::PrivateBox,
+            ContentKind::Other(9),
+        ] {
+            assert_eq!(
+                check_content(kind, &vec![0; MAX_CONTENT + 1]).unwrap_err(),
+                MessageError::ContentTooLarge(MAX_CONTENT as u32 + 1)
+            );
+        }
+        assert_eq!(
+            check_content(ContentKind::Other(9), &vec![0; MAX_CONTENT]),
+            Ok(())
+        );
     }
 
     #[test]
