@@ -229,9 +229,6 @@ fn write_key_file(path: &Path, line: &str) -> Result<(), IdentityError> {
         path: path.to_owned(),
         source,
     };
-    if path.exists() {
-        return Err(IdentityError::AlreadyExists(path.to_owned()));
-    }
     let temp = path.with_extension(format!("tmp-{}", std::process::id()));
     let result = (|| {
         let mut file = OpenOptions::new()

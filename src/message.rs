@@ -442,6 +442,10 @@ mod tests {
                 vec![0; size],
             )
         };
+        assert_eq!(
+            MAX_CONTENT, 8192,
+            "the limit bundle-format/messages.md states"
+        );
         let largest = make(2, MAX_CONTENT).unwrap();
         assert!(Message::decode(&largest.envelope, &largest.content).is_ok());
         assert_eq!(
