@@ -180,6 +180,21 @@ mod tests {
         }
     }
 
+    /// Followers (what pub mode carries): those who follow, never those who block.
+    #[test]
+    fn followers_are_those_who_follow() {
+        let g = Graph::new([
+            follow(1, 9),
+            follow(2, 9),
+            block(3, 9),
+            follow(3, 5),
+            follow(4, 5),
+        ]);
+        assert_eq!(g.followers(&f(9)), [f(1), f(2)]);
+        assert_eq!(g.followers(&f(5)), [f(3), f(4)]);
+        assert!(g.followers(&f(1)).is_empty());
+    }
+
     #[test]
     fn hops_reach_as_far_as_configured() {
         let g = Graph::new([follow(1, 2), follow(2, 3), follow(3, 4)]);
