@@ -110,20 +110,17 @@ fn main() {
             set
         })
         .collect();
-    let folders: Vec<PathBuf> = (0..CLUSTERS)
-        .map(|c| {
-            let dir = root.path().join(format!("folder{c}"));
-            std::fs::create_dir(&dir).unwrap();
-            dir
-        })
-        .collect();
-    let sticks: Vec<PathBuf> = (0..MEMBERS)
-        .map(|i| {
-            let dir = root.path().join(format!("stick{i}"));
-            std::fs::create_dir(&dir).unwrap();
-            dir
-        })
-        .collect();
+    let make_dirs = |name: &str, n: usize| -> Vec<PathBuf> {
+        (0..n)
+            .map(|i| {
+                let dir = root.path().join(format!("{name}{i}"));
+                std::fs::create_dir(&dir).unwrap();
+                dir
+            })
+            .collect()
+    };
+    let folders = make_dirs("folder", CLUSTERS);
+    let sticks = make_dirs("stick", MEMBERS);
     let mut stranger = Node::init(&root.path().join("stranger"), Some("stranger")).unwrap();
     println!(
         "{MEMBERS} members in {CLUSTERS} folders, {days} days, seed {seed}, folder-stale-days {stale_days}"
