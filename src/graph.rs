@@ -195,6 +195,19 @@ mod tests {
         assert!(g.followers(&f(1)).is_empty());
     }
 
+    /// A feed keeps the distance of its shortest path, the set counts its members, and a feed
+    /// we block is marked blocked even when no follow reaches it.
+    #[test]
+    fn shortest_paths_counts_and_unreached_blocks() {
+        let g = Graph::new([follow(1, 2), follow(1, 3), follow(2, 3), block(1, 7)]);
+        let set = g.replication_set(f(1), 2);
+        assert_eq!(set.distance[&f(3)], 1);
+        assert_eq!(set.len(), 3);
+        assert!(!set.is_empty());
+        assert!(set.is_blocked(&f(7)) && !set.contains(&f(7)));
+        assert!(!set.is_blocked(&f(3)));
+    }
+
     #[test]
     fn hops_reach_as_far_as_configured() {
         let g = Graph::new([follow(1, 2), follow(2, 3), follow(3, 4)]);
