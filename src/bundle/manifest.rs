@@ -134,10 +134,9 @@ impl Manifest {
                 super::FORMAT_VERSION
             ));
         }
-        if self.hops.is_some_and(|h| h > crate::graph::MAX_HOPS) {
+        if let Some(hops) = self.hops.filter(|h| *h > crate::graph::MAX_HOPS) {
             return Err(format!(
-                "hops {} is more than the {} allowed",
-                self.hops.unwrap_or_default(),
+                "hops {hops} is more than the {} allowed",
                 crate::graph::MAX_HOPS
             ));
         }

@@ -274,7 +274,7 @@ fn send_side(
         &via,
     )?;
     // A set: later want lists are checked against it, and a list may name 200,000 feeds.
-    let mut their_list: HashSet<FeedId> = first_wants.iter().map(|(f, _)| *f).collect();
+    let mut their_list: HashSet<FeedId> = their_wants.iter().copied().collect();
     let mut wanted: Vec<FeedId> = their_list
         .iter()
         .copied()

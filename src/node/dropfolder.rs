@@ -143,7 +143,6 @@ impl Node {
         Ok(report)
     }
 
-    /// The frontier our manifests carry: every feed we replicate and hold, in id order.
     /// The manifest of our newest bundle in `dir`, if it is ours and readable.
     pub(crate) fn newest_own_manifest(&self, dir: &Path) -> Option<bundle::Manifest> {
         self.own_bundles(dir)
@@ -153,6 +152,7 @@ impl Node {
             .filter(|m| m.exporter == self.id())
     }
 
+    /// The frontier our manifests carry: every feed we replicate and hold, in id order.
     pub(crate) fn advertised_frontier(&self) -> Result<Vec<(FeedId, u64)>> {
         let set = self.replication_set()?;
         Ok(self
@@ -165,8 +165,6 @@ impl Node {
     }
 }
 
-/// Whether a process with this id runs on this machine (Linux: its /proc entry). Elsewhere we
-/// cannot tell, and say yes, so nothing is removed.
 /// Whether a bundle with manifest `m` carries every range of `plan`.
 pub(crate) fn carries(m: &bundle::Manifest, plan: &[bundle::FeedRange]) -> bool {
     plan.iter().all(|want| {
@@ -176,6 +174,8 @@ pub(crate) fn carries(m: &bundle::Manifest, plan: &[bundle::FeedRange]) -> bool 
     })
 }
 
+/// Whether a process with this id runs on this machine (Linux: its /proc entry). Elsewhere we
+/// cannot tell, and say yes, so nothing is removed.
 fn process_alive(pid: u32) -> bool {
     let proc = Path::new("/proc");
     !proc.join("self").exists() || proc.join(pid.to_string()).exists()

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Node, NodeError, Result, io_at};
 use crate::bundle::{self, BundleWriter, FeedRange, FrontierEntry, Manifest};
-use crate::graph::DEFAULT_HOPS;
+use crate::graph::{DEFAULT_HOPS, Graph};
 use crate::identity::{Identity, IdentityError};
 use crate::ids::FeedId;
 use crate::sealed::SealWriter;
@@ -63,6 +63,32 @@ pub struct ExportSummary {
     pub sealed: bool,
 }
 
+/// What planning knows of everyone: the feeds we hold (whose contacts we know) and the graph,
+/// read once per plan however many readers there are.
+struct Known {
+    held: HashSet<FeedId>,
+    graph: Graph,
+}
+
+impl Known {
+    fn new(node: &Node, held: HashSet<FeedId>) -> Result<Self> {
+        Ok(Self {
+            held,
+            graph: node.graph()?,
+        })
+    }
+
+    /// `peer`'s replication set at `hops`, as far as its contacts we hold tell.
+    fn derived(&self, peer: FeedId, hops: u32) -> HashSet<FeedId> {
+        self.graph
+            .replication_set(peer, hops)
+            .members()
+            .into_iter()
+            .map(|(feed, _)| feed)
+            .collect()
+    }
+}
+
 /// One reader of the bundle: what it replicates (if known) and what it holds.
 struct Audience {
     wants: Option<HashSet<FeedId>>,
@@ -113,11 +139,12 @@ impl Node {
             Some(dir) if !options.seal => self.own_bundles(dir),
             _ => Vec::new(),
         };
+        // `own` is empty for sealed bundles: they are never ours by name.
         if let (Some(dir), Some((_, newest)), false) = (folder, own.last(), options.anyway) {
             let serves = self
                 .newest_own_manifest(dir)
                 .is_some_and(|m| super::dropfolder::carries(&m, &plan.ranges));
-            if serves && !options.seal {
+            if serves {
                 report.already_there = Some(newest.clone());
                 return Ok(report);
             }
@@ -235,16 +262,18 @@ impl Node {
         let audience = if options.all {
             Vec::new()
         } else if !options.for_peers.is_empty() {
+            let known = Known::new(self, held.keys().copied().collect())?;
             let mut list = Vec::new();
             for peer in &options.for_peers {
-                list.push(self.audience(*peer, &held)?);
+                list.push(self.audience(*peer, &known)?);
             }
             list
         } else if let Some(dir) = folder {
-            let (mut list, gone) = self.folder_audience(dir, &held)?;
+            let known = Known::new(self, held.keys().copied().collect())?;
+            let (mut list, gone) = self.folder_audience(dir, &known)?;
             stale = gone;
             if list.is_empty() {
-                list = self.stick_audience(dir, &held)?;
+                list = self.stick_audience(dir, &known)?;
             }
             list
         } else {
@@ -290,25 +319,17 @@ impl Node {
     /// contacts and know its `hops`, by the feeds it will want once it learns its friends'
     /// follows (which may travel in this very bundle); else, if we hold its feed, its
     /// replication set at the default hops; else unknown.
-    fn audience(&self, peer: FeedId, held: &HashMap<FeedId, Frontier>) -> Result<Audience> {
+    fn audience(&self, peer: FeedId, known: &Known) -> Result<Audience> {
         let holds = self.store.peer_frontier(&peer)?;
-        let derived = |hops: u32| -> Result<HashSet<FeedId>> {
-            Ok(self
-                .graph()?
-                .replication_set(peer, hops)
-                .members()
-                .into_iter()
-                .map(|(feed, _)| feed)
-                .collect())
-        };
+        let held = known.held.contains(&peer);
         let wants = match self.store.peer_wants(&peer)? {
-            Some((list, Some(hops))) if held.contains_key(&peer) => {
-                let mut set = derived(hops)?;
+            Some((list, Some(hops))) if held => {
+                let mut set = known.derived(peer, hops);
                 set.extend(list);
                 Some(set)
             }
             Some((list, _)) => Some(list.into_iter().collect()),
-            None if held.contains_key(&peer) => Some(derived(DEFAULT_HOPS)?),
+            None if held => Some(known.derived(peer, DEFAULT_HOPS)),
             None => None,
         };
         Ok(Audience { wants, holds })
@@ -328,7 +349,7 @@ impl Node {
     fn folder_audience(
         &mut self,
         dir: &Path,
-        held: &HashMap<FeedId, Frontier>,
+        known: &Known,
     ) -> Result<(Vec<Audience>, Vec<StaleParticipant>)> {
         let mut newest: HashMap<FeedId, i64> = HashMap::new();
         for file in super::bundles_in(dir) {
@@ -358,7 +379,7 @@ impl Node {
         participants.sort();
         for (peer, at) in participants {
             if at >= cutoff {
-                list.push(self.audience(peer, held)?);
+                list.push(self.audience(peer, known)?);
             } else if self.store.note_stale(&peer, at)? {
                 stale.push(StaleParticipant { peer, newest: at });
             }
@@ -370,11 +391,7 @@ impl Node {
     /// there, who lacks what is newer than the frontier it advertised, and the peers we heard
     /// from after that bundle was written, by word no older than `folder-stale-days`. None (so
     /// everything) if we have no bundle there.
-    fn stick_audience(
-        &self,
-        dir: &Path,
-        held: &HashMap<FeedId, Frontier>,
-    ) -> Result<Vec<Audience>> {
+    fn stick_audience(&self, dir: &Path, known: &Known) -> Result<Vec<Audience>> {
         let Some(last) = self.newest_own_manifest(dir) else {
             return Ok(Vec::new());
         };
@@ -392,7 +409,7 @@ impl Node {
                 && peer.last_heard.is_some_and(|at| at > last.created_at)
                 && peer.heard_created_at.is_some_and(|at| at >= cutoff)
             {
-                list.push(self.audience(peer.peer, held)?);
+                list.push(self.audience(peer.peer, known)?);
             }
         }
         Ok(list)
