@@ -47,9 +47,11 @@ fn main() {
         rescan: Duration::from_secs(60),
         settle: Duration::from_secs(10),
     };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopper = stop.clone();
     let watcher = std::thread::spawn(move || {
         let mut out = Lines(tx, Vec::new());
-        run(&mut b, opts, &mut out, Some(Duration::from_secs(120))).unwrap();
+        run(&mut b, opts, &mut out, &stopper).unwrap();
     });
     let wait = |what: &str| loop {
         let line = rx
@@ -85,5 +87,6 @@ fn main() {
         latencies[0].as_secs_f64() * 1000.0,
         latencies[19].as_secs_f64() * 1000.0
     );
-    drop(watcher);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    watcher.join().unwrap();
 }

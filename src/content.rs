@@ -4,12 +4,126 @@ use serde_json::{Value, json};
 
 use crate::ids::{FeedId, MessageId};
 
-/// `{"type":"post","text":…}`, with `"reply"` naming the message it answers.
-pub fn post(text: &str, reply: Option<MessageId>) -> Value {
-    match reply {
-        Some(to) => json!({ "type": "post", "text": text, "reply": to }),
-        None => json!({ "type": "post", "text": text }),
+/// `{"type":"post","text":…}`, with `"reply"` naming the message it answers and `"mentions"`
+/// the feeds its `@name`s stood for when it was written.
+pub fn post(text: &str, reply: Option<MessageId>, mentions: &[FeedId]) -> Value {
+    let mut value = json!({ "type": "post", "text": text });
+    if let Some(to) = reply {
+        value["reply"] = json!(to);
     }
+    if !mentions.is_empty() {
+        value["mentions"] = json!(mentions);
+    }
+    value
+}
+
+/// `{"type":"vote","vote":{"link":MSG,"value":1}}`: a like (value 1) or its withdrawal (0).
+pub fn vote(link: MessageId, like: bool) -> Value {
+    json!({ "type": "vote", "vote": { "link": link, "value": i32::from(like) } })
+}
+
+/// Most mentions and tags a post is indexed under (messages.md); the rest are ignored.
+pub const MAX_MENTIONS: usize = 16;
+pub const MAX_TAGS: usize = 16;
+/// Longest tag, in characters.
+pub const MAX_TAG: usize = 32;
+
+/// What a post means to a reader (messages.md "Reading posts"), public or private.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Post {
+    pub text: String,
+    pub reply: Option<MessageId>,
+    pub mentions: Vec<FeedId>,
+    pub tags: Vec<String>,
+}
+
+/// Reads a `post`: its text (a post without a string `text` is no post), the message it
+/// answers if `reply` is a message id, the first [`MAX_MENTIONS`] valid feed ids of `mentions`,
+/// and the tags of its text.
+pub fn read_post(content: &Value) -> Option<Post> {
+    if content.get("type")?.as_str()? != "post" {
+        return None;
+    }
+    let text = content.get("text")?.as_str()?.to_owned();
+    let reply = content
+        .get("reply")
+        .and_then(Value::as_str)
+        .and_then(|r| r.parse().ok());
+    let mut mentions: Vec<FeedId> = Vec::new();
+    for feed in content
+        .get("mentions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.as_str()?.parse().ok())
+    {
+        if !mentions.contains(&feed) {
+            mentions.push(feed);
+        }
+        if mentions.len() == MAX_MENTIONS {
+            break;
+        }
+    }
+    let tags = tags_in(&text);
+    Some(Post {
+        text,
+        reply,
+        mentions,
+        tags,
+    })
+}
+
+/// Reads a `vote`: the message it is about, and whether it likes it (`value` 1; any other
+/// value withdraws a like).
+pub fn read_vote(content: &Value) -> Option<(MessageId, bool)> {
+    if content.get("type")?.as_str()? != "vote" {
+        return None;
+    }
+    let vote = content.get("vote")?;
+    let link = vote.get("link")?.as_str()?.parse().ok()?;
+    Some((link, vote.get("value").and_then(Value::as_i64) == Some(1)))
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '-'
+}
+
+/// The `#tags` of a text: `#` at the start or after a character that is not a letter, digit,
+/// `_` or `-`, then 1 to [`MAX_TAG`] such characters, lower-cased; each once, first
+/// [`MAX_TAGS`] only. A longer run is no tag.
+pub fn tags_in(text: &str) -> Vec<String> {
+    words_after('#', text)
+        .into_iter()
+        .map(|w| w.to_lowercase())
+        .fold(Vec::new(), |mut tags, tag| {
+            if !tags.contains(&tag) && tags.len() < MAX_TAGS {
+                tags.push(tag);
+            }
+            tags
+        })
+}
+
+/// The words after `@` in a text, by the same rule as tags (without lower-casing): the names
+/// a writer resolves to feed ids for `mentions`.
+pub fn mention_words(text: &str) -> Vec<&str> {
+    words_after('@', text)
+}
+
+fn words_after(sigil: char, text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut previous: Option<char> = None;
+    for (at, c) in text.char_indices() {
+        if c == sigil && !previous.is_some_and(is_word) {
+            let rest = &text[at + c.len_utf8()..];
+            let end = rest.find(|c: char| !is_word(c)).unwrap_or(rest.len());
+            let word = &rest[..end];
+            if !word.is_empty() && word.chars().count() <= MAX_TAG {
+                out.push(word);
+            }
+        }
+        previous = Some(c);
+    }
+    out
 }
 
 /// The plaintext of a private message: a post that names everyone who can read it.

@@ -73,7 +73,7 @@ pub fn run_in(root: &Path, out: &mut dyn Write) -> Result<()> {
         )?;
         for message in carol.feed(&feed.feed, 3)? {
             let readable = carol.readable_content(&message)?;
-            say(out, &view::message_text(&message, readable))?;
+            say(out, &view::message_text(&message, readable, &|f| f.short()))?;
         }
     }
     say(
@@ -81,7 +81,10 @@ pub fn run_in(root: &Path, out: &mut dyn Write) -> Result<()> {
         "\ncarol's inbox (bob carried this private message but cannot read it):",
     )?;
     for (message, content) in carol.inbox(5)? {
-        say(out, &view::message_text(&message, Some(content)))?;
+        say(
+            out,
+            &view::message_text(&message, Some(content), &|f| f.short()),
+        )?;
     }
     say(
         out,

@@ -370,6 +370,7 @@ impl Placer<'_, '_> {
         let Some(json) = message.json() else {
             return Ok(());
         };
+        store::posts::index(self.tx, message, &json)?;
         if let Some(name) = content::self_name(h.author, &json) {
             write::set_name(self.tx, &h.author, &name, h.sequence)?;
         }
@@ -401,7 +402,12 @@ impl Placer<'_, '_> {
             other => other.map(|_| None),
         };
         match opened {
-            Ok(Some(plaintext)) => write::add_to_inbox(self.tx, message, &plaintext)?,
+            Ok(Some(plaintext)) => {
+                write::add_to_inbox(self.tx, message, &plaintext)?;
+                if let Ok(value) = serde_json::from_str(&plaintext) {
+                    store::posts::index(self.tx, message, &value)?;
+                }
+            }
             Ok(None) => {}
             Err(error) => self.report.unreadable(Rejection {
                 place: "private message".into(),
@@ -428,5 +434,6 @@ pub(crate) fn link_own(
     };
     let mut frontier = Frontier::EMPTY;
     placer.link(message, &mut frontier)?;
+    store::posts::mark_read(tx, &message.id)?;
     write::set_frontier(tx, &message.header.author, &frontier)
 }

@@ -23,6 +23,7 @@ pub mod keylock;
 pub mod lan;
 pub mod message;
 pub mod node;
+pub mod people;
 pub mod private_box;
 pub mod sealed;
 pub mod signature;

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use crate::ids::FeedId;
 use crate::message::{ContentKind, Message};
 
 /// The JSON object `feed --json` prints for one message. `readable` is what the node can read
@@ -24,6 +25,20 @@ pub fn message_json(message: &Message, readable: Option<Value>) -> Value {
         "private": h.kind == ContentKind::PrivateBox,
         "content": content,
     })
+}
+
+/// "1 message", "2 messages"; `plural` for irregular words ("reply", "replies").
+pub fn count(n: u64, singular: &str, plural: &str) -> String {
+    if n == 1 {
+        format!("1 {singular}")
+    } else {
+        format!("{n} {plural}")
+    }
+}
+
+/// Regular plurals: "1 feed", "3 feeds".
+pub fn counted(n: u64, word: &str) -> String {
+    count(n, word, &format!("{word}s"))
 }
 
 /// A claimed timestamp as UTC, to the second. Any value displays: peers choose timestamps,
@@ -76,27 +91,38 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// One readable paragraph for a message.
-pub fn message_text(message: &Message, readable: Option<Value>) -> String {
+/// One readable paragraph for a message; `name` shows a feed (the best name known).
+pub fn message_text(
+    message: &Message,
+    readable: Option<Value>,
+    name: &dyn Fn(&FeedId) -> String,
+) -> String {
     let h = &message.header;
     let head = format!("#{}  {}", h.sequence, time(h.timestamp));
     let body = match (h.kind, readable) {
-        (ContentKind::PrivateBox, Some(value)) => format!("[private] {}", describe(&value)),
+        (ContentKind::PrivateBox, Some(value)) => {
+            format!("[private] {}", describe(&value, name))
+        }
         (ContentKind::PrivateBox, None) => "[encrypted: not for you]".into(),
-        (_, Some(value)) => describe(&value),
+        (_, Some(value)) => describe(&value, name),
         (kind, None) => format!("[content of kind {}]", kind.code()),
     };
     format!("{head}  {}\n{}", message.id, indent(&escape(&body)))
 }
 
-fn describe(value: &Value) -> String {
+fn describe(value: &Value, name: &dyn Fn(&FeedId) -> String) -> String {
     let kind = value.get("type").and_then(Value::as_str).unwrap_or("?");
     let text = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or("");
+    // A feed id shown by name; anything else as it was written.
+    let feed = |text: &str| match text.parse::<FeedId>() {
+        Ok(feed) => name(&feed),
+        Err(_) => text.to_owned(),
+    };
     match kind {
         "post" if value.get("recipients").is_some() => {
-            let to: Vec<&str> = value["recipients"]
+            let to: Vec<String> = value["recipients"]
                 .as_array()
-                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .map(|r| r.iter().filter_map(Value::as_str).map(feed).collect())
                 .unwrap_or_default();
             format!("{}\n(to {})", text("text"), to.join(", "))
         }
@@ -104,6 +130,12 @@ fn describe(value: &Value) -> String {
             format!("{}\n(in reply to {})", text("text"), text("reply"))
         }
         "post" => text("text").to_owned(),
+        "vote" => {
+            let link = value.pointer("/vote/link").and_then(Value::as_str);
+            let likes = value.pointer("/vote/value").and_then(Value::as_i64) == Some(1);
+            let verb = if likes { "likes" } else { "no longer likes" };
+            format!("[{verb} {}]", link.unwrap_or("?"))
+        }
         "about" => format!("[names itself \"{}\"]", text("name")),
         "contact" => {
             let verb = match (value.get("following"), value.get("blocking")) {
@@ -113,7 +145,7 @@ fn describe(value: &Value) -> String {
                 (Some(Value::Bool(false)), _) => "unfollows",
                 _ => "changes contact",
             };
-            format!("[{verb} {}]", text("contact"))
+            format!("[{verb} {}]", feed(text("contact")))
         }
         other => format!("[{other}] {value}"),
     }

@@ -88,12 +88,12 @@ struct Watcher<'a> {
     mounts: HashSet<PathBuf>,
 }
 
-/// Runs until the process is stopped (or `stop_after` passes, for tests and one-off runs).
+/// Runs until `stop` is set (by a signal handler, or a test), then says so and returns.
 pub fn run(
     node: &mut Node,
     opts: WatchOptions,
     out: &mut dyn Write,
-    stop_after: Option<Duration>,
+    stop: &std::sync::atomic::AtomicBool,
 ) -> Result<()> {
     let (tx, rx) = mpsc::channel();
     let mut debouncer = new_debouncer(Duration::from_millis(200), None, tx)
@@ -137,11 +137,11 @@ pub fn run(
         ),
         json!({ "folders": folders, "media": media }),
     );
-    let started = Instant::now();
     let mut last_rescan = Instant::now();
     let mut data_version = w.node.store().data_version().unwrap_or(0);
     loop {
-        if stop_after.is_some_and(|limit| started.elapsed() >= limit) {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            w.log.event("stopped", "stopped watching".into(), json!({}));
             return Ok(());
         }
         match rx.recv_timeout(Duration::from_millis(500)) {
@@ -350,7 +350,8 @@ impl Watcher<'_> {
             self.log.event(
                 "dropped",
                 format!(
-                    "dropped {messages} messages of {} (no longer replicated)",
+                    "dropped {} of {} (no longer replicated)",
+                    crate::view::counted(*messages, "message"),
                     feed.short()
                 ),
                 json!({ "feed": feed, "messages": messages }),
@@ -393,9 +394,16 @@ impl Watcher<'_> {
         self.log.event(
             "merged",
             format!(
-                "merged {file} from {who}{}: {} new messages, {} already held, {} not wanted, {} rejected",
-                if outcome.reread > 0 { " (read again: its feeds are now wanted)" } else { "" },
-                m.new, m.already_held, m.not_wanted, m.rejected
+                "merged {file} from {who}{}: {}, {} already held, {} not wanted, {} rejected",
+                if outcome.reread > 0 {
+                    " (read again: its feeds are now wanted)"
+                } else {
+                    ""
+                },
+                crate::view::count(m.new, "new message", "new messages"),
+                m.already_held,
+                m.not_wanted,
+                m.rejected
             ),
             json!({
                 "file": outcome.path, "from": from, "name": name, "new": m.new,
@@ -436,7 +444,7 @@ impl Watcher<'_> {
                 if let Some(wrote) = report.wrote {
                     self.log.event(
                         "wrote",
-                        format!("wrote {} ({} messages of {} feeds)", wrote.path.display(), wrote.messages, wrote.feeds),
+                        format!("wrote {} ({} of {})", wrote.path.display(), crate::view::counted(wrote.messages, "message"), crate::view::counted(wrote.feeds as u64, "feed")),
                         json!({ "file": wrote.path, "messages": wrote.messages, "feeds": wrote.feeds, "bytes": wrote.bytes }),
                     );
                 }

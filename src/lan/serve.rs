@@ -254,8 +254,8 @@ fn who(report: &SessionReport) -> String {
 /// A one-line summary of a session.
 pub fn summary(report: &SessionReport) -> String {
     format!(
-        "received {} new messages ({} already held, {} not wanted), sent {} in {:.2} s",
-        report.received.new,
+        "received {} ({} already held, {} not wanted), sent {} in {:.2} s",
+        crate::view::count(report.received.new, "new message", "new messages"),
         report.received.already_held,
         report.received.not_wanted,
         report.sent,

@@ -365,7 +365,11 @@ fn send_side(
             if n > 0 {
                 sent += n;
                 last_sent = Instant::now();
-                log(format!("pushed {n} new messages to {}", peer.short()));
+                log(format!(
+                    "pushed {} to {}",
+                    crate::view::count(n, "new message", "new messages"),
+                    peer.short()
+                ));
             }
         }
         if last_sent.elapsed() >= config.keepalive {

@@ -3,6 +3,7 @@
 mod dropfolder;
 mod export;
 mod import;
+mod reading;
 mod settle;
 
 use std::fs;
@@ -14,11 +15,12 @@ use thiserror::Error;
 pub use dropfolder::{SyncReport, parse_bundle_name};
 pub use export::{ExportOptions, ExportPlan, ExportReport, ExportSummary, StaleParticipant};
 pub use import::{BundleOutcome, ImportSummary, bundles_in};
+pub use reading::{Contacts, Conversation, MAX_PETNAME, Who};
 
 use crate::content;
 use crate::graph::{self, Graph, ReplicationSet};
 use crate::identity::{Identity, IdentityError};
-use crate::ids::{FeedId, MessageId};
+use crate::ids::FeedId;
 use crate::message::{ContentKind, Message, MessageError};
 use crate::private_box::{self, BoxError, Opener, Randomness};
 use crate::store::{self, Store, StoreError};
@@ -135,15 +137,6 @@ impl Node {
         self.publish(ContentKind::Json, bytes)
     }
 
-    pub fn post(&mut self, text: &str, reply: Option<MessageId>) -> Result<Message> {
-        if text.trim().is_empty() {
-            return Err(NodeError::Usage(
-                "the post is empty; write some text".into(),
-            ));
-        }
-        self.publish_json(&content::post(text, reply))
-    }
-
     pub fn set_name(&mut self, name: &str) -> Result<Message> {
         let name = name.trim();
         if name.is_empty() || name.len() > content::MAX_NAME {
@@ -257,6 +250,19 @@ impl Node {
             .config("pubs")?
             .and_then(|v| serde_json::from_str(&v).ok())
             .unwrap_or_default())
+    }
+
+    /// Forgets a pub; false if it was not one.
+    pub fn remove_pub(&mut self, address: &str) -> Result<bool> {
+        let mut pubs = self.pubs()?;
+        let before = pubs.len();
+        pubs.retain(|p| p != address);
+        if pubs.len() == before {
+            return Ok(false);
+        }
+        let json = serde_json::to_string(&pubs).map_err(|e| NodeError::Usage(e.to_string()))?;
+        self.store.set_config("pubs", &json)?;
+        Ok(true)
     }
 
     pub fn add_pub(&mut self, address: &str) -> Result<()> {

@@ -6,11 +6,13 @@
 
 mod check;
 mod peers;
+pub(crate) mod posts;
 mod schema;
 mod sources;
 
 pub use check::CheckReport;
 pub use peers::PeerRecord;
+pub use posts::{Filter, PostView};
 
 use std::path::Path;
 use std::time::Duration;

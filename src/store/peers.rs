@@ -216,6 +216,7 @@ impl Store {
 /// [`Store::forget_feed`] inside a caller's transaction.
 pub(super) fn forget_feed_in(tx: &rusqlite::Transaction<'_>, feed: &FeedId) -> Result<u64> {
     let key = feed.as_bytes();
+    super::posts::forget_feed(tx, feed)?;
     tx.execute(
         "DELETE FROM inbox WHERE id IN (SELECT id FROM messages WHERE author = ?1)",
         [key],

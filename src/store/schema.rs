@@ -100,7 +100,54 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE peers ADD COLUMN wants BLOB;
     ALTER TABLE peers ADD COLUMN hops INTEGER;
     ALTER TABLE peers ADD COLUMN stale_noted INTEGER;",
+    // 6: what reading needs: posts (public, and private ones we opened) with the time we show
+    // them at and whether they were read, their replies, likes, mentions and tags, a full-text
+    // index, and the petnames this node gives feeds. Filled from held messages by `backfill`.
+    "CREATE TABLE posts (
+        id BLOB PRIMARY KEY,
+        author BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        reply BLOB,
+        private INTEGER NOT NULL,
+        unread INTEGER NOT NULL
+    );
+    CREATE INDEX posts_by_time ON posts (at);
+    CREATE INDEX posts_by_author ON posts (author, seq);
+    CREATE INDEX posts_by_reply ON posts (reply) WHERE reply IS NOT NULL;
+    CREATE INDEX posts_unread ON posts (at) WHERE unread;
+    CREATE TABLE votes (
+        link BLOB NOT NULL,
+        author BLOB NOT NULL,
+        liked INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (link, author)
+    ) WITHOUT ROWID;
+    CREATE TABLE mentions (
+        feed BLOB NOT NULL,
+        id BLOB NOT NULL,
+        PRIMARY KEY (feed, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE tags (
+        tag TEXT NOT NULL,
+        id BLOB NOT NULL,
+        PRIMARY KEY (tag, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE petnames (
+        feed BLOB PRIMARY KEY,
+        name TEXT NOT NULL
+    );
+    CREATE VIRTUAL TABLE post_text USING fts5 (text, content = '', contentless_delete = 1);",
 ];
+
+/// Rust steps that fill what a migration added from what the store already holds, run in the
+/// migration's transaction right after its SQL.
+fn backfill(tx: &rusqlite::Transaction<'_>, version: usize) -> Result<()> {
+    if version == 6 {
+        super::posts::backfill(tx)?;
+    }
+    Ok(())
+}
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let known = MIGRATIONS.len() as i64;
@@ -111,6 +158,7 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     }
     for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         tx.execute_batch(sql)?;
+        backfill(&tx, version + 1)?;
         tx.pragma_update(None, "user_version", version as i64 + 1)?;
     }
     tx.commit()?;

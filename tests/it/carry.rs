@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use grapevine::bundle;
 use grapevine::identity::Identity;
 
-use crate::harness::{TestNode, path_str, stick};
+use crate::harness::{TestNode, exported, path_str, stick};
 
 /// "wrote PATH (N messages of …)" from `sync-dir`'s output: (path, N).
 fn wrote(out: &str) -> Option<(PathBuf, u64)> {
@@ -16,20 +16,6 @@ fn wrote(out: &str) -> Option<(PathBuf, u64)> {
     let (path, rest) = line["wrote ".len()..].split_once(" (")?;
     let n = rest.split_whitespace().next()?.parse().ok()?;
     Some((PathBuf::from(path), n))
-}
-
-/// (messages, path) from `export`'s output, or None if it wrote nothing.
-fn exported(out: &str) -> Option<(u64, PathBuf)> {
-    let mut lines = out.lines();
-    let path = PathBuf::from(lines.next()?);
-    let n = lines
-        .next()?
-        .strip_prefix("exported ")?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some((n, path))
 }
 
 /// A stranger who runs `sync-dir` once in a shared folder makes no one send everything: its

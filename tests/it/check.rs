@@ -17,7 +17,7 @@ fn rich_node() -> (TestNode, Identity) {
     let carol = TestNode::new("carol");
     bob.follow(&carol);
     bob.post("hello");
-    bob.ok(&["dm", "--to", &carol.id(), "a secret"]);
+    bob.ok(&["dm", "--to", &carol.id(), "a secret", "--yes"]);
     let dave = Identity::from_seed(&[44; 32]);
     bob.follow_id(&dave.feed_id().to_string());
     let messages = chain(&dave, 6);

@@ -208,13 +208,13 @@ fn a_fork_is_recorded_and_shown() {
     bob.import(&alice.export_to(s.path()));
     let t = stick();
     let out = bob.fails_with(0, &["import", path_str(&twin.export_to(t.path()))]);
-    assert!(out.contains("1 fork proofs recorded"), "{out}");
+    assert!(out.contains("1 fork proof recorded"), "{out}");
     assert_eq!(
         bob.posts(&alice.id()),
         ["before the split", "from the laptop"]
     );
     let forks = &bob.status()["forks"];
-    assert_eq!(forks[0]["feed"], alice.id().as_str());
+    assert_eq!(forks[0]["feed"]["id"], alice.id().as_str());
     assert_eq!(forks[0]["sequence"], 3);
     let text = bob.ok(&["feed", &alice.id()]);
     assert!(text.contains("forked"), "{text}");

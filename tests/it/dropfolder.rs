@@ -38,7 +38,7 @@ fn a_post_travels_through_a_watched_folder() {
     let posted = Instant::now();
     a.post("hello through the folder");
     wb.expect(Duration::from_secs(5), "merging a's post", |l| {
-        l.starts_with("merged") && l.contains("from a ") && l.contains(": 1 new messages")
+        l.starts_with("merged") && l.contains("from a ") && l.contains(": 1 new message,")
     });
     let latency = posted.elapsed();
     assert_eq!(b.posts(&a.id()), ["hello through the folder"]);
@@ -257,7 +257,7 @@ fn three_nodes_share(folder: &Path) {
     }
     for _round in 0..2 {
         for n in &nodes {
-            n.ok(&["sync-dir", path_str(folder)]);
+            n.ok(&["sync-dir", path_str(folder), "--create"]);
         }
     }
     for reader in &nodes {
@@ -298,7 +298,7 @@ fn three_nodes_share(folder: &Path) {
     }
     // A third round changes nothing: every bundle there is current.
     for n in &nodes {
-        let out = n.ok(&["sync-dir", path_str(folder)]);
+        let out = n.ok(&["sync-dir", path_str(folder), "--create"]);
         assert!(out.contains("our bundle there is current"), "{out}");
         assert_eq!(import_counts(&out).0, 0, "{out}");
     }
@@ -423,7 +423,11 @@ fn a_mounted_stick_is_synced_and_declared_safe_to_unplug() {
         .unwrap();
     assert!(mounted.success());
     let _unmount = Unmount(stick_dir.clone());
-    b.ok(&["sync-dir", path_str(&stick_dir.join("grapevine"))]);
+    b.ok(&[
+        "sync-dir",
+        path_str(&stick_dir.join("grapevine")),
+        "--create",
+    ]);
     // (b wrote after mounting only because tmpfs starts empty; the watcher saw the mount first
     // or after — either way it must sync and say when it is done.)
     w.expect(Duration::from_secs(10), "safe to unplug", |l| {

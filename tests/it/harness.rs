@@ -123,22 +123,26 @@ impl TestNode {
         self.follow_id(&other.id());
     }
 
+    /// Follows a feed by id; `--yes`, since tests follow feeds before any bundle of theirs
+    /// arrived (which a person typing the id would be warned of).
     pub fn follow_id(&self, id: &str) {
-        self.ok(&["follow", id]);
+        self.ok(&["follow", id, "--yes"]);
     }
 
     pub fn id(&self) -> String {
         self.ok(&["whoami"]).trim().to_owned()
     }
 
+    /// Posts `text`; returns the new message's id.
     pub fn post(&self, text: &str) -> String {
-        self.ok(&["post", text]).trim().to_owned()
+        written_id(&self.ok(&["post", text, "--json"]))
     }
 
     /// Writes a bundle into `dir`; returns the bundle's path.
     pub fn export_to(&self, dir: &Path) -> PathBuf {
-        let out = self.ok(&["export", path_str(dir)]);
-        let path = PathBuf::from(out.lines().next().expect("export prints the path"));
+        let out = self.ok(&["export", path_str(dir), "--json"]);
+        let report: Value = serde_json::from_str(&out).expect("export --json");
+        let path = PathBuf::from(report["wrote"]["path"].as_str().unwrap_or_default());
         assert!(
             path.is_file(),
             "{}: export wrote no bundle: {out}",
@@ -189,6 +193,27 @@ impl TestNode {
     }
 }
 
+/// The bundle `export` wrote, from its "wrote PATH: N messages of …" line.
+pub fn wrote_path(out: &str) -> PathBuf {
+    exported(out)
+        .unwrap_or_else(|| panic!("no 'wrote PATH: N messages' in: {out}"))
+        .1
+}
+
+/// (messages, path) from `export`'s "wrote PATH: N messages of …" line.
+pub fn exported(out: &str) -> Option<(u64, PathBuf)> {
+    let line = out.lines().find(|l| l.starts_with("wrote "))?;
+    let (path, rest) = line["wrote ".len()..].rsplit_once(": ")?;
+    let n = rest.split_whitespace().next()?.parse().ok()?;
+    Some((n, PathBuf::from(path)))
+}
+
+/// The id in what a writing command prints with `--json`.
+pub fn written_id(json: &str) -> String {
+    let value: Value = serde_json::from_str(json).expect("a JSON object");
+    value["id"].as_str().expect("an id").to_owned()
+}
+
 /// A small seeded generator (xorshift64) for tests that choose at random but must replay.
 pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
     let mut state = seed;
@@ -226,7 +251,7 @@ pub fn import_counts(summary: &str) -> (u64, u64, u64) {
             .unwrap_or_else(|| panic!("no count before '{word}' in: {line}"))
     };
     (
-        number_before("new messages"),
+        number_before("new message"),
         number_before("already held"),
         number_before("rejected"),
     )

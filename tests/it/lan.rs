@@ -55,7 +55,7 @@ fn sync_brings_both_sides_up_to_date() {
     let second = a.ok(&["sync", &address]);
     assert_eq!(sync_counts(&second), (0, 0), "{second}");
     let peers: serde_json::Value = serde_json::from_str(&a.ok(&["peers", "--json"])).unwrap();
-    assert_eq!(peers[0]["peer"], b.id().as_str());
+    assert_eq!(peers[0]["peer"]["id"], b.id().as_str());
     assert_eq!(peers[0]["via"], format!("lan {address}"));
 }
 
@@ -72,14 +72,14 @@ fn live_sessions_push_new_posts() {
     server_a.expect(WAIT, "live with b", |l| l.starts_with("in sync with"));
     a.post("live from a");
     server_a.expect(WAIT, "a push to b", |l| {
-        l.starts_with("pushed 1 new messages")
+        l.starts_with("pushed 1 new message ")
     });
     eventually(WAIT, "b reads a's live post", || {
         b.posts(&a.id()) == ["live from a"]
     });
     b.post("and back from b");
     server_b.expect(WAIT, "a push to a", |l| {
-        l.starts_with("pushed 1 new messages")
+        l.starts_with("pushed 1 new message ")
     });
     eventually(WAIT, "a reads b's live post", || {
         a.posts(&b.id()) == ["and back from b"]
@@ -254,7 +254,7 @@ fn floods_of_unfinished_handshakes_lock_no_one_out() {
 fn blocked_feeds_are_refused() {
     let [a, b] = ["a", "b"].map(TestNode::new);
     b.follow(&a);
-    b.ok(&["block", &a.id()]);
+    b.ok(&["block", &a.id(), "--yes"]);
     a.post("unwelcome");
     let (mut server, address) = serve(&b, &[]);
     a.fails_with(1, &["sync", &address, "--timeout", "5"]);

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
-use crate::harness::TestNode;
+use crate::harness::{TestNode, written_id};
 
 #[test]
 fn init_refuses_to_overwrite_an_identity() {
@@ -36,11 +36,22 @@ fn each_command_prints_one_id_and_feeds_read_back() {
         post.starts_with('%') && post.len() == 53,
         "message id: {post}"
     );
-    let reply = alice.ok(&["reply", &post, "answer"]).trim().to_owned();
+    let reply = written_id(&alice.ok(&["reply", &post, "answer", "--json"]));
     alice.ok(&["name", "alice2"]);
-    for verb in ["follow", "unfollow", "block", "unblock"] {
-        let id = alice.ok(&[verb, &bob.id()]);
-        assert_eq!(id.lines().count(), 1);
+    let bob_id = bob.id();
+    for (verb, said) in [
+        ("follow", "now following bob"),
+        ("unfollow", "no longer following bob"),
+        ("block", "blocked bob"),
+        ("unblock", "no longer blocking bob"),
+    ] {
+        let mut args = vec![verb, &bob_id];
+        if verb == "follow" || verb == "block" {
+            args.push("--yes");
+        }
+        let out = alice.ok(&args);
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert!(out.starts_with(said) || out.contains("@"), "{verb}: {out}");
     }
     let feed = alice.feed(&alice.id());
     assert_eq!(feed.len(), 8);
@@ -55,8 +66,11 @@ fn each_command_prints_one_id_and_feeds_read_back() {
             .len(),
         2
     );
-    let out = alice.fails_with(2, &["follow", "not-an-id"]);
-    assert!(out.contains("base32"), "{out}");
+    let out = alice.fails_with(1, &["follow", "not-an-id"]);
+    assert!(
+        out.contains("no one known here is called 'not-an-id'"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -107,11 +121,11 @@ fn status_reports_what_is_held() {
     let alice = TestNode::new("alice");
     alice.post("one");
     let status = alice.status();
-    assert_eq!(status["feed"], alice.id().as_str());
+    assert_eq!(status["me"]["id"], alice.id().as_str());
     assert_eq!(status["messages"], 2);
     assert_eq!(status["feeds"], 1);
     let text = alice.ok(&["status"]);
-    assert!(text.contains("holds    2 messages of 1 feeds"), "{text}");
+    assert!(text.contains("holds    2 messages of 1 feed"), "{text}");
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod lan;
 mod local;
 mod order;
 mod private;
+mod reading;
 mod soak;
 mod syncthing;
 mod trust;

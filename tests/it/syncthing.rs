@@ -173,7 +173,7 @@ fn a_post_travels_through_syncthing() {
     wb.expect(
         Duration::from_secs(60),
         "a's new post arriving through Syncthing",
-        |l| l.starts_with("merged") && l.contains("from a ") && l.contains(": 1 new messages"),
+        |l| l.starts_with("merged") && l.contains("from a ") && l.contains(": 1 new message,"),
     );
     let latency = posted.elapsed();
     crate::harness::eventually(Duration::from_secs(10), "b reads a's post", || {

@@ -1,13 +1,13 @@
 //! Gossip follows trust: hops, blocks, incremental and sealed bundles, peers, the graph.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use grapevine::bundle;
 use grapevine::identity::Identity;
 use grapevine::message::{ContentKind, Message};
 
-use crate::harness::{TestNode, import_counts, path_str, stick};
+use crate::harness::{TestNode, import_counts, path_str, stick, wrote_path};
 
 /// The feeds a bundle carries, read from its manifest.
 fn carried_feeds(path: &std::path::Path) -> Vec<String> {
@@ -77,7 +77,7 @@ fn blocks_keep_feeds_out() {
     a.follow(&c);
     c.follow(&x);
     c.follow(&y);
-    b.ok(&["block", &y.id()]);
+    b.ok(&["block", &y.id(), "--yes"]);
     x.post("spam from x");
     y.post("spam from y");
     a.post("before blocking");
@@ -95,7 +95,7 @@ fn blocks_keep_feeds_out() {
     assert_eq!(a.posts(&x.id()), ["spam from x"]);
     assert!(a.feed(&y.id()).is_empty(), "Y is blocked by A's friend B");
 
-    a.ok(&["block", &x.id()]);
+    a.ok(&["block", &x.id(), "--yes"]);
     assert!(a.feed(&x.id()).is_empty(), "blocking forgets what was held");
     let out = a.import(&bundle);
     assert!(a.feed(&x.id()).is_empty(), "{out}");
@@ -148,7 +148,7 @@ fn incremental_bundles_carry_only_what_the_peer_lacks() {
     a.import(&backup);
 
     let first = a.ok(&["export", path_str(dir.path()), "--for", &b.id()]);
-    let first_path = first.lines().next().unwrap().to_owned();
+    let first_path = wrote_path(&first);
     let full = fs::metadata(&first_path).unwrap().len();
     assert_eq!(
         import_counts(&b.import(std::path::Path::new(&first_path))).0,
@@ -161,11 +161,8 @@ fn incremental_bundles_carry_only_what_the_peer_lacks() {
         a.post(&format!("new post {i}"));
     }
     let second = a.ok(&["export", path_str(dir.path()), "--for", &b.id()]);
-    let second_path = second.lines().next().unwrap().to_owned();
-    assert!(
-        second.contains("exported 10 messages of 1 feeds"),
-        "{second}"
-    );
+    let second_path = wrote_path(&second);
+    assert!(second.contains(": 10 messages of 1 feed "), "{second}");
     assert!(!Path::new(&first_path).exists(), "superseded by the second");
     let incremental = fs::metadata(&second_path).unwrap().len();
     assert!(
@@ -178,7 +175,7 @@ fn incremental_bundles_carry_only_what_the_peer_lacks() {
         (10, 0, 0)
     );
     let peers: serde_json::Value = serde_json::from_str(&a.ok(&["peers", "--json"])).unwrap();
-    assert_eq!(peers[0]["peer"], b.id().as_str());
+    assert_eq!(peers[0]["peer"]["id"], b.id().as_str());
     assert!(
         peers[0]["via"].as_str().unwrap().starts_with("bundle gv-"),
         "{peers}"
@@ -206,7 +203,7 @@ fn sealed_bundles_reveal_nothing_to_others() {
     a.post("for b's eyes, on a stick that may be lost");
     let s = stick();
     let out = a.ok(&["export", path_str(s.path()), "--seal", "--for", &b.id()]);
-    let path = std::path::PathBuf::from(out.lines().next().unwrap());
+    let path = wrote_path(&out);
     assert!(out.contains("sealed"), "{out}");
     let name = path.file_name().unwrap().to_str().unwrap();
     assert!(
@@ -266,19 +263,19 @@ fn folder_exports_carry_what_participants_lack() {
     a.post("two");
     let out = a.ok(&["export", path_str(shared.path())]);
     assert!(
-        out.contains("exported 1 messages"),
+        out.contains(": 1 message of"),
         "only 'two' is new to b: {out}"
     );
-    let second = PathBuf::from(out.lines().next().unwrap());
+    let second = wrote_path(&out);
     assert!(!first.exists(), "the new bundle supersedes a's first one");
     let again = a.ok(&["export", path_str(shared.path())]);
     assert!(
-        again.contains("nothing to send: our bundle there already carries it"),
+        again.contains("nothing to send: the stick already has it"),
         "{again}"
     );
     assert_eq!(import_counts(&b.import(&second)).0, 1);
     let forced = a.ok(&["export", path_str(shared.path()), "--anyway"]);
-    assert!(forced.contains("exported 1 messages"), "{forced}");
+    assert!(forced.contains(": 1 message of"), "{forced}");
     assert!(!second.exists(), "superseded again");
     assert_eq!(a.own_bundles_in(shared.path()), 1);
 }
@@ -322,7 +319,7 @@ fn a_lost_stick_is_noticed_and_its_messages_resent() {
     a.post("sent on the stick that was lost");
     let lost = stick();
     let out = a.ok(&["export", path_str(lost.path()), "--for", &b.id()]);
-    assert!(out.contains("exported 3 messages"), "{out}");
+    assert!(out.contains(": 3 messages of"), "{out}");
     let again = a.ok(&["export", path_str(lost.path()), "--for", &b.id()]);
     assert!(
         again.contains("nothing to send"),
@@ -333,10 +330,10 @@ fn a_lost_stick_is_noticed_and_its_messages_resent() {
     a.import(&b.export_to(back.path()));
     let resend = a.ok(&["export", path_str(back.path()), "--for", &b.id()]);
     assert!(
-        resend.contains("exported 3 messages"),
+        resend.contains(": 3 messages of"),
         "B's manifest shows what it lacks: {resend}"
     );
-    let path = std::path::PathBuf::from(resend.lines().next().unwrap());
+    let path = wrote_path(&resend);
     b.import(&path);
     assert_eq!(b.posts(&a.id()), ["sent on the stick that was lost"]);
 }

@@ -1,0 +1,328 @@
+//! People: follow, block, petnames, who someone is, and your contacts.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use grapevine::content::ContactChange;
+use grapevine::people::Names;
+use grapevine::{FeedId, Node};
+use serde_json::json;
+
+use super::Ctx;
+use super::render::{count, counted, pretty, when};
+
+#[derive(Subcommand)]
+pub enum People {
+    /// Follow someone: their feed (and, within `hops`, the feeds they follow) is stored and
+    /// carried from now on.
+    #[command(
+        after_help = "Examples:\n  grapevine follow @dwgf…(the id they gave you)\n  \
+                            grapevine follow bob"
+    )]
+    Follow {
+        /// A name, petname, feed id or unique start of one.
+        person: String,
+        /// Follow even a feed id this node has never seen (it may be mistyped).
+        #[arg(long)]
+        yes: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop following someone.
+    Unfollow {
+        /// A name, petname, feed id or unique start of one.
+        person: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Block someone: their feed is forgotten here and no longer carried, and your friends
+    /// learn not to carry it for you.
+    Block {
+        /// A name, petname, feed id or unique start of one.
+        person: String,
+        /// Block even a feed id this node has never seen (it may be mistyped).
+        #[arg(long)]
+        yes: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop blocking someone.
+    Unblock {
+        /// A name, petname, feed id or unique start of one.
+        person: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give someone a name of your own (it never leaves this node), or remove it.
+    #[command(after_help = "Examples:\n  grapevine petname @dwgf… \"Aunt Ruth\"\n  \
+                            grapevine petname \"Aunt Ruth\" --remove")]
+    Petname {
+        /// A name, petname, feed id or unique start of one.
+        person: String,
+        /// The petname (1 to 64 bytes).
+        #[arg(required_unless_present = "remove")]
+        name: Option<String>,
+        /// Remove the petname instead.
+        #[arg(long, conflicts_with = "name")]
+        remove: bool,
+    },
+    /// What this node knows of someone: names, follows, followers, last heard, hops from you.
+    Who {
+        /// A name, petname, feed id or unique start of one (default: you).
+        person: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Whom you follow, who follows you, and whom you block.
+    Contacts {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The feed a person typed, resolved by [`Names::resolve_feed`]; an id nobody here has seen
+/// is refused unless `yes`, since a mistyped id would silently name no one.
+pub fn resolve_person(node: &Node, names: &Names, input: &str, yes: bool) -> Result<FeedId> {
+    let feed = names.resolve_feed(node.store(), input)?;
+    if !yes && feed != node.id() && !node.store().has_seen(&feed)? {
+        bail!(
+            "no bundle or message seen here mentions {feed}: if it was typed by hand, a \
+             character may be wrong. Check it with its owner, or add --yes to go ahead"
+        );
+    }
+    Ok(feed)
+}
+
+/// Recipients of a private message.
+pub fn resolve_recipients(
+    node: &Node,
+    names: &Names,
+    inputs: &[String],
+    yes: bool,
+) -> Result<Vec<FeedId>> {
+    inputs
+        .iter()
+        .map(|input| resolve_person(node, names, input, yes))
+        .collect()
+}
+
+impl People {
+    pub fn run(self, ctx: &mut Ctx) -> Result<ExitCode> {
+        let mut node = ctx.node()?;
+        let names = node.names()?;
+        let text = match self {
+            People::Follow { person, yes, json } => {
+                contact(&mut node, &names, &person, yes, ContactChange::Follow, json)?
+            }
+            People::Unfollow { person, json } => contact(
+                &mut node,
+                &names,
+                &person,
+                true,
+                ContactChange::Unfollow,
+                json,
+            )?,
+            People::Block { person, yes, json } => {
+                contact(&mut node, &names, &person, yes, ContactChange::Block, json)?
+            }
+            People::Unblock { person, json } => contact(
+                &mut node,
+                &names,
+                &person,
+                true,
+                ContactChange::Unblock,
+                json,
+            )?,
+            People::Petname {
+                person,
+                name,
+                remove,
+            } => {
+                let feed = resolve_person(&node, &names, &person, true)?;
+                let was = names.name(&feed);
+                if remove {
+                    node.set_petname(&feed, None)?;
+                    let now = node.names()?.name(&feed);
+                    format!("{was} has no petname now; shown as {now}")
+                } else {
+                    let name = name.unwrap_or_default();
+                    node.set_petname(&feed, Some(&name))?;
+                    format!(
+                        "{feed} is \"{}\" to you now (only on this node)",
+                        grapevine::view::escape(name.trim())
+                    )
+                }
+            }
+            People::Who { person, json } => {
+                let feed = match person {
+                    Some(p) => resolve_person(&node, &names, &p, true)?,
+                    None => node.id(),
+                };
+                who(&node, &names, &feed, json)?
+            }
+            People::Contacts { json } => contacts(&node, &names, json)?,
+        };
+        ctx.say(text)?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Publishes a contact message and says what it did, and on stderr what settling changed.
+fn contact(
+    node: &mut Node,
+    names: &Names,
+    person: &str,
+    yes: bool,
+    change: ContactChange,
+    json: bool,
+) -> Result<String> {
+    let feed = resolve_person(node, names, person, yes)?;
+    let (message, settled) = node.contact(feed, change)?;
+    let total = settled.total();
+    if total.new > 0 {
+        eprintln!(
+            "took in {} from {} read before",
+            counted(total.new, "message"),
+            count(settled.bundles.len() as u64, "bundle file", "bundle files")
+        );
+    }
+    let dropped: u64 = settled.dropped.iter().map(|(_, n)| n).sum();
+    if !settled.dropped.is_empty() {
+        eprintln!(
+            "dropped {} of {} you no longer replicate",
+            counted(dropped, "message"),
+            counted(settled.dropped.len() as u64, "feed")
+        );
+    }
+    // Settling may have just taken in their feed, and with it their name.
+    let names = node.names()?;
+    let name = names.name(&feed);
+    if json {
+        let verb = match change {
+            ContactChange::Follow => "follow",
+            ContactChange::Unfollow => "unfollow",
+            ContactChange::Block => "block",
+            ContactChange::Unblock => "unblock",
+        };
+        return pretty(&json!({
+            "id": message.id,
+            "author": names.json(&message.header.author),
+            "sequence": message.header.sequence,
+            "contact": names.json(&feed),
+            "change": verb,
+            "took_in": total.new,
+            "dropped": dropped,
+        }));
+    }
+    Ok(match change {
+        ContactChange::Follow => format!("now following {name}"),
+        ContactChange::Unfollow => format!("no longer following {name}"),
+        ContactChange::Block => {
+            format!("blocked {name}: nothing of theirs is kept or carried from now on")
+        }
+        ContactChange::Unblock => format!("no longer blocking {name}"),
+    })
+}
+
+fn list(names: &Names, feeds: &[FeedId]) -> String {
+    if feeds.is_empty() {
+        return "no one".into();
+    }
+    feeds
+        .iter()
+        .map(|f| names.name(f))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn who(node: &Node, names: &Names, feed: &FeedId, json: bool) -> Result<String> {
+    let w = node.who(feed)?;
+    if json {
+        let feeds = |list: &[FeedId]| list.iter().map(|f| names.json(f)).collect::<Vec<_>>();
+        return pretty(&json!({
+            "feed": names.json(feed),
+            "petname": w.petname,
+            "self_name": w.name,
+            "messages": w.messages,
+            "pending": w.pending,
+            "forked": w.forked,
+            "follows": feeds(&w.follows),
+            "followers": feeds(&w.followers),
+            "blocks": feeds(&w.blocks),
+            "hops": w.hops,
+            "blocked_by_you": w.blocked_by_us,
+            "last_heard": w.last_heard,
+            "last_post": w.last_post,
+        }));
+    }
+    let now = grapevine::now_ms();
+    let mut text = format!("{}\n  id          {feed}", names.label(feed));
+    if let Some(pet) = &w.petname {
+        text += &format!("\n  petname     {}", grapevine::view::escape(pet));
+    }
+    text += &format!(
+        "\n  calls self  {}",
+        w.name
+            .as_deref()
+            .map_or("(no name published)".into(), grapevine::view::escape)
+    );
+    let reach = match (w.hops, w.blocked_by_us) {
+        (_, true) => "blocked by you: nothing of theirs is kept".to_owned(),
+        (Some(0), _) => "you".to_owned(),
+        (Some(1), _) => "followed by you (1 hop)".to_owned(),
+        (Some(h), _) => format!("{h} hops from you: carried as a friend of a friend"),
+        (None, _) => "outside what you replicate: follow them to carry their feed".to_owned(),
+    };
+    text += &format!("\n  reach       {reach}");
+    text += &format!("\n  holds       {}", counted(w.messages, "message"));
+    if w.pending > 0 {
+        text += &format!(" ({} waiting for earlier ones)", w.pending);
+    }
+    if let Some(at) = w.last_post {
+        text += &format!("; last post {}", when(at, now));
+    }
+    if let Some(at) = w.last_heard {
+        text += &format!("\n  last heard  {}", when(at, now));
+    }
+    text += &format!("\n  follows     {}", list(names, &w.follows));
+    text += &format!("\n  followed by {}", list(names, &w.followers));
+    if !w.blocks.is_empty() {
+        text += &format!("\n  blocks      {}", list(names, &w.blocks));
+    }
+    if w.forked {
+        text += "\n  WARNING     this feed is forked: its author signed two different histories";
+    }
+    Ok(text)
+}
+
+fn contacts(node: &Node, names: &Names, json: bool) -> Result<String> {
+    let c = node.contacts()?;
+    if json {
+        let feeds = |list: &[FeedId]| list.iter().map(|f| names.json(f)).collect::<Vec<_>>();
+        return pretty(&json!({
+            "following": feeds(&c.following),
+            "followers": feeds(&c.followers),
+            "blocked": feeds(&c.blocked),
+        }));
+    }
+    let section = |title: &str, feeds: &[FeedId]| {
+        let mut text = format!("{title} ({})", feeds.len());
+        for f in feeds {
+            text += &format!("\n  {:<24} {f}", names.name(f));
+        }
+        text
+    };
+    Ok([
+        section("following", &c.following),
+        section("followers", &c.followers),
+        section("blocked", &c.blocked),
+    ]
+    .join("\n"))
+}

@@ -1,0 +1,168 @@
+//! How the terminal shows things: posts, times, counts, and the JSON forms of the same.
+
+use std::io::IsTerminal;
+
+use grapevine::people::Names;
+use grapevine::store::PostView;
+use grapevine::view;
+use serde_json::{Value, json};
+
+pub use grapevine::view::{count, counted};
+
+/// A size as people read it: "740 bytes", "12.3 KB", "4.1 MB".
+pub fn bytes(n: u64) -> String {
+    match n {
+        0..1_000 => counted(n, "byte"),
+        1_000..1_000_000 => format!("{:.1} KB", n as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.1} GB", n as f64 / 1e9),
+    }
+}
+
+/// A time as people read it: relative when recent ("5 min ago"), else a date in local time.
+/// Any value displays; times jiff cannot place show as UTC ISO.
+pub fn when(ms: i64, now: i64) -> String {
+    let ago = now.saturating_sub(ms);
+    const MIN: i64 = 60_000;
+    const HOUR: i64 = 60 * MIN;
+    const DAY: i64 = 24 * HOUR;
+    if (0..MIN).contains(&ago) {
+        return "just now".into();
+    }
+    if (MIN..HOUR).contains(&ago) {
+        return format!("{} min ago", ago / MIN);
+    }
+    if (HOUR..DAY).contains(&ago) {
+        return format!("{} h ago", ago / HOUR);
+    }
+    let Ok(stamp) = jiff::Timestamp::from_millisecond(ms) else {
+        return view::time(ms);
+    };
+    let local = stamp.to_zoned(jiff::tz::TimeZone::system());
+    if (DAY..7 * DAY).contains(&ago) {
+        return local.strftime("%a %H:%M").to_string();
+    }
+    local.strftime("%Y-%m-%d %H:%M").to_string()
+}
+
+/// Colour on a terminal only, and never with NO_COLOR set.
+pub fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+pub struct Style {
+    on: bool,
+}
+
+impl Style {
+    pub fn new() -> Self {
+        Self { on: colour() }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    pub fn bold(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    pub fn dim(&self, text: &str) -> String {
+        self.paint("2", text)
+    }
+}
+
+/// The short id people type back: `%` and 8 characters, enough to be unique in practice.
+pub fn short_id(id: &grapevine::MessageId) -> String {
+    let mut text = id.to_string();
+    text.truncate(9);
+    text
+}
+
+/// One post, as the timeline, a thread, search and the inbox show it; `indent` levels deep.
+pub fn post(p: &PostView, names: &Names, now: i64, depth: usize, style: &Style) -> String {
+    let pad = "  ".repeat(depth.min(12));
+    let mark = if p.unread { "●" } else { " " };
+    let author = p.message.header.author;
+    let mut head = format!(
+        "{pad}{mark} {} · {} · {}",
+        style.bold(&names.label(&author)),
+        when(p.at, now),
+        style.dim(&short_id(&p.message.id))
+    );
+    if p.private {
+        let to: Vec<String> = p.recipients.iter().map(|f| names.name(f)).collect();
+        head += &format!(" · private to {}", to.join(", "));
+    }
+    let mut text = head;
+    for line in view::escape(&p.post.text).lines() {
+        text += &format!("\n{pad}    {line}");
+    }
+    let mut foot = Vec::new();
+    if depth == 0 {
+        if let Some(reply) = p.post.reply {
+            foot.push(format!("in reply to {}", short_id(&reply)));
+        }
+    }
+    if p.likes > 0 {
+        foot.push(format!("♥ {}", p.likes));
+    }
+    if p.replies > 0 {
+        foot.push(count(p.replies, "reply", "replies"));
+    }
+    if !foot.is_empty() {
+        text += &format!("\n{pad}    {}", style.dim(&foot.join(" · ")));
+    }
+    text
+}
+
+/// A post in JSON (docs/json.md "post").
+pub fn post_json(p: &PostView, names: &Names) -> Value {
+    let h = &p.message.header;
+    let mut value = json!({
+        "id": p.message.id,
+        "author": names.json(&h.author),
+        "sequence": h.sequence,
+        "timestamp": h.timestamp,
+        "at": p.at,
+        "private": p.private,
+        "unread": p.unread,
+        "text": p.post.text,
+        "reply": p.post.reply,
+        "mentions": p.post.mentions.iter().map(|f| names.json(f)).collect::<Vec<_>>(),
+        "tags": p.post.tags,
+        "likes": p.likes,
+        "replies": p.replies,
+    });
+    if p.private {
+        value["recipients"] = p.recipients.iter().map(|f| names.json(f)).collect();
+    }
+    value
+}
+
+pub fn pretty(value: &Value) -> anyhow::Result<String> {
+    Ok(serde_json::to_string_pretty(value)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals_and_times() {
+        assert_eq!(counted(1, "feed"), "1 feed");
+        assert_eq!(counted(0, "feed"), "0 feeds");
+        assert_eq!(count(2, "reply", "replies"), "2 replies");
+        let now = 1_800_000_000_000;
+        assert_eq!(when(now, now), "just now");
+        assert_eq!(when(now - 5 * 60_000, now), "5 min ago");
+        assert_eq!(when(now - 3 * 3_600_000, now), "3 h ago");
+        assert_eq!(when(i64::MAX, now), view::time(i64::MAX));
+        assert_eq!(when(i64::MIN, now), view::time(i64::MIN));
+        assert!(when(now - 30 * 86_400_000, now).starts_with("2026-"));
+    }
+}

@@ -1,0 +1,369 @@
+//! This node: creating it, what it holds, settings, peers, the network picture, the
+//! consistency check, the demo, and shell completions and the man page.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use grapevine::{Node, view};
+use serde_json::json;
+
+use super::render::{count, counted, pretty, when};
+use super::{Ctx, EXIT_INCONSISTENT};
+
+#[derive(Subcommand)]
+pub enum Settings {
+    /// Create your identity and an empty store; prints your new feed id.
+    #[command(after_help = "Example:\n  grapevine init --name alice")]
+    Init {
+        /// The name to publish for your feed.
+        #[arg(long)]
+        name: Option<String>,
+        /// Lock the key with a passphrase (asked twice, or taken from GRAPEVINE_PASSPHRASE);
+        /// every later command then needs it.
+        #[arg(long)]
+        passphrase: bool,
+    },
+    /// Print your feed id (give it to people so they can follow you).
+    Whoami,
+    /// You, your name, what you hold, unread messages, peers, pending and forks at a glance.
+    Status {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read or change a setting (hops: how many follow-steps away feeds are replicated).
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Peers you exchanged bundles with: when last heard, how, how far behind.
+    Peers {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draw your gossip network: you, friends, friends of friends, blocked feeds.
+    Graph {
+        /// Picture format.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Svg)]
+        format: GraphFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Prove the store consistent: SQLite's integrity check, every chain linked from 1, frontiers,
+    /// pending and fork records, names, contacts and inbox agreeing with the messages.
+    /// Exits 4 if anything is wrong.
+    Check {
+        /// Skip verifying every stored signature again (much faster on a large store).
+        #[arg(long)]
+        no_signatures: bool,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Three people, one USB stick and a spammer: a tour in a temporary folder.
+    Demo,
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Example:\n  grapevine completions bash > ~/.local/share/bash-completion/completions/grapevine"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(after_help = "Example:\n  grapevine man > grapevine.1 && man ./grapevine.1")]
+    Man,
+}
+
+#[derive(Subcommand)]
+pub enum ConfigAction {
+    /// Print a setting's value.
+    Get {
+        /// hops, network, pub or folder-stale-days.
+        key: String,
+    },
+    /// Change a setting.
+    Set {
+        /// hops, network, pub or folder-stale-days.
+        key: String,
+        /// The new value.
+        value: String,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Svg,
+}
+
+/// A flag SIGINT and SIGTERM set, for commands that run until stopped.
+pub fn stop_on_signal() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())
+            .context("could not install a signal handler")?;
+    }
+    Ok(stop)
+}
+
+impl Settings {
+    pub fn run(self, ctx: &mut Ctx) -> Result<ExitCode> {
+        let text = match self {
+            Settings::Demo => {
+                grapevine::demo::run(&mut ctx.out)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            Settings::Completions { shell } => {
+                clap_complete::generate(shell, &mut super::command(), "grapevine", &mut ctx.out);
+                return Ok(ExitCode::SUCCESS);
+            }
+            Settings::Man => {
+                clap_mangen::Man::new(super::command()).render(&mut ctx.out)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            Settings::Init { name, passphrase } => {
+                let phrase = if passphrase {
+                    Some(new_passphrase()?)
+                } else {
+                    None
+                };
+                let node = Node::init_with(
+                    &ctx.home()?,
+                    name.as_deref(),
+                    phrase.as_deref().map(|p| p.as_str()),
+                )?;
+                eprintln!(
+                    "created your identity in {}; give your feed id (below) to the people \
+                     who should follow you",
+                    node.home().display()
+                );
+                node.id().to_string()
+            }
+            Settings::Check {
+                no_signatures,
+                json,
+            } => return check(ctx, no_signatures, json),
+            Settings::Whoami => ctx.node()?.id().to_string(),
+            Settings::Status { json } => status(&ctx.node()?, json)?,
+            Settings::Config { action } => {
+                let mut node = ctx.node()?;
+                match action {
+                    ConfigAction::Get { key } => node.config(&key)?,
+                    ConfigAction::Set { key, value } => {
+                        node.set_config(&key, &value)?;
+                        format!("{key} = {}", node.config(&key)?)
+                    }
+                }
+            }
+            Settings::Peers { json } => peers(&ctx.node()?, json)?,
+            Settings::Graph { format, out } => {
+                let picture = ctx.node()?.picture()?;
+                let text = match format {
+                    GraphFormat::Dot => picture.dot(),
+                    GraphFormat::Svg => picture.svg(),
+                };
+                match out {
+                    Some(file) => {
+                        grapevine::fsutil::write_atomically(&file, |w| {
+                            w.write_all(text.as_bytes())
+                        })
+                        .with_context(|| format!("could not write {}", file.display()))?;
+                        format!(
+                            "wrote {} ({})",
+                            file.display(),
+                            counted(picture.nodes.len() as u64, "feed")
+                        )
+                    }
+                    None => text.trim_end().to_owned(),
+                }
+            }
+        };
+        ctx.say(text)?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// The store alone: a check needs no key, so it runs even where the key cannot be read.
+fn check(ctx: &mut Ctx, no_signatures: bool, json: bool) -> Result<ExitCode> {
+    let home = ctx.home()?;
+    let path = home.join(grapevine::node::STORE_FILE);
+    if !path.is_file() {
+        bail!(
+            "{} holds no store; run `grapevine init` first",
+            home.display()
+        );
+    }
+    let report = grapevine::store::Store::open(&path)?.check(!no_signatures)?;
+    ctx.say(check_text(&report, json)?)?;
+    Ok(if report.is_consistent() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_INCONSISTENT)
+    })
+}
+
+fn check_text(report: &grapevine::store::CheckReport, json: bool) -> Result<String> {
+    if json {
+        return pretty(&json!({
+            "consistent": report.is_consistent(),
+            "feeds": report.feeds,
+            "messages": report.messages,
+            "pending": report.pending,
+            "forks": report.forks,
+            "signatures_checked": report.signatures_checked,
+            "problems": report.problems,
+            "more_problems": report.more_problems,
+        }));
+    }
+    let mut text = format!(
+        "checked {} of {}, {} pending, {}; {} verified",
+        counted(report.messages, "message"),
+        counted(report.feeds, "feed"),
+        report.pending,
+        counted(report.forks, "fork record"),
+        counted(report.signatures_checked, "signature")
+    );
+    if report.is_consistent() {
+        text += "\nthe store is consistent";
+    } else {
+        for problem in &report.problems {
+            text += &format!("\nPROBLEM: {}", view::escape(problem));
+        }
+        if report.more_problems > 0 {
+            text += &format!("\n… and {} more problems", report.more_problems);
+        }
+        text += "\nthe store is NOT consistent: keep a copy of the home folder before changing it";
+    }
+    Ok(text)
+}
+
+/// A new passphrase: from GRAPEVINE_PASSPHRASE, or typed twice on the terminal.
+fn new_passphrase() -> Result<zeroize::Zeroizing<String>> {
+    use grapevine::identity::{PASSPHRASE_VAR, passphrase};
+    let Some(first) = passphrase("new passphrase for the key: ")? else {
+        bail!("--passphrase needs a terminal to ask on, or {PASSPHRASE_VAR} set");
+    };
+    if std::env::var_os(PASSPHRASE_VAR).is_none() {
+        let again = passphrase("the same passphrase again: ")?.unwrap_or_default();
+        if *again != *first {
+            bail!("the two passphrases differ; nothing was created");
+        }
+    }
+    if first.chars().count() < 12 {
+        eprintln!(
+            "warning: a passphrase of fewer than 12 characters is easy to guess for whoever \
+             takes the key file; a few unrelated words are better"
+        );
+    }
+    Ok(first)
+}
+
+fn status(node: &Node, as_json: bool) -> Result<String> {
+    let (messages, pending, feeds) = node.store().counts()?;
+    let forks = node.store().forks()?;
+    let (unread, unread_private) = node.store().unread()?;
+    let names = node.names()?;
+    let me = node.id();
+    let peers = node.peers()?;
+    let now = grapevine::now_ms();
+    if as_json {
+        let value = json!({
+            "me": names.json(&me),
+            "home": node.home(),
+            "store": node.store_path(),
+            "feeds": feeds,
+            "messages": messages,
+            "pending": pending,
+            "unread": unread,
+            "unread_private": unread_private,
+            "peers": peers.iter().map(|p| json!({
+                "peer": names.json(&p.peer),
+                "last_heard": p.last_heard,
+                "behind": p.behind,
+            })).collect::<Vec<_>>(),
+            "forks": forks.iter().map(|(f, s)| json!({"feed": names.json(f), "sequence": s})).collect::<Vec<_>>(),
+        });
+        return pretty(&value);
+    }
+    let mut text = format!(
+        "you      {} {me}\nhome     {}\nholds    {} of {}",
+        names.name(&me),
+        node.home().display(),
+        counted(messages, "message"),
+        counted(feeds, "feed"),
+    );
+    if pending > 0 {
+        text += &format!(" ({pending} more waiting for earlier messages)");
+    }
+    text += &format!(
+        "\nunread   {} (`grapevine timeline`), {} (`grapevine inbox`)",
+        count(unread, "post", "posts"),
+        count(unread_private, "private message", "private messages")
+    );
+    if peers.is_empty() {
+        text += "\npeers    none yet: export a bundle to a stick, or `grapevine sync HOST:PORT`";
+    }
+    for p in &peers {
+        let heard = p.last_heard.map_or("never".into(), |at| when(at, now));
+        text += &format!(
+            "\npeer     {} heard {heard}, {} behind",
+            names.name(&p.peer),
+            counted(p.behind, "message")
+        );
+    }
+    for (feed, seq) in forks {
+        text += &format!(
+            "\nFORK     {} ({feed}) signed two different messages {seq}",
+            names.name(&feed)
+        );
+    }
+    Ok(text)
+}
+
+fn peers(node: &Node, json: bool) -> Result<String> {
+    let peers = node.peers()?;
+    let names = node.names()?;
+    if json {
+        return pretty(&serde_json::Value::Array(
+            peers
+                .iter()
+                .map(|p| {
+                    json!({
+                        "peer": names.json(&p.peer),
+                        "last_heard": p.last_heard,
+                        "via": p.via,
+                        "last_export": p.last_export,
+                        "behind": p.behind,
+                        "forked": p.forked,
+                    })
+                })
+                .collect(),
+        ));
+    }
+    if peers.is_empty() {
+        return Ok("no peers yet: import a bundle someone exported, or export --for PERSON".into());
+    }
+    let now = grapevine::now_ms();
+    let mut text = String::new();
+    for p in peers {
+        let heard = p.last_heard.map_or("never".into(), |at| when(at, now));
+        let via = p.via.as_deref().map(view::escape).unwrap_or_default();
+        let sent = p.last_export.map_or("never".into(), |at| when(at, now));
+        text += &format!(
+            "{} {}\n    heard {heard} {via}; last bundle for them {sent}; {} behind{}\n",
+            names.name(&p.peer),
+            p.peer,
+            counted(p.behind, "message"),
+            if p.forked { "; FORKED feed" } else { "" }
+        );
+    }
+    Ok(text.trim_end().to_owned())
+}

@@ -1,0 +1,665 @@
+//! Moving messages: bundles on sticks and in shared folders, the watcher, and the LAN.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use grapevine::node::{ExportOptions, ImportSummary};
+use grapevine::people::Names;
+use grapevine::view;
+use serde_json::{Value, json};
+
+use super::people::resolve_person;
+use super::render::{count, counted, pretty};
+use super::{Ctx, EXIT_IMPORT_PROBLEMS};
+
+#[derive(Subcommand)]
+pub enum Transports {
+    /// Write a bundle: into a folder (a new file name is chosen) or to a new NAME.gvb file.
+    ///
+    /// Into a folder it replaces your older bundle there, and carries what its readers lack:
+    /// the folder's recent other participants (from their bundles there); or, on a stick only
+    /// you write to, what is new since your last bundle on it plus what the peers you heard
+    /// from lately lack. Nothing is written when no one lacks anything.
+    #[command(after_help = "Examples:\n  grapevine export /media/$USER/STICK\n  \
+                            grapevine export --for bob --seal /media/$USER/STICK\n  \
+                            grapevine export --all everything.gvb")]
+    Export {
+        /// A folder (a stick, a shared folder) or a new file name ending in .gvb.
+        path: PathBuf,
+        /// Carry only what this person lacks (a name or feed id; repeat for several).
+        #[arg(long = "for", value_name = "PERSON")]
+        for_peers: Vec<String>,
+        /// Carry everything you replicate, whatever others hold.
+        #[arg(long, conflicts_with = "for_peers")]
+        all: bool,
+        /// Encrypt the whole bundle to the --for people: a lost stick shows only its size.
+        #[arg(long, requires = "for_peers")]
+        seal: bool,
+        /// Write a bundle even when no reader lacks anything (it still tells what you hold).
+        #[arg(long)]
+        anyway: bool,
+        /// Create the folder if it does not exist (otherwise a missing folder is refused: it
+        /// is usually a stick that is not mounted).
+        #[arg(long)]
+        create: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import bundle files, and every bundle in the folders named.
+    #[command(after_help = "Example:\n  grapevine import /media/$USER/STICK")]
+    Import {
+        /// Bundle files (.gvb) and folders holding them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One round in a drop folder (a stick, a shared folder): import everyone else's bundles,
+    /// write ours, remove our superseded ones.
+    SyncDir {
+        /// The drop folder.
+        dir: PathBuf,
+        /// Only import; write nothing into the folder.
+        #[arg(long)]
+        no_export: bool,
+        /// Create the folder if it does not exist.
+        #[arg(long)]
+        create: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stay running: merge every bundle that shows up in these folders, keep ours there
+    /// current, and sync sticks mounted under mount roots (/media/$USER, …).
+    Watch {
+        /// Drop folders, or mount roots (/media, /media/$USER, /run/media/$USER).
+        #[arg(required_unless_present = "media")]
+        dirs: Vec<PathBuf>,
+        /// Treat this folder as a mount root: each stick mounted in it is synced in its
+        /// `grapevine/` folder.
+        #[arg(long, value_name = "DIR")]
+        media: Vec<PathBuf>,
+        /// Only import; write nothing into the folders.
+        #[arg(long)]
+        no_export: bool,
+        /// Print events as JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// Rescan every folder this often (seconds), for changes notify misses.
+        #[arg(long, default_value_t = 60, value_name = "SECS")]
+        rescan: u64,
+        /// Take a file that stays incomplete and unchanged this long (seconds) as cut for good.
+        #[arg(long, default_value_t = 10, value_name = "SECS")]
+        settle: u64,
+    },
+    /// Stay running on the local network: accept sessions, announce yourself, sync with peers
+    /// you replicate as you hear them, and push new messages to them live.
+    Serve {
+        /// Address to accept sessions on.
+        #[arg(long, default_value = "0.0.0.0:8008", value_name = "ADDR")]
+        listen: SocketAddr,
+        /// Do not announce or listen for peers (pubs and incoming sessions still work).
+        #[arg(long)]
+        no_discovery: bool,
+        /// Pub mode: also replicate everyone who follows you, and whoever connects.
+        #[arg(long = "pub")]
+        pub_mode: bool,
+        /// UDP port for discovery announcements.
+        #[arg(long, default_value_t = grapevine::lan::DEFAULT_PORT, value_name = "PORT")]
+        discovery_port: u16,
+        /// Announce every this many seconds.
+        #[arg(long, default_value_t = 5, value_name = "SECS")]
+        announce: u64,
+        /// Drop a peer silent for this many seconds.
+        #[arg(long, default_value_t = 45, value_name = "SECS")]
+        timeout: u64,
+        /// Network name (default: `config get network`); only nodes with the same name talk.
+        #[arg(long, value_name = "NAME")]
+        network: Option<String>,
+    },
+    /// One session with a peer on the network, then a summary.
+    #[command(after_help = "Example:\n  grapevine sync 192.168.1.20:8008")]
+    Sync {
+        /// The peer's HOST:PORT (it runs `grapevine serve`).
+        address: String,
+        /// Give up when nothing arrives for this many seconds.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+        /// Network name (default: `config get network`).
+        #[arg(long, value_name = "NAME")]
+        network: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Always-on peers that `serve` visits.
+    Pub {
+        #[command(subcommand)]
+        action: PubAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PubAction {
+    /// Remember a pub by HOST:PORT.
+    Add {
+        /// The pub's HOST:PORT.
+        address: String,
+    },
+    /// Forget a pub.
+    Remove {
+        /// The pub's HOST:PORT, as `pub list` shows it.
+        address: String,
+    },
+    /// List known pubs.
+    List,
+}
+
+impl Transports {
+    pub fn run(self, ctx: &mut Ctx) -> Result<ExitCode> {
+        let mut node = ctx.node()?;
+        let names = node.names()?;
+        match self {
+            Transports::Export {
+                path,
+                for_peers,
+                all,
+                seal,
+                anyway,
+                create,
+                json,
+            } => {
+                let target = export_target(&path, create)?;
+                let for_peers = for_peers
+                    .iter()
+                    .map(|p| resolve_person(&node, &names, p, true))
+                    .collect::<Result<Vec<_>>>()?;
+                let options = ExportOptions {
+                    for_peers,
+                    all,
+                    seal,
+                    anyway,
+                };
+                let report = node.export(&target, &options)?;
+                for stale in &report.stale {
+                    eprintln!("note: {}", node.stale_text(stale));
+                }
+                let text = if json {
+                    pretty(&json!({
+                        "wrote": report.wrote.as_ref().map(|s| json!({
+                            "path": s.path,
+                            "messages": s.messages,
+                            "feeds": s.feeds,
+                            "bytes": s.bytes,
+                            "sealed": s.sealed,
+                        })),
+                        "already_there": report.already_there,
+                        "removed": report.removed,
+                    }))?
+                } else {
+                    let mut text = match &report.wrote {
+                        Some(s) => format!(
+                            "wrote {}: {} of {} ({}{})",
+                            s.path.display(),
+                            counted(s.messages, "message"),
+                            counted(s.feeds as u64, "feed"),
+                            super::render::bytes(s.bytes),
+                            if s.sealed { ", sealed" } else { "" }
+                        ),
+                        None => match &report.already_there {
+                            Some(ours) => format!(
+                                "nothing to send: the stick already has it ({}); --anyway \
+                                 writes a fresh bundle",
+                                ours.display()
+                            ),
+                            None => "nothing to send: its readers already have everything \
+                                     they want (--anyway writes a bundle regardless; --all \
+                                     writes everything, your whole feed included, to introduce \
+                                     yourself to someone who does not follow you yet)"
+                                .to_owned(),
+                        },
+                    };
+                    for old in &report.removed {
+                        text += &format!("\nremoved our superseded {}", old.display());
+                    }
+                    text
+                };
+                ctx.say(text)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Transports::Import { paths, json } => {
+                if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+                    bail!(
+                        "{}: no such file or folder. Check the path (is the stick mounted?)",
+                        missing.display()
+                    );
+                }
+                let summary = node.import(&paths)?;
+                not_a_bundle(&summary, &paths)?;
+                let names = node.names()?;
+                let text = if json {
+                    pretty(&import_json(&names, &summary))?
+                } else {
+                    import_text(&names, &summary)
+                };
+                ctx.say(text)?;
+                Ok(import_status(&summary))
+            }
+            Transports::SyncDir {
+                dir,
+                no_export,
+                create,
+                json,
+            } => {
+                folder_must_exist(&dir, create)?;
+                let report = node.sync_dir(&dir, !no_export)?;
+                for stale in &report.stale {
+                    eprintln!("note: {}", node.stale_text(stale));
+                }
+                let names = node.names()?;
+                let text = if json {
+                    let mut value = import_json(&names, &report.imported);
+                    value["wrote"] = json!(report.wrote.as_ref().map(|w| json!({
+                        "path": w.path,
+                        "messages": w.messages,
+                        "feeds": w.feeds,
+                        "bytes": w.bytes,
+                    })));
+                    value["removed"] = json!(report.removed);
+                    pretty(&value)?
+                } else {
+                    let mut text = import_text(&names, &report.imported);
+                    match &report.wrote {
+                        Some(w) => {
+                            text += &format!(
+                                "\nwrote {} ({} of {})",
+                                w.path.display(),
+                                counted(w.messages, "message"),
+                                counted(w.feeds as u64, "feed")
+                            )
+                        }
+                        None if !no_export => text += "\nour bundle there is current",
+                        None => {}
+                    }
+                    for old in &report.removed {
+                        text += &format!("\nremoved our superseded {}", old.display());
+                    }
+                    text
+                };
+                ctx.say(text)?;
+                Ok(import_status(&report.imported))
+            }
+            Transports::Watch {
+                dirs,
+                media,
+                no_export,
+                json,
+                rescan,
+                settle,
+            } => {
+                let (roots, folders): (Vec<PathBuf>, Vec<PathBuf>) = dirs
+                    .into_iter()
+                    .partition(|d| grapevine::watch::is_media_root(d));
+                let options = grapevine::watch::WatchOptions {
+                    folders: folders.iter().map(|f| absolute(f)).collect(),
+                    media: roots.iter().chain(&media).map(|f| absolute(f)).collect(),
+                    export: !no_export,
+                    json,
+                    rescan: Duration::from_secs(rescan.max(1)),
+                    settle: Duration::from_secs(settle),
+                };
+                let stop = super::settings::stop_on_signal()?;
+                grapevine::watch::run(&mut node, options, &mut ctx.out, &stop)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Transports::Serve {
+                listen,
+                no_discovery,
+                pub_mode,
+                discovery_port,
+                announce,
+                timeout,
+                network,
+            } => {
+                let options = grapevine::lan::ServeOptions {
+                    listen,
+                    discovery: !no_discovery,
+                    discovery_port,
+                    announce_every: Duration::from_secs(announce.max(1)),
+                    pub_mode: pub_mode || node.is_pub()?,
+                    network: match network {
+                        Some(n) => n,
+                        None => node.network()?,
+                    },
+                    timeout: Duration::from_secs(timeout.max(1)),
+                    keepalive: Duration::from_secs((timeout / 3).max(1)),
+                    pub_every: Duration::from_secs(30),
+                };
+                let home = node.home().to_owned();
+                drop(node);
+                let stop = super::settings::stop_on_signal()?;
+                std::thread::spawn(move || {
+                    // Sessions write in transactions, so ending the process between them or
+                    // inside one loses nothing stored.
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    let mut out = io::stdout().lock();
+                    let _ = writeln!(out, "stopped serving");
+                    let _ = out.flush();
+                    std::process::exit(0);
+                });
+                // Session threads print too: each line takes standard output for itself.
+                let log = std::sync::Arc::new(|line: String| {
+                    let mut out = io::stdout().lock();
+                    let _ = writeln!(out, "{line}");
+                    let _ = out.flush();
+                });
+                grapevine::lan::serve(&home, &options, log)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Transports::Sync {
+                address,
+                timeout,
+                network,
+                json,
+            } => {
+                let network = match network {
+                    Some(n) => n,
+                    None => node.network()?,
+                };
+                let home = node.home().to_owned();
+                let report = grapevine::lan::sync(
+                    &home,
+                    &address,
+                    &network,
+                    Duration::from_secs(timeout.max(1)),
+                )
+                .with_context(|| format!("sync with {address} failed"))?;
+                let names = node.names()?;
+                let text = if json {
+                    pretty(&json!({
+                        "peer": report.peer.map(|p| names.json(&p)),
+                        "address": address,
+                        "received": report.received.new,
+                        "sent": report.sent,
+                    }))?
+                } else {
+                    let peer = report
+                        .peer
+                        .map(|p| names.name(&p))
+                        .unwrap_or_else(|| "the peer".into());
+                    format!(
+                        "synced with {peer} at {address}: {}",
+                        grapevine::lan::serve::summary(&report)
+                    )
+                };
+                ctx.say(text)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Transports::Pub { action } => {
+                let text = match action {
+                    PubAction::Add { address } => {
+                        if node.pubs()?.contains(&address) {
+                            format!("{address} is already a pub you visit")
+                        } else {
+                            node.add_pub(&address)?;
+                            format!("{address} added; `serve` visits it")
+                        }
+                    }
+                    PubAction::Remove { address } => {
+                        if node.remove_pub(&address)? {
+                            format!("{address} removed; `serve` no longer visits it")
+                        } else {
+                            bail!(
+                                "{address} is not one of your pubs; `grapevine pub list` shows them"
+                            )
+                        }
+                    }
+                    PubAction::List => {
+                        let pubs = node.pubs()?;
+                        if pubs.is_empty() {
+                            "no pubs yet: `grapevine pub add HOST:PORT`".into()
+                        } else {
+                            pubs.join("\n")
+                        }
+                    }
+                };
+                ctx.say(text)?;
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+}
+
+/// Where `export` writes: an existing folder, or a new `.gvb` file in an existing folder. A
+/// missing folder is usually a stick that is not mounted, so it is created only when asked.
+fn export_target(path: &Path, create: bool) -> Result<PathBuf> {
+    if path.is_dir() || path.exists() {
+        return Ok(path.to_owned());
+    }
+    let is_file = path
+        .extension()
+        .is_some_and(|x| x == grapevine::bundle::EXTENSION);
+    if is_file {
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        folder_must_exist(parent, create)?;
+        return Ok(path.to_owned());
+    }
+    folder_must_exist(path, create)?;
+    Ok(path.to_owned())
+}
+
+fn folder_must_exist(dir: &Path, create: bool) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if dir.exists() {
+        bail!("{} is a file, not a folder", dir.display());
+    }
+    if create {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("could not create the folder {}", dir.display()))?;
+        return Ok(());
+    }
+    bail!(
+        "{}: no such folder. Is the stick mounted? (--create makes the folder; to write a \
+         single file, give a name ending in .{})",
+        dir.display(),
+        grapevine::bundle::EXTENSION
+    )
+}
+
+/// Absolute paths, so that event paths from notify compare equal to the folders we watch.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+fn import_status(summary: &ImportSummary) -> ExitCode {
+    if summary.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_IMPORT_PROBLEMS)
+    }
+}
+
+/// A file named on the command line in which nothing at all could be read is no bundle:
+/// say so plainly (exit 1) rather than report it as a damaged one.
+fn not_a_bundle(summary: &ImportSummary, named: &[PathBuf]) -> Result<()> {
+    for bundle in &summary.bundles {
+        let found_nothing = bundle.container.segments == 0
+            && bundle.container.manifest.is_none()
+            && bundle.messages.new + bundle.messages.already_held + bundle.messages.rejected == 0;
+        let empty = std::fs::metadata(&bundle.path).is_ok_and(|m| m.len() == 0);
+        if found_nothing
+            && !empty
+            && named.contains(&bundle.path)
+            && !starts_like_a_bundle(&bundle.path)
+        {
+            bail!(
+                "{} is not a grapevine bundle (nothing in it reads as one); nothing was \
+                 imported. Bundles are the .{} files `grapevine export` writes",
+                bundle.path.display(),
+                grapevine::bundle::EXTENSION
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether a file begins with the zstd magic every plain bundle starts with.
+fn starts_like_a_bundle(path: &Path) -> bool {
+    use std::io::Read;
+    let mut first = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut first))
+        .is_ok_and(|()| grapevine::bundle::has_bundle_magic(&first))
+}
+
+fn import_json(names: &Names, summary: &ImportSummary) -> Value {
+    let total = summary.total();
+    json!({
+        "bundles": summary.bundles.iter().map(|b| json!({
+            "path": b.path,
+            "exporter": b.container.manifest.as_ref().map(|m| names.json(&m.exporter)),
+            "new": b.messages.new,
+            "already_held": b.messages.already_held,
+            "rejected": b.messages.rejected,
+            "not_wanted": b.messages.not_wanted,
+            "clean": b.is_clean(),
+            "problems": b.container.problems.iter().map(|p| p.to_string())
+                .chain(b.messages.rejections.iter().map(|r| r.to_string()))
+                .collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "new": total.new,
+        "already_held": total.already_held,
+        "rejected": total.rejected,
+        "not_wanted": total.not_wanted,
+        "pending": total.pending,
+        "forks": total.forks,
+        "unreadable": summary.unreadable.iter().map(|(p, e)| json!({"path": p, "error": e})).collect::<Vec<_>>(),
+        "not_for_you": summary.not_for_us,
+        "not_wanted_feeds": summary.not_wanted_feeds().iter().map(|f| names.json(f)).collect::<Vec<_>>(),
+    })
+}
+
+fn import_text(names: &Names, summary: &ImportSummary) -> String {
+    let total = summary.total();
+    let mut text = format!(
+        "read {}: {}, {} already held, {} rejected, {} not wanted",
+        count(summary.bundles.len() as u64, "bundle", "bundles"),
+        count(total.new, "new message", "new messages"),
+        total.already_held,
+        total.rejected,
+        total.not_wanted
+    );
+    if total.pending > 0 {
+        text += &format!(
+            " ({} of them wait for earlier messages, and show once those arrive)",
+            total.pending
+        );
+    }
+    if total.unreadable > 0 {
+        text += &format!(
+            ", {} for you that failed to open",
+            count(total.unreadable, "private message", "private messages")
+        );
+    }
+    if total.forks > 0 {
+        text += &format!(", {} recorded", counted(total.forks, "fork proof"));
+    }
+    for path in &summary.not_for_us {
+        text += &format!(
+            "\n{}: a sealed bundle not addressed to you (skipped; nothing in it can be read)",
+            path.display()
+        );
+    }
+    for (path, error) in &summary.unreadable {
+        text += &format!("\n{}: could not read: {error}", path.display());
+    }
+    for bundle in &summary.bundles {
+        let name = bundle.path.display();
+        if bundle.is_clean() {
+            continue;
+        }
+        for problem in &bundle.container.problems {
+            text += &format!("\n{name}: {problem}");
+        }
+        if bundle.container.problems_dropped > 0 {
+            text += &format!(
+                "\n{name}: … and {} more problems",
+                bundle.container.problems_dropped
+            );
+        }
+        for rejection in &bundle.messages.rejections {
+            text += &format!("\n{name}: {rejection}");
+        }
+        text += &format!("\n{name}: {}", advice(bundle));
+    }
+    for bundle in summary.bundles.iter().filter(|b| b.messages.forks > 0) {
+        for (feed, seq) in &bundle.messages.forked {
+            text += &format!(
+                "\n{}: {} ({feed}) signed two different messages {seq}: its feed is forked (a \
+                 copied key, or a stolen one); the proof is kept and `grapevine feed` warns of it",
+                bundle.path.display(),
+                names.name(feed)
+            );
+        }
+    }
+    let unwanted = summary.not_wanted_feeds();
+    if !unwanted.is_empty() {
+        let only = total.new == 0 && total.already_held == 0;
+        let named: Vec<String> = unwanted
+            .iter()
+            .map(|feed| match names.chosen(feed) {
+                Some(name) => format!("{} {feed}", view::escape(name)),
+                None => feed.to_string(),
+            })
+            .collect();
+        let first = unwanted.first().map(|f| f.base32()[..8].to_owned());
+        text += &format!(
+            "\n{} {}: {}\nhint: `grapevine follow {}` takes a feed in from these files (with \
+             the feeds it follows); a unique start of its id is enough",
+            if only {
+                "these bundles hold only"
+            } else {
+                "not taken in:"
+            },
+            count(
+                unwanted.len() as u64,
+                "feed you do not replicate",
+                "feeds you do not replicate"
+            ),
+            named.join(", "),
+            first.unwrap_or_default()
+        );
+    }
+    text
+}
+
+fn advice(bundle: &grapevine::node::BundleOutcome) -> String {
+    let salvaged = bundle.messages.new + bundle.messages.already_held;
+    if bundle.container.is_incomplete() {
+        format!(
+            "the file is incomplete; {} in it were usable. If it is still being copied, import \
+             it again when the copy has finished; otherwise ask for a new bundle",
+            counted(salvaged, "message")
+        )
+    } else {
+        format!(
+            "{} that verify on their own were kept; nothing invalid was stored. Ask the sender \
+             for a fresh bundle",
+            counted(salvaged, "message")
+        )
+    }
+}

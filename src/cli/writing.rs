@@ -1,0 +1,189 @@
+//! Writing to your own feed: posts, replies, private messages, your name, likes.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Subcommand;
+use grapevine::message::Message;
+use grapevine::people::{Names, resolve_message};
+use serde_json::json;
+
+use super::people::resolve_recipients;
+use super::render::{pretty, short_id};
+use super::{Ctx, read_text};
+
+#[derive(Subcommand)]
+pub enum Writing {
+    /// Post a public message. Each @name in it (a petname or someone's own name) is recorded as
+    /// a mention, so they find it with `grapevine mentions`; #words become tags.
+    #[command(
+        after_help = "Examples:\n  grapevine post \"Market on Saturday #village\"\n  \
+                            echo \"long text\" | grapevine post -"
+    )]
+    Post {
+        /// The text ('-' reads it from standard input).
+        text: String,
+        /// Print the new message as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reply to a post: the reply shows under it in `grapevine thread`.
+    #[command(after_help = "Example:\n  grapevine reply %k3j4 \"See you there\"")]
+    Reply {
+        /// The post: its id, or a unique start of it (as the timeline shows it).
+        message: String,
+        /// The text ('-' reads standard input).
+        text: String,
+        /// Print the new message as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a private message: only the recipients (and you) can read it, and no one else can
+    /// tell who they are.
+    #[command(after_help = "Example:\n  grapevine dm --to bob --to \"Aunt Ruth\" \"Meet at noon\"")]
+    Dm {
+        /// A recipient: a name, petname, feed id or unique start of one; repeat for up to 15.
+        #[arg(long = "to", required = true, value_name = "PERSON")]
+        to: Vec<String>,
+        /// The text ('-' reads standard input).
+        text: String,
+        /// Send even to a feed id this node has never seen (it may be mistyped).
+        #[arg(long)]
+        yes: bool,
+        /// Print the new message as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Publish the name others should show for you.
+    Name {
+        /// Your name, 1 to 64 bytes.
+        name: String,
+        /// Print the new message as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Like a post (its author and everyone who replicates you sees the count).
+    Like {
+        /// The post: its id, or a unique start of it.
+        message: String,
+        /// Print the new message as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take back a like.
+    Unlike {
+        /// The post: its id, or a unique start of it.
+        message: String,
+        /// Print the new message as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What `--json` prints for a message just written (docs/json.md "written").
+fn written(message: &Message, names: &Names) -> Result<String> {
+    pretty(&json!({
+        "id": message.id,
+        "author": names.json(&message.header.author),
+        "sequence": message.header.sequence,
+    }))
+}
+
+impl Writing {
+    pub fn run(self, ctx: &mut Ctx) -> Result<ExitCode> {
+        let mut node = ctx.node()?;
+        let (message, json, words) = match self {
+            Writing::Post { text, json } => {
+                let message = node.post(&read_text(text)?, None)?;
+                let words = posted_words(&node, &message, "posted")?;
+                (message, json, words)
+            }
+            Writing::Reply {
+                message,
+                text,
+                json,
+            } => {
+                let parent = resolve_message(node.store(), &message)?;
+                let names = node.names()?;
+                let to = match node.store().message(&parent)? {
+                    Some(m) => names.name(&m.header.author),
+                    None => "a message not held here".to_owned(),
+                };
+                let message = node.post(&read_text(text)?, Some(parent))?;
+                let words = posted_words(&node, &message, &format!("replied to {to}"))?;
+                (message, json, words)
+            }
+            Writing::Dm {
+                to,
+                text,
+                yes,
+                json,
+            } => {
+                let names = node.names()?;
+                let recipients = resolve_recipients(&node, &names, &to, yes)?;
+                let message = node.dm(&recipients, &read_text(text)?)?;
+                let listed: Vec<String> = recipients.iter().map(|f| names.name(f)).collect();
+                let words = format!(
+                    "sent privately to {} ({}); only they and you can read it",
+                    listed.join(", "),
+                    short_id(&message.id)
+                );
+                (message, json, words)
+            }
+            Writing::Name { name, json } => {
+                let message = node.set_name(&name)?;
+                let words = format!(
+                    "you are now called \"{}\" ({})",
+                    grapevine::view::escape(name.trim()),
+                    short_id(&message.id)
+                );
+                (message, json, words)
+            }
+            Writing::Like { message, json } => like(&mut node, &message, json, true)?,
+            Writing::Unlike { message, json } => like(&mut node, &message, json, false)?,
+        };
+        let names = node.names()?;
+        ctx.say(if json {
+            written(&message, &names)?
+        } else {
+            words
+        })?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn like(
+    node: &mut grapevine::Node,
+    message: &str,
+    json: bool,
+    like: bool,
+) -> Result<(Message, bool, String)> {
+    let id = resolve_message(node.store(), message)?;
+    let names = node.names()?;
+    let whose = match node.store().message(&id)? {
+        Some(m) => format!("{}'s post {}", names.name(&m.header.author), short_id(&id)),
+        None => format!("post {}", short_id(&id)),
+    };
+    let message = node.like(id, like)?;
+    let words = if like {
+        format!("you like {whose}")
+    } else {
+        format!("you no longer like {whose}")
+    };
+    Ok((message, json, words))
+}
+
+fn posted_words(node: &grapevine::Node, message: &Message, verb: &str) -> Result<String> {
+    let names = node.names()?;
+    let mut words = format!("{verb} ({})", short_id(&message.id));
+    let mentioned = message
+        .json()
+        .and_then(|c| grapevine::content::read_post(&c))
+        .map(|p| p.mentions)
+        .unwrap_or_default();
+    if !mentioned.is_empty() {
+        let listed: Vec<String> = mentioned.iter().map(|f| names.name(f)).collect();
+        words += &format!("; mentions {}", listed.join(", "));
+    }
+    Ok(words)
+}

@@ -1,0 +1,208 @@
+//! Reading and talking like email: the timeline, threads, conversations, likes, mentions,
+//! petnames and what we know of a person.
+
+use std::collections::BTreeMap;
+
+use super::{Node, NodeError, Result};
+use crate::content;
+use crate::ids::{FeedId, MessageId};
+use crate::message::Message;
+use crate::people::Names;
+use crate::store::{Filter, PostView};
+
+/// What this node knows of a person (`grapevine who`).
+#[derive(Clone, Debug)]
+pub struct Who {
+    pub feed: FeedId,
+    pub petname: Option<String>,
+    pub name: Option<String>,
+    /// Messages held, and how many more wait for earlier ones.
+    pub messages: u64,
+    pub pending: u64,
+    pub forked: bool,
+    pub follows: Vec<FeedId>,
+    pub followers: Vec<FeedId>,
+    pub blocks: Vec<FeedId>,
+    /// Follow-steps from us, if the feed is in our replication set.
+    pub hops: Option<u32>,
+    pub blocked_by_us: bool,
+    /// When we last imported a bundle it signed, if it is a peer.
+    pub last_heard: Option<i64>,
+    /// The time of its newest post we hold.
+    pub last_post: Option<i64>,
+}
+
+/// The people we follow, who follow us, and whom we block.
+#[derive(Clone, Debug, Default)]
+pub struct Contacts {
+    pub following: Vec<FeedId>,
+    pub followers: Vec<FeedId>,
+    pub blocked: Vec<FeedId>,
+}
+
+/// Private posts among one set of people (all recipients, us included), newest first.
+#[derive(Clone, Debug)]
+pub struct Conversation {
+    pub with: Vec<FeedId>,
+    pub posts: Vec<PostView>,
+}
+
+impl Conversation {
+    pub fn unread(&self) -> usize {
+        self.posts.iter().filter(|p| p.unread).count()
+    }
+}
+
+/// Longest petname, in bytes (the same as a self-chosen name).
+pub const MAX_PETNAME: usize = content::MAX_NAME;
+
+impl Node {
+    /// The names this node knows, for showing and for reading what a person typed.
+    pub fn names(&self) -> Result<Names> {
+        Ok(Names::load(&self.store, self.id())?)
+    }
+
+    /// Posts `text` publicly (as a reply to `reply`, if given). Each `@name` in it that names
+    /// exactly one feed (petname or self-chosen name) is recorded in `mentions`.
+    pub fn post(&mut self, text: &str, reply: Option<MessageId>) -> Result<Message> {
+        if text.trim().is_empty() {
+            return Err(NodeError::Usage(
+                "the post is empty; write some text".into(),
+            ));
+        }
+        let names = self.names()?;
+        let mut mentions = Vec::new();
+        for word in content::mention_words(text) {
+            if let Ok(feed) = names.resolve_feed(&self.store, word) {
+                if !mentions.contains(&feed) && mentions.len() < content::MAX_MENTIONS {
+                    mentions.push(feed);
+                }
+            }
+        }
+        self.publish_json(&content::post(text, reply, &mentions))
+    }
+
+    /// Likes a message (or takes the like back).
+    pub fn like(&mut self, id: MessageId, like: bool) -> Result<Message> {
+        self.publish_json(&content::vote(id, like))
+    }
+
+    /// Gives `feed` a name only this node uses (`None` removes it).
+    pub fn set_petname(&mut self, feed: &FeedId, name: Option<&str>) -> Result<()> {
+        let name = name.map(str::trim);
+        if let Some(name) = name {
+            if name.is_empty() || name.len() > MAX_PETNAME || name.contains(char::is_control) {
+                return Err(NodeError::Usage(format!(
+                    "a petname has 1 to {MAX_PETNAME} bytes and no control characters"
+                )));
+            }
+        }
+        Ok(self.store.set_petname(feed, name)?)
+    }
+
+    /// Public posts, newest first.
+    pub fn timeline(&self, filter: &Filter) -> Result<Vec<PostView>> {
+        Ok(self.store.posts(&Filter {
+            private: false,
+            ..filter.clone()
+        })?)
+    }
+
+    /// Marks posts read, once they were shown.
+    pub fn mark_read(&mut self, posts: &[&PostView]) -> Result<()> {
+        let ids: Vec<MessageId> = posts
+            .iter()
+            .filter(|p| p.unread)
+            .map(|p| p.message.id)
+            .collect();
+        if !ids.is_empty() {
+            self.store.mark_read(&ids)?;
+        }
+        Ok(())
+    }
+
+    /// Private conversations, newest first, each with its newest `per` posts.
+    pub fn conversations(&self, per: usize) -> Result<Vec<Conversation>> {
+        let me = self.id();
+        let mut groups: BTreeMap<Vec<FeedId>, Vec<PostView>> = BTreeMap::new();
+        for post in self.store.posts(&Filter {
+            private: true,
+            ..Filter::default()
+        })? {
+            let mut with: Vec<FeedId> = post
+                .recipients
+                .iter()
+                .chain([&post.message.header.author])
+                .filter(|f| **f != me)
+                .copied()
+                .collect();
+            with.sort();
+            with.dedup();
+            let posts = groups.entry(with).or_default();
+            if posts.len() < per || post.unread {
+                posts.push(post);
+            }
+        }
+        let mut out: Vec<Conversation> = groups
+            .into_iter()
+            .map(|(with, posts)| Conversation { with, posts })
+            .collect();
+        out.sort_by_key(|c| std::cmp::Reverse(c.posts.first().map_or(i64::MIN, |p| p.at)));
+        Ok(out)
+    }
+
+    /// What we know of `feed`.
+    pub fn who(&self, feed: &FeedId) -> Result<Who> {
+        let graph = self.graph()?;
+        let set = self.replication_set()?;
+        let names = self.names()?;
+        let summary = self.store.feeds()?.into_iter().find(|f| f.feed == *feed);
+        let last_heard = self
+            .store
+            .peers()?
+            .into_iter()
+            .find(|p| p.peer == *feed)
+            .and_then(|p| p.last_heard);
+        let last_post = self
+            .store
+            .posts(&Filter {
+                author: Some(*feed),
+                limit: Some(1),
+                ..Filter::default()
+            })?
+            .first()
+            .map(|p| p.at);
+        let mut follows = graph.follows(feed).to_vec();
+        let mut followers = graph.followers(feed);
+        let mut blocks: Vec<FeedId> = graph.blocked_by(feed).copied().collect();
+        let by_name = |a: &FeedId, b: &FeedId| names.name(a).cmp(&names.name(b));
+        follows.sort_by(by_name);
+        followers.sort_by(by_name);
+        blocks.sort_by(by_name);
+        Ok(Who {
+            feed: *feed,
+            petname: names.petname(feed).map(str::to_owned),
+            name: names.chosen(feed).map(str::to_owned),
+            messages: summary.as_ref().map_or(0, |s| s.frontier.sequence),
+            pending: summary.as_ref().map_or(0, |s| s.pending),
+            forked: summary.as_ref().is_some_and(|s| s.forked),
+            follows,
+            followers,
+            blocks,
+            hops: set.distance.get(feed).copied(),
+            blocked_by_us: graph.blocks(&self.id(), feed),
+            last_heard,
+            last_post,
+        })
+    }
+
+    /// Whom we follow, who follows us, whom we block; by name.
+    pub fn contacts(&self) -> Result<Contacts> {
+        let who = self.who(&self.id())?;
+        Ok(Contacts {
+            following: who.follows,
+            followers: who.followers,
+            blocked: who.blocks,
+        })
+    }
+}

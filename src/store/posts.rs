@@ -1,0 +1,457 @@
+//! What reading needs, derived from held messages: posts (public, and private ones we opened)
+//! with their read state, replies, likes, mentions, tags and a full-text index; and petnames.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde_json::Value;
+
+use super::{Result, Store, blob_id, stored_message};
+use crate::content::{self, Post};
+use crate::ids::{FeedId, MessageId};
+use crate::message::{ContentKind, Message};
+
+/// A post as reading shows it.
+#[derive(Clone, Debug)]
+pub struct PostView {
+    pub message: Message,
+    pub post: Post,
+    /// The claimed time, but never later than when we took the post in: a peer cannot pin its
+    /// post to the top by dating it in the future.
+    pub at: i64,
+    pub private: bool,
+    /// Recipients of a private post, as its plaintext names them.
+    pub recipients: Vec<FeedId>,
+    pub unread: bool,
+    pub likes: u64,
+    pub replies: u64,
+}
+
+/// A feed, its petname and its self-chosen name.
+pub type NameRow = (FeedId, Option<String>, Option<String>);
+
+/// Which posts a listing takes, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub private: bool,
+    pub since: Option<i64>,
+    pub unread_only: bool,
+    pub author: Option<FeedId>,
+    pub limit: Option<u64>,
+}
+
+const SELECT: &str = "SELECT m.envelope, m.content, i.content, p.at, p.private, p.unread, \
+    (SELECT count(*) FROM votes v WHERE v.link = p.id AND v.liked), \
+    (SELECT count(*) FROM posts r WHERE r.reply = p.id) \
+    FROM posts p JOIN messages m ON m.id = p.id LEFT JOIN inbox i ON i.id = p.id";
+
+impl Store {
+    /// Posts by `filter`, newest first.
+    pub fn posts(&self, filter: &Filter) -> Result<Vec<PostView>> {
+        let sql = format!(
+            "{SELECT} WHERE p.private = ?1 AND p.at >= ?2 AND (p.unread OR NOT ?3) \
+             AND (?4 IS NULL OR p.author = ?4) ORDER BY p.at DESC, p.rowid DESC LIMIT ?5"
+        );
+        self.post_views(
+            &sql,
+            params![
+                filter.private,
+                filter.since.unwrap_or(i64::MIN),
+                filter.unread_only,
+                filter.author.map(|f| f.0.to_vec()),
+                sql_limit(filter.limit),
+            ],
+        )
+    }
+
+    /// One post, if we hold it (and can read it, when private).
+    pub fn post(&self, id: &MessageId) -> Result<Option<PostView>> {
+        let sql = format!("{SELECT} WHERE p.id = ?1");
+        Ok(self.post_views(&sql, [id.as_bytes()])?.pop())
+    }
+
+    /// The conversation `id` belongs to: from the oldest ancestor we hold, every reply below
+    /// it that we hold, each after its parent, siblings oldest first, with its depth.
+    pub fn thread(&self, id: &MessageId) -> Result<Vec<(usize, PostView)>> {
+        let mut root = *id;
+        let mut seen = vec![root];
+        while let Some(parent) = self.reply_of(&root)? {
+            if seen.contains(&parent) || self.post(&parent)?.is_none() {
+                break;
+            }
+            seen.push(parent);
+            root = parent;
+        }
+        let Some(top) = self.post(&root)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = vec![(0, top)];
+        let mut stack = vec![(0usize, root)];
+        let children_sql = format!("{SELECT} WHERE p.reply = ?1 ORDER BY p.at DESC, p.rowid DESC");
+        while let Some((depth, parent)) = stack.pop() {
+            let children = self.post_views(&children_sql, [parent.as_bytes()])?;
+            // Depth first: insert each parent's children right after it, oldest first.
+            let at = out
+                .iter()
+                .position(|(_, p)| p.message.id == parent)
+                .map_or(out.len(), |i| i + 1);
+            for child in children.into_iter() {
+                if out.len() > 10_000 || out.iter().any(|(_, p)| p.message.id == child.message.id) {
+                    continue;
+                }
+                stack.push((depth + 1, child.message.id));
+                out.insert(at, (depth + 1, child));
+            }
+        }
+        Ok(out)
+    }
+
+    fn reply_of(&self, id: &MessageId) -> Result<Option<MessageId>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT reply FROM posts WHERE id = ?1")?;
+        Ok(stmt
+            .query_row([id.as_bytes()], |r| {
+                Ok(r.get_ref(0)?
+                    .as_blob_or_null()?
+                    .and_then(blob_id)
+                    .map(MessageId))
+            })
+            .optional()?
+            .flatten())
+    }
+
+    /// Posts that mention `feed`, newest first.
+    pub fn mentioning(&self, feed: &FeedId, limit: u64) -> Result<Vec<PostView>> {
+        let sql = format!(
+            "{SELECT} WHERE p.id IN (SELECT id FROM mentions WHERE feed = ?1) \
+             ORDER BY p.at DESC, p.rowid DESC LIMIT ?2"
+        );
+        self.post_views(&sql, params![feed.as_bytes(), sql_limit(Some(limit))])
+    }
+
+    /// Posts tagged `tag` (without `#`, any case), newest first.
+    pub fn tagged(&self, tag: &str, limit: u64) -> Result<Vec<PostView>> {
+        let sql = format!(
+            "{SELECT} WHERE p.id IN (SELECT id FROM tags WHERE tag = ?1) \
+             ORDER BY p.at DESC, p.rowid DESC LIMIT ?2"
+        );
+        let tag = tag.trim_start_matches('#').to_lowercase();
+        self.post_views(&sql, params![tag, sql_limit(Some(limit))])
+    }
+
+    /// Tags in use, with how many posts carry each, most used first.
+    pub fn tags(&self, limit: u64) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT tag, count(*) AS n FROM tags GROUP BY tag ORDER BY n DESC, tag LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([sql_limit(Some(limit))], |r| {
+            Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Posts whose text holds every word of `words`, best match first (SQLite FTS5, BM25).
+    pub fn search(&self, words: &str, limit: u64) -> Result<Vec<PostView>> {
+        // Each word quoted, so that nothing a person types is taken as query syntax.
+        let query: Vec<String> = words
+            .split_whitespace()
+            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+            .collect();
+        if query.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "WITH hits AS (SELECT rowid, rank FROM post_text WHERE post_text MATCH ?1) \
+             {SELECT} JOIN hits h ON h.rowid = p.rowid ORDER BY h.rank, p.at DESC LIMIT ?2"
+        );
+        self.post_views(&sql, params![query.join(" "), sql_limit(Some(limit))])
+    }
+
+    /// Who likes a message, if it is liked.
+    pub fn likers(&self, id: &MessageId) -> Result<Vec<FeedId>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT author FROM votes WHERE link = ?1 AND liked ORDER BY seq")?;
+        let rows = stmt.query_map([id.as_bytes()], |r| {
+            Ok(blob_id(r.get_ref(0)?.as_blob()?).map(FeedId))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.extend(row?);
+        }
+        Ok(out)
+    }
+
+    /// How many posts are unread: (public, private).
+    pub fn unread(&self) -> Result<(u64, u64)> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FILTER (WHERE NOT private), count(*) FILTER (WHERE private) \
+             FROM posts WHERE unread",
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+        )?)
+    }
+
+    /// Marks posts as read.
+    pub fn mark_read(&mut self, ids: &[MessageId]) -> Result<()> {
+        let tx = self.write()?;
+        {
+            let mut stmt = tx.prepare_cached("UPDATE posts SET unread = 0 WHERE id = ?1")?;
+            for id in ids {
+                stmt.execute([id.as_bytes()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A message we hold (linked), by id.
+    pub fn message(&self, id: &MessageId) -> Result<Option<Message>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT envelope, content FROM messages WHERE id = ?1")?;
+        let found = stmt
+            .query_row([id.as_bytes()], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .optional()?;
+        found
+            .map(|(envelope, content)| stored_message(&envelope, &content))
+            .transpose()
+    }
+
+    /// Up to `limit` held message ids between `low` and `high` (byte order), for prefixes.
+    pub fn message_ids_between(
+        &self,
+        low: &[u8; 32],
+        high: &[u8; 32],
+        limit: u64,
+    ) -> Result<Vec<MessageId>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM messages WHERE id BETWEEN ?1 AND ?2 ORDER BY id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![&low[..], &high[..], sql_limit(Some(limit))], |r| {
+            Ok(blob_id(r.get_ref(0)?.as_blob()?).map(MessageId))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.extend(row?);
+        }
+        Ok(out)
+    }
+
+    /// Every feed this node has heard of: held, named, followed or blocked by anyone, a peer,
+    /// or carried in a bundle file we read.
+    pub fn known_feeds(&self) -> Result<Vec<FeedId>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT author FROM feeds UNION SELECT contact FROM contacts \
+             UNION SELECT peer FROM peers UNION SELECT feed FROM petnames \
+             UNION SELECT feed FROM sources",
+        )?;
+        let rows = stmt.query_map([], |r| Ok(blob_id(r.get_ref(0)?.as_blob()?).map(FeedId)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.extend(row?);
+        }
+        Ok(out)
+    }
+
+    /// Whether `feed` appears anywhere this node has looked: held, named, followed or blocked
+    /// by anyone, a peer, given a petname, or carried in a bundle file we read. A feed id
+    /// typed by hand that appears nowhere is probably mistyped.
+    pub fn has_seen(&self, feed: &FeedId) -> Result<bool> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM feeds WHERE author = ?1)                  OR EXISTS (SELECT 1 FROM contacts WHERE contact = ?1)                  OR EXISTS (SELECT 1 FROM peers WHERE peer = ?1)                  OR EXISTS (SELECT 1 FROM petnames WHERE feed = ?1)                  OR EXISTS (SELECT 1 FROM sources WHERE feed = ?1)",
+        )?;
+        Ok(stmt.query_row([feed.as_bytes()], |r| r.get(0))?)
+    }
+
+    /// The name this node gives `feed`, if the user set one.
+    pub fn petname(&self, feed: &FeedId) -> Result<Option<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name FROM petnames WHERE feed = ?1")?;
+        Ok(stmt.query_row([feed.as_bytes()], |r| r.get(0)).optional()?)
+    }
+
+    /// Every petname and self-chosen name.
+    pub fn names(&self) -> Result<Vec<NameRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT f.author, p.name, f.name FROM feeds f LEFT JOIN petnames p ON p.feed = f.author \
+             WHERE f.name IS NOT NULL OR p.name IS NOT NULL \
+             UNION SELECT p.feed, p.name, NULL FROM petnames p \
+             WHERE p.feed NOT IN (SELECT author FROM feeds)",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                blob_id(r.get_ref(0)?.as_blob()?).map(FeedId),
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (feed, pet, own) = row?;
+            if let Some(feed) = feed {
+                out.push((feed, pet, own));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Gives `feed` a name of this node's own (`None` removes it). Petnames never travel.
+    pub fn set_petname(&mut self, feed: &FeedId, name: Option<&str>) -> Result<()> {
+        match name {
+            Some(name) => self.conn.execute(
+                "INSERT INTO petnames (feed, name) VALUES (?1, ?2) \
+                 ON CONFLICT (feed) DO UPDATE SET name = ?2",
+                params![feed.as_bytes(), name],
+            )?,
+            None => self
+                .conn
+                .execute("DELETE FROM petnames WHERE feed = ?1", [feed.as_bytes()])?,
+        };
+        Ok(())
+    }
+
+    fn post_views(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<PostView>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(params)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let message = stored_message(row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?)?;
+            let private = row.get::<_, bool>(4)?;
+            let content: Option<Value> = if private {
+                row.get::<_, Option<String>>(2)?
+                    .and_then(|text| serde_json::from_str(&text).ok())
+            } else {
+                message.json()
+            };
+            let Some(content) = content else { continue };
+            let Some(post) = content::read_post(&content) else {
+                continue;
+            };
+            let recipients = content
+                .get("recipients")
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(|f| f.as_str()?.parse().ok()).collect())
+                .unwrap_or_default();
+            out.push(PostView {
+                message,
+                post,
+                at: row.get(3)?,
+                private,
+                recipients,
+                unread: row.get(5)?,
+                likes: row.get::<_, i64>(6)? as u64,
+                replies: row.get::<_, i64>(7)? as u64,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn sql_limit(limit: Option<u64>) -> i64 {
+    limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64)
+}
+
+/// Indexes what a newly linked message means for reading: a post (public, or private with the
+/// `content` we opened) or a vote.
+pub(crate) fn index(tx: &Transaction<'_>, m: &Message, content: &Value) -> Result<()> {
+    let private = m.header.kind == ContentKind::PrivateBox;
+    if let Some(post) = content::read_post(content) {
+        index_post(tx, m, &post, private)?;
+    } else if let (Some((link, liked)), false) = (content::read_vote(content), private) {
+        tx.prepare_cached(
+            "INSERT INTO votes (link, author, liked, seq) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (link, author) DO UPDATE SET liked = ?3, seq = ?4 WHERE seq < ?4",
+        )?
+        .execute(params![
+            link.as_bytes(),
+            m.header.author.as_bytes(),
+            liked,
+            m.header.sequence as i64
+        ])?;
+    }
+    Ok(())
+}
+
+fn index_post(tx: &Transaction<'_>, m: &Message, post: &Post, private: bool) -> Result<()> {
+    let h = &m.header;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO posts (id, author, seq, at, reply, private, unread) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
+        )?
+        .execute(params![
+            m.id.as_bytes(),
+            h.author.as_bytes(),
+            h.sequence as i64,
+            h.timestamp.min(crate::now_ms()),
+            post.reply.map(|r| r.0.to_vec()),
+            private
+        ])?;
+    if inserted == 0 {
+        return Ok(());
+    }
+    let rowid = tx.last_insert_rowid();
+    tx.prepare_cached("INSERT INTO post_text (rowid, text) VALUES (?1, ?2)")?
+        .execute(params![rowid, post.text])?;
+    for feed in &post.mentions {
+        tx.prepare_cached("INSERT OR IGNORE INTO mentions (feed, id) VALUES (?1, ?2)")?
+            .execute([feed.as_bytes(), m.id.as_bytes()])?;
+    }
+    for tag in &post.tags {
+        tx.prepare_cached("INSERT OR IGNORE INTO tags (tag, id) VALUES (?1, ?2)")?
+            .execute(params![tag, m.id.as_bytes()])?;
+    }
+    Ok(())
+}
+
+/// Marks a post read (our own posts never show as unread).
+pub(crate) fn mark_read(tx: &Transaction<'_>, id: &MessageId) -> Result<()> {
+    tx.prepare_cached("UPDATE posts SET unread = 0 WHERE id = ?1")?
+        .execute([id.as_bytes()])?;
+    Ok(())
+}
+
+/// Removes what reading derived from `feed`'s messages.
+pub(crate) fn forget_feed(tx: &Transaction<'_>, feed: &FeedId) -> Result<()> {
+    let key = feed.as_bytes();
+    tx.execute(
+        "DELETE FROM post_text WHERE rowid IN (SELECT rowid FROM posts WHERE author = ?1)",
+        [key],
+    )?;
+    tx.execute(
+        "DELETE FROM mentions WHERE id IN (SELECT id FROM posts WHERE author = ?1)",
+        [key],
+    )?;
+    tx.execute(
+        "DELETE FROM tags WHERE id IN (SELECT id FROM posts WHERE author = ?1)",
+        [key],
+    )?;
+    tx.execute("DELETE FROM posts WHERE author = ?1", [key])?;
+    tx.execute("DELETE FROM votes WHERE author = ?1", [key])?;
+    Ok(())
+}
+
+/// Fills the reading tables from the messages and opened private messages already held; all of
+/// them count as read.
+pub(super) fn backfill(tx: &Transaction<'_>) -> Result<()> {
+    let mut stmt = tx.prepare(
+        "SELECT m.envelope, m.content, i.content FROM messages m LEFT JOIN inbox i ON i.id = m.id \
+         ORDER BY m.author, m.seq",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let message = stored_message(row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?)?;
+        let content: Option<Value> = match row.get::<_, Option<String>>(2)? {
+            Some(text) => serde_json::from_str(&text).ok(),
+            None => message.json(),
+        };
+        if let Some(content) = content {
+            index(tx, &message, &content)?;
+        }
+    }
+    tx.execute("UPDATE posts SET unread = 0", [])?;
+    Ok(())
+}
