@@ -5,7 +5,7 @@
 //! last linked message, pending messages must sit beyond a gap, fork evidence must be flagged,
 //! and what is derived from content (names, contacts, inbox) must agree with the messages.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::{Result, Store, blob_id};
 use crate::content::{self, ContactChange};
@@ -68,6 +68,9 @@ struct Derived {
     names: HashMap<FeedId, (String, u64)>,
     edges: BTreeMap<(FeedId, FeedId), Edge>,
     boxes: HashMap<MessageId, ()>,
+    /// Public posts, and per (link, author) the winning vote: (likes, sequence).
+    posts: HashSet<MessageId>,
+    votes: HashMap<(MessageId, FeedId), (bool, u64)>,
 }
 
 impl Derived {
@@ -78,6 +81,13 @@ impl Derived {
             return;
         }
         let Some(json) = m.json() else { return };
+        if content::read_post(&json).is_some() {
+            self.posts.insert(m.id);
+        }
+        if let Some((link, like)) = content::read_vote(&json) {
+            // Messages arrive in sequence order per author: the last one wins.
+            self.votes.insert((link, h.author), (like, h.sequence));
+        }
         if let Some(name) = content::self_name(h.author, &json) {
             self.names.insert(h.author, (name, h.sequence));
         }
@@ -375,6 +385,61 @@ impl Store {
             if !derived.boxes.contains_key(&id) {
                 report.problem(format!("inbox: {id} is not a stored private message"));
             }
+        }
+        self.check_reading(report, derived)
+    }
+
+    /// The reading tables: a row for every public post and no other, private posts only for
+    /// opened boxes, the text index in step with the posts, and the winning vote per pair.
+    fn check_reading(&self, report: &mut CheckReport, derived: &Derived) -> Result<()> {
+        let mut public = HashSet::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT p.id, p.private, i.id IS NOT NULL FROM posts p LEFT JOIN inbox i ON i.id = p.id",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let id = MessageId(blob_id(row.get_ref(0)?.as_blob()?).unwrap_or_default());
+            match (row.get::<_, bool>(1)?, row.get::<_, bool>(2)?) {
+                (false, _) if !derived.posts.contains(&id) => {
+                    report.problem(format!("posts: {id} is not a stored public post"))
+                }
+                (false, _) => {
+                    public.insert(id);
+                }
+                (true, false) => report.problem(format!("posts: private {id} is not in the inbox")),
+                (true, true) => {}
+            }
+        }
+        for id in derived.posts.difference(&public) {
+            report.problem(format!("posts: the stored post {id} is missing"));
+        }
+        let (posts, indexed): (i64, i64) = self.conn.query_row(
+            "SELECT (SELECT count(*) FROM posts), (SELECT count(*) FROM post_text)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if posts != indexed {
+            report.problem(format!("search index: {indexed} texts for {posts} posts"));
+        }
+        let mut stored = HashMap::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT link, author, liked, seq FROM votes")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let link = MessageId(blob_id(row.get_ref(0)?.as_blob()?).unwrap_or_default());
+            let author = FeedId(blob_id(row.get_ref(1)?.as_blob()?).unwrap_or_default());
+            stored.insert(
+                (link, author),
+                (row.get::<_, bool>(2)?, row.get::<_, i64>(3)? as u64),
+            );
+        }
+        if stored != derived.votes {
+            report.problem(format!(
+                "votes: {} in the table, {} in the messages, and they differ",
+                stored.len(),
+                derived.votes.len()
+            ));
         }
         Ok(())
     }

@@ -133,6 +133,22 @@ fn check_passes_a_sound_store_and_names_each_kind_of_damage() {
             "INSERT INTO inbox VALUES (zeroblob(32), 0, '{}')".into(),
             "is not a stored private message",
         ),
+        (
+            format!("DELETE FROM posts WHERE {dave_is} AND seq = 2"),
+            "is missing",
+        ),
+        (
+            "INSERT INTO posts VALUES (zeroblob(32), zeroblob(32), 1, 0, NULL, 0, 1)".into(),
+            "is not a stored public post",
+        ),
+        (
+            "DELETE FROM post_text WHERE rowid = (SELECT min(rowid) FROM posts)".into(),
+            "search index:",
+        ),
+        (
+            "INSERT INTO votes VALUES (zeroblob(32), zeroblob(32), 1, 1)".into(),
+            "votes:",
+        ),
     ];
     // A different signature in an envelope, its id left as it was.
     let (code, out) = damaged(&bob, |conn| {
@@ -198,6 +214,11 @@ fn check_verifies_every_signature_again() {
     .unwrap();
     conn.execute(
         "UPDATE feeds SET head = ?1 WHERE author = ?2",
+        rusqlite::params![id.0.to_vec(), bob_id.as_bytes()],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE posts SET id = ?1 WHERE author = ?2 AND seq = 3",
         rusqlite::params![id.0.to_vec(), bob_id.as_bytes()],
     )
     .unwrap();

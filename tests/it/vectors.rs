@@ -73,6 +73,7 @@ fn every_vector_has_its_expected_outcome() {
             "identity" => check_identity(&v),
             "key-file" => check_key_file(&v, expect),
             "message" => check_message(&v, expect),
+            "content" => check_content(&v, expect),
             "bundle" => check_bundle(&v, expect),
             "private-box" => check_box(&v, expect),
             "sealed-bundle" => check_sealed(&v, expect),
@@ -85,6 +86,22 @@ fn every_vector_has_its_expected_outcome() {
         "only {} vectors found",
         exercised.len()
     );
+}
+
+/// Content types: what our reader makes of the content is what the vector says it means.
+fn check_content(v: &Vector, expect: &str) {
+    use grapevine::content::{read_post, read_vote};
+    let content: serde_json::Value = serde_json::from_slice(&v.body).expect("JSON content");
+    let meaning: serde_json::Value =
+        serde_json::from_str(v.get("meaning").expect("meaning header")).expect("meaning JSON");
+    let (post, vote) = (read_post(&content), read_vote(&content));
+    let (found, read) = match (&post, vote) {
+        (Some(post), _) => ("post", serde_json::to_value(post).unwrap()),
+        (None, Some((link, like))) => ("vote", serde_json::json!({"link": link, "like": like})),
+        (None, None) => ("none", serde_json::Value::Null),
+    };
+    assert_eq!(found, expect, "{}", v.name);
+    assert_eq!(read, meaning, "{}", v.name);
 }
 
 /// A key file: the plain form loads through the real key-file reader and our writer writes it
