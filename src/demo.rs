@@ -1,10 +1,12 @@
-//! `grapevine demo`: three people, one USB stick, no internet.
+//! `grapevine demo`: three neighbours, a spammer and one USB stick, no internet.
 
 use std::io::Write;
 use std::path::Path;
 
-use crate::node::{Node, NodeError, Result};
-use crate::view;
+use crate::content::ContactChange::{Block, Follow};
+use crate::node::{ExportOptions, Node, NodeError, Result};
+use crate::store::Filter;
+use crate::view::{self, counted};
 
 fn say(out: &mut dyn Write, text: &str) -> Result<()> {
     writeln!(out, "{text}").map_err(|source| NodeError::Io {
@@ -31,96 +33,134 @@ pub fn run_in(root: &Path, out: &mut dyn Write) -> Result<()> {
         path: stick.clone(),
         source,
     })?;
-    let mut alice = Node::init(&root.join("alice"), Some("alice"))?;
-    let mut bob = Node::init(&root.join("bob"), Some("bob"))?;
-    let mut carol = Node::init(&root.join("carol"), Some("carol"))?;
-    say(out, &format!("Three diaries in {}:", root.display()))?;
-    for node in [&alice, &bob, &carol] {
-        let name = node.store().name_of(&node.id())?.unwrap_or_default();
-        say(out, &format!("  {name:<6} {}", node.id()))?;
-    }
+    let init = |name: &str| Node::init(&root.join(name), Some(name));
+    let (mut alice, mut bob) = (init("alice")?, init("bob")?);
+    let (mut carol, mut mallory) = (init("carol")?, init("mallory")?);
+    say(
+        out,
+        &format!("Four diaries in {}, no internet:", root.display()),
+    )?;
+    let ids: Vec<String> = [
+        (&alice, "alice"),
+        (&bob, "bob"),
+        (&carol, "carol"),
+        (&mallory, "mallory"),
+    ]
+    .iter()
+    .map(|(n, name)| format!("{name} {}", n.id().short()))
+    .collect();
+    say(out, &format!("  {}", ids.join("   ")))?;
 
-    let hello = alice.post("The river bridge is open again.", None)?;
-    alice.post("Market on Saturday, bring seeds to swap.", None)?;
-    bob.follow_and_reply(&alice, hello.id, "Good news, I'll cross on Friday.")?;
-    carol.post("Anyone heading to the hills this week?", None)?;
-    carol.contact(bob.id(), crate::content::ContactChange::Follow)?;
+    let bridge = alice.post("The river bridge is open again.", None)?;
+    alice.post("Market on Saturday, bring seeds to swap. #market", None)?;
     alice.dm(
         &[carol.id()],
         "Carol, the seeds you asked for are at the mill.",
     )?;
+    for n in 1..=3 {
+        mallory.post(&format!("CHEAP WATCHES {n}!!! #market"), None)?;
+    }
+    bob.contact(alice.id(), Follow)?;
+    bob.contact(mallory.id(), Block)?;
+    bob.post("Good news, I'll cross on Friday.", Some(bridge.id))?;
+    bob.like(bridge.id, true)?;
+    carol.contact(bob.id(), Follow)?;
+    say(
+        out,
+        "alice posts twice and writes carol privately; mallory posts ads. bob follows alice and \
+         blocks mallory; carol follows bob only.",
+    )?;
 
-    say(
+    carry(
+        &mut alice,
+        &stick,
+        &mut bob,
+        "alice's stick, read by bob",
         out,
-        "\nalice writes her diary to the stick; bob plugs it in:",
     )?;
-    carry(&mut alice, &stick, &mut bob, out)?;
-    say(
+    carry(
+        &mut mallory,
+        &stick,
+        &mut bob,
+        "mallory's stick, read by bob",
         out,
-        "bob writes his (with alice's inside) back; carol plugs it in:",
     )?;
-    carry(&mut bob, &stick, &mut carol, out)?;
+    carry(
+        &mut bob,
+        &stick,
+        &mut carol,
+        "bob's stick, read by carol",
+        out,
+    )?;
 
-    say(
-        out,
-        "\nWhat carol can read now, without ever meeting alice:",
-    )?;
-    for feed in carol.store().feeds()? {
-        let name = feed.name.unwrap_or_else(|| feed.feed.short());
-        say(
-            out,
-            &format!("\n{name} ({} messages)", feed.frontier.sequence),
-        )?;
-        for message in carol.feed(&feed.feed, 3)? {
-            let readable = carol.readable_content(&message)?;
-            say(out, &view::message_text(&message, readable, &|f| f.short()))?;
+    say(out, "carol's timeline (alice reached her through bob):")?;
+    let names = carol.names()?;
+    for post in carol.timeline(&Filter::default())? {
+        let mut line = format!(
+            "  {:<6} {}",
+            names.name(&post.message.header.author),
+            view::escape(&post.post.text)
+        );
+        if post.likes > 0 {
+            line += &format!("  ♥ {}", post.likes);
+        }
+        if post.replies > 0 {
+            line += &format!("  ({})", view::count(post.replies, "reply", "replies"));
+        }
+        say(out, &line)?;
+    }
+    for c in carol.conversations(5)? {
+        for post in c.posts {
+            say(
+                out,
+                &format!(
+                    "carol's inbox, from {}: {}",
+                    names.name(&post.message.header.author),
+                    view::escape(&post.post.text)
+                ),
+            )?;
         }
     }
-    say(
-        out,
-        "\ncarol's inbox (bob carried this private message but cannot read it):",
-    )?;
-    for (message, content) in carol.inbox(5)? {
-        say(
-            out,
-            &view::message_text(&message, Some(content), &|f| f.short()),
-        )?;
-    }
-    say(
-        out,
-        &format!("bob's inbox: {} messages", bob.inbox(5)?.len()),
-    )?;
-    say(
-        out,
-        "\nNo server, no internet: every message was checked against its author's key.",
-    )
-}
-
-fn carry(from: &mut Node, stick: &Path, to: &mut Node, out: &mut dyn Write) -> Result<()> {
-    // `all`: the reader has never written to this stick, so nothing says what it lacks.
-    let everything = crate::node::ExportOptions {
-        all: true,
-        ..Default::default()
-    };
-    let report = from.export(stick, &everything)?;
-    let Some(exported) = report.wrote else {
-        return say(out, "  nothing to carry");
-    };
-    let imported = to.import(std::slice::from_ref(&exported.path))?;
-    let total = imported.total();
+    let spam = carol.store().frontier(&mallory.id())?.sequence;
     say(
         out,
         &format!(
-            "  {} messages of {} feeds in {} bytes; {} new to the reader",
-            exported.messages, exported.feeds, exported.bytes, total.new
+            "bob carried that private message but cannot read it, nor tell whom it is for; bob's \
+             inbox holds {}.\nmallory's ads reached no one: bob dropped them, so carol has {} of \
+             them.\nEvery message was checked against its author's key.",
+            counted(bob.conversations(5)?.len() as u64, "conversation"),
+            spam
         ),
     )
 }
 
-impl Node {
-    fn follow_and_reply(&mut self, other: &Node, to: crate::MessageId, text: &str) -> Result<()> {
-        self.contact(other.id(), crate::content::ContactChange::Follow)?;
-        self.post(text, Some(to))?;
-        Ok(())
+/// One node writes everything it replicates to the stick; another reads it.
+fn carry(
+    from: &mut Node,
+    stick: &Path,
+    to: &mut Node,
+    what: &str,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let everything = ExportOptions {
+        all: true,
+        ..Default::default()
+    };
+    for old in crate::node::bundles_in(stick) {
+        let _ = std::fs::remove_file(old);
     }
+    let Some(exported) = from.export(stick, &everything)?.wrote else {
+        return say(out, &format!("{what}: nothing to carry"));
+    };
+    let total = to.import(std::slice::from_ref(&exported.path))?.total();
+    say(
+        out,
+        &format!(
+            "{what}: {} of {}; {} new, {} refused",
+            counted(exported.messages, "message"),
+            counted(exported.feeds as u64, "feed"),
+            total.new,
+            total.not_wanted
+        ),
+    )
 }

@@ -136,12 +136,17 @@ fn demo_runs_and_carol_reads_alice() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    let carol_view = text
-        .split("What carol can read")
-        .nth(1)
-        .expect("carol's view");
+    let carol_view = text.split("carol's timeline").nth(1).expect("carol's view");
     assert!(
-        carol_view.contains("The river bridge is open again."),
+        carol_view.contains("alice  The river bridge is open again.  ♥ 1  (1 reply)"),
         "{text}"
     );
+    assert!(
+        carol_view.contains("from alice: Carol, the seeds"),
+        "{text}"
+    );
+    assert!(text.contains("mallory's stick, read by bob: 4 messages of 1 feed; 0 new, 4 refused"));
+    assert!(text.contains("carol has 0 of them"), "{text}");
+    assert!(!carol_view.contains("WATCHES"), "{text}");
+    assert!(text.lines().count() <= 25, "{text}");
 }
