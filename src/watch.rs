@@ -18,6 +18,7 @@ use notify::RecursiveMode;
 use notify_debouncer_full::new_debouncer;
 use serde_json::{Value, json};
 
+use crate::FeedId;
 use crate::bundle;
 use crate::node::{BundleOutcome, ImportSummary, Node, NodeError, Result};
 
@@ -218,6 +219,14 @@ pub fn run(
 }
 
 impl Watcher<'_> {
+    /// A feed in a JSON event: `{"id", "name"}` (docs/json.md).
+    fn feed_json(&self, feed: &FeedId) -> Value {
+        match self.node.names() {
+            Ok(names) => names.json(feed),
+            Err(_) => json!({ "id": feed, "name": null }),
+        }
+    }
+
     /// (Re)starts watching every folder and root that exists; folders are created if missing.
     fn watch_all<D: WatchPath>(&mut self, debouncer: &mut D, watched: &mut HashSet<PathBuf>) {
         let folders = self.opts.folders.clone();
@@ -354,7 +363,7 @@ impl Watcher<'_> {
                     crate::view::counted(*messages, "message"),
                     feed.short()
                 ),
-                json!({ "feed": feed, "messages": messages }),
+                json!({ "feed": self.feed_json(feed), "messages": messages }),
             );
         }
     }
@@ -374,17 +383,11 @@ impl Watcher<'_> {
 
     fn log_merge(&mut self, outcome: &BundleOutcome) {
         let m = &outcome.messages;
-        let (from, name) = match &outcome.container.manifest {
-            Some(manifest) => {
-                let name = self.node.store().name_of(&manifest.exporter).ok().flatten();
-                (Some(manifest.exporter), name)
-            }
-            None => (None, None),
-        };
-        let who = match (name.as_deref(), from) {
-            (Some(name), Some(id)) => format!("{} ({})", crate::view::escape(name), id.short()),
-            (None, Some(id)) => id.short(),
-            _ => "an unknown exporter".into(),
+        let from = outcome.container.manifest.as_ref().map(|m| m.exporter);
+        let who = match (from, self.node.names()) {
+            (Some(id), Ok(names)) => names.name(&id),
+            (Some(id), Err(_)) => id.short(),
+            (None, _) => "an unknown exporter".into(),
         };
         let file = outcome
             .path
@@ -406,7 +409,7 @@ impl Watcher<'_> {
                 m.rejected
             ),
             json!({
-                "file": outcome.path, "from": from, "name": name, "new": m.new,
+                "file": outcome.path, "exporter": from.map(|f| self.feed_json(&f)), "new": m.new,
                 "already_held": m.already_held, "not_wanted": m.not_wanted, "rejected": m.rejected,
                 "reread": outcome.reread,
             }),
@@ -438,7 +441,7 @@ impl Watcher<'_> {
                     self.log.event(
                         "stale",
                         text,
-                        json!({ "folder": folder, "peer": stale.peer.to_string(), "newest": stale.newest }),
+                        json!({ "folder": folder, "peer": self.feed_json(&stale.peer), "newest": stale.newest }),
                     );
                 }
                 if let Some(wrote) = report.wrote {

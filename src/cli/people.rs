@@ -184,6 +184,7 @@ fn contact(
     json: bool,
 ) -> Result<String> {
     let feed = resolve_person(node, names, person, yes)?;
+    let before = names.name(&feed);
     let (message, settled) = node.contact(feed, change)?;
     let total = settled.total();
     if total.new > 0 {
@@ -201,9 +202,12 @@ fn contact(
             counted(settled.dropped.len() as u64, "feed")
         );
     }
-    // Settling may have just taken in their feed, and with it their name.
+    // Settling may have just taken in their feed and name, or dropped them.
     let names = node.names()?;
-    let name = names.name(&feed);
+    let name = match names.name(&feed) {
+        now if now == feed.short() => before,
+        now => now,
+    };
     if json {
         let verb = match change {
             ContactChange::Follow => "follow",

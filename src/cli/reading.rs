@@ -343,7 +343,7 @@ fn inbox(
                 .map(|c| {
                     json!({
                         "with": c.with.iter().map(|f| names.json(f)).collect::<Vec<_>>(),
-                        "unread": c.unread(),
+                        "unread_posts": c.unread(),
                         "posts": c.posts.iter().map(|p| post_json(p, names)).collect::<Vec<_>>(),
                     })
                 })

@@ -282,14 +282,14 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
             "feeds": feeds,
             "messages": messages,
             "pending": pending,
-            "unread": unread,
+            "unread_posts": unread,
             "unread_private": unread_private,
             "peers": peers.iter().map(|p| json!({
                 "peer": names.json(&p.peer),
                 "last_heard": p.last_heard,
                 "behind": p.behind,
             })).collect::<Vec<_>>(),
-            "forks": forks.iter().map(|(f, s)| json!({"feed": names.json(f), "sequence": s})).collect::<Vec<_>>(),
+            "fork_proofs": forks.iter().map(|(f, s)| json!({"feed": names.json(f), "sequence": s})).collect::<Vec<_>>(),
         });
         return pretty(&value);
     }

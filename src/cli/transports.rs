@@ -194,7 +194,7 @@ impl Transports {
                 let text = if json {
                     pretty(&json!({
                         "wrote": report.wrote.as_ref().map(|s| json!({
-                            "path": s.path,
+                            "file": s.path,
                             "messages": s.messages,
                             "feeds": s.feeds,
                             "bytes": s.bytes,
@@ -267,7 +267,7 @@ impl Transports {
                 let text = if json {
                     let mut value = import_json(&names, &report.imported);
                     value["wrote"] = json!(report.wrote.as_ref().map(|w| json!({
-                        "path": w.path,
+                        "file": w.path,
                         "messages": w.messages,
                         "feeds": w.feeds,
                         "bytes": w.bytes,
@@ -277,6 +277,13 @@ impl Transports {
                 } else {
                     let mut text = import_text(&names, &report.imported);
                     match &report.wrote {
+                        Some(w) if w.messages == 0 => {
+                            text += &format!(
+                                "\nwrote {} (no messages: it tells the others there what you \
+                                 hold now, so they send only what you lack)",
+                                w.path.display()
+                            )
+                        }
                         Some(w) => {
                             text += &format!(
                                 "\nwrote {} ({} of {})",
@@ -530,7 +537,7 @@ fn import_json(names: &Names, summary: &ImportSummary) -> Value {
     let total = summary.total();
     json!({
         "bundles": summary.bundles.iter().map(|b| json!({
-            "path": b.path,
+            "file": b.path,
             "exporter": b.container.manifest.as_ref().map(|m| names.json(&m.exporter)),
             "new": b.messages.new,
             "already_held": b.messages.already_held,
@@ -547,7 +554,7 @@ fn import_json(names: &Names, summary: &ImportSummary) -> Value {
         "not_wanted": total.not_wanted,
         "pending": total.pending,
         "forks": total.forks,
-        "unreadable": summary.unreadable.iter().map(|(p, e)| json!({"path": p, "error": e})).collect::<Vec<_>>(),
+        "unreadable": summary.unreadable.iter().map(|(p, e)| json!({"file": p, "error": e})).collect::<Vec<_>>(),
         "not_for_you": summary.not_for_us,
         "not_wanted_feeds": summary.not_wanted_feeds().iter().map(|f| names.json(f)).collect::<Vec<_>>(),
     })

@@ -63,7 +63,14 @@ fn reimport_is_idempotent() {
     let bundle = alice.export_to(stick.path());
     assert_eq!(import_counts(&bob.import(&bundle)), (6, 0, 0));
     let held = |s: serde_json::Value| {
-        ["messages", "feeds", "pending", "forks", "unread"].map(|k| s[k].clone())
+        [
+            "messages",
+            "feeds",
+            "pending",
+            "fork_proofs",
+            "unread_posts",
+        ]
+        .map(|k| s[k].clone())
     };
     let before = held(bob.status());
     assert_eq!(import_counts(&bob.import(&bundle)), (0, 6, 0));

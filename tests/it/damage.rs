@@ -213,7 +213,7 @@ fn a_fork_is_recorded_and_shown() {
         bob.posts(&alice.id()),
         ["before the split", "from the laptop"]
     );
-    let forks = &bob.status()["forks"];
+    let forks = &bob.status()["fork_proofs"];
     assert_eq!(forks[0]["feed"]["id"], alice.id().as_str());
     assert_eq!(forks[0]["sequence"], 3);
     let text = bob.ok(&["feed", &alice.id()]);

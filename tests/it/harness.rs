@@ -142,7 +142,7 @@ impl TestNode {
     pub fn export_to(&self, dir: &Path) -> PathBuf {
         let out = self.ok(&["export", path_str(dir), "--json"]);
         let report: Value = serde_json::from_str(&out).expect("export --json");
-        let path = PathBuf::from(report["wrote"]["path"].as_str().unwrap_or_default());
+        let path = PathBuf::from(report["wrote"]["file"].as_str().unwrap_or_default());
         assert!(
             path.is_file(),
             "{}: export wrote no bundle: {out}",

@@ -113,7 +113,7 @@ fn concurrent_posts_on_one_home_are_all_kept() {
     for (i, message) in feed.iter().rev().enumerate() {
         assert_eq!(message["sequence"], i as u64 + 1);
     }
-    assert_eq!(alice.status()["forks"], serde_json::json!([]));
+    assert_eq!(alice.status()["fork_proofs"], serde_json::json!([]));
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod damage;
 mod dropfolder;
 mod harness;
 mod hostile;
+mod json;
 mod lan;
 mod local;
 mod order;

@@ -136,7 +136,7 @@ fn private_conversations_are_grouped_and_searchable_only_by_their_readers() {
         "one conversation: {inbox}"
     );
     assert_eq!(inbox[0]["with"][0]["name"], "alice");
-    assert_eq!(inbox[0]["unread"], 0, "read once shown");
+    assert_eq!(inbox[0]["unread_posts"], 0, "read once shown");
     assert_eq!(inbox[0]["posts"].as_array().unwrap().len(), 2);
     assert_eq!(
         json(&bob.ok(&["search", "gate", "--json"]))

@@ -125,7 +125,7 @@ fn one_home_under_watch_serve_and_the_cli_at_once() {
     }
     // The home's own posts are all there, once each, in order: nothing lost, no fork.
     assert_eq!(home.posts(&home.id()), want("home"));
-    assert_eq!(home.status()["forks"], serde_json::json!([]));
+    assert_eq!(home.status()["fork_proofs"], serde_json::json!([]));
     // And they travel back out: the watcher writes the home's bundle, the server answers.
     eventually(WAIT, "the folder friend holds the home's posts", || {
         clean(&folder_friend, &["sync-dir", path_str(folder.path())]);

@@ -166,14 +166,14 @@ fn a_post_travels_through_syncthing() {
     wb.expect(
         Duration::from_secs(90),
         "a's first bundle arriving through Syncthing",
-        |l| l.starts_with("merged") && l.contains("from a "),
+        |l| l.starts_with("merged") && l.contains("from a"),
     );
     let posted = Instant::now();
     a.post("carried by syncthing");
     wb.expect(
         Duration::from_secs(60),
         "a's new post arriving through Syncthing",
-        |l| l.starts_with("merged") && l.contains("from a ") && l.contains(": 1 new message,"),
+        |l| l.starts_with("merged") && l.contains("from a") && l.contains(": 1 new message,"),
     );
     let latency = posted.elapsed();
     crate::harness::eventually(Duration::from_secs(10), "b reads a's post", || {

@@ -1,0 +1,160 @@
+//! One JSON vocabulary (docs/json.md): every command that reports something takes `--json`,
+//! prints JSON that parses, uses only documented field names, and shows every feed the same
+//! way, as `{"id", "name"}`.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::harness::{TestNode, path_str, stick, written_id};
+
+/// Field names documented in docs/json.md: the backticked words in the first cell of each
+/// table row of its "Fields" table.
+fn documented() -> BTreeSet<String> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/json.md"))
+        .expect("docs/json.md");
+    doc.lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split(" |").next())
+        .flat_map(|cell| {
+            cell.split('`')
+                .map(|w| w.trim_matches([',', ' ']).to_owned())
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Fields whose value is a feed, or a list of feeds.
+const FEED_FIELDS: &[&str] = &[
+    "author",
+    "peer",
+    "feed",
+    "me",
+    "exporter",
+    "contact",
+    "with",
+    "mentions",
+    "recipients",
+    "follows",
+    "followers",
+    "blocks",
+    "following",
+    "blocked",
+    "liked_by",
+    "not_wanted_feeds",
+];
+
+fn is_feed(v: &Value) -> bool {
+    v.as_object().is_some_and(|o| {
+        o.len() == 2
+            && o["id"].as_str().is_some_and(|id| id.starts_with('@'))
+            && (o["name"].is_null() || o["name"].is_string())
+    })
+}
+
+fn walk(command: &str, value: &Value, known: &BTreeSet<String>, seen: &mut BTreeSet<String>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| walk(command, v, known, seen)),
+        Value::Object(map) => {
+            for (key, v) in map {
+                assert!(
+                    known.contains(key),
+                    "`{command}` prints field `{key}`, which docs/json.md does not document"
+                );
+                seen.insert(key.clone());
+                if FEED_FIELDS.contains(&key.as_str()) && !v.is_null() {
+                    let ok = match v {
+                        Value::Array(list) => list.iter().all(is_feed),
+                        other => is_feed(other),
+                    };
+                    assert!(ok, "`{command}`: `{key}` is not a feed object: {v}");
+                }
+                // A message's content is the author's JSON, not ours.
+                if key != "content" {
+                    walk(command, v, known, seen);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_command_speaks_one_json_vocabulary() {
+    let known = documented();
+    assert!(
+        known.len() > 40,
+        "docs/json.md lists too few fields: {known:?}"
+    );
+    let alice = TestNode::new("alice");
+    let bob = TestNode::new("bob");
+    let s = stick();
+    let dir = path_str(s.path());
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    let mut run = |node: &TestNode, args: &[&str]| {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let out = node.ok(&args);
+        outputs.push((args.join(" "), out.clone()));
+        out
+    };
+    run(&alice, &["follow", &bob.id(), "--yes"]);
+    run(&bob, &["follow", &alice.id(), "--yes"]);
+    run(&alice, &["name", "Alice"]);
+    run(&alice, &["export", dir]);
+    run(&bob, &["import", dir]);
+    run(&bob, &["sync-dir", dir]);
+    run(&alice, &["sync-dir", dir]);
+    // Now alice knows bob's name: a mention and a private message by name.
+    let post = written_id(&run(&alice, &["post", "hello #tea @bob"]));
+    run(&alice, &["dm", "--to", "bob", "psst"]);
+    run(&alice, &["sync-dir", dir]);
+    run(&bob, &["sync-dir", dir]);
+    run(&bob, &["reply", &post, "hi"]);
+    run(&bob, &["like", &post]);
+    run(&bob, &["unlike", &post]);
+    for args in [
+        &["timeline", "--all"][..],
+        &["thread", &post],
+        &["show", &post],
+        &["inbox"],
+        &["feed", "Alice"],
+        &["mentions"],
+        &["tag"],
+        &["tag", "tea"],
+        &["search", "hello"],
+        &["who", "Alice"],
+        &["contacts"],
+        &["status"],
+        &["peers"],
+        &["check"],
+    ] {
+        run(&bob, args);
+    }
+    // Unfollowing drops alice's feed, and with it her name: her id is typed again.
+    let alice_id = alice.id();
+    run(&bob, &["unfollow", "Alice"]);
+    run(&bob, &["follow", &alice_id]);
+    run(&bob, &["block", &alice_id]);
+    run(&bob, &["unblock", &alice_id]);
+    run(&bob, &["follow", &alice_id]);
+    let mut seen = BTreeSet::new();
+    for (command, out) in &outputs {
+        let value: Value = serde_json::from_str(out)
+            .unwrap_or_else(|e| panic!("`{command}` printed no JSON ({e}):\n{out}"));
+        walk(command, &value, &known, &mut seen);
+    }
+    // The documentation lists nothing that no command prints (watch and sync aside, which
+    // run elsewhere).
+    let elsewhere = [
+        "event", "folders", "media", "folder", "mount", "problem", "error", "newest", "address",
+        "received", "sent", "reread", "feeds", "bytes",
+    ];
+    for field in &known {
+        assert!(
+            seen.contains(field) || elsewhere.contains(&field.as_str()),
+            "docs/json.md documents `{field}`, which no command printed"
+        );
+    }
+}
