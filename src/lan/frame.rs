@@ -295,3 +295,122 @@ fn verify_hello(
         .map_err(|_| bad("its signature over the handshake does not verify"))?;
     Ok(feed)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+
+    use super::*;
+
+    fn connected() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+        let (server, _) = listener.accept().expect("accept");
+        (client, server)
+    }
+
+    /// Two ends of a finished handshake.
+    fn session() -> ((FrameReader, FrameWriter), (FrameReader, FrameWriter)) {
+        let (client, server) = connected();
+        let key = [7u8; 32];
+        let limit = Duration::from_secs(10);
+        let other = std::thread::spawn(move || {
+            handshake(
+                server,
+                &Identity::from_seed(&[2; 32]),
+                &key,
+                false,
+                limit,
+                limit,
+            )
+        });
+        let (_, r1, w1) = handshake(
+            client,
+            &Identity::from_seed(&[1; 32]),
+            &key,
+            true,
+            limit,
+            limit,
+        )
+        .expect("handshake");
+        let (_, r2, w2) = other.join().expect("thread").expect("handshake");
+        ((r1, w1), (r2, w2))
+    }
+
+    #[test]
+    fn payloads_up_to_the_limit_travel_and_larger_ones_are_refused() {
+        assert_eq!(MAX_PAYLOAD, 65_519, "the largest frame less the tag");
+        let ((_, mut writer), (mut reader, _)) = session();
+        // The largest payload makes a frame of exactly MAX_FRAME bytes, which must be read.
+        let largest: Vec<u8> = (0..MAX_PAYLOAD).map(|i| i as u8).collect();
+        writer
+            .write(&largest)
+            .expect("the largest payload is written");
+        assert_eq!(reader.read().expect("and read"), largest);
+        for too_big in [MAX_PAYLOAD + 1, MAX_PAYLOAD + 2, MAX_FRAME + 1] {
+            assert!(
+                matches!(writer.write(&vec![0; too_big]), Err(FrameError::Oversized(n)) if n == too_big as u64),
+                "{too_big} bytes"
+            );
+        }
+        writer.write(b"after").expect("the session carries on");
+        assert_eq!(reader.read().expect("read"), b"after");
+    }
+
+    #[test]
+    fn an_announced_length_over_the_limit_is_refused_before_reading() {
+        let (mut ours, mut theirs) = connected();
+        theirs
+            .write_all(&(MAX_FRAME as u32).to_be_bytes())
+            .expect("write");
+        theirs.write_all(&vec![9; MAX_FRAME]).expect("write");
+        let mut buf = Vec::new();
+        read_raw(&mut ours, &mut buf, Patience::Silence(5)).expect("a frame at the limit");
+        assert_eq!(buf.len(), MAX_FRAME);
+        theirs
+            .write_all(&(MAX_FRAME as u32 + 1).to_be_bytes())
+            .expect("write");
+        assert!(matches!(
+            read_raw(&mut ours, &mut buf, Patience::Silence(5)),
+            Err(FrameError::Oversized(n)) if n == MAX_FRAME as u64 + 1
+        ));
+    }
+
+    /// A peer that resets the connection mid-handshake ends the wait at once, as a closed
+    /// connection; only a real silence runs into the deadline.
+    #[test]
+    fn a_reset_during_the_handshake_ends_it_at_once() {
+        let (mut ours, theirs) = connected();
+        socket2::SockRef::from(&theirs)
+            .set_linger(Some(Duration::ZERO))
+            .expect("linger");
+        let mut theirs = theirs;
+        theirs.write_all(&[1, 2]).expect("write");
+        drop(theirs); // with linger 0: a reset
+        let started = Instant::now();
+        let mut buf = [0u8; 8];
+        let result = read_exact_by(
+            &mut ours,
+            &mut buf,
+            Patience::Until(Instant::now() + Duration::from_secs(20), 20),
+        );
+        assert!(
+            matches!(result, Err(FrameError::Closed)),
+            "a reset reads as closed: {result:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "it did not wait for the deadline"
+        );
+        let (mut ours, _silent) = connected();
+        let result = read_exact_by(
+            &mut ours,
+            &mut buf,
+            Patience::Until(Instant::now() + Duration::from_millis(300), 0),
+        );
+        assert!(
+            matches!(result, Err(FrameError::HandshakeDeadline(0))),
+            "{result:?}"
+        );
+    }
+}
