@@ -122,7 +122,7 @@ fn bench(c: &mut Criterion) {
 
     let alice = Identity::from_seed(&[1; 32]);
     let bob = Identity::from_seed(&[2; 32]);
-    let eve = Identity::from_seed(&[3; 32]).opener();
+    let eve = private_box::Opener::of(&Identity::from_seed(&[3; 32]));
     let to_bob = private_box::seal(
         &alice.feed_id(),
         &[alice.feed_id(), bob.feed_id()],
@@ -130,7 +130,7 @@ fn bench(c: &mut Criterion) {
         &private_box::Randomness::fresh().unwrap(),
     )
     .unwrap();
-    let bob_opener = bob.opener();
+    let bob_opener = private_box::Opener::of(&bob);
     let mut g = c.benchmark_group("private_box");
     g.throughput(Throughput::Elements(1));
     g.bench_function("reject_not_for_me", |b| {

@@ -87,11 +87,6 @@ impl Identity {
         self.signing.sign(bytes).to_bytes()
     }
 
-    /// The key that opens private boxes sent to this feed.
-    pub fn opener(&self) -> crate::private_box::Opener {
-        crate::private_box::Opener::new(Zeroizing::new(self.signing.to_scalar_bytes()))
-    }
-
     /// The X25519 secret scalar bytes of this identity (the standard conversion), for the LAN
     /// handshake's Noise static key. Its public half is the X25519 form of the feed id.
     pub fn x25519_secret(&self) -> Zeroizing<[u8; 32]> {

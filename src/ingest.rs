@@ -99,6 +99,9 @@ pub struct Ingester<'a> {
     opener: &'a Opener,
     wanted: Option<&'a ReplicationSet>,
     batch: Vec<(Message, String)>,
+    /// `about` messages of feeds we do not replicate: their names, once verified, help a
+    /// person find and follow them.
+    heard: Vec<(Message, String)>,
     pub report: IngestReport,
     /// Contiguous runs of (feed, first, last) that the records pushed claim, in order.
     carried: Vec<(FeedId, u64, u64)>,
@@ -111,6 +114,7 @@ impl<'a> Ingester<'a> {
             opener,
             wanted: None,
             batch: Vec::new(),
+            heard: Vec::new(),
             report: IngestReport::default(),
             carried: Vec::new(),
         }
@@ -207,7 +211,15 @@ impl<'a> Ingester<'a> {
             }
         }
         verified.sort_by_key(|m| (m.header.author, m.header.sequence));
+        let heard = std::mem::take(&mut self.heard);
+        let heard_refs: Vec<&Message> = heard.iter().map(|(m, _)| m).collect();
+        let heard_ok = verify_all(&heard_refs);
         let tx = self.store.write()?;
+        for ((message, name), verdict) in heard.iter().zip(heard_ok) {
+            if verdict.is_ok() {
+                store::posts::heard_name(&tx, message, name)?;
+            }
+        }
         // Frontiers as read at the start of the transaction, and as they are now.
         let mut frontiers: HashMap<FeedId, (Frontier, Frontier)> = HashMap::new();
         for message in verified {
@@ -250,6 +262,9 @@ impl<'a> Ingester<'a> {
             self.report.feeds.entry(author).or_insert(wanted);
             if !wanted {
                 self.report.not_wanted += 1;
+                if let Some(name) = about_self(&message) {
+                    self.heard.push((message, name));
+                }
                 continue;
             }
             let (frontier, has_pending) = match feeds.get(&author) {
@@ -287,6 +302,19 @@ impl<'a> Ingester<'a> {
             reason: error.to_string(),
         });
     }
+}
+
+/// The name an `about` message gives its own author, looked for only in small JSON messages
+/// that mention `about` (most carried messages are not).
+fn about_self(message: &Message) -> Option<String> {
+    const MOST: usize = 512;
+    if message.header.kind != ContentKind::Json
+        || message.content.len() > MOST
+        || !message.content.windows(7).any(|w| w == b"\"about\"")
+    {
+        return None;
+    }
+    content::self_name(message.header.author, &message.json()?)
 }
 
 /// Places verified messages inside one transaction.

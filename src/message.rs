@@ -17,6 +17,7 @@ pub const VERSION: u8 = 1;
 pub const UNSIGNED_LEN: usize = 118;
 pub const ENVELOPE_LEN: usize = UNSIGNED_LEN + 64;
 pub const MAX_CONTENT: usize = 8 * 1024;
+const _: () = assert!(crate::private_box::MAX_BOX == MAX_CONTENT);
 /// Largest sequence number: SQLite and JSON consumers hold it as a signed 64-bit integer.
 pub const MAX_SEQUENCE: u64 = i64::MAX as u64;
 const SIGNING_CONTEXT: &[u8] = b"grapevine-message";

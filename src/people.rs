@@ -92,6 +92,14 @@ impl Names {
         found
     }
 
+    /// The one feed a name (petname, else self-chosen name) stands for, if exactly one.
+    pub fn resolve_feed_by_name(&self, name: &str) -> Option<FeedId> {
+        match self.by_name(name).as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
+
     /// The feed meant by `input`: an id (with or without `@`), a unique prefix of a known id,
     /// a petname or a self-chosen name. An id that parses is taken even if nobody has seen it;
     /// the caller decides whether to warn ([`Store::has_seen`]).

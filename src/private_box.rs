@@ -14,8 +14,12 @@ use thiserror::Error;
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
+use crate::identity::Identity;
 use crate::ids::FeedId;
-use crate::message::MAX_CONTENT;
+
+/// The largest box: a box is a message's content, so it fits in one (the message module holds
+/// it to `message::MAX_CONTENT`). Defined here so that boxes do not depend on messages.
+pub const MAX_BOX: usize = 8 * 1024;
 
 pub const VERSION: u8 = 1;
 pub const MAX_RECIPIENTS: usize = 16;
@@ -34,7 +38,7 @@ pub enum BoxError {
     #[error("{0} is not a valid ed25519 public key, so it cannot receive private messages")]
     BadRecipient(FeedId),
     #[error(
-        "the text is too long for a private message: the box would be {0} bytes, at most {MAX_CONTENT} fit"
+        "the text is too long for a private message: the box would be {0} bytes, at most {MAX_BOX} fit"
     )]
     TooLarge(usize),
     #[error("malformed private box: {0}")]
@@ -87,6 +91,11 @@ pub struct Opener {
 }
 
 impl Opener {
+    /// The opener of the boxes sent to `identity`.
+    pub fn of(identity: &Identity) -> Self {
+        Self::new(identity.x25519_secret())
+    }
+
     /// From the ed25519 key's scalar bytes (the standard conversion; X25519 clamps them).
     pub fn new(scalar_bytes: Zeroizing<[u8; 32]>) -> Self {
         let secret = StaticSecret::from(*scalar_bytes);
@@ -221,7 +230,7 @@ pub fn seal(
     let mut out = seal_key_header(recipients, &random.body_key, random)?;
     let padded = pad(plaintext);
     let size = out.len() + padded.len() + TAG_LEN;
-    if size > MAX_CONTENT {
+    if size > MAX_BOX {
         return Err(BoxError::TooLarge(size));
     }
     // The body key seals exactly one message, so a fixed nonce never repeats under it.
@@ -326,10 +335,9 @@ fn unpad(padded: &[u8]) -> Result<Zeroizing<Vec<u8>>, BoxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::Identity;
 
     fn opener(identity: &Identity) -> Opener {
-        identity.opener()
+        Opener::of(identity)
     }
 
     #[test]
@@ -390,8 +398,7 @@ mod tests {
         for (text, body) in [(0, PAD), (254, PAD), (255, 2 * PAD)] {
             let boxed = sealed(&people[..1], text).unwrap();
             assert_eq!(boxed.len(), header + body + TAG_LEN, "{text}-byte text");
-            let opened = alice
-                .opener()
+            let opened = Opener::of(&alice)
                 .open(&alice.feed_id(), &boxed)
                 .unwrap()
                 .unwrap();

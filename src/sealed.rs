@@ -198,13 +198,13 @@ mod tests {
             let (plain, file) = sealed(len, &[bob.feed_id()]);
             let mut out = Vec::new();
             assert!(matches!(
-                unseal(&file[..], &bob.opener(), &mut out),
+                unseal(&file[..], &Opener::of(&bob), &mut out),
                 Ok(Unsealed::Opened)
             ));
             assert_eq!(out, plain, "length {len}");
             let mut nothing = Vec::new();
             assert!(matches!(
-                unseal(&file[..], &eve.opener(), &mut nothing),
+                unseal(&file[..], &Opener::of(&eve), &mut nothing),
                 Ok(Unsealed::NotForUs)
             ));
             assert!(nothing.is_empty());
@@ -234,7 +234,7 @@ mod tests {
         let (_, file) = sealed(2 * CHUNK + 10, &[bob.feed_id()]);
         let header = 2 + 32 + 4 * private_box::SLOT_LEN;
         for cut in [file.len() - 1, header + CHUNK + TAG, header + 5] {
-            let result = unseal(&file[..cut], &bob.opener(), &mut Vec::new());
+            let result = unseal(&file[..cut], &Opener::of(&bob), &mut Vec::new());
             assert!(
                 matches!(result, Err(UnsealError::Damaged(_))),
                 "cut at {cut}"
@@ -243,14 +243,14 @@ mod tests {
         let mut flipped = file.clone();
         flipped[header + 100] ^= 1;
         assert!(matches!(
-            unseal(&flipped[..], &bob.opener(), &mut Vec::new()),
+            unseal(&flipped[..], &Opener::of(&bob), &mut Vec::new()),
             Err(UnsealError::Damaged(_))
         ));
         // The report says where: the start of the chunk that failed, here the second.
         let mut second = file.clone();
         second[header + CHUNK + TAG + 7] ^= 1;
         let mut salvaged = Vec::new();
-        match unseal(&second[..], &bob.opener(), &mut salvaged) {
+        match unseal(&second[..], &Opener::of(&bob), &mut salvaged) {
             Err(UnsealError::Damaged(at)) => assert_eq!(at, (header + CHUNK + TAG) as u64),
             _ => panic!("a damaged second chunk is reported"),
         }
@@ -267,7 +267,7 @@ mod tests {
             other[1] = slots;
             assert!(
                 matches!(
-                    unseal(&other[..], &bob.opener(), &mut Vec::new()),
+                    unseal(&other[..], &Opener::of(&bob), &mut Vec::new()),
                     Err(UnsealError::NotABundle)
                 ),
                 "version {version}, {slots} slots"

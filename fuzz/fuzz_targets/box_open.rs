@@ -9,7 +9,7 @@ use grapevine::ids::FeedId;
 use grapevine::private_box::{Opener, check_structure};
 use libfuzzer_sys::fuzz_target;
 
-static READER: LazyLock<Opener> = LazyLock::new(|| Identity::from_seed(&[2; 32]).opener());
+static READER: LazyLock<Opener> = LazyLock::new(|| Opener::of(&Identity::from_seed(&[2; 32])));
 static AUTHOR: LazyLock<FeedId> = LazyLock::new(|| Identity::from_seed(&[1; 32]).feed_id());
 
 fuzz_target!(|data: &[u8]| {

@@ -9,7 +9,7 @@ use grapevine::private_box::Opener;
 use grapevine::sealed::unseal;
 use libfuzzer_sys::fuzz_target;
 
-static READER: LazyLock<Opener> = LazyLock::new(|| Identity::from_seed(&[2; 32]).opener());
+static READER: LazyLock<Opener> = LazyLock::new(|| Opener::of(&Identity::from_seed(&[2; 32])));
 
 fuzz_target!(|data: &[u8]| {
     let mut out = Vec::new();

@@ -633,7 +633,16 @@ fn import_text(names: &Names, summary: &ImportSummary) -> String {
                 None => feed.to_string(),
             })
             .collect();
-        let first = unwanted.first().map(|f| f.base32()[..8].to_owned());
+        // How to name the first one in a command: by its name if that names only it.
+        let first = unwanted.first().map(|f| match names.chosen(f) {
+            Some(name) if names.resolve_feed_by_name(name) == Some(*f) && !name.contains(' ') => {
+                view::escape(name)
+            }
+            Some(name) if names.resolve_feed_by_name(name) == Some(*f) => {
+                format!("\"{}\"", view::escape(name))
+            }
+            _ => f.base32()[..8].to_owned(),
+        });
         text += &format!(
             "\n{} {}: {}\nhint: `grapevine follow {}` takes a feed in from these files (with \
              the feeds it follows); a unique start of its id is enough",

@@ -332,6 +332,15 @@ impl Node {
             None if held => Some(known.derived(peer, DEFAULT_HOPS)),
             None => None,
         };
+        // Someone we follow is offered our own feed even before they follow us: it is how
+        // they learn who we are, and can follow back (docs/replication.md).
+        let me = self.id();
+        let wants = wants.map(|mut set| {
+            if known.graph.follows(&me).contains(&peer) {
+                set.insert(me);
+            }
+            set
+        });
         Ok(Audience { wants, holds })
     }
 

@@ -86,7 +86,7 @@ impl Node {
         let store = Store::open(&home.join(STORE_FILE))?;
         Ok(Self {
             home: home.to_owned(),
-            opener: identity.opener(),
+            opener: Opener::of(&identity),
             identity,
             store,
         })

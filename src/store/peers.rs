@@ -217,6 +217,14 @@ impl Store {
 pub(super) fn forget_feed_in(tx: &rusqlite::Transaction<'_>, feed: &FeedId) -> Result<u64> {
     let key = feed.as_bytes();
     super::posts::forget_feed(tx, feed)?;
+    // The name stays known, so that the feed can be found by it again.
+    tx.execute(
+        "INSERT INTO heard_names (feed, name, seq) \
+         SELECT author, name, name_seq FROM feeds WHERE author = ?1 AND name IS NOT NULL \
+         ON CONFLICT (feed) DO UPDATE SET name = excluded.name, seq = excluded.seq \
+         WHERE excluded.seq >= seq",
+        [key],
+    )?;
     tx.execute(
         "DELETE FROM inbox WHERE id IN (SELECT id FROM messages WHERE author = ?1)",
         [key],

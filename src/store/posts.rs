@@ -273,13 +273,14 @@ impl Store {
         Ok(stmt.query_row([feed.as_bytes()], |r| r.get(0)).optional()?)
     }
 
-    /// Every petname and self-chosen name.
+    /// Every petname and self-chosen name (of a held feed, or else as last heard).
     pub fn names(&self) -> Result<Vec<NameRow>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT f.author, p.name, f.name FROM feeds f LEFT JOIN petnames p ON p.feed = f.author \
-             WHERE f.name IS NOT NULL OR p.name IS NOT NULL \
-             UNION SELECT p.feed, p.name, NULL FROM petnames p \
-             WHERE p.feed NOT IN (SELECT author FROM feeds)",
+            "WITH known AS (SELECT author AS feed FROM feeds WHERE name IS NOT NULL \
+                 UNION SELECT feed FROM petnames UNION SELECT feed FROM heard_names) \
+             SELECT k.feed, p.name, coalesce(f.name, h.name) FROM known k \
+             LEFT JOIN petnames p ON p.feed = k.feed LEFT JOIN feeds f ON f.author = k.feed \
+             LEFT JOIN heard_names h ON h.feed = k.feed",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok((
@@ -404,6 +405,20 @@ fn index_post(tx: &Transaction<'_>, m: &Message, post: &Post, private: bool) -> 
         tx.prepare_cached("INSERT OR IGNORE INTO tags (tag, id) VALUES (?1, ?2)")?
             .execute(params![tag, m.id.as_bytes()])?;
     }
+    Ok(())
+}
+
+/// Remembers the name a feed we do not hold gave itself, from a verified `about` message.
+pub(crate) fn heard_name(tx: &Transaction<'_>, m: &Message, name: &str) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO heard_names (feed, name, seq) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (feed) DO UPDATE SET name = ?2, seq = ?3 WHERE seq < ?3",
+    )?
+    .execute(params![
+        m.header.author.as_bytes(),
+        name,
+        m.header.sequence as i64
+    ])?;
     Ok(())
 }
 

@@ -102,7 +102,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE peers ADD COLUMN stale_noted INTEGER;",
     // 6: what reading needs: posts (public, and private ones we opened) with the time we show
     // them at and whether they were read, their replies, likes, mentions and tags, a full-text
-    // index, and the petnames this node gives feeds. Filled from held messages by `backfill`.
+    // index, the petnames this node gives feeds, and the names of feeds we do not hold (from
+    // verified `about` messages we carried past, or held before). Filled by `backfill`.
     "CREATE TABLE posts (
         id BLOB PRIMARY KEY,
         author BLOB NOT NULL,
@@ -136,6 +137,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE petnames (
         feed BLOB PRIMARY KEY,
         name TEXT NOT NULL
+    );
+    CREATE TABLE heard_names (
+        feed BLOB PRIMARY KEY,
+        name TEXT NOT NULL,
+        seq INTEGER NOT NULL
     );
     CREATE VIRTUAL TABLE post_text USING fts5 (text, content = '', contentless_delete = 1);",
 ];

@@ -9,6 +9,7 @@ mod check;
 mod crash;
 mod damage;
 mod dropfolder;
+mod guide;
 mod harness;
 mod hostile;
 mod json;

@@ -361,7 +361,7 @@ fn check_box(v: &Vector, expect: &str) {
     use grapevine::private_box::{BoxError, Randomness, seal};
     let author = Identity::from_seed(&seed(v, "author-seed")).feed_id();
     let reader = Identity::from_seed(&seed(v, "reader-seed"));
-    let opened = reader.opener().open(&author, &v.body);
+    let opened = grapevine::private_box::Opener::of(&reader).open(&author, &v.body);
     let plaintext = v.get("plaintext").unwrap().as_bytes();
     match expect {
         "success" => {
@@ -404,7 +404,11 @@ fn check_sealed(v: &Vector, expect: &str) {
     use grapevine::sealed::{UnsealError, Unsealed, unseal};
     let reader = Identity::from_seed(&seed(v, "reader-seed"));
     let mut plain = Vec::new();
-    let result = unseal(&v.body[..], &reader.opener(), &mut plain);
+    let result = unseal(
+        &v.body[..],
+        &grapevine::private_box::Opener::of(&reader),
+        &mut plain,
+    );
     let described = v.get("payload").unwrap();
     let payload = match described.split_once(" bytes, byte i = i mod 251") {
         Some((n, _)) => build::boundary_payload(n.parse().unwrap()),
