@@ -39,6 +39,11 @@ pub enum SessionError {
     Duplicate(FeedId),
     #[error("{0} refused: {1}")]
     Full(FeedId, super::limits::Refusal),
+    #[error(
+        "{0} ended the session before it began: it may have blocked you, or have no room for \
+         another session now. Try again later, or carry a stick"
+    )]
+    EndedEarly(FeedId),
 }
 
 impl From<crate::store::StoreError> for SessionError {
@@ -166,6 +171,12 @@ pub fn run(
     let (sent, received) = match (result, received) {
         (Ok(sent), Ok(received)) => (sent, received),
         (Err(SessionError::Frame(FrameError::Closed)), Err(why)) => return Err(why),
+        // Closed before its want list arrived: the peer refused the session.
+        (Err(SessionError::Frame(FrameError::Closed)), Ok(_))
+            if theirs.lock().map(|t| t.is_empty()).unwrap_or(false) =>
+        {
+            return Err(SessionError::EndedEarly(peer));
+        }
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     Ok(SessionReport {

@@ -454,3 +454,22 @@ impl Drop for Unmount {
         let _ = Command::new("umount").arg(&self.0).output();
     }
 }
+
+/// Ctrl-C (SIGINT) or SIGTERM stops `watch` and `serve` cleanly: a last line, exit 0.
+#[test]
+fn watch_and_serve_stop_cleanly_on_a_signal() {
+    let a = TestNode::new("a");
+    let shared = stick();
+    for signal in ["INT", "TERM"] {
+        let mut w = a.spawn(&["watch", path_str(shared.path())]);
+        w.expect(READY, "the watcher ready", |l| l.starts_with("watching"));
+        let status = w.stop_with(signal, std::time::Duration::from_secs(10));
+        assert_eq!(status.code(), Some(0), "watch after SIG{signal}");
+        w.expect(READY, "a last line", |l| l == "stopped watching");
+        let mut s = a.spawn(&["serve", "--listen", "127.0.0.1:0", "--no-discovery"]);
+        s.expect(READY, "serve listening", |l| l.starts_with("listening on"));
+        let status = s.stop_with(signal, std::time::Duration::from_secs(10));
+        assert_eq!(status.code(), Some(0), "serve after SIG{signal}");
+        s.expect(READY, "a last line", |l| l == "stopped serving");
+    }
+}

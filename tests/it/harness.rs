@@ -351,6 +351,35 @@ impl Running {
     }
 }
 
+impl Running {
+    /// Sends `signal` (e.g. "INT", "TERM") and waits at most `within` for the process to end;
+    /// returns its exit status.
+    pub fn stop_with(
+        &mut self,
+        signal: &str,
+        within: std::time::Duration,
+    ) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "{}: kill -{signal} failed", self.what);
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: still running {within:?} after SIG{signal}",
+                self.what
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();

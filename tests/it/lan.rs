@@ -257,7 +257,12 @@ fn blocked_feeds_are_refused() {
     b.ok(&["block", &a.id(), "--yes"]);
     a.post("unwelcome");
     let (mut server, address) = serve(&b, &[]);
-    a.fails_with(1, &["sync", &address, "--timeout", "5"]);
+    let out = a.fails_with(1, &["sync", &address, "--timeout", "5"]);
+    assert!(
+        out.contains("ended the session before it began: it may have blocked you"),
+        "{out}"
+    );
+    assert_eq!(out.matches("blocked you").count(), 1, "said once: {out}");
     server.expect(WAIT, "the refusal", |l| {
         l.contains("is blocked; session refused")
     });
