@@ -1,10 +1,12 @@
 //! `grapevine graph`: a picture of one's gossip network, as DOT or as SVG drawn in-process.
 //!
-//! The SVG is a radial layout like the seed's figure: me in the middle, friends on the first
-//! ring, friends of friends on the next, blocked feeds on an outer ring in red. A node's area
-//! grows with how many of its messages are held.
+//! The SVG is a radial layout like Patchwork's network view: you in the middle, people you
+//! follow on the first ring, their friends on the next, blocked feeds on an outer ring. Follows
+//! are arrows that end at the followed node's edge and bend around any node in their way; a
+//! node's area grows with how many of its messages are held; feeds heard from lately (bundles or
+//! sessions) wear a green ring, pubs are drawn large, and a legend says all of this.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use crate::graph::{Exclusion, Graph, ReplicationSet};
@@ -19,6 +21,19 @@ pub struct Node {
     pub distance: Option<u32>,
     pub excluded: Option<Exclusion>,
     pub held: u64,
+    /// Heard from lately: a bundle or session of it arrived recently.
+    pub gossiping: bool,
+    /// An always-on peer (`pub add`).
+    pub is_pub: bool,
+}
+
+/// What the picture knows of each feed besides the graph.
+#[derive(Default)]
+pub struct Marks {
+    pub names: HashMap<FeedId, String>,
+    pub held: HashMap<FeedId, u64>,
+    pub gossiping: HashSet<FeedId>,
+    pub pubs: HashSet<FeedId>,
 }
 
 /// The nodes (replication set, then excluded feeds) and follow edges between them.
@@ -28,34 +43,29 @@ pub struct Picture {
 }
 
 impl Picture {
-    pub fn new(
-        graph: &Graph,
-        set: &ReplicationSet,
-        names: &HashMap<FeedId, String>,
-        held: &HashMap<FeedId, u64>,
-    ) -> Self {
-        let label = |feed: &FeedId| names.get(feed).cloned().unwrap_or_else(|| feed.short());
+    pub fn new(graph: &Graph, set: &ReplicationSet, marks: &Marks) -> Self {
+        let node = |feed: FeedId, distance: Option<u32>, excluded: Option<Exclusion>| Node {
+            feed,
+            label: marks
+                .names
+                .get(&feed)
+                .cloned()
+                .unwrap_or_else(|| feed.short()),
+            distance,
+            excluded,
+            held: marks.held.get(&feed).copied().unwrap_or(0),
+            gossiping: marks.gossiping.contains(&feed),
+            is_pub: marks.pubs.contains(&feed),
+        };
         let mut nodes: Vec<Node> = set
             .members()
             .into_iter()
-            .map(|(feed, d)| Node {
-                feed,
-                label: label(&feed),
-                distance: Some(d),
-                excluded: None,
-                held: held.get(&feed).copied().unwrap_or(0),
-            })
+            .map(|(feed, d)| node(feed, Some(d), None))
             .collect();
         let mut excluded: Vec<_> = set.excluded.iter().collect();
         excluded.sort_by_key(|(f, _)| **f);
         for (feed, why) in excluded {
-            nodes.push(Node {
-                feed: *feed,
-                label: label(feed),
-                distance: None,
-                excluded: Some(*why),
-                held: held.get(feed).copied().unwrap_or(0),
-            });
+            nodes.push(node(*feed, None, Some(*why)));
         }
         let index: HashMap<FeedId, usize> =
             nodes.iter().enumerate().map(|(i, n)| (n.feed, i)).collect();
@@ -100,6 +110,16 @@ impl Picture {
         out
     }
 
+    /// The node's radius in the SVG: area by messages held; you and pubs drawn larger.
+    fn size(&self, node: &Node) -> f64 {
+        let r = radius(node.held);
+        match (node.distance, node.is_pub) {
+            (Some(0), _) => r + 10.0,
+            (_, true) => r * 1.6,
+            _ => r,
+        }
+    }
+
     pub fn svg(&self) -> String {
         let rings = self
             .nodes
@@ -110,53 +130,163 @@ impl Picture {
             + 1;
         let ring_gap = 140.0;
         let half = ring_gap * (rings as f64 + 0.8);
+        let legend_width = 290.0;
+        let (width, height) = (2.0 * half + legend_width, 2.0 * half);
         let positions = self.layout(ring_gap, rings);
+        let circles: Vec<(f64, f64, f64)> = self
+            .nodes
+            .iter()
+            .zip(&positions)
+            .map(|(n, &(x, y))| (x, y, self.size(n)))
+            .collect();
         let mut out = String::new();
         let _ = writeln!(
             out,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="{} {} {} {}" font-family="sans-serif" font-size="12">"#,
-            -half,
-            -half,
-            2.0 * half,
-            2.0 * half
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="{} {} {width:.0} {height:.0}" font-family="sans-serif" font-size="12">"#,
+            -half, -half
         );
         out.push_str("  <title>grapevine: my gossip network</title>\n");
+        out.push_str(
+            r##"  <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#888"/></marker></defs>"##,
+        );
+        out.push('\n');
+        let _ = writeln!(
+            out,
+            r##"  <rect x="{}" y="{}" width="{width:.0}" height="{height:.0}" fill="white"/>"##,
+            -half, -half
+        );
         for d in 1..=rings {
-            let _ = writeln!(
-                out,
-                r##"  <circle cx="0" cy="0" r="{}" fill="none" stroke="#ddd" stroke-dasharray="4 4"/>"##,
-                ring_gap * d as f64
-            );
-        }
-        for (from, to) in &self.edges {
-            let (a, b) = (positions[*from], positions[*to]);
-            let _ = writeln!(
-                out,
-                r##"  <line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#999" stroke-width="1"/>"##,
-                a.0, a.1, b.0, b.1
-            );
-        }
-        for (node, (x, y)) in self.nodes.iter().zip(&positions) {
-            let (fill, kind) = match (node.distance, node.excluded) {
-                (Some(0), _) => ("#2b7a3d", "me"),
-                (Some(1), _) => ("#4a9fd8", "friend"),
-                (Some(_), _) => ("#9cc7e8", "friend of a friend"),
-                (None, Some(Exclusion::BlockedByFriend)) => ("#f0a040", "blocked by a friend"),
-                (None, _) => ("#d84a4a", "blocked"),
+            let r = ring_gap * d as f64;
+            let label = if d == rings {
+                "blocked".to_owned()
+            } else {
+                crate::view::count(u64::from(d), "hop", "hops")
+            };
+            // Labelled in the middle of the widest gap between the ring's nodes.
+            let mut angles: Vec<f64> = positions
+                .iter()
+                .filter(|(x, y)| ((x * x + y * y).sqrt() - r).abs() < 1.0)
+                .map(|(x, y)| y.atan2(*x))
+                .collect();
+            angles.sort_by(f64::total_cmp);
+            let angle = match angles.as_slice() {
+                [] => -std::f64::consts::FRAC_PI_4,
+                [only] => only + std::f64::consts::PI,
+                list => {
+                    let wrap = (list[0] + std::f64::consts::TAU, list[list.len() - 1]);
+                    let (gap, from) = list
+                        .windows(2)
+                        .map(|w| (w[1] - w[0], w[0]))
+                        .chain([(wrap.0 - wrap.1, wrap.1)])
+                        .fold((0.0, 0.0), |best, g| if g.0 > best.0 { g } else { best });
+                    from + gap / 2.0
+                }
             };
             let _ = writeln!(
                 out,
-                r#"  <g class="feed" data-feed="{}" data-kind="{kind}"><title>{} ({kind}, {} held)</title><circle cx="{x:.1}" cy="{y:.1}" r="{:.1}" fill="{fill}"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text></g>"#,
+                r##"  <circle class="ring" cx="0" cy="0" r="{r}" fill="none" stroke="#ddd" stroke-dasharray="4 4"/><text x="{:.0}" y="{:.0}" fill="#aaa" text-anchor="middle">{label}</text>"##,
+                r * angle.cos(),
+                r * angle.sin() + 4.0
+            );
+        }
+        let edges: HashSet<(usize, usize)> = self.edges.iter().copied().collect();
+        for &(from, to) in &self.edges {
+            // Two who follow each other share one line with a head at each end.
+            let mutual = edges.contains(&(to, from));
+            if mutual && from > to {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                r##"  <path class="follow" d="{}" fill="none" stroke="#888" stroke-width="1"{} marker-end="url(#arrow)"/>"##,
+                route(&circles, from, to),
+                if mutual {
+                    r#" marker-start="url(#arrow)""#
+                } else {
+                    ""
+                }
+            );
+        }
+        for (node, (x, y)) in self.nodes.iter().zip(&positions) {
+            let (fill, kind) = kind_of(node);
+            let r = self.size(node);
+            let ring = if node.gossiping {
+                format!(
+                    r##"<circle cx="{x:.1}" cy="{y:.1}" r="{:.1}" fill="none" stroke="#3cb371" stroke-width="3"/>"##,
+                    r + 4.0
+                )
+            } else {
+                String::new()
+            };
+            let stroke = if node.distance == Some(0) {
+                r##" stroke="#123" stroke-width="3""##
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                r#"  <g class="feed" data-feed="{}" data-kind="{kind}"><title>{} ({kind}{}{}, {} held)</title>{ring}<circle cx="{x:.1}" cy="{y:.1}" r="{r:.1}" fill="{fill}"{stroke}/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text></g>"#,
                 node.feed,
                 xml_escape(&node.label),
+                if node.gossiping { ", gossiping" } else { "" },
+                if node.is_pub { ", pub" } else { "" },
                 node.held,
-                radius(node.held),
-                y + radius(node.held) + 14.0,
+                y + r + 14.0,
                 xml_escape(&node.label)
             );
         }
+        self.legend(&mut out, half + 10.0, -half + 20.0);
         out.push_str("</svg>\n");
         out
+    }
+
+    fn legend(&self, out: &mut String, x: f64, y: f64) {
+        let _ = writeln!(
+            out,
+            r##"  <g class="legend"><rect x="{x}" y="{y}" width="270" height="196" fill="#fafafa" stroke="#ccc"/>"##
+        );
+        let entries = [
+            ("#2b7a3d", "you"),
+            ("#4a9fd8", "you follow them (1 hop)"),
+            ("#9cc7e8", "friend of a friend"),
+            ("#d84a4a", "blocked by you"),
+            ("#f0a040", "blocked by a friend"),
+        ];
+        for (i, (fill, text)) in entries.iter().enumerate() {
+            let cy = y + 20.0 + 24.0 * i as f64;
+            let _ = writeln!(
+                out,
+                r##"    <circle cx="{:.0}" cy="{cy:.0}" r="7" fill="{fill}"/><text x="{:.0}" y="{:.0}">{text}</text>"##,
+                x + 16.0,
+                x + 32.0,
+                cy + 4.0
+            );
+        }
+        let cy = y + 20.0 + 24.0 * entries.len() as f64;
+        let _ = writeln!(
+            out,
+            r##"    <circle cx="{:.0}" cy="{cy:.0}" r="8" fill="none" stroke="#3cb371" stroke-width="3"/><text x="{:.0}" y="{:.0}">heard from lately (gossiping)</text>"##,
+            x + 16.0,
+            x + 32.0,
+            cy + 4.0
+        );
+        let cy = cy + 24.0;
+        let _ = writeln!(
+            out,
+            r##"    <circle cx="{:.0}" cy="{cy:.0}" r="10" fill="#9cc7e8"/><text x="{:.0}" y="{:.0}">large: a pub; area: messages held</text>"##,
+            x + 16.0,
+            x + 32.0,
+            cy + 4.0
+        );
+        let cy = cy + 24.0;
+        let _ = writeln!(
+            out,
+            r##"    <path d="M{:.0},{cy:.0} L{:.0},{cy:.0}" stroke="#888" marker-end="url(#arrow)"/><text x="{:.0}" y="{:.0}">follows</text></g>"##,
+            x + 6.0,
+            x + 26.0,
+            x + 32.0,
+            cy + 4.0
+        );
     }
 
     /// Positions on concentric rings by distance; excluded feeds on the outermost ring.
@@ -183,6 +313,74 @@ impl Picture {
             })
             .collect()
     }
+}
+
+fn kind_of(node: &Node) -> (&'static str, &'static str) {
+    match (node.distance, node.excluded) {
+        (Some(0), _) => ("#2b7a3d", "me"),
+        (Some(1), _) => ("#4a9fd8", "friend"),
+        (Some(_), _) => ("#9cc7e8", "friend of a friend"),
+        (None, Some(Exclusion::BlockedByFriend)) => ("#f0a040", "blocked by a friend"),
+        (None, _) => ("#d84a4a", "blocked"),
+    }
+}
+
+/// Room kept between an edge and any node it passes.
+const CLEARANCE: f64 = 4.0;
+
+/// An edge from node `a` to node `b` as an SVG path: from edge to edge of the two circles,
+/// straight if that passes no other node, else the first quadratic curve (bending either way,
+/// further each try) that does.
+fn route(circles: &[(f64, f64, f64)], a: usize, b: usize) -> String {
+    let (ax, ay, ar) = circles[a];
+    let (bx, by, br) = circles[b];
+    let (dx, dy) = (bx - ax, by - ay);
+    let length = (dx * dx + dy * dy).sqrt().max(1e-6);
+    let (nx, ny) = (-dy / length, dx / length);
+    let mut chosen = None;
+    for bend in [0.0, 0.25, -0.25, 0.5, -0.5, 0.8, -0.8, 1.2, -1.2] {
+        let control = (
+            (ax + bx) / 2.0 + nx * bend * length,
+            (ay + by) / 2.0 + ny * bend * length,
+        );
+        let (start, end) = (
+            toward((ax, ay), control, ar + 2.0),
+            toward((bx, by), control, br + 2.0),
+        );
+        let clear = (1..40).all(|i| {
+            let t = i as f64 / 40.0;
+            let p = quad(start, control, end, t);
+            circles.iter().enumerate().all(|(k, &(cx, cy, cr))| {
+                k == a || k == b || (p.0 - cx).hypot(p.1 - cy) > cr + CLEARANCE
+            })
+        });
+        let path = (start, control, end);
+        if clear {
+            chosen = Some(path);
+            break;
+        }
+        chosen.get_or_insert(path);
+    }
+    let (s, c, e) = chosen.unwrap_or(((ax, ay), (ax, ay), (bx, by)));
+    format!(
+        "M{:.1},{:.1} Q{:.1},{:.1} {:.1},{:.1}",
+        s.0, s.1, c.0, c.1, e.0, e.1
+    )
+}
+
+/// The point at distance `r` from `from` toward `to`.
+fn toward(from: (f64, f64), to: (f64, f64), r: f64) -> (f64, f64) {
+    let (dx, dy) = (to.0 - from.0, to.1 - from.1);
+    let d = dx.hypot(dy).max(1e-6);
+    (from.0 + dx / d * r, from.1 + dy / d * r)
+}
+
+fn quad(p0: (f64, f64), c: (f64, f64), p1: (f64, f64), t: f64) -> (f64, f64) {
+    let u = 1.0 - t;
+    (
+        u * u * p0.0 + 2.0 * u * t * c.0 + t * t * p1.0,
+        u * u * p0.1 + 2.0 * u * t * c.1 + t * t * p1.1,
+    )
 }
 
 fn radius(held: u64) -> f64 {

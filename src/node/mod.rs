@@ -448,14 +448,31 @@ impl Node {
     pub fn picture(&self) -> Result<crate::graph_view::Picture> {
         let graph = self.graph()?;
         let set = graph.replication_set(self.id(), self.hops()?);
-        let mut names = std::collections::HashMap::new();
-        let mut held = std::collections::HashMap::new();
+        let names = self.names()?;
+        let mut marks = crate::graph_view::Marks::default();
         for feed in self.store.feeds()? {
-            if let Some(name) = feed.name {
-                names.insert(feed.feed, name);
-            }
-            held.insert(feed.feed, feed.frontier.sequence);
+            marks.held.insert(feed.feed, feed.frontier.sequence);
         }
-        Ok(crate::graph_view::Picture::new(&graph, &set, &names, &held))
+        for feed in set
+            .members()
+            .into_iter()
+            .map(|(f, _)| f)
+            .chain(set.excluded.keys().copied())
+        {
+            marks.names.insert(feed, names.name(&feed));
+        }
+        // Heard from in the last week: a bundle read or a session held.
+        let lately = crate::now_ms().saturating_sub(7 * 86_400_000);
+        let pubs = self.pubs()?;
+        for peer in self.store.peers()? {
+            if peer.last_heard.is_some_and(|at| at >= lately) {
+                marks.gossiping.insert(peer.peer);
+            }
+            let via = peer.via.as_deref().unwrap_or_default();
+            if pubs.iter().any(|p| via.ends_with(p.as_str())) {
+                marks.pubs.insert(peer.peer);
+            }
+        }
+        Ok(crate::graph_view::Picture::new(&graph, &set, &marks))
     }
 }

@@ -337,3 +337,102 @@ fn a_lost_stick_is_noticed_and_its_messages_resent() {
     b.import(&path);
     assert_eq!(b.posts(&a.id()), ["sent on the stick that was lost"]);
 }
+
+/// The picture: you highlighted, rings by hops, a legend, width and height, follows drawn as
+/// arrows that pass through no node on their way.
+#[test]
+fn graph_arrows_pass_through_no_node() {
+    let people: Vec<TestNode> = ["me", "b", "c", "d", "e", "f", "g", "h"]
+        .into_iter()
+        .map(TestNode::new)
+        .collect();
+    let follows = [
+        (0, 1),
+        (0, 2),
+        (0, 3),
+        (0, 4),
+        (1, 2),
+        (1, 5),
+        (2, 6),
+        (3, 7),
+        (1, 0),
+        (2, 0),
+        (5, 1),
+        (4, 2),
+        (6, 3),
+    ];
+    for (from, to) in follows {
+        people[from].follow(&people[to]);
+    }
+    let s = stick();
+    for (i, p) in people.iter().enumerate().skip(1) {
+        p.ok(&[
+            "export",
+            "--all",
+            path_str(&s.path().join(format!("{i}.gvb"))),
+        ]);
+    }
+    people[0].import(s.path());
+    let svg = people[0].ok(&["graph"]);
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    let root = doc.root_element();
+    assert!(root.attribute("width").is_some() && root.attribute("height").is_some());
+    assert!(svg.contains("class=\"legend\"") && svg.contains("marker-end=\"url(#arrow)\""));
+    assert!(svg.contains("data-kind=\"me\""));
+    let number = |s: &str| s.parse::<f64>().unwrap();
+    let circles: Vec<(f64, f64, f64)> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("g") && n.attribute("class") == Some("feed"))
+        .filter_map(|g| {
+            g.children()
+                .filter(|c| c.has_tag_name("circle"))
+                .find(|c| c.attribute("fill") != Some("none"))
+        })
+        .map(|c| {
+            (
+                number(c.attribute("cx").unwrap()),
+                number(c.attribute("cy").unwrap()),
+                number(c.attribute("r").unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(circles.len(), people.len());
+    let paths: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("follow"))
+        .filter_map(|n| n.attribute("d"))
+        .collect();
+    assert!(paths.len() >= 10, "{} arrows", paths.len());
+    for d in paths {
+        let v: Vec<f64> = d
+            .split([' ', ',', 'M', 'Q'])
+            .filter(|t| !t.is_empty())
+            .map(number)
+            .collect();
+        let [sx, sy, cx, cy, ex, ey] = v[..] else {
+            panic!("not a quadratic path: {d}")
+        };
+        let ends: Vec<usize> = circles
+            .iter()
+            .enumerate()
+            .filter(|(_, (x, y, r))| {
+                (sx - x).hypot(sy - y) <= r + 3.0 || (ex - x).hypot(ey - y) <= r + 3.0
+            })
+            .map(|(i, _)| i)
+            .collect();
+        for i in 1..20 {
+            let t = f64::from(i) / 20.0;
+            let u = 1.0 - t;
+            let (px, py) = (
+                u * u * sx + 2.0 * u * t * cx + t * t * ex,
+                u * u * sy + 2.0 * u * t * cy + t * t * ey,
+            );
+            for (k, (x, y, r)) in circles.iter().enumerate() {
+                assert!(
+                    ends.contains(&k) || (px - x).hypot(py - y) > *r,
+                    "the arrow {d} passes through the node at ({x}, {y})"
+                );
+            }
+        }
+    }
+}
