@@ -482,3 +482,54 @@ fn explain_mismatch(trailer: &Trailer, seen: &[TrailerEntry]) -> Vec<BundleProbl
     }
     problems
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use super::*;
+    use crate::identity::Identity;
+
+    /// One zstd frame holding one tar entry, as bundles hold them.
+    fn entry_frame(name: &str, data: &[u8]) -> Vec<u8> {
+        let mut header = tar::Header::new_ustar();
+        header.set_path(name).expect("path");
+        header.set_size(data.len() as u64);
+        header.set_cksum();
+        let mut block = header.as_bytes().to_vec();
+        block.extend_from_slice(data);
+        block.resize(block.len().div_ceil(512) * 512, 0);
+        zstd::encode_all(&block[..], 3).expect("compress")
+    }
+
+    #[test]
+    fn the_manifest_is_read_from_the_first_entry_only() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let (file, _) =
+            crate::bundle::write_messages(Vec::new(), &alice, "ab", 7, &[]).expect("a bundle");
+        let manifest = read_manifest(Cursor::new(&file))
+            .expect("read")
+            .expect("a manifest");
+        assert_eq!(
+            (
+                manifest.exporter,
+                manifest.bundle_id.as_str(),
+                manifest.created_at
+            ),
+            (alice.feed_id(), "ab", 7)
+        );
+        // The same manifest bytes under another name, first: no manifest.
+        let json = serde_json::to_vec(&manifest).expect("json");
+        let other = entry_frame("notes.txt", &json);
+        assert!(read_manifest(Cursor::new(&other)).expect("read").is_none());
+        assert!(
+            read_manifest(Cursor::new(entry_frame(MANIFEST_NAME, &json)))
+                .expect("read")
+                .is_some()
+        );
+        // Garbage before the first frame: not taken as a manifest either.
+        let mut noisy = b"junk".to_vec();
+        noisy.extend_from_slice(&file);
+        assert!(read_manifest(Cursor::new(&noisy)).expect("read").is_none());
+    }
+}

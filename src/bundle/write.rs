@@ -147,3 +147,89 @@ impl<'a, W: Write> BundleWriter<'a, W> {
         Ok((self.out, self.bytes_written))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{ContentKind, ENVELOPE_LEN, MAX_CONTENT, Message};
+
+    fn message(identity: &Identity, sequence: u64, size: usize) -> Message {
+        let previous = (sequence > 1).then_some(crate::ids::MessageId([9; 32]));
+        Message::create(
+            identity,
+            sequence,
+            previous,
+            0,
+            ContentKind::Other(7),
+            vec![1; size],
+        )
+        .expect("a message")
+    }
+
+    fn writer<'a>(identity: &'a Identity) -> BundleWriter<'a, Vec<u8>> {
+        let manifest = Manifest::describing(identity.feed_id(), "00", 0, &[]);
+        BundleWriter::new(Vec::new(), identity, &manifest).expect("a writer")
+    }
+
+    /// Records that add up to exactly the segment target stay in one segment; one more byte
+    /// starts the next.
+    #[test]
+    fn a_segment_is_cut_only_beyond_its_target() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let largest = ENVELOPE_LEN + MAX_CONTENT;
+        let mut sizes = Vec::new();
+        let mut left = super::super::SEGMENT_TARGET;
+        while left > 2 * largest {
+            sizes.push(largest);
+            left -= largest;
+        }
+        sizes.extend([left / 2, left - left / 2]);
+        let mut w = writer(&alice);
+        for (i, record) in sizes.iter().enumerate() {
+            w.push_message(&message(&alice, i as u64 + 1, record - ENVELOPE_LEN))
+                .expect("push");
+        }
+        assert_eq!(w.segment.len(), super::super::SEGMENT_TARGET);
+        assert_eq!(w.segments, 0, "a segment of exactly the target is not cut");
+        w.push_message(&message(&alice, sizes.len() as u64 + 1, 0))
+            .expect("push");
+        assert_eq!(w.segments, 1);
+        assert_eq!(w.segment.len(), ENVELOPE_LEN);
+    }
+
+    /// A segment holds one feed's contiguous run: another feed, or a gap, starts a new one,
+    /// even where the sequence numbers happen to follow on.
+    #[test]
+    fn a_segment_holds_one_feeds_contiguous_run() {
+        let (alice, bob) = (Identity::from_seed(&[1; 32]), Identity::from_seed(&[2; 32]));
+        let mut w = writer(&alice);
+        w.push_message(&message(&alice, 1, 10)).expect("push");
+        w.push_message(&message(&alice, 2, 10)).expect("push");
+        assert_eq!(w.segments, 0, "a contiguous run stays together");
+        w.push_message(&message(&bob, 3, 10)).expect("push");
+        assert_eq!(
+            w.segments, 1,
+            "another feed, though its sequence follows on"
+        );
+        w.push_message(&message(&bob, 5, 10)).expect("push");
+        assert_eq!(w.segments, 2, "a gap in the same feed");
+    }
+
+    #[test]
+    fn entries_up_to_the_limit_are_written_and_the_size_is_the_files() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let mut w = writer(&alice);
+        let limit = super::super::MAX_ENTRY;
+        w.write_entry("largest", &vec![0; limit])
+            .expect("an entry at the limit");
+        for over in [limit + 1, limit + 2] {
+            assert!(
+                w.write_entry("over", &vec![0; over]).is_err(),
+                "{over} bytes"
+            );
+        }
+        w.push_message(&message(&alice, 1, 100)).expect("push");
+        let (file, size) = w.finish().expect("finish");
+        assert_eq!(size, file.len() as u64, "the size reported is the file's");
+    }
+}

@@ -272,7 +272,7 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
     let (unread, unread_private) = node.store().unread()?;
     let names = node.names()?;
     let me = node.id();
-    let peers = node.peers()?;
+    let peers = by_name(node.peers()?, &names);
     let now = grapevine::now_ms();
     if as_json {
         let value = json!({
@@ -328,9 +328,18 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
     Ok(text)
 }
 
+/// Peers in the order people look for them: by name.
+fn by_name(
+    mut peers: Vec<grapevine::node::PeerView>,
+    names: &grapevine::people::Names,
+) -> Vec<grapevine::node::PeerView> {
+    peers.sort_by_cached_key(|p| (names.name(&p.peer).to_lowercase(), p.peer));
+    peers
+}
+
 fn peers(node: &Node, json: bool) -> Result<String> {
-    let peers = node.peers()?;
     let names = node.names()?;
+    let peers = by_name(node.peers()?, &names);
     if json {
         return pretty(&serde_json::Value::Array(
             peers

@@ -14,7 +14,7 @@ use grapevine::view;
 use serde_json::{Value, json};
 
 use super::people::resolve_person;
-use super::render::{count, counted, pretty};
+use super::render::{busy, count, counted, pretty};
 use super::{Ctx, EXIT_IMPORT_PROBLEMS};
 
 #[derive(Subcommand)]
@@ -187,7 +187,10 @@ impl Transports {
                     seal,
                     anyway,
                 };
-                let report = node.export(&target, &options)?;
+                let report = {
+                    let _busy = busy(&format!("writing a bundle to {}", target.display()));
+                    node.export(&target, &options)?
+                };
                 for stale in &report.stale {
                     eprintln!("note: {}", node.stale_text(stale));
                 }
@@ -241,7 +244,10 @@ impl Transports {
                         missing.display()
                     );
                 }
-                let summary = node.import(&paths)?;
+                let summary = {
+                    let _busy = busy("importing: checking every signature");
+                    node.import(&paths)?
+                };
                 not_a_bundle(&summary, &paths)?;
                 let names = node.names()?;
                 let text = if json {
@@ -259,7 +265,10 @@ impl Transports {
                 json,
             } => {
                 folder_must_exist(&dir, create)?;
-                let report = node.sync_dir(&dir, !no_export)?;
+                let report = {
+                    let _busy = busy(&format!("syncing with {}", dir.display()));
+                    node.sync_dir(&dir, !no_export)?
+                };
                 for stale in &report.stale {
                     eprintln!("note: {}", node.stale_text(stale));
                 }
@@ -383,6 +392,7 @@ impl Transports {
                     None => node.network()?,
                 };
                 let home = node.home().to_owned();
+                let busy = busy(&format!("syncing with {address}"));
                 let report = grapevine::lan::sync(
                     &home,
                     &address,
@@ -390,6 +400,7 @@ impl Transports {
                     Duration::from_secs(timeout.max(1)),
                 )
                 .with_context(|| format!("sync with {address} failed"))?;
+                drop(busy);
                 let names = node.names()?;
                 let text = if json {
                     pretty(&json!({
