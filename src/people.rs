@@ -151,6 +151,19 @@ impl Names {
     }
 }
 
+/// How logs name a feed: "bob (@dwgf3x2a)", or the short id alone when no name is known
+/// (or the store in `home` cannot be read).
+pub fn called_in(home: &std::path::Path, feed: &FeedId) -> String {
+    let name = Store::open(&home.join(crate::node::STORE_FILE))
+        .ok()
+        .and_then(|store| Names::load(&store, *feed).ok())
+        .map(|names| names.name(feed));
+    match name {
+        Some(name) if name != feed.short() => format!("{name} ({})", feed.short()),
+        _ => feed.short(),
+    }
+}
+
 fn sorted_matches(names: &HashMap<FeedId, String>, wanted: &str) -> Vec<FeedId> {
     let mut found: Vec<FeedId> = names
         .iter()

@@ -208,7 +208,10 @@ fn run_session(
         if let Ok(mut s) = session_slot.lock() {
             *s = Some(slot);
         }
-        (shared.log)(format!("session with {} at {address}", peer.short()));
+        (shared.log)(format!(
+            "session with {} at {address}",
+            crate::people::called_in(&shared.home, &peer)
+        ));
         Ok(())
     };
     let log = |line: String| (shared.log)(line);
@@ -236,19 +239,18 @@ fn run_session(
     match result {
         Ok(report) => (shared.log)(format!(
             "session with {} at {address} ended: {}",
-            who(&report),
+            report
+                .peer
+                .map(|p| crate::people::called_in(&shared.home, &p))
+                .unwrap_or_else(|| "?".into()),
             summary(&report)
         )),
         Err(SessionError::Duplicate(peer)) => (shared.log)(format!(
             "closed a second connection from {} at {address}",
-            peer.short()
+            crate::people::called_in(&shared.home, &peer)
         )),
         Err(e) => (shared.log)(format!("dropped {address}: {e}")),
     }
-}
-
-fn who(report: &SessionReport) -> String {
-    report.peer.map(|p| p.short()).unwrap_or_else(|| "?".into())
 }
 
 /// A one-line summary of a session.
@@ -325,7 +327,7 @@ fn discover(shared: &Arc<Shared>, opts: &ServeOptions, me: FeedId, tcp_port: u16
             if ignored.insert(peer) {
                 (shared.log)(format!(
                     "ignoring {} at {}: not a feed we replicate",
-                    peer.short(),
+                    crate::people::called_in(&shared.home, &peer),
                     from.ip()
                 ));
             }
@@ -341,7 +343,7 @@ fn discover(shared: &Arc<Shared>, opts: &ServeOptions, me: FeedId, tcp_port: u16
             *count = 0;
             (shared.log)(format!(
                 "discovered {} at {}:{port}",
-                peer.short(),
+                crate::people::called_in(&shared.home, &peer),
                 from.ip()
             ));
             dial(shared, SocketAddr::new(from.ip(), port), None);

@@ -367,7 +367,7 @@ fn send_side(
             announced = true;
             log(format!(
                 "in sync with {}; pushing new messages live",
-                peer.short()
+                crate::people::called_in(node.home(), &peer)
             ));
         }
         // Live: push whatever is new in our store (posts, imports, other sessions).
@@ -379,7 +379,7 @@ fn send_side(
                 log(format!(
                     "pushed {} to {}",
                     crate::view::count(n, "new message", "new messages"),
-                    peer.short()
+                    crate::people::called_in(node.home(), &peer)
                 ));
             }
         }

@@ -68,8 +68,9 @@ fn live_sessions_push_new_posts() {
     let (mut server_b, address) = serve(&b, &[]);
     a.ok(&["pub", "add", &address]);
     let (mut server_a, _) = serve(&a, &[]);
-    server_b.expect(WAIT, "live with a", |l| l.starts_with("in sync with"));
-    server_a.expect(WAIT, "live with b", |l| l.starts_with("in sync with"));
+    // Logs name the peer (by the name it published, once its feed arrived).
+    server_b.expect(WAIT, "live with a", |l| l.starts_with("in sync with a (@"));
+    server_a.expect(WAIT, "live with b", |l| l.starts_with("in sync with b (@"));
     a.post("live from a");
     server_a.expect(WAIT, "a push to b", |l| {
         l.starts_with("pushed 1 new message ")
