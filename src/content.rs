@@ -136,6 +136,35 @@ pub fn about(feed: FeedId, name: &str) -> Value {
     json!({ "type": "about", "about": feed, "name": name })
 }
 
+/// `{"type":"about","about":FEED,"description":…}`: a few words a feed says about itself.
+pub fn description(feed: FeedId, text: &str) -> Value {
+    json!({ "type": "about", "about": feed, "description": text })
+}
+
+/// Longest self-description, in bytes (messages.md).
+pub const MAX_DESCRIPTION: usize = 1024;
+
+/// The description an `about` message gives its own author, if any: trimmed, and cut to at
+/// most [`MAX_DESCRIPTION`] bytes at a character boundary, as names are.
+pub fn self_description(author: FeedId, content: &Value) -> Option<String> {
+    own_about(author, content, "description", MAX_DESCRIPTION)
+}
+
+/// A string member of an `about` message about its own author, trimmed and cut to `most` bytes.
+fn own_about(author: FeedId, content: &Value, member: &str, most: usize) -> Option<String> {
+    if content.get("type")?.as_str()? != "about" {
+        return None;
+    }
+    let about: FeedId = content.get("about")?.as_str()?.parse().ok()?;
+    let text = content.get(member)?.as_str()?.trim();
+    let mut end = text.len().min(most);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let text = text[..end].trim_end();
+    (about == author && !text.is_empty()).then(|| text.to_owned())
+}
+
 /// What one `contact` message says about the edge from its author to `contact`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ContactChange {
@@ -163,17 +192,7 @@ pub const MAX_NAME: usize = 64;
 /// The name an `about` message gives its own author, if it is one: trimmed of white space, and
 /// cut to at most [`MAX_NAME`] bytes at a character boundary.
 pub fn self_name(author: FeedId, content: &Value) -> Option<String> {
-    if content.get("type")?.as_str()? != "about" {
-        return None;
-    }
-    let about: FeedId = content.get("about")?.as_str()?.parse().ok()?;
-    let name = content.get("name")?.as_str()?.trim();
-    let mut end = name.len().min(MAX_NAME);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    let name = name[..end].trim_end();
-    (about == author && !name.is_empty()).then(|| name.to_owned())
+    own_about(author, content, "name", MAX_NAME)
 }
 
 /// The edge change a `contact` message makes, if it is one.

@@ -402,6 +402,9 @@ impl Placer<'_, '_> {
         if let Some(name) = content::self_name(h.author, &json) {
             write::set_name(self.tx, &h.author, &name, h.sequence)?;
         }
+        if let Some(text) = content::self_description(h.author, &json) {
+            write::set_description(self.tx, &h.author, &text, h.sequence)?;
+        }
         if let Some((contact, change)) = content::contact_change(&json) {
             use content::ContactChange::*;
             let (following, blocking) = match change {

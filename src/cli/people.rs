@@ -254,6 +254,7 @@ fn who(node: &Node, names: &Names, feed: &FeedId, json: bool) -> Result<String> 
             "feed": names.json(feed),
             "petname": w.petname,
             "self_name": w.name,
+            "description": w.description,
             "messages": w.messages,
             "pending": w.pending,
             "forked": w.forked,
@@ -277,6 +278,12 @@ fn who(node: &Node, names: &Names, feed: &FeedId, json: bool) -> Result<String> 
             .as_deref()
             .map_or("(no name published)".into(), grapevine::view::escape)
     );
+    if let Some(says) = &w.description {
+        text += &format!(
+            "\n  says        {}",
+            grapevine::view::escape(says).replace('\n', " ")
+        );
+    }
     let reach = match (w.hops, w.blocked_by_us) {
         (_, true) => "blocked by you: nothing of theirs is kept".to_owned(),
         (Some(0), _) => "you".to_owned(),

@@ -62,6 +62,15 @@ pub enum Writing {
         #[arg(long)]
         json: bool,
     },
+    /// Publish a few words about yourself, shown to others by `grapevine who`.
+    #[command(after_help = "Example:\n  grapevine about \"Beekeeper in the upper village\"")]
+    About {
+        /// The description, 1 to 1024 bytes ('-' reads standard input).
+        text: String,
+        /// Print the new message as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Like a post (its author and everyone who replicates you sees the count).
     Like {
         /// The post: its id, or a unique start of it.
@@ -135,6 +144,14 @@ impl Writing {
                 let words = format!(
                     "you are now called \"{}\" ({})",
                     grapevine::view::escape(name.trim()),
+                    short_id(&message.id)
+                );
+                (message, json, words)
+            }
+            Writing::About { text, json } => {
+                let message = node.set_description(&read_text(text)?)?;
+                let words = format!(
+                    "published what you say about yourself ({})",
                     short_id(&message.id)
                 );
                 (message, json, words)

@@ -16,6 +16,8 @@ pub struct Who {
     pub feed: FeedId,
     pub petname: Option<String>,
     pub name: Option<String>,
+    /// What it says about itself.
+    pub description: Option<String>,
     /// Messages held, and how many more wait for earlier ones.
     pub messages: u64,
     pub pending: u64,
@@ -80,6 +82,20 @@ impl Node {
             }
         }
         self.publish_json(&content::post(text, reply, &mentions))
+    }
+
+    /// Publishes a few words about ourselves (shown by `who`).
+    pub fn set_description(&mut self, text: &str) -> Result<Message> {
+        let text = text.trim();
+        if text.is_empty() || text.len() > content::MAX_DESCRIPTION {
+            return Err(NodeError::Usage(format!(
+                "a description has 1 to {} bytes; this one has {}",
+                content::MAX_DESCRIPTION,
+                text.len()
+            )));
+        }
+        let me = self.id();
+        self.publish_json(&content::description(me, text))
     }
 
     /// Likes a message (or takes the like back).
@@ -183,6 +199,7 @@ impl Node {
             feed: *feed,
             petname: names.petname(feed).map(str::to_owned),
             name: names.chosen(feed).map(str::to_owned),
+            description: self.store.description_of(feed)?,
             messages: summary.as_ref().map_or(0, |s| s.frontier.sequence),
             pending: summary.as_ref().map_or(0, |s| s.pending),
             forked: summary.as_ref().is_some_and(|s| s.forked),

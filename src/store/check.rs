@@ -58,6 +58,7 @@ struct FeedRow {
     head: Option<MessageId>,
     forked: bool,
     name: Option<(String, u64)>,
+    description: Option<String>,
 }
 
 type Feeds = HashMap<FeedId, FeedRow>;
@@ -66,6 +67,7 @@ type Feeds = HashMap<FeedId, FeedRow>;
 #[derive(Default)]
 struct Derived {
     names: HashMap<FeedId, (String, u64)>,
+    descriptions: HashMap<FeedId, (String, u64)>,
     edges: BTreeMap<(FeedId, FeedId), Edge>,
     boxes: HashMap<MessageId, ()>,
     /// Public posts, and per (link, author) the winning vote: (likes, sequence).
@@ -90,6 +92,9 @@ impl Derived {
         }
         if let Some(name) = content::self_name(h.author, &json) {
             self.names.insert(h.author, (name, h.sequence));
+        }
+        if let Some(text) = content::self_description(h.author, &json) {
+            self.descriptions.insert(h.author, (text, h.sequence));
         }
         if let Some((contact, change)) = content::contact_change(&json) {
             let edge = self.edges.entry((h.author, contact)).or_insert(Edge {
@@ -377,6 +382,12 @@ impl Store {
                     show(expected)
                 ));
             }
+            if row.description.as_deref() != derived.descriptions.get(feed).map(|(t, _)| t.as_str())
+            {
+                report.problem(format!(
+                    "feed {feed}: its description is not the one its messages give"
+                ));
+            }
         }
         let mut stmt = self.conn.prepare("SELECT id FROM inbox")?;
         let mut rows = stmt.query([])?;
@@ -446,9 +457,10 @@ impl Store {
 
     /// Every row of `feeds`, read once for all the checks.
     fn all_feed_rows(&self) -> Result<Feeds> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT author, seq, head, forked, name, name_seq FROM feeds")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT author, seq, head, forked, name, name_seq, description, description_seq \
+                 FROM feeds",
+        )?;
         let rows = stmt.query_map([], |r| {
             let feed = FeedId(blob_id(r.get_ref(0)?.as_blob()?).unwrap_or_default());
             let name = r
@@ -465,6 +477,7 @@ impl Store {
                         .map(MessageId),
                     forked: r.get::<_, i64>(3)? != 0,
                     name,
+                    description: r.get::<_, Option<String>>(6)?,
                 },
             ))
         })?;

@@ -514,6 +514,22 @@ pub(crate) mod write {
         Ok(())
     }
 
+    pub fn set_description(
+        tx: &Transaction<'_>,
+        feed: &FeedId,
+        text: &str,
+        sequence: u64,
+    ) -> Result<()> {
+        tx.prepare_cached(
+            "INSERT INTO feeds (author, seq, head, description, description_seq) \
+             VALUES (?1, 0, NULL, ?2, ?3) \
+             ON CONFLICT (author) DO UPDATE SET description = ?2, description_seq = ?3 \
+             WHERE description_seq IS NULL OR description_seq < ?3",
+        )?
+        .execute(params![feed.as_bytes(), text, sequence as i64])?;
+        Ok(())
+    }
+
     pub fn set_contact(
         tx: &Transaction<'_>,
         author: &FeedId,

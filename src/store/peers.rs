@@ -233,7 +233,8 @@ pub(super) fn forget_feed_in(tx: &rusqlite::Transaction<'_>, feed: &FeedId) -> R
     let pending = tx.execute("DELETE FROM pending WHERE author = ?1", [key])?;
     tx.execute("DELETE FROM contacts WHERE author = ?1", [key])?;
     tx.execute(
-        "UPDATE feeds SET seq = 0, head = NULL, name = NULL, name_seq = NULL WHERE author = ?1",
+        "UPDATE feeds SET seq = 0, head = NULL, name = NULL, name_seq = NULL, description = NULL, \
+         description_seq = NULL WHERE author = ?1",
         [key],
     )?;
     Ok((removed + pending) as u64)

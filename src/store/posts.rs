@@ -265,6 +265,17 @@ impl Store {
         Ok(stmt.query_row([feed.as_bytes()], |r| r.get(0))?)
     }
 
+    /// What `feed` says about itself, if it published a description.
+    pub fn description_of(&self, feed: &FeedId) -> Result<Option<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT description FROM feeds WHERE author = ?1")?;
+        Ok(stmt
+            .query_row([feed.as_bytes()], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten())
+    }
+
     /// The name this node gives `feed`, if the user set one.
     pub fn petname(&self, feed: &FeedId) -> Result<Option<String>> {
         let mut stmt = self
@@ -465,6 +476,14 @@ pub(super) fn backfill(tx: &Transaction<'_>) -> Result<()> {
         };
         if let Some(content) = content {
             index(tx, &message, &content)?;
+            if let Some(text) = content::self_description(message.header.author, &content) {
+                super::write::set_description(
+                    tx,
+                    &message.header.author,
+                    &text,
+                    message.header.sequence,
+                )?;
+            }
         }
     }
     tx.execute("UPDATE posts SET unread = 0", [])?;

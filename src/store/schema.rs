@@ -138,6 +138,8 @@ const MIGRATIONS: &[&str] = &[
         feed BLOB PRIMARY KEY,
         name TEXT NOT NULL
     );
+    ALTER TABLE feeds ADD COLUMN description TEXT;
+    ALTER TABLE feeds ADD COLUMN description_seq INTEGER;
     CREATE TABLE heard_names (
         feed BLOB PRIMARY KEY,
         name TEXT NOT NULL,

@@ -134,6 +134,10 @@ fn check_passes_a_sound_store_and_names_each_kind_of_damage() {
             "is not a stored private message",
         ),
         (
+            "UPDATE feeds SET description = 'a liar' WHERE name = 'bob'".into(),
+            "its description is not the one its messages give",
+        ),
+        (
             format!("DELETE FROM posts WHERE {dave_is} AND seq = 2"),
             "is missing",
         ),

@@ -102,6 +102,7 @@ fn every_command_speaks_one_json_vocabulary() {
     run(&alice, &["follow", &bob.id(), "--yes"]);
     run(&bob, &["follow", &alice.id(), "--yes"]);
     run(&alice, &["name", "Alice"]);
+    run(&alice, &["about", "Keeps bees above the mill"]);
     run(&alice, &["export", dir]);
     run(&bob, &["import", dir]);
     run(&bob, &["sync-dir", dir]);

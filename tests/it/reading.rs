@@ -176,7 +176,11 @@ fn people_are_found_by_prefix_name_and_petname() {
     // A petname settles it, and shows everywhere.
     me.ok(&["petname", &id2, "Sam from the mill"]);
     me.ok(&["dm", "--to", "sam from the mill", "hello"]);
+    sam2.ok(&["about", "Runs the\nmill"]);
+    sam2.ok(&["export", path_str(sticks[1].path())]);
+    me.ok(&["import", path_str(sticks[1].path())]);
     let who = me.ok(&["who", "Sam from the mill"]);
+    assert!(who.contains("says        Runs the mill"), "{who}");
     assert!(who.starts_with("Sam from the mill\n"), "{who}");
     assert!(who.contains("calls self  sam"), "{who}");
     assert!(who.contains("followed by you (1 hop)"), "{who}");
