@@ -502,6 +502,74 @@ mod tests {
         zstd::encode_all(&block[..], 3).expect("compress")
     }
 
+    struct Nothing;
+
+    impl BundleSink for Nothing {
+        type Error = io::Error;
+        fn manifest(&mut self, _: &Manifest) -> io::Result<()> {
+            Ok(())
+        }
+        fn segment(&mut self, _: &str, _: &[u8]) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn problems(file: &[u8]) -> Vec<BundleProblem> {
+        read_bundle(Cursor::new(file), &mut Nothing)
+            .expect("read")
+            .problems
+    }
+
+    /// An entry of the largest size reads as one frame; one byte more is a frame too large.
+    #[test]
+    fn frames_up_to_the_largest_entry_are_read() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let manifest = Manifest::describing(alice.feed_id(), "00", 0, &[]);
+        let mut w = crate::bundle::BundleWriter::new(Vec::new(), &alice, &manifest).expect("w");
+        w.write_entry("extra", &vec![7; MAX_ENTRY])
+            .expect("the largest entry");
+        let (file, _) = w.finish().expect("finish");
+        assert_eq!(problems(&file), [], "an entry at the limit is no problem");
+        let mut over = file.clone();
+        let big = entry_frame("extra", &vec![7; MAX_ENTRY + 1025]);
+        over.splice(0..0, big);
+        assert!(
+            matches!(
+                problems(&over)[..],
+                [BundleProblem::FrameTooLarge { offset: 0 }, ..]
+            ),
+            "{:?}",
+            problems(&over)
+        );
+    }
+
+    /// A file cut inside a frame is incomplete (it may still be being copied), not damaged.
+    #[test]
+    fn a_frame_cut_short_is_truncated_not_damaged() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let manifest = Manifest::describing(alice.feed_id(), "00", 0, &[]);
+        let mut w = crate::bundle::BundleWriter::new(Vec::new(), &alice, &manifest).expect("w");
+        let noise: Vec<u8> = (0..200_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+            .collect();
+        w.write_entry("extra", &noise).expect("entry");
+        let (file, _) = w.finish().expect("finish");
+        let cut = &file[..file.len() / 2];
+        let found = problems(cut);
+        assert!(
+            found
+                .iter()
+                .any(|p| matches!(p, BundleProblem::Truncated { .. })),
+            "{found:?}"
+        );
+        assert!(
+            !found
+                .iter()
+                .any(|p| matches!(p, BundleProblem::FrameDamaged { .. })),
+            "{found:?}"
+        );
+    }
+
     #[test]
     fn the_manifest_is_read_from_the_first_entry_only() {
         let alice = Identity::from_seed(&[1; 32]);
