@@ -89,6 +89,32 @@ struct Watcher<'a> {
     mounts: HashSet<PathBuf>,
 }
 
+/// The setting in which a running watcher notes its process and folders.
+const WATCHING: &str = "watching";
+
+/// The folders and mount roots a watcher on this home is watching now, and since when: from
+/// the note it left, if its process is still alive.
+pub fn watching(node: &Node) -> Option<(Vec<String>, i64)> {
+    let note: Value = serde_json::from_str(&node.store().config(WATCHING).ok()??).ok()?;
+    let pid = note.get("pid")?.as_u64()?;
+    if !Path::new(&format!("/proc/{pid}")).exists() {
+        return None;
+    }
+    let list = |key: &str| -> Vec<String> {
+        note.get(key)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut all = list("folders");
+    all.extend(list("media").into_iter().map(|m| format!("{m} (sticks)")));
+    Some((all, note.get("since")?.as_i64()?))
+}
+
 /// Runs until `stop` is set (by a signal handler, or a test), then says so and returns.
 pub fn run(
     node: &mut Node,
@@ -129,6 +155,14 @@ pub fn run(
         .iter()
         .map(|f| f.display().to_string())
         .collect();
+    // So that `status` can say what is watched, by which process.
+    let note = json!({
+        "pid": std::process::id(),
+        "folders": folders,
+        "media": media,
+        "since": crate::now_ms(),
+    });
+    let _ = w.node.store.set_config(WATCHING, &note.to_string());
     w.log.event(
         "ready",
         format!(
@@ -142,6 +176,7 @@ pub fn run(
     let mut data_version = w.node.store().data_version().unwrap_or(0);
     loop {
         if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = w.node.store.set_config(WATCHING, "");
             w.log.event("stopped", "stopped watching".into(), json!({}));
             return Ok(());
         }

@@ -289,6 +289,7 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
                 "last_heard": p.last_heard,
                 "behind": p.behind,
             })).collect::<Vec<_>>(),
+            "watching": grapevine::watch::watching(node).map(|(folders, _)| folders).unwrap_or_default(),
             "fork_proofs": forks.iter().map(|(f, s)| json!({"feed": names.json(f), "sequence": s})).collect::<Vec<_>>(),
         });
         return pretty(&value);
@@ -308,6 +309,20 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
         count(unread, "post", "posts"),
         count(unread_private, "private message", "private messages")
     );
+    match grapevine::watch::watching(node) {
+        Some((folders, since)) => {
+            text += &format!(
+                "\nwatching {} (since {})",
+                folders
+                    .iter()
+                    .map(|f| view::escape(f))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                when(since, now)
+            )
+        }
+        None => text += "\nwatching nothing (`grapevine watch FOLDER` keeps a folder in sync)",
+    }
     if peers.is_empty() {
         text += "\npeers    none yet: export a bundle to a stick, or `grapevine sync HOST:PORT`";
     }

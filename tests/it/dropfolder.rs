@@ -463,9 +463,15 @@ fn watch_and_serve_stop_cleanly_on_a_signal() {
     for signal in ["INT", "TERM"] {
         let mut w = a.spawn(&["watch", path_str(shared.path())]);
         w.expect(READY, "the watcher ready", |l| l.starts_with("watching"));
+        let status = a.ok(&["status"]);
+        assert!(
+            status.contains(&format!("watching {}", shared.path().display())),
+            "status names the watched folder: {status}"
+        );
         let status = w.stop_with(signal, std::time::Duration::from_secs(10));
         assert_eq!(status.code(), Some(0), "watch after SIG{signal}");
         w.expect(READY, "a last line", |l| l == "stopped watching");
+        assert!(a.ok(&["status"]).contains("watching nothing"));
         let mut s = a.spawn(&["serve", "--listen", "127.0.0.1:0", "--no-discovery"]);
         s.expect(READY, "serve listening", |l| l.starts_with("listening on"));
         let status = s.stop_with(signal, std::time::Duration::from_secs(10));
