@@ -48,7 +48,7 @@ impl Store {
     pub fn posts(&self, filter: &Filter) -> Result<Vec<PostView>> {
         let sql = format!(
             "{SELECT} WHERE p.private = ?1 AND p.at >= ?2 AND (p.unread OR NOT ?3) \
-             AND (?4 IS NULL OR p.author = ?4) ORDER BY p.at DESC, p.rowid DESC LIMIT ?5"
+             AND (?4 IS NULL OR m.author = ?4) ORDER BY p.at DESC, p.rowid DESC LIMIT ?5"
         );
         self.post_views(
             &sql,
@@ -151,10 +151,13 @@ impl Store {
 
     /// Posts whose text holds every word of `words`, best match first (SQLite FTS5, BM25).
     pub fn search(&self, words: &str, limit: u64) -> Result<Vec<PostView>> {
-        // Each word quoted, so that nothing a person types is taken as query syntax.
+        // Each word quoted, so that nothing a person types is taken as query syntax; split
+        // where the tokenizer splits, so that each is one token (the index keeps no positions,
+        // so it answers no phrases).
         let query: Vec<String> = words
-            .split_whitespace()
-            .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| format!("\"{w}\""))
             .collect();
         if query.is_empty() {
             return Ok(Vec::new());
@@ -391,13 +394,11 @@ fn index_post(tx: &Transaction<'_>, m: &Message, post: &Post, private: bool) -> 
     let h = &m.header;
     let inserted = tx
         .prepare_cached(
-            "INSERT OR IGNORE INTO posts (id, author, seq, at, reply, private, unread) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
+            "INSERT OR IGNORE INTO posts (id, at, reply, private, unread) \
+             VALUES (?1, ?2, ?3, ?4, 1)",
         )?
         .execute(params![
             m.id.as_bytes(),
-            h.author.as_bytes(),
-            h.sequence as i64,
             h.timestamp.min(crate::now_ms()),
             post.reply.map(|r| r.0.to_vec()),
             private
@@ -444,18 +445,22 @@ pub(crate) fn mark_read(tx: &Transaction<'_>, id: &MessageId) -> Result<()> {
 pub(crate) fn forget_feed(tx: &Transaction<'_>, feed: &FeedId) -> Result<()> {
     let key = feed.as_bytes();
     tx.execute(
-        "DELETE FROM post_text WHERE rowid IN (SELECT rowid FROM posts WHERE author = ?1)",
+        "DELETE FROM post_text WHERE rowid IN (SELECT p.rowid FROM posts p JOIN messages m \
+         ON m.id = p.id WHERE m.author = ?1)",
         [key],
     )?;
     tx.execute(
-        "DELETE FROM mentions WHERE id IN (SELECT id FROM posts WHERE author = ?1)",
+        "DELETE FROM mentions WHERE id IN (SELECT id FROM messages WHERE author = ?1)",
         [key],
     )?;
     tx.execute(
-        "DELETE FROM tags WHERE id IN (SELECT id FROM posts WHERE author = ?1)",
+        "DELETE FROM tags WHERE id IN (SELECT id FROM messages WHERE author = ?1)",
         [key],
     )?;
-    tx.execute("DELETE FROM posts WHERE author = ?1", [key])?;
+    tx.execute(
+        "DELETE FROM posts WHERE id IN (SELECT id FROM messages WHERE author = ?1)",
+        [key],
+    )?;
     tx.execute("DELETE FROM votes WHERE author = ?1", [key])?;
     Ok(())
 }

@@ -105,16 +105,13 @@ const MIGRATIONS: &[&str] = &[
     // index, the petnames this node gives feeds, and the names of feeds we do not hold (from
     // verified `about` messages we carried past, or held before). Filled by `backfill`.
     "CREATE TABLE posts (
-        id BLOB PRIMARY KEY,
-        author BLOB NOT NULL,
-        seq INTEGER NOT NULL,
+        id BLOB NOT NULL UNIQUE,
         at INTEGER NOT NULL,
         reply BLOB,
         private INTEGER NOT NULL,
         unread INTEGER NOT NULL
     );
     CREATE INDEX posts_by_time ON posts (at);
-    CREATE INDEX posts_by_author ON posts (author, seq);
     CREATE INDEX posts_by_reply ON posts (reply) WHERE reply IS NOT NULL;
     CREATE INDEX posts_unread ON posts (at) WHERE unread;
     CREATE TABLE votes (
@@ -145,7 +142,9 @@ const MIGRATIONS: &[&str] = &[
         name TEXT NOT NULL,
         seq INTEGER NOT NULL
     );
-    CREATE VIRTUAL TABLE post_text USING fts5 (text, content = '', contentless_delete = 1);",
+    CREATE VIRTUAL TABLE post_text USING fts5 (
+        text, content = '', contentless_delete = 1, detail = none
+    );",
 ];
 
 /// Rust steps that fill what a migration added from what the store already holds, run in the

@@ -138,11 +138,13 @@ fn check_passes_a_sound_store_and_names_each_kind_of_damage() {
             "its description is not the one its messages give",
         ),
         (
-            format!("DELETE FROM posts WHERE {dave_is} AND seq = 2"),
+            format!(
+                "DELETE FROM posts WHERE id = (SELECT id FROM messages WHERE {dave_is} AND seq = 2)"
+            ),
             "is missing",
         ),
         (
-            "INSERT INTO posts VALUES (zeroblob(32), zeroblob(32), 1, 0, NULL, 0, 1)".into(),
+            "INSERT INTO posts VALUES (zeroblob(32), 0, NULL, 0, 1)".into(),
             "is not a stored public post",
         ),
         (
@@ -222,8 +224,8 @@ fn check_verifies_every_signature_again() {
     )
     .unwrap();
     conn.execute(
-        "UPDATE posts SET id = ?1 WHERE author = ?2 AND seq = 3",
-        rusqlite::params![id.0.to_vec(), bob_id.as_bytes()],
+        "UPDATE posts SET id = ?1 WHERE id NOT IN (SELECT id FROM messages)",
+        rusqlite::params![id.0.to_vec()],
     )
     .unwrap();
     drop(conn);
