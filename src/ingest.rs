@@ -102,6 +102,9 @@ pub struct Ingester<'a> {
     /// `about` messages of feeds we do not replicate: their names, once verified, help a
     /// person find and follow them.
     heard: Vec<(Message, String)>,
+    /// Told how many messages were read so far, after each batch.
+    progress: Option<&'a dyn Fn(u64)>,
+    read: u64,
     pub report: IngestReport,
     /// Contiguous runs of (feed, first, last) that the records pushed claim, in order.
     carried: Vec<(FeedId, u64, u64)>,
@@ -115,9 +118,17 @@ impl<'a> Ingester<'a> {
             wanted: None,
             batch: Vec::new(),
             heard: Vec::new(),
+            progress: None,
+            read: 0,
             report: IngestReport::default(),
             carried: Vec::new(),
         }
+    }
+
+    /// Reports progress to `progress` (messages read so far) after each batch.
+    pub fn reporting(mut self, progress: Option<&'a dyn Fn(u64)>) -> Self {
+        self.progress = progress;
+        self
     }
 
     /// Keeps only messages of feeds in `set`; the rest are counted as not wanted.
@@ -199,6 +210,10 @@ impl<'a> Ingester<'a> {
         let batch = std::mem::take(&mut self.batch);
         if batch.is_empty() {
             return Ok(());
+        }
+        self.read += batch.len() as u64;
+        if let Some(progress) = self.progress {
+            progress(self.read);
         }
         let fresh = self.drop_held(batch)?;
         let refs: Vec<&Message> = fresh.iter().map(|(m, _)| m).collect();
@@ -467,4 +482,96 @@ pub(crate) fn link_own(
     placer.link(message, &mut frontier)?;
     store::posts::mark_read(tx, &message.id)?;
     write::set_frontier(tx, &message.header.author, &frontier)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::identity::Identity;
+    use crate::private_box::Opener;
+
+    fn feed(identity: &Identity, contents: &[String]) -> Vec<Message> {
+        let mut previous = None;
+        let mut out = Vec::new();
+        for (i, text) in contents.iter().enumerate() {
+            let m = Message::create(
+                identity,
+                i as u64 + 1,
+                previous,
+                0,
+                ContentKind::Json,
+                text.clone().into_bytes(),
+            )
+            .expect("a message");
+            previous = Some(m.id);
+            out.push(m);
+        }
+        out
+    }
+
+    fn only(feed: FeedId) -> ReplicationSet {
+        ReplicationSet {
+            root: feed,
+            distance: HashMap::from([(feed, 0)]),
+            excluded: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn progress_counts_the_messages_read_batch_by_batch() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(&dir.path().join("s.sqlite")).expect("store");
+        let me = Identity::from_seed(&[1; 32]);
+        let opener = Opener::of(&me);
+        let posts: Vec<String> = (0..BATCH + 5)
+            .map(|i| format!(r#"{{"type":"post","text":"{i}"}}"#))
+            .collect();
+        let seen = RefCell::new(Vec::new());
+        let note = |n: u64| seen.borrow_mut().push(n);
+        let mut ingester = Ingester::new(&mut store, &opener).reporting(Some(&note));
+        for m in feed(&me, &posts) {
+            ingester.push(m, "test").expect("push");
+        }
+        let report = ingester.finish().expect("finish");
+        assert_eq!(report.new, (BATCH + 5) as u64);
+        assert_eq!(*seen.borrow(), [BATCH as u64, (BATCH + 5) as u64]);
+    }
+
+    /// A feed we do not replicate is not stored, but the name its own signed `about` message
+    /// gives it is remembered; a forged one is not.
+    #[test]
+    fn names_of_feeds_carried_past_are_heard_when_signed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(&dir.path().join("s.sqlite")).expect("store");
+        let me = Identity::from_seed(&[1; 32]);
+        let (bob, carol) = (Identity::from_seed(&[2; 32]), Identity::from_seed(&[3; 32]));
+        let opener = Opener::of(&me);
+        let about = |who: &Identity, name: &str| {
+            format!(
+                r#"{{"type":"about","about":"{}","name":"{name}"}}"#,
+                who.feed_id()
+            )
+        };
+        let set = only(me.feed_id());
+        let mut ingester = Ingester::new(&mut store, &opener).wanting(&set);
+        for m in feed(&bob, &[about(&bob, "bob")]) {
+            ingester.push(m, "test").expect("push");
+        }
+        let mut forged = feed(&carol, &[about(&carol, "carol")]).remove(0);
+        forged.envelope[150] ^= 1;
+        ingester.push(forged, "test").expect("push");
+        let report = ingester.finish().expect("finish");
+        assert_eq!((report.new, report.not_wanted), (0, 2));
+        let names = store.names().expect("names");
+        let heard: Vec<(FeedId, Option<String>)> =
+            names.into_iter().map(|(f, _, own)| (f, own)).collect();
+        assert_eq!(heard, [(bob.feed_id(), Some("bob".to_owned()))]);
+        assert_eq!(
+            store.frontier(&bob.feed_id()).expect("frontier").sequence,
+            0
+        );
+    }
 }

@@ -148,13 +148,31 @@ pub fn post_json(p: &PostView, names: &Names) -> Value {
 /// has taken longer than a moment; it clears itself when dropped.
 pub struct Busy(Option<indicatif::ProgressBar>);
 
-pub fn busy(message: &str) -> Busy {
+impl Busy {
+    /// Counts messages read, from [`Node::on_progress`](grapevine::Node::on_progress).
+    pub fn counter(&self) -> Box<dyn Fn(u64)> {
+        let bar = self.0.clone();
+        Box::new(move |read| {
+            if let Some(bar) = &bar {
+                bar.set_position(read);
+            }
+        })
+    }
+}
+
+/// `counting`: the task reports messages read ([`Busy::counter`]), and the count is shown.
+pub fn busy(message: &str, counting: bool) -> Busy {
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
     if !std::io::stderr().is_terminal() {
         return Busy(None);
     }
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+    let template = if counting {
+        "{spinner} {msg}: {human_pos} messages read ({elapsed})"
+    } else {
+        "{spinner} {msg} ({elapsed})"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);
     }
     bar.set_message(message.to_owned());

@@ -188,7 +188,7 @@ impl Transports {
                     anyway,
                 };
                 let report = {
-                    let _busy = busy(&format!("writing a bundle to {}", target.display()));
+                    let _busy = busy(&format!("writing a bundle to {}", target.display()), false);
                     node.export(&target, &options)?
                 };
                 for stale in &report.stale {
@@ -245,7 +245,8 @@ impl Transports {
                     );
                 }
                 let summary = {
-                    let _busy = busy("importing: checking every signature");
+                    let busy = busy("importing, every signature checked", true);
+                    node.on_progress(busy.counter());
                     node.import(&paths)?
                 };
                 not_a_bundle(&summary, &paths)?;
@@ -266,7 +267,8 @@ impl Transports {
             } => {
                 folder_must_exist(&dir, create)?;
                 let report = {
-                    let _busy = busy(&format!("syncing with {}", dir.display()));
+                    let busy = busy(&format!("syncing with {}", dir.display()), true);
+                    node.on_progress(busy.counter());
                     node.sync_dir(&dir, !no_export)?
                 };
                 for stale in &report.stale {
@@ -392,7 +394,7 @@ impl Transports {
                     None => node.network()?,
                 };
                 let home = node.home().to_owned();
-                let busy = busy(&format!("syncing with {address}"));
+                let busy = busy(&format!("syncing with {address}"), false);
                 let report = grapevine::lan::sync(
                     &home,
                     &address,

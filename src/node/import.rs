@@ -217,7 +217,9 @@ impl Node {
         let set = self.replication_set()?;
         file.seek(SeekFrom::Start(0)).map_err(super::io_at(path))?;
         let mut sink = IngestSink {
-            ingester: Ingester::new(&mut self.store, &self.opener).wanting(&set),
+            ingester: Ingester::new(&mut self.store, &self.opener)
+                .wanting(&set)
+                .reporting(self.progress.as_deref()),
         };
         let mut container = match bundle::read_bundle(&mut file, &mut sink) {
             Ok(report) => report,

@@ -58,6 +58,8 @@ pub struct Node {
     identity: Identity,
     pub(crate) opener: Opener,
     pub(crate) store: Store,
+    /// Told how many messages an import has read so far (for progress bars).
+    pub(crate) progress: Option<Box<dyn Fn(u64)>>,
 }
 
 impl Node {
@@ -89,6 +91,7 @@ impl Node {
             opener: Opener::of(&identity),
             identity,
             store,
+            progress: None,
         })
     }
 
@@ -98,6 +101,11 @@ impl Node {
 
     pub fn home(&self) -> &Path {
         &self.home
+    }
+
+    /// Reports, during imports, how many messages of the file being read were read so far.
+    pub fn on_progress(&mut self, progress: Box<dyn Fn(u64)>) {
+        self.progress = Some(progress);
     }
 
     pub fn store(&self) -> &Store {
