@@ -150,7 +150,7 @@ pub struct Busy(Option<indicatif::ProgressBar>);
 
 impl Busy {
     /// Counts messages read, from [`Node::on_progress`](grapevine::Node::on_progress).
-    pub fn counter(&self) -> Box<dyn Fn(u64)> {
+    pub fn counter(&self) -> Box<dyn Fn(u64) + Send> {
         let bar = self.0.clone();
         Box::new(move |read| {
             if let Some(bar) = &bar {

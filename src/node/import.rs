@@ -219,7 +219,7 @@ impl Node {
         let mut sink = IngestSink {
             ingester: Ingester::new(&mut self.store, &self.opener)
                 .wanting(&set)
-                .reporting(self.progress.as_deref()),
+                .reporting(self.progress.as_deref().map(|p| p as &dyn Fn(u64))),
         };
         let mut container = match bundle::read_bundle(&mut file, &mut sink) {
             Ok(report) => report,

@@ -59,7 +59,7 @@ pub struct Node {
     pub(crate) opener: Opener,
     pub(crate) store: Store,
     /// Told how many messages an import has read so far (for progress bars).
-    pub(crate) progress: Option<Box<dyn Fn(u64)>>,
+    pub(crate) progress: Option<Box<dyn Fn(u64) + Send>>,
 }
 
 impl Node {
@@ -104,7 +104,7 @@ impl Node {
     }
 
     /// Reports, during imports, how many messages of the file being read were read so far.
-    pub fn on_progress(&mut self, progress: Box<dyn Fn(u64)>) {
+    pub fn on_progress(&mut self, progress: Box<dyn Fn(u64) + Send>) {
         self.progress = Some(progress);
     }
 
