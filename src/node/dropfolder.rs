@@ -122,15 +122,19 @@ impl Node {
         } = self.plan_export(&ExportOptions::default(), Some(dir))?;
         let current = self.advertised_frontier()?;
         let newest = self.newest_own_manifest(dir);
-        let still_serves = newest.is_some_and(|m| {
+        let still_serves = newest.as_ref().is_some_and(|m| {
             let advertised: Vec<_> = m.frontier.iter().map(|e| (e.feed, e.sequence)).collect();
-            advertised == current && carries(&m, &plan)
+            advertised == current && carries(m, &plan)
         });
         let mut report = ExportReport {
             stale,
             ..ExportReport::default()
         };
-        if still_serves {
+        // Nothing anyone lacks: a bundle would only tell our new frontier, which is worth a
+        // file only if it stops someone from sending us again what their file there carries.
+        if still_serves
+            || (plan.is_empty() && !self.frontier_is_news(dir, newest.as_ref(), &current))
+        {
             return Ok(report);
         }
         let path = self.next_own_bundle_path(dir);
@@ -141,6 +145,31 @@ impl Node {
             }
         }
         Ok(report)
+    }
+
+    /// Whether another participant's bundle in `dir` carries messages we now hold but our newest
+    /// bundle there did not say we hold: until we say so, they would keep sending them.
+    fn frontier_is_news(
+        &self,
+        dir: &Path,
+        newest: Option<&bundle::Manifest>,
+        current: &[(FeedId, u64)],
+    ) -> bool {
+        let advertised: std::collections::HashMap<FeedId, u64> = newest
+            .map(|m| m.frontier.iter().map(|e| (e.feed, e.sequence)).collect())
+            .unwrap_or_default();
+        let current: std::collections::HashMap<FeedId, u64> = current.iter().copied().collect();
+        super::bundles_in(dir)
+            .into_iter()
+            .filter(|p| !self.is_own_bundle(p))
+            .filter_map(|p| std::fs::File::open(p).ok())
+            .filter_map(|f| bundle::read_manifest(f).ok().flatten())
+            .any(|m| {
+                m.feeds.iter().any(|r| {
+                    let told = advertised.get(&r.feed).copied().unwrap_or(0);
+                    current.get(&r.feed).copied().unwrap_or(0) > told && r.last > told
+                })
+            })
     }
 
     /// The manifest of our newest bundle in `dir`, if it is ours and readable.

@@ -479,3 +479,45 @@ fn watch_and_serve_stop_cleanly_on_a_signal() {
         s.expect(READY, "a last line", |l| l == "stopped serving");
     }
 }
+
+/// A bundle that carries no messages is written only when it stops someone from sending us
+/// again what we now hold; a frontier that moved for feeds no one there carries is no reason.
+#[test]
+fn no_bundle_without_news_for_someone() {
+    let [a, b, c] = ["a", "b", "c"].map(TestNode::new);
+    a.ok(&["config", "set", "hops", "1"]);
+    a.follow(&b);
+    b.follow(&a);
+    b.follow(&c);
+    let folder = stick();
+    let dir = path_str(folder.path());
+    for n in [&a, &b, &a, &b] {
+        n.ok(&["sync-dir", dir]);
+    }
+    let files = || {
+        let mut names: Vec<String> = fs::read_dir(folder.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    // B learns more of C elsewhere: nothing in the folder carries C, and A does not want it.
+    c.post("far away");
+    let s = stick();
+    b.import(&c.export_to(s.path()));
+    let before = files();
+    let out = b.ok(&["sync-dir", dir]);
+    assert!(out.contains("our bundle there is current"), "{out}");
+    assert_eq!(files(), before, "no file written");
+    // A posts; B takes it from A's file: B's next file says so, with no messages in it.
+    a.post("news from a");
+    a.ok(&["sync-dir", dir]);
+    let out = b.ok(&["sync-dir", dir]);
+    assert!(
+        out.contains("no messages: it tells the others there what you hold now"),
+        "{out}"
+    );
+    let out = b.ok(&["sync-dir", dir]);
+    assert!(out.contains("our bundle there is current"), "{out}");
+}
