@@ -570,6 +570,45 @@ mod tests {
         );
     }
 
+    /// At most MAX_PROBLEMS are listed; the rest are counted.
+    #[test]
+    fn problems_beyond_the_limit_are_counted_not_listed() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let (mut file, _) =
+            crate::bundle::write_messages(Vec::new(), &alice, "00", 0, &[]).expect("a bundle");
+        // Each run of junk before a frame is one more problem, at its own offset.
+        for i in 0..MAX_PROBLEMS + 5 {
+            file.extend_from_slice(b"junk");
+            file.extend_from_slice(&entry_frame(&format!("extra-{i}"), b""));
+        }
+        let report = read_bundle(Cursor::new(&file), &mut Nothing).expect("read");
+        assert_eq!(report.problems.len(), MAX_PROBLEMS);
+        assert!(
+            report.problems_dropped >= 5,
+            "{} dropped",
+            report.problems_dropped
+        );
+    }
+
+    /// A bundle of exactly MAX_ENTRIES entries is read whole; one entry more is too many.
+    #[test]
+    fn entries_up_to_the_limit_are_read() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let manifest = Manifest::describing(alice.feed_id(), "00", 0, &[]);
+        let json = serde_json::to_vec(&manifest).expect("json");
+        let empty = entry_frame("x", b"");
+        let build = |entries: usize| {
+            let mut file = entry_frame(MANIFEST_NAME, &json);
+            for _ in 1..entries {
+                file.extend_from_slice(&empty);
+            }
+            file
+        };
+        let many = |p: &[BundleProblem]| p.contains(&BundleProblem::TooManyEntries);
+        assert!(!many(&problems(&build(MAX_ENTRIES))));
+        assert!(many(&problems(&build(MAX_ENTRIES + 1))));
+    }
+
     #[test]
     fn the_manifest_is_read_from_the_first_entry_only() {
         let alice = Identity::from_seed(&[1; 32]);
