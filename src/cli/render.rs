@@ -105,7 +105,12 @@ pub fn post(p: &PostView, names: &Names, now: i64, depth: usize, style: &Style) 
     let mut foot = Vec::new();
     if depth == 0 {
         if let Some(reply) = p.post.reply {
-            foot.push(format!("in reply to {}", short_id(&reply)));
+            foot.push(match p.reply_author {
+                Some(author) => {
+                    format!("in reply to {} ({})", names.name(&author), short_id(&reply))
+                }
+                None => format!("in reply to {}", short_id(&reply)),
+            });
         }
     }
     if p.likes > 0 {
@@ -133,6 +138,7 @@ pub fn post_json(p: &PostView, names: &Names) -> Value {
         "unread": p.unread,
         "text": p.post.text,
         "reply": p.post.reply,
+        "reply_author": p.reply_author.map(|f| names.json(&f)),
         "mentions": p.post.mentions.iter().map(|f| names.json(f)).collect::<Vec<_>>(),
         "tags": p.post.tags,
         "likes": p.likes,

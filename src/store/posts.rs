@@ -23,6 +23,8 @@ pub struct PostView {
     pub unread: bool,
     pub likes: u64,
     pub replies: u64,
+    /// The author of the post it answers, when that post is held here.
+    pub reply_author: Option<FeedId>,
 }
 
 /// A feed, its petname and its self-chosen name.
@@ -40,7 +42,8 @@ pub struct Filter {
 
 const SELECT: &str = "SELECT m.envelope, m.content, i.content, p.at, p.private, p.unread, \
     (SELECT count(*) FROM votes v WHERE v.link = p.id AND v.liked), \
-    (SELECT count(*) FROM posts r WHERE r.reply = p.id) \
+    (SELECT count(*) FROM posts r WHERE r.reply = p.id), \
+    (SELECT parent.author FROM messages parent WHERE parent.id = p.reply) \
     FROM posts p JOIN messages m ON m.id = p.id LEFT JOIN inbox i ON i.id = p.id";
 
 impl Store {
@@ -359,6 +362,11 @@ impl Store {
                 unread: row.get(5)?,
                 likes: row.get::<_, i64>(6)? as u64,
                 replies: row.get::<_, i64>(7)? as u64,
+                reply_author: row
+                    .get_ref(8)?
+                    .as_blob_or_null()?
+                    .and_then(blob_id)
+                    .map(FeedId),
             });
         }
         Ok(out)

@@ -28,6 +28,7 @@ fn documented() -> BTreeSet<String> {
 /// Fields whose value is a feed, or a list of feeds.
 const FEED_FIELDS: &[&str] = &[
     "author",
+    "reply_author",
     "peer",
     "feed",
     "me",
