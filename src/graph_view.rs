@@ -245,48 +245,32 @@ impl Picture {
             out,
             r##"  <g class="legend"><rect x="{x}" y="{y}" width="270" height="196" fill="#fafafa" stroke="#ccc"/>"##
         );
-        let entries = [
-            ("#2b7a3d", "you"),
-            ("#4a9fd8", "you follow them (1 hop)"),
-            ("#9cc7e8", "friend of a friend"),
-            ("#d84a4a", "blocked by you"),
-            ("#f0a040", "blocked by a friend"),
+        let dot = |r: u8, fill: &str| format!(r##"<circle r="{r}" fill="{fill}"/>"##);
+        let rows = [
+            (dot(7, "#2b7a3d"), "you"),
+            (dot(7, "#4a9fd8"), "you follow them (1 hop)"),
+            (dot(7, "#9cc7e8"), "friend of a friend"),
+            (dot(7, "#d84a4a"), "blocked by you"),
+            (dot(7, "#f0a040"), "blocked by a friend"),
+            (
+                r##"<circle r="8" fill="none" stroke="#3cb371" stroke-width="3"/>"##.to_owned(),
+                "heard from lately (gossiping)",
+            ),
+            (dot(10, "#9cc7e8"), "large: a pub; area: messages held"),
+            (
+                r##"<path d="M-10,0 L10,0" stroke="#888" marker-end="url(#arrow)"/>"##.to_owned(),
+                "follows",
+            ),
         ];
-        for (i, (fill, text)) in entries.iter().enumerate() {
+        for (i, (symbol, text)) in rows.iter().enumerate() {
             let cy = y + 20.0 + 24.0 * i as f64;
             let _ = writeln!(
                 out,
-                r##"    <circle cx="{:.0}" cy="{cy:.0}" r="7" fill="{fill}"/><text x="{:.0}" y="{:.0}">{text}</text>"##,
-                x + 16.0,
-                x + 32.0,
-                cy + 4.0
+                r##"    <g transform="translate({:.0},{cy:.0})">{symbol}<text x="16" y="4">{text}</text></g>"##,
+                x + 16.0
             );
         }
-        let cy = y + 20.0 + 24.0 * entries.len() as f64;
-        let _ = writeln!(
-            out,
-            r##"    <circle cx="{:.0}" cy="{cy:.0}" r="8" fill="none" stroke="#3cb371" stroke-width="3"/><text x="{:.0}" y="{:.0}">heard from lately (gossiping)</text>"##,
-            x + 16.0,
-            x + 32.0,
-            cy + 4.0
-        );
-        let cy = cy + 24.0;
-        let _ = writeln!(
-            out,
-            r##"    <circle cx="{:.0}" cy="{cy:.0}" r="10" fill="#9cc7e8"/><text x="{:.0}" y="{:.0}">large: a pub; area: messages held</text>"##,
-            x + 16.0,
-            x + 32.0,
-            cy + 4.0
-        );
-        let cy = cy + 24.0;
-        let _ = writeln!(
-            out,
-            r##"    <path d="M{:.0},{cy:.0} L{:.0},{cy:.0}" stroke="#888" marker-end="url(#arrow)"/><text x="{:.0}" y="{:.0}">follows</text></g>"##,
-            x + 6.0,
-            x + 26.0,
-            x + 32.0,
-            cy + 4.0
-        );
+        out.push_str("  </g>\n");
     }
 
     /// Positions on concentric rings by distance; excluded feeds on the outermost ring.

@@ -100,6 +100,14 @@ pub fn resolve_person(node: &Node, names: &Names, input: &str, yes: bool) -> Res
     Ok(feed)
 }
 
+/// The person named, or you when none is.
+pub fn person_or_me(node: &Node, names: &Names, input: Option<&str>) -> Result<FeedId> {
+    match input {
+        Some(p) => resolve_person(node, names, p, true),
+        None => Ok(node.id()),
+    }
+}
+
 /// Recipients of a private message.
 pub fn resolve_recipients(
     node: &Node,
@@ -161,10 +169,7 @@ impl People {
                 }
             }
             People::Who { person, json } => {
-                let feed = match person {
-                    Some(p) => resolve_person(&node, &names, &p, true)?,
-                    None => node.id(),
-                };
+                let feed = person_or_me(&node, &names, person.as_deref())?;
                 who(&node, &names, &feed, json)?
             }
             People::Contacts { json } => contacts(&node, &names, json)?,

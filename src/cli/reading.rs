@@ -12,7 +12,7 @@ use grapevine::{Node, view};
 use serde_json::{Value, json};
 
 use super::Ctx;
-use super::people::resolve_person;
+use super::people::{person_or_me, resolve_person};
 use super::render::{self, Style, counted, post, post_json, pretty};
 
 #[derive(Subcommand)]
@@ -180,10 +180,7 @@ impl Reading {
                 limit,
                 json,
             } => {
-                let feed = match person {
-                    Some(p) => resolve_person(&node, &names, &p, true)?,
-                    None => node.id(),
-                };
+                let feed = person_or_me(&node, &names, person.as_deref())?;
                 feed_text(&node, &names, feed, limit, json)?
             }
             Reading::Mentions {
@@ -191,10 +188,7 @@ impl Reading {
                 limit,
                 json,
             } => {
-                let feed = match person {
-                    Some(p) => resolve_person(&node, &names, &p, true)?,
-                    None => node.id(),
-                };
+                let feed = person_or_me(&node, &names, person.as_deref())?;
                 let posts = node.store().mentioning(&feed, limit)?;
                 let empty = format!("no post held here mentions {}", names.name(&feed));
                 listing(&mut node, &names, posts, json, &empty)?
