@@ -1,5 +1,11 @@
 //! End-to-end bench: 100,000 messages through a bundle and two stores, with the ceilings measured
-//! in the same run. `cargo run --release --example bench-e2e [MESSAGES]`.
+//! in the same run. `cargo run --release --example bench-e2e [MESSAGES] [--json]`.
+//!
+//! Ceilings: ed25519 verification (one thread, and batches on every core), zstd decoding of the
+//! bundle, and SQLite inserts of the same rows with the store's settings. Runs: import into an
+//! empty store, re-import, export of everything, an incremental export of 1,000 new messages,
+//! and import of the export on a second node. Reports each as messages/s and as a ratio to its
+//! ceiling, the store's bytes per message and where they go (`dbstat`), and peak RSS.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Instant;
@@ -16,8 +22,91 @@ fn rate(n: u64, secs: f64) -> f64 {
     n as f64 / secs
 }
 
+/// Decodes every zstd frame of `path`: the decompression ceiling for reading it.
+fn zstd_decode_secs(path: &std::path::Path) -> f64 {
+    let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    let t = Instant::now();
+    let mut decoder = zstd::stream::read::Decoder::with_buffer(file).unwrap();
+    std::io::copy(&mut decoder, &mut std::io::sink()).unwrap();
+    t.elapsed().as_secs_f64()
+}
+
+/// Inserts `n` rows shaped like stored messages into a fresh database with the store's
+/// settings (WAL, synchronous FULL), in transactions of 8,192 with a prepared statement: the
+/// SQLite ceiling for an import.
+fn sqlite_insert_secs(dir: &std::path::Path, n: u64) -> f64 {
+    let conn = rusqlite::Connection::open(dir.join("ceiling.sqlite")).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute_batch(
+        "CREATE TABLE m (author BLOB, seq INTEGER, id BLOB, ts INTEGER, kind INTEGER, \
+         envelope BLOB, content BLOB, PRIMARY KEY (author, seq)); \
+         CREATE UNIQUE INDEX m_id ON m (id);",
+    )
+    .unwrap();
+    let envelope = [7u8; 182];
+    let content = [b'x'; 120];
+    let t = Instant::now();
+    let mut i = 0u64;
+    while i < n {
+        let tx = conn.unchecked_transaction().unwrap();
+        {
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO m VALUES (?1, ?2, ?3, 0, 1, ?4, ?5)")
+                .unwrap();
+            for _ in 0..8192.min(n - i) {
+                let id = *blake3::hash(&i.to_le_bytes()).as_bytes();
+                let author = [(i % 10) as u8; 32];
+                stmt.execute(rusqlite::params![
+                    &author[..],
+                    i as i64,
+                    &id[..],
+                    &envelope[..],
+                    &content[..]
+                ])
+                .unwrap();
+                i += 1;
+            }
+        }
+        tx.commit().unwrap();
+    }
+    t.elapsed().as_secs_f64()
+}
+
+/// Peak resident memory of this process so far, in MiB (Linux `VmHWM`).
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// The store's size (database and write-ahead log) and its largest tables and indexes.
+fn store_bytes(home: &std::path::Path) -> (u64, Vec<(String, u64)>) {
+    let db = home.join(grapevine::node::STORE_FILE);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    let mut stmt = conn
+        .prepare("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 8")
+        .unwrap();
+    let parts = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    (std::fs::metadata(&db).unwrap().len(), parts)
+}
+
 fn main() {
     let total: u64 = common::count_arg(100_000);
+    let json = std::env::args().any(|a| a == "--json");
     let feeds = 10u64;
     let per_feed = total / feeds;
     let dir = tempfile::tempdir().unwrap();
@@ -96,14 +185,80 @@ fn main() {
     let import2_secs = t.elapsed().as_secs_f64();
     assert!(s.is_clean() && s.total().new == e.messages);
 
+    // An incremental export: 1,000 new messages of a's own, for b, which holds the rest (a
+    // learns that from b's bundle).
+    let back = dir.path().join("back");
+    std::fs::create_dir(&back).unwrap();
+    let from_b = b.export(&back, &all).unwrap().wrote.expect("b's bundle");
+    a.import(std::slice::from_ref(&from_b.path)).unwrap();
+    let fresh = 1_000.min(total);
+    for i in 0..fresh {
+        a.post(&format!("new post {i}"), None).unwrap();
+    }
+    let to_b = dir.path().join("to-b");
+    std::fs::create_dir(&to_b).unwrap();
+    let for_b = grapevine::node::ExportOptions {
+        for_peers: vec![b.id()],
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let inc = a
+        .export(&to_b, &for_b)
+        .unwrap()
+        .wrote
+        .expect("an incremental bundle");
+    let incremental_secs = t.elapsed().as_secs_f64();
+    assert_eq!(
+        inc.messages, fresh,
+        "the incremental bundle carries the new messages only"
+    );
+
+    let decode_secs = zstd_decode_secs(&path);
+    let insert_secs = sqlite_insert_secs(dir.path(), total);
+    let (store_size, parts) = store_bytes(a.home());
+    let held = total + fresh + feeds + 1;
     let import = rate(total, import_secs);
+    let figures = serde_json::json!({
+        "messages": total,
+        "feeds": feeds,
+        "threads": threads,
+        "ceiling_verify_one_thread": verify_rate,
+        "ceiling_verify_batch_all_cores": batch_rate,
+        "ceiling_zstd_decode": rate(total, decode_secs),
+        "ceiling_sqlite_insert": rate(total, insert_secs),
+        "sign": sign_rate,
+        "import": import,
+        "import_over_verify_batch": import / batch_rate,
+        "import_of_export": rate(e.messages, import2_secs),
+        "reimport": rate(total, reimport_secs),
+        "export_all": rate(e.messages, export_secs),
+        "incremental_export_ms": incremental_secs * 1000.0,
+        "incremental_export_messages": inc.messages,
+        "bundle_bytes_per_message": e.bytes as f64 / e.messages as f64,
+        "store_bytes_per_message": store_size as f64 / held as f64,
+        "store_parts": parts.iter().map(|(n, b)| serde_json::json!({"name": n, "bytes": b})).collect::<Vec<_>>(),
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&figures).unwrap());
+        return;
+    }
     println!("messages                       {total} in {feeds} feeds");
     println!("ceiling: ed25519 verify, 1 thread          {verify_rate:>10.0} /s");
     println!("ceiling: verify_batch(256), {threads} threads    {batch_rate:>10.0} /s");
+    println!(
+        "ceiling: zstd decode of the bundle         {:>10.0} /s",
+        rate(total, decode_secs)
+    );
+    println!(
+        "ceiling: SQLite insert, WAL, FULL          {:>10.0} /s",
+        rate(total, insert_secs)
+    );
     println!("sign (Message::create)         {sign_rate:>10.0} /s");
     println!(
-        "import into empty store        {import:>10.0} /s  = {:.2} × batch verify",
-        import / batch_rate
+        "import into empty store        {import:>10.0} /s  = {:.2} × batch verify, {:.2} × SQLite insert",
+        import / batch_rate,
+        rate(total, import_secs) / rate(total, insert_secs)
     );
     println!(
         "import of export, node b       {:>10.0} /s",
@@ -119,6 +274,11 @@ fn main() {
         rate(e.messages, export_secs),
         rate(e.messages, export_secs) / batch_rate
     );
+    println!(
+        "incremental export             {:>10.1} ms for {} new messages among {held}",
+        incremental_secs * 1000.0,
+        inc.messages
+    );
     let on_disk = std::fs::metadata(&e.path).unwrap().len();
     assert_eq!(on_disk, e.bytes);
     println!(
@@ -127,4 +287,15 @@ fn main() {
         e.messages,
         e.bytes as f64 / e.messages as f64
     );
+    println!(
+        "store size                     {store_size} bytes for {held} messages, {:.1} bytes/message",
+        store_size as f64 / held as f64
+    );
+    for (name, bytes) in &parts {
+        println!(
+            "  {name:<28} {:>8.1} bytes/message",
+            *bytes as f64 / held as f64
+        );
+    }
+    println!("peak RSS                       {:.1} MiB", peak_rss_mib());
 }
