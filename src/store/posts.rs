@@ -428,16 +428,24 @@ fn index_post(tx: &Transaction<'_>, m: &Message, post: &Post, private: bool) -> 
     Ok(())
 }
 
-/// Remembers the name a feed we do not hold gave itself, from a verified `about` message.
+/// Most names of feeds we do not hold that are remembered: a bundle of a hundred thousand
+/// made-up feeds must not grow the store without bound.
+pub const MAX_HEARD_NAMES: i64 = 10_000;
+
+/// Remembers the name a feed we do not hold gave itself, from a verified `about` message
+/// (a newer one replaces it; a new feed only while fewer than [`MAX_HEARD_NAMES`] are kept).
 pub(crate) fn heard_name(tx: &Transaction<'_>, m: &Message, name: &str) -> Result<()> {
     tx.prepare_cached(
-        "INSERT INTO heard_names (feed, name, seq) VALUES (?1, ?2, ?3) \
+        "INSERT INTO heard_names (feed, name, seq) \
+         SELECT ?1, ?2, ?3 WHERE (SELECT count(*) FROM heard_names) < ?4 \
+            OR EXISTS (SELECT 1 FROM heard_names WHERE feed = ?1) \
          ON CONFLICT (feed) DO UPDATE SET name = ?2, seq = ?3 WHERE seq < ?3",
     )?
     .execute(params![
         m.header.author.as_bytes(),
         name,
-        m.header.sequence as i64
+        m.header.sequence as i64,
+        MAX_HEARD_NAMES
     ])?;
     Ok(())
 }
@@ -501,4 +509,61 @@ pub(super) fn backfill(tx: &Transaction<'_>) -> Result<()> {
     }
     tx.execute("UPDATE posts SET unread = 0", [])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::identity::Identity;
+
+    #[test]
+    fn heard_names_are_capped_but_kept_current() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(&dir.path().join("s.sqlite")).expect("store");
+        let about = |who: &Identity, seq: u64, name: &str| {
+            let content = crate::content::about(who.feed_id(), name).to_string();
+            let previous = (seq > 1).then_some(MessageId([1; 32]));
+            Message::create(
+                who,
+                seq,
+                previous,
+                0,
+                ContentKind::Json,
+                content.into_bytes(),
+            )
+            .expect("message")
+        };
+        let known = Identity::from_seed(&[1; 32]);
+        let tx = store.write().expect("tx");
+        heard_name(&tx, &about(&known, 1, "old"), "old").expect("heard");
+        tx.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
+             INSERT INTO heard_names SELECT randomblob(32), 'filler', 1 FROM n",
+            [MAX_HEARD_NAMES - 1],
+        )
+        .expect("fill");
+        let stranger = Identity::from_seed(&[2; 32]);
+        heard_name(&tx, &about(&stranger, 1, "new"), "new").expect("heard");
+        heard_name(&tx, &about(&known, 2, "renamed"), "renamed").expect("heard");
+        tx.commit().expect("commit");
+        let count: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM heard_names", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(count, MAX_HEARD_NAMES, "no new feed once full");
+        let names: HashMap<FeedId, Option<String>> = store
+            .names()
+            .expect("names")
+            .into_iter()
+            .map(|(f, _, own)| (f, own))
+            .collect();
+        assert_eq!(
+            names[&known.feed_id()].as_deref(),
+            Some("renamed"),
+            "a known one renames"
+        );
+        assert!(!names.contains_key(&stranger.feed_id()));
+    }
 }
