@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod bundle;
 pub mod bytes;
 pub mod content;

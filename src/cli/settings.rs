@@ -27,6 +27,24 @@ pub enum Settings {
         /// every later command then needs it.
         #[arg(long)]
         passphrase: bool,
+        /// Restore your key from the 24 backup words `grapevine backup` showed (typed at the
+        /// prompt, or read from standard input). Nothing is written until your diary's newest
+        /// message is back.
+        #[arg(long, conflicts_with_all = ["restore_file", "name"])]
+        restore: bool,
+        /// Restore your key from a key file `grapevine backup --file` wrote.
+        #[arg(long, value_name = "FILE", conflicts_with = "name")]
+        restore_file: Option<PathBuf>,
+    },
+    /// Show your key as 24 words to keep on paper (or write it to a passphrase-locked file):
+    /// the way back after a lost or broken computer.
+    #[command(
+        after_help = "Examples:\n  grapevine backup\n  grapevine backup --file /media/$USER/SAFE/alice.key"
+    )]
+    Backup {
+        /// Write a passphrase-locked key file here instead of showing words.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
     },
     /// Print your feed id (give it to people so they can follow you).
     Whoami,
@@ -129,7 +147,64 @@ impl Settings {
                 clap_mangen::Man::new(super::command()).render(&mut ctx.out)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            Settings::Init { name, passphrase } => {
+            Settings::Init {
+                restore: true,
+                passphrase,
+                ..
+            } => {
+                let words = read_words()?;
+                let identity = grapevine::backup::identity_from_words(&words)?;
+                let phrase = if passphrase {
+                    Some(new_passphrase()?)
+                } else {
+                    None
+                };
+                let node = Node::init_restored(
+                    &ctx.home()?,
+                    &identity,
+                    None,
+                    phrase.as_deref().map(|p| p.as_str()),
+                )?;
+                eprintln!("{}", restored_advice(&node));
+                node.id().to_string()
+            }
+            Settings::Init {
+                restore_file: Some(file),
+                ..
+            } => {
+                let identity = grapevine::identity::Identity::load(&file)?;
+                let node = Node::init_restored(&ctx.home()?, &identity, Some(&file), None)?;
+                eprintln!("{}", restored_advice(&node));
+                node.id().to_string()
+            }
+            Settings::Backup { file } => {
+                let node = ctx.node()?;
+                let identity = grapevine::identity::Identity::load(
+                    &node.home().join(grapevine::node::KEY_FILE),
+                )?;
+                match file {
+                    Some(file) => {
+                        let phrase = new_passphrase()?;
+                        identity.save_new_locked(&file, &phrase)?;
+                        format!(
+                            "wrote your key to {}, locked with the passphrase; `grapevine init \
+                             --restore-file` takes it back",
+                            file.display()
+                        )
+                    }
+                    None => {
+                        eprintln!(
+                            "These 24 words are your key: whoever reads them can write as you. \
+                             Write them on paper and keep it safe; grapevine keeps no copy of \
+                             them. `grapevine init --restore` takes them back."
+                        );
+                        grapevine::backup::words(&identity).to_string()
+                    }
+                }
+            }
+            Settings::Init {
+                name, passphrase, ..
+            } => {
                 let phrase = if passphrase {
                     Some(new_passphrase()?)
                 } else {
@@ -243,6 +318,29 @@ fn check_text(report: &grapevine::store::CheckReport, json: bool) -> Result<Stri
         text += "\nthe store is NOT consistent: keep a copy of the home folder before changing it";
     }
     Ok(text)
+}
+
+/// Backup words: typed at a prompt that does not echo them, or read from standard input.
+fn read_words() -> Result<zeroize::Zeroizing<String>> {
+    use std::io::{IsTerminal, Read};
+    if std::io::stdin().is_terminal() {
+        let typed = rpassword::prompt_password("your 24 backup words: ")
+            .context("could not read the words")?;
+        return Ok(zeroize::Zeroizing::new(typed));
+    }
+    let mut text = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("could not read the words from standard input")?;
+    Ok(text)
+}
+
+fn restored_advice(node: &Node) -> String {
+    format!(
+        "restored your key in {}. Before it writes anything, this node needs your diary's newest \
+         message: import a recent bundle from someone who follows you, or sync with them",
+        node.home().display()
+    )
 }
 
 /// A new passphrase: from GRAPEVINE_PASSPHRASE, or typed twice on the terminal.

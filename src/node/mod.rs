@@ -26,6 +26,8 @@ use crate::private_box::{self, BoxError, Opener, Randomness};
 use crate::store::{self, Store, StoreError};
 
 pub const KEY_FILE: &str = "secret.key";
+/// The setting that holds a restored key back from writing (`pending`, then `done`).
+const RESTORED: &str = "restored";
 pub const STORE_FILE: &str = "store.sqlite";
 
 #[derive(Debug, Error)]
@@ -83,6 +85,67 @@ impl Node {
         Ok(node)
     }
 
+    /// Creates a home for an identity restored from a backup (words or a key file). It
+    /// publishes nothing — not even a name — until it holds its own feed's newest message as
+    /// far as the peers it hears from know it: writing before that would fork the feed.
+    pub fn init_restored(
+        home: &Path,
+        identity: &Identity,
+        key_file: Option<&Path>,
+        passphrase: Option<&str>,
+    ) -> Result<Self> {
+        create_home(home)?;
+        let target = home.join(KEY_FILE);
+        match (key_file, passphrase) {
+            (Some(file), _) => {
+                let line = fs::read_to_string(file).map_err(io_at(file))?;
+                crate::fsutil::write_atomically(&target, |w| {
+                    std::io::Write::write_all(w, line.as_bytes())
+                })
+                .map_err(io_at(&target))?;
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(&target, fs::Permissions::from_mode(0o600))
+                    .map_err(io_at(&target))?;
+            }
+            (None, Some(phrase)) => identity.save_new_locked(&target, phrase)?,
+            (None, None) => identity.save_new(&target)?,
+        }
+        let mut node = Self::open(home)?;
+        node.store.set_config(RESTORED, "pending")?;
+        Ok(node)
+    }
+
+    /// Refuses to write while a restored key may be behind its own feed (see
+    /// [`Node::init_restored`]); lifts the hold once it is not.
+    fn check_restored(&mut self) -> Result<()> {
+        if self.store.config(RESTORED)?.as_deref() != Some("pending") {
+            return Ok(());
+        }
+        let me = self.id();
+        let held = self.store.frontier(&me)?.sequence;
+        let known = self.store.highest_claim(&me)?;
+        let heard = !self.store.peers()?.is_empty();
+        if heard && held >= known {
+            self.store.set_config(RESTORED, "done")?;
+            return Ok(());
+        }
+        let told = if heard {
+            format!(
+                "the people you heard from hold your diary up to message {known}, and this node \
+                 holds {held}"
+            )
+        } else {
+            "this node has not heard from anyone yet".to_owned()
+        };
+        Err(NodeError::Usage(format!(
+            "this key was restored from a backup, and {told}: writing now could give your diary \
+             two different messages {} and fork it. Import a recent bundle from someone who \
+             follows you (grapevine import PATH) or sync with them first. If no one ever held \
+             your diary, `grapevine config set restored done` lets you write",
+            held + 1
+        )))
+    }
+
     pub fn open(home: &Path) -> Result<Self> {
         let identity = Identity::load(&home.join(KEY_FILE))?;
         let store = Store::open(&home.join(STORE_FILE))?;
@@ -124,6 +187,7 @@ impl Node {
 
     /// Appends one message to our own feed, atomically with respect to other processes.
     pub fn publish(&mut self, kind: ContentKind, content: Vec<u8>) -> Result<Message> {
+        self.check_restored()?;
         let identity = &self.identity;
         let tx = self.store.write()?;
         let frontier = store::frontier(&tx, &identity.feed_id())?;
@@ -298,12 +362,27 @@ impl Node {
             "network" => self.network(),
             "pub" => Ok(if self.is_pub()? { "on" } else { "off" }.into()),
             "folder-stale-days" => Ok(self.folder_stale_days()?.to_string()),
+            "restored" => Ok(self
+                .store
+                .config(RESTORED)?
+                .unwrap_or_else(|| "no".to_owned())),
             other => Err(unknown_setting(other)),
         }
     }
 
     pub fn set_config(&mut self, key: &str, value: &str) -> Result<()> {
         match key {
+            "restored" => {
+                if value != "done" {
+                    return Err(NodeError::Usage(
+                        "restored can only be set to done: you are sure no one holds a later \
+                         message of your diary"
+                            .into(),
+                    ));
+                }
+                self.store.set_config(RESTORED, "done")?;
+                Ok(())
+            }
             "hops" => {
                 let hops: u32 = value
                     .parse()

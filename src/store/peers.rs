@@ -124,6 +124,15 @@ impl Store {
 
     /// The feeds `peer` last said it wants and its `hops`, from its newest verified manifest
     /// (or LAN want list), if it said.
+    /// The highest message of `feed` any peer is known to hold.
+    pub fn highest_claim(&self, feed: &FeedId) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT coalesce(max(seq), 0) FROM peer_frontiers WHERE feed = ?1",
+            [feed.as_bytes()],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
     pub fn peer_wants(&self, peer: &FeedId) -> Result<Option<(Vec<FeedId>, Option<u32>)>> {
         let row: Option<(Option<Vec<u8>>, Option<u32>)> = self
             .conn

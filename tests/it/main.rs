@@ -18,6 +18,7 @@ mod local;
 mod order;
 mod private;
 mod reading;
+mod restore;
 mod snapshots;
 mod soak;
 mod syncthing;

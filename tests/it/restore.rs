@@ -1,0 +1,158 @@
+//! Backups and restoring without forking: 24 words (or a locked key file) bring a key back on
+//! a fresh home, which writes nothing until it holds its diary's newest message.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::harness::{TestNode, path_str, stick, wrote_path};
+
+fn restore(node: &TestNode, words: &str) -> std::process::Output {
+    let mut child = node
+        .command(&["init", "--restore"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(words.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_restored_key_waits_for_its_newest_message_and_never_forks() {
+    let alice = TestNode::new("alice");
+    let bob = TestNode::new("bob");
+    alice.follow(&bob);
+    bob.follow(&alice);
+    alice.post("one");
+    alice.post("two");
+    let old = stick();
+    let old_bundle =
+        wrote_path(&alice.ok(&["export", "--all", path_str(&old.path().join("old.gvb"))]));
+    alice.post("three");
+    alice.post("four");
+    let newest = stick();
+    let new_bundle =
+        wrote_path(&alice.ok(&["export", "--all", path_str(&newest.path().join("new.gvb"))]));
+    bob.import(&new_bundle);
+    bob.post("hello alice");
+    let from_bob = stick();
+    // Bob's bundle for alice carries only bob's feed, but says bob holds alice's up to 6.
+    let bob_bundle =
+        wrote_path(&bob.ok(&["export", path_str(from_bob.path()), "--for", &alice.id()]));
+
+    let backup = alice.run(&["backup"]);
+    assert!(backup.status.success());
+    let words = String::from_utf8(backup.stdout).unwrap();
+    assert_eq!(words.split_whitespace().count(), 24, "{words}");
+    let warning = String::from_utf8_lossy(&backup.stderr);
+    assert!(
+        warning.contains("whoever reads them can write as you"),
+        "{warning}"
+    );
+
+    // A new computer: the words bring the key back, and nothing is written yet.
+    let laptop = TestNode::uninitialised("laptop");
+    let out = restore(&laptop, &format!("{}\n", words.trim()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), alice.id());
+    assert_eq!(
+        laptop.status()["messages"],
+        0,
+        "a restore publishes nothing"
+    );
+    let refused = laptop.fails_with(1, &["post", "back again"]);
+    assert!(
+        refused.contains("restored from a backup") && refused.contains("not heard from anyone"),
+        "{refused}"
+    );
+
+    // An old bundle of one's own, and bob's word that the diary goes further: still refused.
+    laptop.import(&old_bundle);
+    laptop.import(&bob_bundle);
+    let refused = laptop.fails_with(1, &["post", "back again"]);
+    assert!(
+        refused.contains("up to message 6, and this node holds 4"),
+        "{refused}"
+    );
+    // With the newest message back, writing goes on where the diary ended.
+    laptop.import(&new_bundle);
+    let id = laptop.post("back again");
+    let mine = laptop.feed(&alice.id());
+    assert_eq!(mine[0]["id"], id.as_str());
+    assert_eq!(mine[0]["sequence"], 7);
+    let s = stick();
+    bob.import(&laptop.export_to(s.path()));
+    assert_eq!(
+        bob.status()["fork_proofs"],
+        serde_json::json!([]),
+        "no fork"
+    );
+    assert_eq!(bob.posts(&alice.id()).last().unwrap(), "back again");
+
+    // Wrong words are refused with advice, and create nothing.
+    let other = TestNode::uninitialised("other");
+    let out = restore(&other, "abandon abandon abandon");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not the 24 backup words"));
+    assert!(!other.home().join("secret.key").exists());
+}
+
+#[test]
+fn a_locked_key_file_is_a_backup_too() {
+    let alice = TestNode::new("alice");
+    let file = tempfile::tempdir().unwrap();
+    let key = file.path().join("alice.key");
+    let out = alice
+        .command(&["backup", "--file", path_str(&key)])
+        .env("GRAPEVINE_PASSPHRASE", "correct horse battery staple")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !std::fs::read_to_string(&key)
+            .unwrap()
+            .contains(&alice.id()[1..])
+    );
+    let laptop = TestNode::uninitialised("laptop");
+    let out = laptop
+        .command(&["init", "--restore-file", path_str(&key)])
+        .env("GRAPEVINE_PASSPHRASE", "correct horse battery staple")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), alice.id());
+    // Alice's diary was only ever on that computer: she says so, and writes again.
+    laptop
+        .command(&["config", "set", "restored", "done"])
+        .env("GRAPEVINE_PASSPHRASE", "correct horse battery staple")
+        .output()
+        .unwrap();
+    let out = laptop
+        .command(&["post", "from the laptop"])
+        .env("GRAPEVINE_PASSPHRASE", "correct horse battery staple")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
