@@ -610,6 +610,43 @@ mod tests {
     }
 
     #[test]
+    fn entry_names_have_limits_at_their_edges() {
+        let regular = tar::EntryType::Regular;
+        assert!(check_entry(&"a".repeat(255), regular).is_ok());
+        assert!(check_entry(&"a".repeat(256), regular).is_err());
+        assert!(check_entry("", regular).is_err());
+        assert!(check_entry("x", tar::EntryType::Symlink).is_err());
+    }
+
+    /// Segments are counted; a bundle without its trailer says so, and one cut short says only
+    /// that it was cut.
+    #[test]
+    fn segments_are_counted_and_a_missing_trailer_is_named_once() {
+        let alice = Identity::from_seed(&[1; 32]);
+        let manifest = Manifest::describing(alice.feed_id(), "00", 0, &[]);
+        let mut w = crate::bundle::BundleWriter::new(Vec::new(), &alice, &manifest).expect("w");
+        for i in 1..=3 {
+            w.write_entry(&crate::bundle::segment_name(i), b"")
+                .expect("segment");
+        }
+        let (file, _) = w.finish().expect("finish");
+        let report = read_bundle(Cursor::new(&file), &mut Nothing).expect("read");
+        assert_eq!(report.segments, 3);
+        assert_eq!(report.problems, []);
+        let json = serde_json::to_vec(&manifest).expect("json");
+        let no_trailer = entry_frame(MANIFEST_NAME, &json);
+        assert_eq!(problems(&no_trailer), [BundleProblem::NoTrailer]);
+        // Cut inside the trailer's frame.
+        let cut = &file[..file.len() - 60];
+        let found = problems(cut);
+        assert!(
+            found.iter().any(|p| matches!(p, BundleProblem::Truncated { .. })),
+            "{found:?}"
+        );
+        assert!(!found.contains(&BundleProblem::NoTrailer), "{found:?}");
+    }
+
+    #[test]
     fn the_manifest_is_read_from_the_first_entry_only() {
         let alice = Identity::from_seed(&[1; 32]);
         let (file, _) =
