@@ -640,7 +640,9 @@ mod tests {
         let cut = &file[..file.len() - 60];
         let found = problems(cut);
         assert!(
-            found.iter().any(|p| matches!(p, BundleProblem::Truncated { .. })),
+            found
+                .iter()
+                .any(|p| matches!(p, BundleProblem::Truncated { .. })),
             "{found:?}"
         );
         assert!(!found.contains(&BundleProblem::NoTrailer), "{found:?}");
