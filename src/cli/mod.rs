@@ -71,7 +71,9 @@ impl Ctx {
     }
 
     pub fn node(&self) -> Result<Node> {
-        Ok(Node::open(&self.home()?)?)
+        let node = Node::open(&self.home()?)?;
+        warn_of_own_fork(&node);
+        Ok(node)
     }
 
     /// Prints a result line (or block) on standard output.
@@ -138,6 +140,34 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
         .chain()
         .filter_map(|e| e.downcast_ref::<io::Error>())
         .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// A fork of one's own diary is said loudly, on every command, with the two messages: the key
+/// is in use twice, and everyone who holds both sees the fork.
+fn warn_of_own_fork(node: &Node) {
+    let Ok(proofs) = node.store().fork_proofs(&node.id()) else {
+        return;
+    };
+    for (seq, held, other) in proofs {
+        let show = |m: &grapevine::message::Message| {
+            let readable = node.readable_content(m).ok().flatten();
+            let text = readable
+                .as_ref()
+                .and_then(|c| c.get("text").and_then(|t| t.as_str()).map(str::to_owned))
+                .or_else(|| readable.as_ref().map(|c| c.to_string()))
+                .unwrap_or_else(|| "(not readable here)".to_owned());
+            let short: String = text.chars().take(60).collect();
+            format!("{}  \"{}\"", m.id, grapevine::view::escape(&short))
+        };
+        eprintln!(
+            "WARNING: YOUR OWN DIARY IS FORKED: your key signed two different messages {seq}.\n  \
+             kept here: {}\n  also seen: {}\nThe key is in use on two computers, or was copied. \
+             Write from one computer only (a second device needs a key of its own), and tell the \
+             people you write to: everyone who holds both messages is warned about your feed.",
+            held.as_ref().map_or("(not held here)".to_owned(), show),
+            show(&other)
+        );
+    }
 }
 
 /// Reads `-` as standard input, for texts.

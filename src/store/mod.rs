@@ -307,6 +307,30 @@ impl Store {
         Ok(out)
     }
 
+    /// The proof of each fork of `feed`: its position, the message held there (if linked), and
+    /// the other message signed for it.
+    pub fn fork_proofs(&self, feed: &FeedId) -> Result<Vec<(u64, Option<Message>, Message)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT f.seq, m.envelope, m.content, f.other_envelope, f.other_content \
+             FROM forks f LEFT JOIN messages m ON m.id = f.held \
+             WHERE f.author = ?1 ORDER BY f.seq",
+        )?;
+        let mut rows = stmt.query([feed.as_bytes()])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let held = match (
+                row.get_ref(1)?.as_blob_or_null()?,
+                row.get_ref(2)?.as_blob_or_null()?,
+            ) {
+                (Some(envelope), Some(content)) => Some(stored_message(envelope, content)?),
+                _ => None,
+            };
+            let other = stored_message(row.get_ref(3)?.as_blob()?, row.get_ref(4)?.as_blob()?)?;
+            out.push((row.get::<_, i64>(0)? as u64, held, other));
+        }
+        Ok(out)
+    }
+
     /// Whether a bundle with this id was imported and verified before.
     pub fn bundle_seen(&self, bundle_id: &str) -> Result<bool> {
         let mut stmt = self.conn.prepare_cached(

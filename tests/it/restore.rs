@@ -156,3 +156,34 @@ fn a_locked_key_file_is_a_backup_too() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A key used on two computers forks its own diary: the owner is told loudly, on every
+/// command, with both messages.
+#[test]
+fn a_fork_of_ones_own_diary_is_said_loudly_with_both_messages() {
+    let alice = TestNode::new("alice");
+    alice.post("before the copy");
+    let twin = TestNode::uninitialised("alice-twin");
+    crate::damage::copy_dir(&alice.home(), &twin.home());
+    alice.post("from the laptop");
+    twin.post("from the phone");
+    let s = stick();
+    let out = alice.run(&["import", path_str(&twin.export_to(s.path()))]);
+    assert!(out.status.success() || out.status.code() == Some(3));
+    let status = alice.run(&["status"]);
+    let warning = String::from_utf8_lossy(&status.stderr);
+    assert!(warning.contains("YOUR OWN DIARY IS FORKED"), "{warning}");
+    assert!(
+        warning.contains("\"from the laptop\"") && warning.contains("\"from the phone\""),
+        "both messages shown: {warning}"
+    );
+    assert_eq!(
+        warning.matches("FORKED").count(),
+        1,
+        "said once per fork: {warning}"
+    );
+    let json = alice.run(&["status", "--json"]);
+    let parsed: serde_json::Value =
+        serde_json::from_slice(&json.stdout).expect("--json output still parses");
+    assert_eq!(parsed["fork_proofs"][0]["sequence"], 3, "{parsed}");
+}
