@@ -514,6 +514,12 @@ mod tests {
         }
     }
 
+    fn truncated(found: &[BundleProblem]) -> bool {
+        found
+            .iter()
+            .any(|p| matches!(p, BundleProblem::Truncated { .. }))
+    }
+
     fn problems(file: &[u8]) -> Vec<BundleProblem> {
         read_bundle(Cursor::new(file), &mut Nothing)
             .expect("read")
@@ -556,12 +562,7 @@ mod tests {
         let (file, _) = w.finish().expect("finish");
         let cut = &file[..file.len() / 2];
         let found = problems(cut);
-        assert!(
-            found
-                .iter()
-                .any(|p| matches!(p, BundleProblem::Truncated { .. })),
-            "{found:?}"
-        );
+        assert!(truncated(&found), "{found:?}");
         assert!(
             !found
                 .iter()
@@ -639,12 +640,7 @@ mod tests {
         // Cut inside the trailer's frame.
         let cut = &file[..file.len() - 60];
         let found = problems(cut);
-        assert!(
-            found
-                .iter()
-                .any(|p| matches!(p, BundleProblem::Truncated { .. })),
-            "{found:?}"
-        );
+        assert!(truncated(&found), "{found:?}");
         assert!(!found.contains(&BundleProblem::NoTrailer), "{found:?}");
     }
 

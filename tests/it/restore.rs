@@ -109,52 +109,33 @@ fn a_restored_key_waits_for_its_newest_message_and_never_forks() {
 
 #[test]
 fn a_locked_key_file_is_a_backup_too() {
+    let phrase = "correct horse battery staple";
+    // Runs a command that must succeed, the passphrase given; returns its standard output.
+    let ok = |node: &TestNode, args: &[&str]| {
+        let out = node
+            .command(args)
+            .env("GRAPEVINE_PASSPHRASE", phrase)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
     let alice = TestNode::new("alice");
     let file = tempfile::tempdir().unwrap();
     let key = file.path().join("alice.key");
-    let out = alice
-        .command(&["backup", "--file", path_str(&key)])
-        .env("GRAPEVINE_PASSPHRASE", "correct horse battery staple")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        !std::fs::read_to_string(&key)
-            .unwrap()
-            .contains(&alice.id()[1..])
-    );
+    ok(&alice, &["backup", "--file", path_str(&key)]);
+    let locked = std::fs::read_to_string(&key).unwrap();
+    assert!(!locked.contains(&alice.id()[1..]));
     let laptop = TestNode::uninitialised("laptop");
-    let out = laptop
-        .command(&["init", "--restore-file", path_str(&key)])
-        .env("GRAPEVINE_PASSPHRASE", "correct horse battery staple")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), alice.id());
+    let restored = ok(&laptop, &["init", "--restore-file", path_str(&key)]);
+    assert_eq!(restored.trim(), alice.id());
     // Alice's diary was only ever on that computer: she says so, and writes again.
-    laptop
-        .command(&["config", "set", "restored", "done"])
-        .env("GRAPEVINE_PASSPHRASE", "correct horse battery staple")
-        .output()
-        .unwrap();
-    let out = laptop
-        .command(&["post", "from the laptop"])
-        .env("GRAPEVINE_PASSPHRASE", "correct horse battery staple")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&laptop, &["config", "set", "restored", "done"]);
+    ok(&laptop, &["post", "from the laptop"]);
 }
 
 /// A key used on two computers forks its own diary: the owner is told loudly, on every
