@@ -617,6 +617,35 @@ mod tests {
         assert!(check_entry(&"a".repeat(256), regular).is_err());
         assert!(check_entry("", regular).is_err());
         assert!(check_entry("x", tar::EntryType::Symlink).is_err());
+        assert!(check_entry("seg/ment-1", regular).is_ok());
+        for bad in ["a//b", "a/", "./a", "a/./b", "../a", "a/.."] {
+            assert!(check_entry(bad, regular).is_err(), "{bad}");
+        }
+    }
+
+    /// What differs between the signed list and what was read: each entry altered, missing
+    /// or unsigned, named in that order.
+    #[test]
+    fn a_mismatch_names_every_entry_that_differs() {
+        let entry = |name: &str, digest: u8| TrailerEntry {
+            name: name.into(),
+            size: 1,
+            digest: [digest; 32],
+        };
+        let trailer = Trailer {
+            entries: vec![entry("a", 1), entry("b", 2), entry("c", 3)],
+            signature: String::new(),
+        };
+        let seen = [entry("a", 1), entry("b", 9), entry("d", 4)];
+        assert_eq!(
+            explain_mismatch(&trailer, &seen),
+            [
+                BundleProblem::EntryAltered { name: "b".into() },
+                BundleProblem::EntryMissing { name: "c".into() },
+                BundleProblem::EntryUnsigned { name: "d".into() },
+            ]
+        );
+        assert_eq!(explain_mismatch(&trailer, &trailer.entries), []);
     }
 
     /// Segments are counted; a bundle without its trailer says so, and one cut short says only
