@@ -155,14 +155,35 @@ pub fn post_json(p: &PostView, names: &Names) -> Value {
 pub struct Busy(Option<indicatif::ProgressBar>);
 
 impl Busy {
-    /// Counts messages read, from [`Node::on_progress`](grapevine::Node::on_progress).
+    /// Counts messages read, from [`Node::on_progress`](grapevine::Node::on_progress), which
+    /// counts each file from zero: the bar adds the files up.
     pub fn counter(&self) -> Box<dyn Fn(u64) + Send> {
         let bar = self.0.clone();
+        let state = std::sync::Mutex::new((0u64, 0u64));
         Box::new(move |read| {
-            if let Some(bar) = &bar {
-                bar.set_position(read);
+            let (Some(bar), Ok(mut state)) = (&bar, state.lock()) else {
+                return;
+            };
+            let (base, last) = &mut *state;
+            if read < *last {
+                *base += *last;
             }
+            *last = read;
+            bar.set_position(*base + read);
         })
+    }
+
+    /// Turns the spinner into a bar of `total` messages.
+    pub fn out_of(&self, total: u64) {
+        use indicatif::ProgressStyle;
+        if let (Some(bar), true) = (&self.0, total > 0) {
+            bar.set_length(total);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{msg} [{bar:30}] {human_pos}/{human_len} messages ({elapsed}, {eta} left)",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+        }
     }
 }
 

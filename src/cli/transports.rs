@@ -246,6 +246,7 @@ impl Transports {
                 }
                 let summary = {
                     let busy = busy("importing, every signature checked", true);
+                    busy.out_of(messages_in(&paths));
                     node.on_progress(busy.counter());
                     node.import(&paths)?
                 };
@@ -535,6 +536,25 @@ fn not_a_bundle(summary: &ImportSummary, named: &[PathBuf]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// How many messages the manifests of these bundles (and of those in these folders) say they
+/// carry: the length of the progress bar. Unreadable or sealed files count for nothing.
+fn messages_in(paths: &[PathBuf]) -> u64 {
+    paths
+        .iter()
+        .flat_map(|p| {
+            if p.is_dir() {
+                grapevine::node::bundles_in(p)
+            } else {
+                vec![p.clone()]
+            }
+        })
+        .filter_map(|file| std::fs::File::open(file).ok())
+        .filter_map(|f| grapevine::bundle::read_manifest(f).ok().flatten())
+        .flat_map(|m| m.feeds)
+        .map(|r| r.last.saturating_sub(r.first).saturating_add(1))
+        .fold(0u64, u64::saturating_add)
 }
 
 /// Whether a file begins with the zstd magic every plain bundle starts with.
