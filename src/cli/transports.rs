@@ -246,7 +246,7 @@ impl Transports {
                 }
                 let summary = {
                     let busy = busy("importing, every signature checked", true);
-                    busy.out_of(messages_in(&paths));
+                    busy.out_of(messages_in(&paths, |_| true));
                     node.on_progress(busy.counter());
                     node.import(&paths)?
                 };
@@ -269,6 +269,9 @@ impl Transports {
                 folder_must_exist(&dir, create)?;
                 let report = {
                     let busy = busy(&format!("syncing with {}", dir.display()), true);
+                    busy.out_of(messages_in(std::slice::from_ref(&dir), |p| {
+                        !node.is_own_bundle(p)
+                    }));
                     node.on_progress(busy.counter());
                     node.sync_dir(&dir, !no_export)?
                 };
@@ -540,7 +543,7 @@ fn not_a_bundle(summary: &ImportSummary, named: &[PathBuf]) -> Result<()> {
 
 /// How many messages the manifests of these bundles (and of those in these folders) say they
 /// carry: the length of the progress bar. Unreadable or sealed files count for nothing.
-fn messages_in(paths: &[PathBuf]) -> u64 {
+fn messages_in(paths: &[PathBuf], read: impl Fn(&Path) -> bool) -> u64 {
     paths
         .iter()
         .flat_map(|p| {
@@ -550,6 +553,7 @@ fn messages_in(paths: &[PathBuf]) -> u64 {
                 vec![p.clone()]
             }
         })
+        .filter(|file| read(file))
         .filter_map(|file| std::fs::File::open(file).ok())
         .filter_map(|f| grapevine::bundle::read_manifest(f).ok().flatten())
         .flat_map(|m| m.feeds)
