@@ -520,6 +520,40 @@ mod tests {
         }
     }
 
+    /// Every rejection, unreadable box and fork is counted; the first 50 are kept to show.
+    #[test]
+    fn reports_count_everything_and_keep_the_first_fifty() {
+        let mut report = IngestReport::default();
+        let rejection = |i: u64| Rejection {
+            place: "test".into(),
+            feed: None,
+            sequence: Some(i),
+            reason: format!("number {i}"),
+        };
+        for i in 0..30 {
+            report.unreadable(rejection(i));
+        }
+        for i in 30..61 {
+            report.reject(rejection(i));
+        }
+        for i in 0..51 {
+            report.fork(FeedId([1; 32]), i);
+        }
+        assert_eq!(
+            (report.unreadable, report.rejected, report.forks),
+            (30, 31, 51)
+        );
+        assert_eq!(report.rejections.len(), 50);
+        assert_eq!(
+            report.rejections[0].sequence,
+            Some(0),
+            "the first ones are kept"
+        );
+        assert_eq!(report.rejections[49].sequence, Some(49));
+        assert_eq!(report.forked.len(), 50);
+        assert_eq!(report.forked[49], (FeedId([1; 32]), 49));
+    }
+
     #[test]
     fn progress_counts_the_messages_read_batch_by_batch() {
         let dir = tempfile::tempdir().expect("dir");
