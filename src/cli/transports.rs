@@ -542,7 +542,8 @@ fn not_a_bundle(summary: &ImportSummary, named: &[PathBuf]) -> Result<()> {
 }
 
 /// How many messages the manifests of these bundles (and of those in these folders) say they
-/// carry: the length of the progress bar. Unreadable or sealed files count for nothing.
+/// carry: the length of the progress bar. Unreadable or sealed files count for nothing, and only
+/// regular files are opened (a pipe or a device would block or never end; import refuses them).
 fn messages_in(paths: &[PathBuf], read: impl Fn(&Path) -> bool) -> u64 {
     paths
         .iter()
@@ -553,7 +554,11 @@ fn messages_in(paths: &[PathBuf], read: impl Fn(&Path) -> bool) -> u64 {
                 vec![p.clone()]
             }
         })
-        .filter(|file| read(file))
+        .filter(|file| {
+            read(file)
+                && std::fs::metadata(file).is_ok_and(|m| m.is_file())
+                && starts_like_a_bundle(file)
+        })
         .filter_map(|file| std::fs::File::open(file).ok())
         .filter_map(|f| grapevine::bundle::read_manifest(f).ok().flatten())
         .flat_map(|m| m.feeds)
