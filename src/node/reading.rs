@@ -75,7 +75,8 @@ impl Node {
         let names = self.names()?;
         let mut mentions = Vec::new();
         for word in content::mention_words(text) {
-            if let Ok(feed) = names.resolve_feed(&self.store, word) {
+            // By name only: an `@word` that merely starts some feed's id is no mention.
+            if let Some(feed) = names.resolve_feed_by_name(word) {
                 if !mentions.contains(&feed) && mentions.len() < content::MAX_MENTIONS {
                     mentions.push(feed);
                 }

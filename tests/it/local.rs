@@ -1,6 +1,5 @@
 //! One node on its own: identity, posting, concurrency.
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
@@ -76,19 +75,8 @@ fn each_command_prints_one_id_and_feeds_read_back() {
 #[test]
 fn post_reads_standard_input() {
     let alice = TestNode::new("alice");
-    let mut child = alice
-        .command(&["post", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"line one\nline two\n")
-        .unwrap();
-    assert!(child.wait_with_output().unwrap().status.success());
+    let out = alice.run_with_input(&["post", "-"], b"line one\nline two\n");
+    assert!(out.status.success());
     assert_eq!(alice.posts(&alice.id()), ["line one\nline two"]);
 }
 

@@ -104,20 +104,9 @@ fn three_recipients_read_it_a_fourth_cannot() {
         args.push(r.id());
     }
     args.push("-".into());
-    let mut child = alice
-        .command(&args.iter().map(String::as_str).collect::<Vec<_>>())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"council moved to Thursday\n")
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = alice.run_with_input(&args, b"council moved to Thursday\n");
+    assert!(out.status.success());
     let s = stick();
     let bundle = alice.export_to(s.path());
     for node in readers.iter().chain([&outsider]) {

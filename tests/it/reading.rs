@@ -48,6 +48,11 @@ fn a_conversation_reads_like_email() {
     assert_eq!(mentions[0]["id"], question.as_str());
     assert_eq!(mentions[0]["author"]["name"], "alice");
     assert_eq!(mentions[0]["mentions"][0]["id"], bob.id().as_str());
+    // Mentions go by name: an @word that only starts bob's id names no one.
+    let prefix_post =
+        written_id(&alice.ok(&["post", &format!("see @{}", &bob.id()[1..7]), "--json"]));
+    let shown = json(&alice.ok(&["show", &prefix_post, "--json"]));
+    assert_eq!(shown["mentions"], serde_json::json!([]), "{shown}");
 
     // Bob replies by a short prefix of the id, and likes the question.
     let prefix = &question[..7];

@@ -1,26 +1,10 @@
 //! Backups and restoring without forking: 24 words (or a locked key file) bring a key back on
 //! a fresh home, which writes nothing until it holds its diary's newest message.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use crate::harness::{TestNode, path_str, stick, wrote_path};
 
 fn restore(node: &TestNode, words: &str) -> std::process::Output {
-    let mut child = node
-        .command(&["init", "--restore"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(words.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    node.run_with_input(&["init", "--restore"], words.as_bytes())
 }
 
 #[test]
