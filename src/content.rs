@@ -186,6 +186,49 @@ pub fn contact(feed: FeedId, change: ContactChange) -> Value {
     }
 }
 
+/// `{"type":"device","device":FEED,"linked":true}` links another device of ours;
+/// `…"linked":false,"through":N}` ends the link, vouching for that device's messages up to
+/// sequence `N` (messages.md "Linked devices").
+pub fn device(feed: FeedId, linked: bool, through: u64) -> Value {
+    if linked {
+        json!({ "type": "device", "device": feed, "linked": true })
+    } else {
+        json!({ "type": "device", "device": feed, "linked": false, "through": through })
+    }
+}
+
+/// What one `device` message says about the device it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceChange {
+    pub device: FeedId,
+    pub linked: bool,
+    /// For an unlink: the last sequence of `device` still vouched for (0 when absent or not an
+    /// integer from 0 to 2^63−1). Always 0 for a link.
+    pub through: u64,
+}
+
+/// Reads a `device` message: `device` a feed id and `linked` a bool, else it is none.
+pub fn read_device(content: &Value) -> Option<DeviceChange> {
+    if content.get("type")?.as_str()? != "device" {
+        return None;
+    }
+    let device = content.get("device")?.as_str()?.parse().ok()?;
+    let linked = content.get("linked")?.as_bool()?;
+    let through = match linked {
+        true => 0,
+        false => content
+            .get("through")
+            .and_then(Value::as_u64)
+            .filter(|n| *n <= i64::MAX as u64)
+            .unwrap_or(0),
+    };
+    Some(DeviceChange {
+        device,
+        linked,
+        through,
+    })
+}
+
 /// Longest a name is, in bytes (messages.md).
 pub const MAX_NAME: usize = 64;
 

@@ -4,9 +4,15 @@
 //! `blocking` flags. A node replicates itself, every feed within `hops` follow-steps of it, minus
 //! the feeds it blocks, minus feeds at the outermost hop (2 or more) that one of its direct
 //! friends blocks. Nothing else is stored or carried: that is also what keeps spam out.
+//!
+//! Linked devices (crate::devices) count as one person: a member brings its other devices in at
+//! its own hop, a block of one device blocks them all, and a device a feed links but that has
+//! not linked it back is fetched like a feed it follows, so that the answer can arrive.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
+use crate::devices::Devices;
 use crate::ids::FeedId;
 
 pub const DEFAULT_HOPS: u32 = 2;
@@ -26,6 +32,7 @@ pub struct Edge {
 pub struct Graph {
     follows: HashMap<FeedId, Vec<FeedId>>,
     blocks: HashMap<FeedId, HashSet<FeedId>>,
+    devices: Devices,
 }
 
 impl Graph {
@@ -42,6 +49,15 @@ impl Graph {
             list.sort();
         }
         graph
+    }
+
+    /// The graph with the people linked devices make.
+    pub fn with_devices(self, devices: Devices) -> Self {
+        Self { devices, ..self }
+    }
+
+    pub fn devices(&self) -> &Devices {
+        &self.devices
     }
 
     pub fn follows(&self, feed: &FeedId) -> &[FeedId] {
@@ -71,40 +87,77 @@ impl Graph {
         self.blocks.get(from).into_iter().flatten()
     }
 
+    /// Whether any device of `from`'s person blocks any device of `to`'s person.
+    fn person_blocks(&self, from: &FeedId, to: &FeedId) -> bool {
+        let targets = self.devices.person(to);
+        self.devices
+            .person(from)
+            .iter()
+            .any(|f| targets.iter().any(|t| self.blocks(f, t)))
+    }
+
     /// The replication set of `root` at `hops`.
     pub fn replication_set(&self, root: FeedId, hops: u32) -> ReplicationSet {
-        let mut distance: HashMap<FeedId, u32> = HashMap::from([(root, 0)]);
+        let me = self.devices.person(&root);
+        let mut distance: HashMap<FeedId, u32> = me.iter().map(|f| (*f, 0)).collect();
         let mut excluded: HashMap<FeedId, Exclusion> = HashMap::new();
-        let mut ring = vec![root];
+        let friends: Vec<FeedId> = me
+            .iter()
+            .flat_map(|f| self.follows(f))
+            .filter(|friend| !self.person_blocks(&root, friend))
+            .copied()
+            .collect();
+        let mut ring = me.to_vec();
         for hop in 1..=hops {
             let mut next = Vec::new();
             for feed in &ring {
-                for &candidate in self.follows(feed) {
+                let reached = self
+                    .follows(feed)
+                    .iter()
+                    .chain(self.devices.claimed_by(feed));
+                for &candidate in reached {
                     if distance.contains_key(&candidate) || excluded.contains_key(&candidate) {
                         continue;
                     }
-                    if self.blocks(&root, &candidate) {
-                        excluded.insert(candidate, Exclusion::BlockedByMe);
-                        continue;
-                    }
-                    let friend_blocks = hop >= 2
+                    let person = self.devices.person(&candidate);
+                    let why = if self.person_blocks(&root, &candidate) {
+                        Some(Exclusion::BlockedByMe)
+                    } else if hop >= 2
                         && hop == hops
-                        && self.follows(&root).iter().any(|friend| {
-                            !self.blocks(&root, friend) && self.blocks(friend, &candidate)
-                        });
-                    if friend_blocks {
-                        excluded.insert(candidate, Exclusion::BlockedByFriend);
-                        continue;
+                        && friends
+                            .iter()
+                            .any(|friend| self.person_blocks(friend, &candidate))
+                    {
+                        Some(Exclusion::BlockedByFriend)
+                    } else {
+                        None
+                    };
+                    for &member in person {
+                        match why {
+                            Some(why) => {
+                                excluded.insert(member, why);
+                            }
+                            None => {
+                                if let Entry::Vacant(free) = distance.entry(member) {
+                                    free.insert(hop);
+                                    next.push(member);
+                                }
+                            }
+                        }
                     }
-                    distance.insert(candidate, hop);
-                    next.push(candidate);
                 }
             }
             ring = next;
         }
-        for blocked in self.blocked_by(&root) {
-            excluded.insert(*blocked, Exclusion::BlockedByMe);
-            distance.remove(blocked);
+        for blocker in me {
+            for blocked in self.blocked_by(blocker) {
+                for member in self.devices.person(blocked) {
+                    if !me.contains(member) {
+                        excluded.insert(*member, Exclusion::BlockedByMe);
+                        distance.remove(member);
+                    }
+                }
+            }
         }
         ReplicationSet {
             root,
@@ -242,5 +295,60 @@ mod tests {
     fn blocking_a_friend_removes_it() {
         let g = Graph::new([follow(1, 2), block(1, 2)]);
         assert!(!g.replication_set(f(1), 2).contains(&f(2)));
+    }
+
+    fn linked(a: u8, b: u8) -> Vec<crate::devices::Claim> {
+        let claim = |author: u8, device: u8| crate::devices::Claim {
+            author: f(author),
+            device: f(device),
+            linked: true,
+            through: 0,
+            ever_linked: true,
+            seq: 1,
+        };
+        vec![claim(a, b), claim(b, a)]
+    }
+
+    /// A person's devices sit at the hop of the nearest one; a one-sided claim is fetched one
+    /// hop further, like a follow.
+    #[test]
+    fn devices_share_a_hop_and_claims_reach_like_follows() {
+        let mut claims = linked(2, 3);
+        claims.push(linked(2, 4)[0]);
+        let g = Graph::new([follow(1, 2), follow(3, 5)]).with_devices(Devices::new(claims));
+        let one = g.replication_set(f(1), 1);
+        assert_eq!(one.distance[&f(3)], 1, "linked device at its person's hop");
+        assert!(!one.contains(&f(4)) && !one.contains(&f(5)));
+        let two = g.replication_set(f(1), 2);
+        assert_eq!(
+            two.distance[&f(4)],
+            2,
+            "a one-sided claim is one hop further"
+        );
+        assert_eq!(two.distance[&f(5)], 2, "the linked device's follows count");
+    }
+
+    /// Blocking one device blocks the person; my other devices' follows and blocks are mine.
+    #[test]
+    fn a_person_is_blocked_whole_and_my_devices_are_me() {
+        let mut claims = linked(2, 3);
+        claims.extend(linked(1, 9));
+        let g = Graph::new([
+            follow(1, 2),
+            block(1, 3),
+            follow(9, 6),
+            follow(1, 7),
+            block(9, 7),
+            follow(6, 8),
+            block(9, 8),
+        ])
+        .with_devices(Devices::new(claims));
+        let set = g.replication_set(f(1), 2);
+        assert_eq!(set.distance[&f(9)], 0, "my other device is me");
+        assert!(set.is_blocked(&f(2)) && set.is_blocked(&f(3)));
+        assert_eq!(set.distance[&f(6)], 1, "my other device's follows are mine");
+        assert!(set.is_blocked(&f(7)), "and its blocks are mine");
+        assert!(!set.contains(&f(8)));
+        assert_eq!(set.len(), 3);
     }
 }

@@ -403,7 +403,7 @@ impl Placer<'_, '_> {
         Ok(())
     }
 
-    /// Updates what is derived from content: names, contacts, and the inbox of private
+    /// Updates what is derived from content: names, contacts, devices, and the inbox of private
     /// messages we can open. Boxes are the only messages that cost a trial decryption.
     fn index(&mut self, message: &Message) -> store::Result<()> {
         let h = &message.header;
@@ -419,6 +419,9 @@ impl Placer<'_, '_> {
         }
         if let Some(text) = content::self_description(h.author, &json) {
             write::set_description(self.tx, &h.author, &text, h.sequence)?;
+        }
+        if let Some(change) = content::read_device(&json) {
+            write::set_device(self.tx, &h.author, &change, h.sequence)?;
         }
         if let Some((contact, change)) = content::contact_change(&json) {
             use content::ContactChange::*;

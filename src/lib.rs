@@ -14,6 +14,7 @@ pub mod bundle;
 pub mod bytes;
 pub mod content;
 pub mod demo;
+pub mod devices;
 pub mod fsutil;
 pub mod graph;
 pub mod graph_view;

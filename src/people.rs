@@ -2,11 +2,12 @@
 //! id), and the feed or message a person means by what they typed (an id, a unique id prefix,
 //! a petname or a self-chosen name). The CLI and any later UI share it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Value, json};
 use thiserror::Error;
 
+use crate::devices::Devices;
 use crate::ids::{FeedId, ID_CHARS, MessageId};
 use crate::store::{self, Store};
 use crate::view::escape;
@@ -29,11 +30,16 @@ pub enum ResolveError {
     Store(#[from] store::StoreError),
 }
 
-/// The names this node knows, loaded once per command.
+/// The names this node knows, loaded once per command. Linked devices share their person's
+/// name: the first petname among its devices, else the first self-chosen name, devices we
+/// follow (or that are ours) first.
 pub struct Names {
     me: FeedId,
     petnames: HashMap<FeedId, String>,
     own: HashMap<FeedId, String>,
+    devices: Devices,
+    /// The shared name of each device of a person of two or more, if any device has one.
+    person_names: HashMap<FeedId, String>,
 }
 
 impl Names {
@@ -48,47 +54,118 @@ impl Names {
                 own.insert(feed, chosen);
             }
         }
-        Ok(Self { me, petnames, own })
+        let devices = Devices::new(store.device_claims()?);
+        let mine = devices.person(&me);
+        let followed: HashSet<FeedId> = store
+            .edges()?
+            .into_iter()
+            .filter(|e| e.following && !e.blocking && mine.contains(&e.from))
+            .map(|e| e.to)
+            .collect();
+        let mut person_names = HashMap::new();
+        for person in devices.persons() {
+            let mut order = person.clone();
+            order.sort_by_key(|f| (!mine.contains(f), !followed.contains(f), *f));
+            let name = order
+                .iter()
+                .find_map(|f| petnames.get(f))
+                .or_else(|| order.iter().find_map(|f| own.get(f)));
+            if let Some(name) = name {
+                for member in person {
+                    person_names.insert(*member, name.clone());
+                }
+            }
+        }
+        Ok(Self {
+            me,
+            petnames,
+            own,
+            devices,
+            person_names,
+        })
     }
 
-    /// The best name for `feed`, safe to print: petname › self-chosen name › short id.
+    /// The raw name shown for `feed`: its petname › its person's name › its own name.
+    fn shown(&self, feed: &FeedId) -> Option<&String> {
+        self.petnames
+            .get(feed)
+            .or_else(|| self.person_names.get(feed))
+            .or_else(|| self.own.get(feed))
+    }
+
+    /// The best name for `feed`, safe to print: petname › person's name › self-chosen name ›
+    /// short id.
     pub fn name(&self, feed: &FeedId) -> String {
-        match self.petnames.get(feed).or_else(|| self.own.get(feed)) {
+        match self.shown(feed) {
             Some(name) => escape(name),
             None => feed.short(),
         }
     }
 
-    /// The name, and "(you)" after our own.
+    /// The name for message `sequence` of `feed`: a device that was unlinked still shows as
+    /// its former person up to where the unlink vouches for it.
+    pub fn author(&self, feed: &FeedId, sequence: u64) -> String {
+        match self.devices.vouched_by(feed, sequence) {
+            Some(owner) => self.name(&owner),
+            None => self.name(feed),
+        }
+    }
+
+    /// The name, and "(you)" after our own (any of our devices).
     pub fn label(&self, feed: &FeedId) -> String {
-        if *feed == self.me {
+        if self.devices.person(&self.me).contains(feed) {
             format!("{} (you)", self.name(feed))
         } else {
             self.name(feed)
         }
     }
 
+    /// [`Names::label`] for message `sequence` of `feed` ([`Names::author`]).
+    pub fn author_label(&self, feed: &FeedId, sequence: u64) -> String {
+        match self.devices.vouched_by(feed, sequence) {
+            Some(owner) => self.label(&owner),
+            None => self.label(feed),
+        }
+    }
+
+    /// [`Names::json`] for message `sequence` of `feed`: the id is the device's, the name
+    /// as [`Names::author`] gives it.
+    pub fn author_json(&self, feed: &FeedId, sequence: u64) -> Value {
+        let owner = self.devices.vouched_by(feed, sequence).unwrap_or(*feed);
+        json!({ "id": feed, "name": self.shown(&owner) })
+    }
+
     pub fn petname(&self, feed: &FeedId) -> Option<&str> {
         self.petnames.get(feed).map(String::as_str)
     }
 
+    /// The name `feed` gave itself (a device's own name, not its person's).
     pub fn chosen(&self, feed: &FeedId) -> Option<&str> {
         self.own.get(feed).map(String::as_str)
     }
 
+    /// The linked devices that make one person with `feed` (`feed` included).
+    pub fn person<'a>(&'a self, feed: &'a FeedId) -> &'a [FeedId] {
+        self.devices.person(feed)
+    }
+
     /// A feed in JSON: `{"id": …, "name": …}`, the name null when only the id is known.
     pub fn json(&self, feed: &FeedId) -> Value {
-        let name = self.petnames.get(feed).or_else(|| self.own.get(feed));
-        json!({ "id": feed, "name": name })
+        json!({ "id": feed, "name": self.shown(feed) })
     }
 
     /// The feeds a typed name stands for: petnames first, then self-chosen names, any case.
+    /// Devices of one person count once (its first matching device stands for it).
     fn by_name(&self, name: &str) -> Vec<FeedId> {
         let wanted = name.to_lowercase();
         let mut found: Vec<FeedId> = sorted_matches(&self.petnames, &wanted);
         if found.is_empty() {
-            found = sorted_matches(&self.own, &wanted);
+            found = sorted_matches(&self.person_names, &wanted);
+            found.extend(sorted_matches(&self.own, &wanted));
+            found.sort();
         }
+        let mut persons = HashSet::new();
+        found.retain(|f| persons.insert(self.devices.person(f)[0]));
         found
     }
 

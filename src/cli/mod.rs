@@ -1,6 +1,7 @@
 //! The `grapevine` command: one module per family of commands, each owning its clap arguments
 //! and its handler; all of them thin layers over [`grapevine::Node`].
 
+mod devices;
 mod import_report;
 mod people;
 mod reading;

@@ -85,6 +85,9 @@ pub enum People {
         #[arg(long)]
         json: bool,
     },
+    /// Link your devices into one person: `device link`, `device unlink`, `device list`.
+    #[command(subcommand)]
+    Device(super::devices::Device),
 }
 
 /// The feed a person typed, resolved by [`Names::resolve_feed`]; an id nobody here has seen
@@ -173,6 +176,7 @@ impl People {
                 who(&node, &names, &feed, json)?
             }
             People::Contacts { json } => contacts(&node, &names, json)?,
+            People::Device(device) => device.run(&mut node, &names)?,
         };
         ctx.say(text)?;
         Ok(ExitCode::SUCCESS)
@@ -266,6 +270,7 @@ fn who(node: &Node, names: &Names, feed: &FeedId, json: bool) -> Result<String> 
             "follows": feeds(&w.follows),
             "followers": feeds(&w.followers),
             "blocks": feeds(&w.blocks),
+            "devices": feeds(&w.devices),
             "hops": w.hops,
             "blocked_by_you": w.blocked_by_us,
             "last_heard": w.last_heard,
@@ -288,6 +293,17 @@ fn who(node: &Node, names: &Names, feed: &FeedId, json: bool) -> Result<String> 
             "\n  says        {}",
             grapevine::view::escape(says).replace('\n', " ")
         );
+    }
+    if !w.devices.is_empty() {
+        let devices: Vec<String> = w
+            .devices
+            .iter()
+            .map(|d| match names.chosen(d) {
+                Some(own) => format!("{} ({})", grapevine::view::escape(own), d.short()),
+                None => d.short(),
+            })
+            .collect();
+        text += &format!("\n  devices     {}", devices.join(", "));
     }
     let reach = match (w.hops, w.blocked_by_us) {
         (_, true) => "blocked by you: nothing of theirs is kept".to_owned(),

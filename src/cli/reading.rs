@@ -301,7 +301,7 @@ fn show(node: &mut Node, names: &Names, input: &str, json: bool) -> Result<Strin
     }
     Ok(format!(
         "{} · {}\n{}",
-        names.label(&message.header.author),
+        names.author_label(&message.header.author, message.header.sequence),
         render::when(message.header.timestamp, grapevine::now_ms()),
         view::message_text(&message, readable, &|f| names.name(f))
     ))
@@ -328,7 +328,7 @@ fn inbox(
     let mut conversations = node.conversations(if with.is_some() { usize::MAX } else { limit })?;
     if let Some(person) = with {
         let feed = resolve_person(node, names, &person, true)?;
-        conversations.retain(|c| c.with.contains(&feed));
+        conversations.retain(|c| c.with.contains(&names.person(&feed)[0]));
     }
     let text = if json {
         pretty(&Value::Array(

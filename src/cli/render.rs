@@ -90,12 +90,17 @@ pub fn post(p: &PostView, names: &Names, now: i64, depth: usize, style: &Style) 
     let author = p.message.header.author;
     let mut head = format!(
         "{pad}{mark} {} · {} · {}",
-        style.bold(&names.label(&author)),
+        style.bold(&names.author_label(&author, p.message.header.sequence)),
         when(p.at, now),
         style.dim(&short_id(&p.message.id))
     );
     if p.private {
-        let to: Vec<String> = p.recipients.iter().map(|f| names.name(f)).collect();
+        let mut to: Vec<String> = Vec::new();
+        for name in p.recipients.iter().map(|f| names.name(f)) {
+            if !to.contains(&name) {
+                to.push(name);
+            }
+        }
         head += &format!(" · private to {}", to.join(", "));
     }
     let mut text = head;
@@ -130,7 +135,7 @@ pub fn post_json(p: &PostView, names: &Names) -> Value {
     let h = &p.message.header;
     let mut value = json!({
         "id": p.message.id,
-        "author": names.json(&h.author),
+        "author": names.author_json(&h.author, h.sequence),
         "sequence": h.sequence,
         "timestamp": h.timestamp,
         "at": p.at,

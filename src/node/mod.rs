@@ -1,5 +1,6 @@
 //! A node: one identity and its store in a home folder. Every CLI command is a call here.
 
+mod devices;
 mod dropfolder;
 mod export;
 mod import;
@@ -18,6 +19,7 @@ pub use import::{BundleOutcome, ImportSummary, bundles_in};
 pub use reading::{Contacts, Conversation, MAX_PETNAME, Who};
 
 use crate::content;
+use crate::devices::Devices;
 use crate::graph::{self, Graph, ReplicationSet};
 use crate::identity::{Identity, IdentityError};
 use crate::ids::FeedId;
@@ -222,7 +224,8 @@ impl Node {
         self.publish_json(&content::about(me, name))
     }
 
-    /// Publishes a contact message, then settles: feeds that became wanted are read from the
+    /// Publishes a contact message (a block or unblock, one per device of the person), then
+    /// settles: feeds that became wanted are read from the
     /// bundle files that still hold them, and feeds that left the set (a block forgets
     /// everything held of the blocked feed) are dropped (docs/replication.md says why).
     pub fn contact(
@@ -230,15 +233,29 @@ impl Node {
         feed: FeedId,
         change: content::ContactChange,
     ) -> Result<(Message, ImportSummary)> {
-        if feed == self.id() {
+        let me = self.id();
+        if feed == me {
             return Err(NodeError::Usage("that is your own feed id".into()));
         }
         let message = self.publish_json(&content::contact(feed, change))?;
+        if matches!(
+            change,
+            content::ContactChange::Block | content::ContactChange::Unblock
+        ) {
+            // A block names every device of the person: it must outlast what we forget of
+            // their links, and reach friends who never held those links.
+            let devices = self.devices()?;
+            let mine = devices.person(&me);
+            for other in devices.others(&feed).filter(|d| !mine.contains(d)) {
+                self.publish_json(&content::contact(*other, change))?;
+            }
+        }
         let settled = self.settle()?;
         Ok((message, settled))
     }
 
-    /// Sends `text` privately to `recipients` (and to ourselves, so we can read what we sent).
+    /// Sends `text` privately to `recipients` (and to ourselves, so we can read what we sent),
+    /// encrypted to every linked device of each.
     pub fn dm(&mut self, recipients: &[FeedId], text: &str) -> Result<Message> {
         if text.trim().is_empty() {
             return Err(NodeError::Usage(
@@ -246,14 +263,30 @@ impl Node {
             ));
         }
         let me = self.id();
+        let devices = self.devices()?;
         let mut all = vec![me];
-        for r in recipients {
-            if !all.contains(r) {
-                all.push(*r);
+        // Every device of each person, ours included, takes a recipient slot.
+        for r in std::iter::once(&me).chain(recipients) {
+            for device in devices.person(r) {
+                if !all.contains(device) {
+                    all.push(*device);
+                }
             }
         }
         if all.len() > private_box::MAX_RECIPIENTS {
-            return Err(BoxError::RecipientCount(all.len()).into());
+            let mut people: Vec<FeedId> = std::iter::once(&me)
+                .chain(recipients)
+                .map(|r| devices.person(r)[0])
+                .collect();
+            people.sort();
+            people.dedup();
+            let people = people.len();
+            return Err(NodeError::Usage(format!(
+                "a private message holds {} recipients, one per device, and these {people} \
+                 people (you included) have {} devices between them; send to fewer people",
+                private_box::MAX_RECIPIENTS,
+                all.len()
+            )));
         }
         let plaintext = serde_json::to_vec(&content::private_post(text, &all))
             .map_err(|e| NodeError::Usage(e.to_string()))?;
@@ -426,7 +459,7 @@ impl Node {
     }
 
     pub fn graph(&self) -> Result<Graph> {
-        Ok(Graph::new(self.store.edges()?))
+        Ok(Graph::new(self.store.edges()?).with_devices(Devices::new(self.store.device_claims()?)))
     }
 
     /// Pub mode (`serve --pub`, `config set pub on`): also carry every feed that follows us.

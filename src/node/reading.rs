@@ -25,12 +25,14 @@ pub struct Who {
     pub follows: Vec<FeedId>,
     pub followers: Vec<FeedId>,
     pub blocks: Vec<FeedId>,
+    /// Its other linked devices (one person with it).
+    pub devices: Vec<FeedId>,
     /// Follow-steps from us, if the feed is in our replication set.
     pub hops: Option<u32>,
     pub blocked_by_us: bool,
     /// When we last imported a bundle it signed, if it is a peer.
     pub last_heard: Option<i64>,
-    /// The time of its newest post we hold.
+    /// The time of the newest post we hold from any of its devices.
     pub last_post: Option<i64>,
 }
 
@@ -141,17 +143,20 @@ impl Node {
     /// Private conversations, newest first, each with its newest `per` posts.
     pub fn conversations(&self, per: usize) -> Result<Vec<Conversation>> {
         let me = self.id();
+        let devices = self.devices()?;
+        let mine = devices.person(&me);
         let mut groups: BTreeMap<Vec<FeedId>, Vec<PostView>> = BTreeMap::new();
         for post in self.store.posts(&Filter {
             private: true,
             ..Filter::default()
         })? {
+            // One entry per person: a person's devices stand as its first one.
             let mut with: Vec<FeedId> = post
                 .recipients
                 .iter()
                 .chain([&post.message.header.author])
-                .filter(|f| **f != me)
-                .copied()
+                .filter(|f| !mine.contains(f))
+                .map(|f| devices.person(f)[0])
                 .collect();
             with.sort();
             with.dedup();
@@ -180,15 +185,20 @@ impl Node {
             .into_iter()
             .find(|p| p.peer == *feed)
             .and_then(|p| p.last_heard);
-        let last_post = self
-            .store
-            .posts(&Filter {
-                author: Some(*feed),
-                limit: Some(1),
-                ..Filter::default()
-            })?
-            .first()
-            .map(|p| p.at);
+        let devices = graph.devices();
+        let mut last_post = None;
+        for device in devices.person(feed) {
+            let newest = self
+                .store
+                .posts(&Filter {
+                    author: Some(*device),
+                    limit: Some(1),
+                    ..Filter::default()
+                })?
+                .first()
+                .map(|p| p.at);
+            last_post = last_post.max(newest);
+        }
         let mut follows = graph.follows(feed).to_vec();
         let mut followers = graph.followers(feed);
         let mut blocks: Vec<FeedId> = graph.blocked_by(feed).copied().collect();
@@ -207,6 +217,7 @@ impl Node {
             follows,
             followers,
             blocks,
+            devices: devices.others(feed).copied().collect(),
             hops: set.distance.get(feed).copied(),
             blocked_by_us: graph.blocks(&self.id(), feed),
             last_heard,

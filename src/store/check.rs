@@ -52,6 +52,15 @@ struct Edge {
     seq: u64,
 }
 
+/// A row of `devices`: the latest link state, its `through`, consent ever given, sequence.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+struct DeviceRow {
+    linked: bool,
+    through: u64,
+    ever_linked: bool,
+    seq: u64,
+}
+
 /// A row of `feeds`: frontier sequence and head, whether fork evidence exists, and the name.
 struct FeedRow {
     seq: u64,
@@ -69,6 +78,7 @@ struct Derived {
     names: HashMap<FeedId, (String, u64)>,
     descriptions: HashMap<FeedId, (String, u64)>,
     edges: BTreeMap<(FeedId, FeedId), Edge>,
+    devices: BTreeMap<(FeedId, FeedId), DeviceRow>,
     boxes: HashMap<MessageId, ()>,
     /// Public posts, and per (link, author) the winning vote: (likes, sequence).
     posts: HashSet<MessageId>,
@@ -95,6 +105,21 @@ impl Derived {
         }
         if let Some(text) = content::self_description(h.author, &json) {
             self.descriptions.insert(h.author, (text, h.sequence));
+        }
+        if let Some(change) = content::read_device(&json) {
+            let ever = self
+                .devices
+                .get(&(h.author, change.device))
+                .is_some_and(|d| d.ever_linked);
+            self.devices.insert(
+                (h.author, change.device),
+                DeviceRow {
+                    linked: change.linked,
+                    through: change.through,
+                    ever_linked: ever || change.linked,
+                    seq: h.sequence,
+                },
+            );
         }
         if let Some((contact, change)) = content::contact_change(&json) {
             let edge = self.edges.entry((h.author, contact)).or_insert(Edge {
@@ -366,6 +391,32 @@ impl Store {
                 "contacts: {} → {} has no contact message behind it",
                 key.0, key.1
             ));
+        }
+        let stored: BTreeMap<(FeedId, FeedId), DeviceRow> = self
+            .device_claims()?
+            .into_iter()
+            .map(|c| {
+                let row = DeviceRow {
+                    linked: c.linked,
+                    through: c.through,
+                    ever_linked: c.ever_linked,
+                    seq: c.seq,
+                };
+                ((c.author, c.device), row)
+            })
+            .collect();
+        let keys: std::collections::BTreeSet<_> =
+            stored.keys().chain(derived.devices.keys()).collect();
+        for key in keys {
+            if stored.get(key) != derived.devices.get(key) {
+                report.problem(format!(
+                    "devices: {} → {}: the messages say {:?}, the table says {:?}",
+                    key.0,
+                    key.1,
+                    derived.devices.get(key),
+                    stored.get(key)
+                ));
+            }
         }
         for (feed, row) in feeds {
             let stored_name = &row.name;

@@ -554,6 +554,31 @@ pub(crate) mod write {
         Ok(())
     }
 
+    /// Records a `device` message: the highest sequence per pair wins, and a link at any
+    /// sequence is remembered as consent.
+    pub fn set_device(
+        tx: &Transaction<'_>,
+        author: &FeedId,
+        change: &crate::content::DeviceChange,
+        sequence: u64,
+    ) -> Result<()> {
+        tx.prepare_cached(
+            "INSERT INTO devices (author, device, linked, through, ever_linked, seq) \
+             VALUES (?1, ?2, ?3, ?4, ?3, ?5) \
+             ON CONFLICT (author, device) DO UPDATE SET \
+                linked = iif(seq < ?5, ?3, linked), through = iif(seq < ?5, ?4, through), \
+                ever_linked = ever_linked OR ?3, seq = max(seq, ?5)",
+        )?
+        .execute(params![
+            author.as_bytes(),
+            change.device.as_bytes(),
+            change.linked,
+            change.through as i64,
+            sequence as i64
+        ])?;
+        Ok(())
+    }
+
     pub fn set_contact(
         tx: &Transaction<'_>,
         author: &FeedId,

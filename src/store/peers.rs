@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, params};
 
 use super::{Result, Store, blob_id};
+use crate::devices::Claim;
 use crate::graph::Edge;
 use crate::ids::FeedId;
 
@@ -41,6 +42,37 @@ impl Store {
                     to: FeedId(to),
                     following,
                     blocking,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every feed's latest `device` message about each device it named.
+    pub fn device_claims(&self) -> Result<Vec<Claim>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT author, device, linked, through, ever_linked, seq FROM devices",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                blob_id(r.get_ref(0)?.as_blob()?),
+                blob_id(r.get_ref(1)?.as_blob()?),
+                r.get::<_, bool>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, bool>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let (Some(author), Some(device), linked, through, ever_linked, seq) = row? {
+                out.push(Claim {
+                    author: FeedId(author),
+                    device: FeedId(device),
+                    linked,
+                    through: through as u64,
+                    ever_linked,
+                    seq: seq as u64,
                 });
             }
         }
@@ -241,6 +273,7 @@ pub(super) fn forget_feed_in(tx: &rusqlite::Transaction<'_>, feed: &FeedId) -> R
     let removed = tx.execute("DELETE FROM messages WHERE author = ?1", [key])?;
     let pending = tx.execute("DELETE FROM pending WHERE author = ?1", [key])?;
     tx.execute("DELETE FROM contacts WHERE author = ?1", [key])?;
+    tx.execute("DELETE FROM devices WHERE author = ?1", [key])?;
     tx.execute(
         "UPDATE feeds SET seq = 0, head = NULL, name = NULL, name_seq = NULL, description = NULL, \
          description_seq = NULL WHERE author = ?1",
@@ -261,6 +294,27 @@ fn raise_frontier(
     )?;
     for (feed, seq) in entries {
         stmt.execute(params![peer.as_bytes(), feed.as_bytes(), *seq as i64])?;
+    }
+    Ok(())
+}
+
+/// Fills `devices` from the messages already held (schema 7).
+pub(super) fn backfill_devices(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let mut stmt = tx.prepare(
+        "SELECT envelope, content FROM messages WHERE kind = 1 AND instr(content, 'device') \
+         ORDER BY author, seq",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let message =
+            super::stored_message(row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?)?;
+        if let Some(change) = message
+            .json()
+            .as_ref()
+            .and_then(crate::content::read_device)
+        {
+            super::write::set_device(tx, &message.header.author, &change, message.header.sequence)?;
+        }
     }
     Ok(())
 }

@@ -145,13 +145,26 @@ const MIGRATIONS: &[&str] = &[
     CREATE VIRTUAL TABLE post_text USING fts5 (
         text, content = '', contentless_delete = 1, detail = none
     );",
+    // 7: linked devices: per (author, device) the latest `device` message, and whether the
+    // author ever linked that device (messages.md "Linked devices"). Filled by `backfill`.
+    "CREATE TABLE devices (
+        author BLOB NOT NULL,
+        device BLOB NOT NULL,
+        linked INTEGER NOT NULL,
+        through INTEGER NOT NULL,
+        ever_linked INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (author, device)
+    ) WITHOUT ROWID;",
 ];
 
 /// Rust steps that fill what a migration added from what the store already holds, run in the
 /// migration's transaction right after its SQL.
 fn backfill(tx: &rusqlite::Transaction<'_>, version: usize) -> Result<()> {
-    if version == 6 {
-        super::posts::backfill(tx)?;
+    match version {
+        6 => super::posts::backfill(tx)?,
+        7 => super::peers::backfill_devices(tx)?,
+        _ => {}
     }
     Ok(())
 }

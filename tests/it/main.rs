@@ -8,6 +8,7 @@ mod carry;
 mod check;
 mod crash;
 mod damage;
+mod devices;
 mod dropfolder;
 mod guide;
 mod harness;

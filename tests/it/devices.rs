@@ -1,0 +1,233 @@
+//! One person, several devices: links both ways by stick, one name to everyone, private
+//! messages readable on every device, one-sided claims ignored, unlinks ending the merge.
+
+use serde_json::Value;
+
+use crate::harness::{TestNode, stick, written_id};
+
+/// Carries `from`'s bundle to `to` by a fresh stick.
+fn carry(from: &TestNode, to: &TestNode) {
+    let s = stick();
+    to.import(&from.export_to(s.path()));
+}
+
+fn device_states(node: &TestNode) -> Vec<(String, String)> {
+    let list: Value = serde_json::from_str(&node.ok(&["device", "list", "--json"])).unwrap();
+    list["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let id = d["device"]["id"].as_str().unwrap().to_owned();
+            (id, d["state"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+/// The timeline as (author id, author name, text).
+fn timeline(node: &TestNode) -> Vec<(String, String, String)> {
+    let posts: Vec<Value> =
+        serde_json::from_str(&node.ok(&["timeline", "--all", "--json"])).unwrap();
+    posts
+        .iter()
+        .map(|p| {
+            let field = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            (
+                field(&p["author"]["id"]),
+                field(&p["author"]["name"]),
+                field(&p["text"]),
+            )
+        })
+        .collect()
+}
+
+/// How many feeds the private message `sent` (its `--json` output) was encrypted to.
+fn recipients(node: &TestNode, sent: &str) -> usize {
+    let id = written_id(sent);
+    let message = node
+        .feed(&node.id())
+        .into_iter()
+        .find(|m| m["id"] == id.as_str())
+        .unwrap();
+    message["content"]["recipients"].as_array().unwrap().len()
+}
+
+fn inbox_texts(node: &TestNode) -> Vec<String> {
+    let conversations: Vec<Value> = serde_json::from_str(&node.ok(&["inbox", "--json"])).unwrap();
+    conversations
+        .iter()
+        .flat_map(|c| c["posts"].as_array().unwrap().clone())
+        .map(|p| p["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Links alice's laptop and desktop by stick, each side naming the other.
+fn linked_pair() -> (TestNode, TestNode) {
+    let laptop = TestNode::new("alice");
+    let desktop = TestNode::new("alice (desktop)");
+    let waiting = laptop.ok(&["device", "link", &desktop.id(), "--yes"]);
+    assert!(
+        waiting.contains("from this side") && waiting.contains(&laptop.id()),
+        "{waiting}"
+    );
+    assert_eq!(device_states(&laptop), [(desktop.id(), "waiting".into())]);
+    let linked = desktop.ok(&["device", "link", &laptop.id(), "--yes"]);
+    assert!(linked.contains("from this side"), "{linked}");
+    carry(&desktop, &laptop);
+    assert_eq!(device_states(&laptop), [(desktop.id(), "linked".into())]);
+    assert_eq!(
+        device_states(&desktop),
+        [(laptop.id(), "waiting".into())],
+        "the laptop's link has not reached the desktop yet"
+    );
+    carry(&laptop, &desktop);
+    assert_eq!(device_states(&desktop), [(laptop.id(), "linked".into())]);
+    assert!(laptop.ok(&["device", "list"]).contains("linked both ways"));
+    (laptop, desktop)
+}
+
+/// bob follows only the laptop; he sees the desktop's posts under alice's name, and a private
+/// message to "alice" is read on both of her devices, never by the carrier.
+#[test]
+fn two_devices_are_one_person_to_everyone() {
+    let (laptop, desktop) = linked_pair();
+    let bob = TestNode::new("bob");
+    let carol = TestNode::new("carol");
+    bob.follow(&laptop);
+    laptop.follow(&bob);
+    carol.follow(&bob);
+    desktop.post("written on the desktop");
+    laptop.post("written on the laptop");
+    carry(&desktop, &laptop);
+    carry(&laptop, &bob);
+
+    let seen = timeline(&bob);
+    let desktop_post = (
+        desktop.id(),
+        "alice".to_owned(),
+        "written on the desktop".to_owned(),
+    );
+    assert!(seen.contains(&desktop_post), "{seen:?}");
+    assert!(
+        seen.contains(&(laptop.id(), "alice".into(), "written on the laptop".into())),
+        "{seen:?}"
+    );
+    let who: Value = serde_json::from_str(&bob.ok(&["who", "alice", "--json"])).unwrap();
+    let devices: Vec<&str> = who["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(devices.len(), 1, "{who}");
+    assert!(
+        [laptop.id(), desktop.id()]
+            .iter()
+            .any(|id| id == devices[0])
+    );
+    assert!(bob.ok(&["who", "alice"]).contains("alice (desktop)"));
+
+    let secret = "the well by the mill is clean again";
+    let sent = bob.ok(&["dm", "--to", "alice", secret, "--json"]);
+    assert_eq!(
+        recipients(&bob, &sent),
+        3,
+        "bob and both of alice's devices"
+    );
+    carry(&bob, &carol);
+    carry(&carol, &laptop);
+    carry(&laptop, &desktop);
+    assert_eq!(inbox_texts(&laptop), [secret]);
+    assert_eq!(inbox_texts(&desktop), [secret]);
+    assert!(inbox_texts(&carol).is_empty(), "the carrier reads nothing");
+    let conversations: Vec<Value> =
+        serde_json::from_str(&desktop.ok(&["inbox", "--json"])).unwrap();
+    assert_eq!(
+        conversations[0]["with"].as_array().map(Vec::len),
+        Some(1),
+        "one conversation, with bob alone: {conversations:?}"
+    );
+}
+
+/// A feed that names a device which never named it back merges with nothing; when one side
+/// unlinks, the other's later messages are its own while its earlier ones stay alice's.
+#[test]
+fn one_sided_claims_are_ignored_and_unlinks_end_the_merge() {
+    let (laptop, desktop) = linked_pair();
+    let mallory = TestNode::new("mallory");
+    let bob = TestNode::new("bob");
+    mallory.ok(&["device", "link", &laptop.id(), "--yes"]);
+    mallory.post("I am alice too");
+    bob.follow(&mallory);
+    bob.follow(&laptop);
+    carry(&mallory, &bob);
+    desktop.post("before the theft");
+    carry(&desktop, &laptop);
+    carry(&laptop, &bob);
+    let seen = timeline(&bob);
+    assert!(
+        seen.contains(&(mallory.id(), "mallory".into(), "I am alice too".into())),
+        "{seen:?}"
+    );
+    let dm = bob.ok(&["dm", "--to", "mallory", "hi", "--json"]);
+    assert_eq!(
+        recipients(&bob, &dm),
+        2,
+        "a one-sided claim adds no recipient"
+    );
+
+    let unlinked = laptop.ok(&["device", "unlink", &desktop.id()]);
+    assert!(unlinked.contains("unlinked"), "{unlinked}");
+    assert_eq!(device_states(&laptop), [(desktop.id(), "unlinked".into())]);
+    desktop.post("after the theft");
+    bob.follow(&desktop);
+    carry(&laptop, &bob);
+    carry(&desktop, &bob);
+    let seen = timeline(&bob);
+    assert!(
+        seen.contains(&(desktop.id(), "alice".into(), "before the theft".into())),
+        "vouched for by the unlink: {seen:?}"
+    );
+    assert!(
+        seen.contains(&(
+            desktop.id(),
+            "alice (desktop)".into(),
+            "after the theft".into()
+        )),
+        "its own after the unlink: {seen:?}"
+    );
+    let dm = bob.ok(&["dm", "--to", "alice", "are you ok?", "--json"]);
+    assert_eq!(
+        recipients(&bob, &dm),
+        2,
+        "the unlinked desktop reads no more"
+    );
+}
+
+/// Blocking one device blocks the person: bob forgets both feeds, and names both in his
+/// blocks so that his friends carry neither.
+#[test]
+fn blocking_one_device_blocks_them_all() {
+    let (laptop, desktop) = linked_pair();
+    let bob = TestNode::new("bob");
+    bob.follow(&laptop);
+    desktop.post("hello from the desktop");
+    carry(&desktop, &laptop);
+    carry(&laptop, &bob);
+    assert_eq!(timeline(&bob).len(), 1);
+    bob.ok(&["block", &desktop.id()]);
+    assert!(timeline(&bob).is_empty());
+    let contacts: Value = serde_json::from_str(&bob.ok(&["contacts", "--json"])).unwrap();
+    let blocked: Vec<&str> = contacts["blocked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        blocked.contains(&laptop.id().as_str()) && blocked.contains(&desktop.id().as_str()),
+        "{contacts}"
+    );
+    carry(&laptop, &bob);
+    assert!(timeline(&bob).is_empty(), "nothing of either comes back");
+}
