@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::content::DeviceChange;
 use crate::ids::FeedId;
 
 /// The latest `device` message one feed published about another: one row of the index.
@@ -24,6 +25,42 @@ pub struct Claim {
     /// Whether any message of the author ever linked `device`: its consent to being vouched for.
     pub ever_linked: bool,
     pub seq: u64,
+}
+
+/// Claims built from `device` messages met in any order (rule 2 of messages.md "Linked
+/// devices"): what the store's index must hold, for `check` and the vectors.
+#[derive(Default, Debug)]
+pub struct ClaimIndex(HashMap<(FeedId, FeedId), Claim>);
+
+impl ClaimIndex {
+    pub fn note(&mut self, author: FeedId, sequence: u64, change: &DeviceChange) {
+        let claim = self.0.entry((author, change.device)).or_insert(Claim {
+            author,
+            device: change.device,
+            linked: change.linked,
+            through: change.through,
+            ever_linked: false,
+            seq: sequence,
+        });
+        claim.ever_linked |= change.linked;
+        if sequence >= claim.seq {
+            claim.linked = change.linked;
+            claim.through = change.through;
+            claim.seq = sequence;
+        }
+    }
+
+    pub fn get(&self, author: &FeedId, device: &FeedId) -> Option<&Claim> {
+        self.0.get(&(*author, *device))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &(FeedId, FeedId)> {
+        self.0.keys()
+    }
+
+    pub fn into_devices(self) -> Devices {
+        Devices::new(self.0.into_values())
+    }
 }
 
 /// How a link stands, seen from one of its two feeds.

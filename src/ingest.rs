@@ -555,6 +555,11 @@ mod tests {
         assert_eq!(report.rejections[49].sequence, Some(49));
         assert_eq!(report.forked.len(), 50);
         assert_eq!(report.forked[49], (FeedId([1; 32]), 49));
+        let mut only_unreadable = IngestReport::default();
+        for i in 0..51 {
+            only_unreadable.unreadable(rejection(i));
+        }
+        assert_eq!(only_unreadable.rejections.len(), 50);
     }
 
     #[test]

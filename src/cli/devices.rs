@@ -119,7 +119,7 @@ fn list(node: &Node, names: &Names, json: bool) -> Result<String> {
     if json {
         return pretty(&json!({
             "this_device": names.json(&me),
-            "devices": entries
+            "links": entries
                 .iter()
                 .map(|e| json!({ "device": names.json(&e.feed), "state": e.state }))
                 .collect::<Vec<_>>(),

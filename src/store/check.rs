@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::{Result, Store, blob_id};
 use crate::content::{self, ContactChange};
+use crate::devices::{Claim, ClaimIndex};
 use crate::ids::{FeedId, MessageId};
 use crate::message::{ContentKind, Message, verify_all};
 
@@ -52,15 +53,6 @@ struct Edge {
     seq: u64,
 }
 
-/// A row of `devices`: the latest link state, its `through`, consent ever given, sequence.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-struct DeviceRow {
-    linked: bool,
-    through: u64,
-    ever_linked: bool,
-    seq: u64,
-}
-
 /// A row of `feeds`: frontier sequence and head, whether fork evidence exists, and the name.
 struct FeedRow {
     seq: u64,
@@ -78,7 +70,7 @@ struct Derived {
     names: HashMap<FeedId, (String, u64)>,
     descriptions: HashMap<FeedId, (String, u64)>,
     edges: BTreeMap<(FeedId, FeedId), Edge>,
-    devices: BTreeMap<(FeedId, FeedId), DeviceRow>,
+    devices: ClaimIndex,
     boxes: HashMap<MessageId, ()>,
     /// Public posts, and per (link, author) the winning vote: (likes, sequence).
     posts: HashSet<MessageId>,
@@ -107,19 +99,7 @@ impl Derived {
             self.descriptions.insert(h.author, (text, h.sequence));
         }
         if let Some(change) = content::read_device(&json) {
-            let ever = self
-                .devices
-                .get(&(h.author, change.device))
-                .is_some_and(|d| d.ever_linked);
-            self.devices.insert(
-                (h.author, change.device),
-                DeviceRow {
-                    linked: change.linked,
-                    through: change.through,
-                    ever_linked: ever || change.linked,
-                    seq: h.sequence,
-                },
-            );
+            self.devices.note(h.author, h.sequence, &change);
         }
         if let Some((contact, change)) = content::contact_change(&json) {
             let edge = self.edges.entry((h.author, contact)).or_insert(Edge {
@@ -392,29 +372,22 @@ impl Store {
                 key.0, key.1
             ));
         }
-        let stored: BTreeMap<(FeedId, FeedId), DeviceRow> = self
+        let stored: BTreeMap<(FeedId, FeedId), Claim> = self
             .device_claims()?
             .into_iter()
-            .map(|c| {
-                let row = DeviceRow {
-                    linked: c.linked,
-                    through: c.through,
-                    ever_linked: c.ever_linked,
-                    seq: c.seq,
-                };
-                ((c.author, c.device), row)
-            })
+            .map(|c| ((c.author, c.device), c))
             .collect();
         let keys: std::collections::BTreeSet<_> =
             stored.keys().chain(derived.devices.keys()).collect();
-        for key in keys {
-            if stored.get(key) != derived.devices.get(key) {
+        for (author, device) in keys {
+            let (table, messages) = (
+                stored.get(&(*author, *device)),
+                derived.devices.get(author, device),
+            );
+            if table != messages {
                 report.problem(format!(
-                    "devices: {} → {}: the messages say {:?}, the table says {:?}",
-                    key.0,
-                    key.1,
-                    derived.devices.get(key),
-                    stored.get(key)
+                    "devices: {author} → {device}: the messages say {messages:?}, the table says \
+                     {table:?}"
                 ));
             }
         }

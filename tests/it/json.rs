@@ -44,6 +44,9 @@ const FEED_FIELDS: &[&str] = &[
     "blocked",
     "liked_by",
     "not_wanted_feeds",
+    "device",
+    "devices",
+    "this_device",
 ];
 
 fn is_feed(v: &Value) -> bool {
@@ -141,6 +144,10 @@ fn every_command_speaks_one_json_vocabulary() {
     run(&bob, &["block", &alice_id]);
     run(&bob, &["unblock", &alice_id]);
     run(&bob, &["follow", &alice_id]);
+    let laptop = TestNode::new("bob's laptop");
+    run(&bob, &["device", "link", &laptop.id(), "--yes"]);
+    run(&bob, &["device", "list"]);
+    run(&bob, &["device", "unlink", &laptop.id()]);
     let mut seen = BTreeSet::new();
     for (command, out) in &outputs {
         let value: Value = serde_json::from_str(out)

@@ -74,6 +74,7 @@ fn every_vector_has_its_expected_outcome() {
             "key-file" => check_key_file(&v, expect),
             "message" => check_message(&v, expect),
             "content" => check_content(&v, expect),
+            "devices" => check_devices(&v),
             "bundle" => check_bundle(&v, expect),
             "private-box" => check_box(&v, expect),
             "sealed-bundle" => check_sealed(&v, expect),
@@ -90,18 +91,58 @@ fn every_vector_has_its_expected_outcome() {
 
 /// Content types: what our reader makes of the content is what the vector says it means.
 fn check_content(v: &Vector, expect: &str) {
-    use grapevine::content::{read_post, read_vote};
+    use grapevine::content::{read_device, read_post, read_vote};
     let content: serde_json::Value = serde_json::from_slice(&v.body).expect("JSON content");
     let meaning: serde_json::Value =
         serde_json::from_str(v.get("meaning").expect("meaning header")).expect("meaning JSON");
-    let (post, vote) = (read_post(&content), read_vote(&content));
-    let (found, read) = match (&post, vote) {
-        (Some(post), _) => ("post", serde_json::to_value(post).unwrap()),
-        (None, Some((link, like))) => ("vote", serde_json::json!({"link": link, "like": like})),
-        (None, None) => ("none", serde_json::Value::Null),
+    let (post, vote, device) = (
+        read_post(&content),
+        read_vote(&content),
+        read_device(&content),
+    );
+    let (found, read) = match (&post, vote, device) {
+        (Some(post), _, _) => ("post", serde_json::to_value(post).unwrap()),
+        (None, Some((link, like)), _) => ("vote", serde_json::json!({"link": link, "like": like})),
+        (None, None, Some(device)) => ("device", serde_json::to_value(device).unwrap()),
+        (None, None, None) => ("none", serde_json::Value::Null),
     };
     assert_eq!(found, expect, "{}", v.name);
     assert_eq!(read, meaning, "{}", v.name);
+}
+
+/// Sets of `device` messages: the persons they make and whose unlink vouches for which
+/// message, through the same claim index `check` holds the store to.
+fn check_devices(v: &Vector) {
+    use grapevine::content::read_device;
+    use grapevine::devices::ClaimIndex;
+    let messages: Vec<serde_json::Value> = serde_json::from_slice(&v.body).expect("JSON body");
+    let meaning: serde_json::Value =
+        serde_json::from_str(v.get("meaning").expect("meaning header")).expect("meaning JSON");
+    let feed = |value: &serde_json::Value| -> FeedId { value.as_str().unwrap().parse().unwrap() };
+    let mut index = ClaimIndex::default();
+    for m in &messages {
+        if let Some(change) = read_device(&m["content"]) {
+            index.note(feed(&m["author"]), m["sequence"].as_u64().unwrap(), &change);
+        }
+    }
+    let devices = index.into_devices();
+    let mut persons = devices.persons().to_vec();
+    persons.sort();
+    assert_eq!(
+        serde_json::to_value(&persons).unwrap(),
+        meaning["persons"],
+        "{}",
+        v.name
+    );
+    for probe in meaning["vouched"].as_array().unwrap() {
+        let by = devices.vouched_by(&feed(&probe[0]), probe[1].as_u64().unwrap());
+        assert_eq!(
+            by.map(|f| f.to_string()).as_deref(),
+            probe[2].as_str(),
+            "{}: {probe}",
+            v.name
+        );
+    }
 }
 
 /// A key file: the plain form loads through the real key-file reader and our writer writes it
