@@ -30,9 +30,9 @@ pub enum ResolveError {
     Store(#[from] store::StoreError),
 }
 
-/// The names this node knows, loaded once per command. Linked devices share their person's
-/// name: the first petname among its devices, else the first self-chosen name, devices we
-/// follow (or that are ours) first.
+/// The names this node knows, loaded once per command. Another person's linked devices share
+/// one name: the first petname among its devices, else the first self-chosen name, devices we
+/// follow first. Our own devices keep their own names.
 pub struct Names {
     me: FeedId,
     petnames: HashMap<FeedId, String>,
@@ -40,6 +40,9 @@ pub struct Names {
     devices: Devices,
     /// The shared name of each device of a person of two or more, if any device has one.
     person_names: HashMap<FeedId, String>,
+    /// The device that stands for each device's person when it is named: ours, else one we
+    /// follow, else the smallest id.
+    lead: HashMap<FeedId, FeedId>,
 }
 
 impl Names {
@@ -63,14 +66,19 @@ impl Names {
             .map(|e| e.to)
             .collect();
         let mut person_names = HashMap::new();
+        let mut lead = HashMap::new();
         for person in devices.persons() {
             let mut order = person.clone();
             order.sort_by_key(|f| (!mine.contains(f), !followed.contains(f), *f));
+            for member in person {
+                lead.insert(*member, order[0]);
+            }
             let name = order
                 .iter()
                 .find_map(|f| petnames.get(f))
                 .or_else(|| order.iter().find_map(|f| own.get(f)));
-            if let Some(name) = name {
+            // Our own devices keep their own names, so that we see which one wrote what.
+            if let (Some(name), false) = (name, person.contains(&me)) {
                 for member in person {
                     person_names.insert(*member, name.clone());
                 }
@@ -82,6 +90,7 @@ impl Names {
             own,
             devices,
             person_names,
+            lead,
         })
     }
 
@@ -155,7 +164,7 @@ impl Names {
     }
 
     /// The feeds a typed name stands for: petnames first, then self-chosen names, any case.
-    /// Devices of one person count once (its first matching device stands for it).
+    /// Devices of one person count once: its lead device stands for it.
     fn by_name(&self, name: &str) -> Vec<FeedId> {
         let wanted = name.to_lowercase();
         let mut found: Vec<FeedId> = sorted_matches(&self.petnames, &wanted);
@@ -164,9 +173,13 @@ impl Names {
             found.extend(sorted_matches(&self.own, &wanted));
             found.sort();
         }
-        let mut persons = HashSet::new();
-        found.retain(|f| persons.insert(self.devices.person(f)[0]));
-        found
+        let mut leads: Vec<FeedId> = found
+            .into_iter()
+            .map(|f| self.lead.get(&f).copied().unwrap_or(f))
+            .collect();
+        leads.sort();
+        leads.dedup();
+        leads
     }
 
     /// The one feed a name (petname, else self-chosen name) stands for, if exactly one.

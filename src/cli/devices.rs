@@ -20,11 +20,10 @@ pub enum Device {
                             grapevine device link @4xq2…(the id `grapevine whoami` shows there)"
     )]
     Link {
-        /// The other device's feed id (or a name or unique start of its id).
+        /// The other device's feed id (or a name or unique start of its id). A new device
+        /// is seen nowhere yet, so its id is taken as typed: `device list` shows it waiting
+        /// until its own link arrives.
         device: String,
-        /// Link even a feed id this node has never seen (it may be mistyped).
-        #[arg(long)]
-        yes: bool,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -49,8 +48,8 @@ pub enum Device {
 impl Device {
     pub fn run(self, node: &mut Node, names: &Names) -> Result<String> {
         Ok(match self {
-            Device::Link { device, yes, json } => {
-                let feed = resolve_person(node, names, &device, yes)?;
+            Device::Link { device, json } => {
+                let feed = resolve_person(node, names, &device, true)?;
                 let (message, settled) = node.link_device(feed)?;
                 changed(node, names, feed, &message, settled.total().new, json)?
             }

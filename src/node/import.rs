@@ -76,7 +76,11 @@ impl ImportSummary {
     /// Adds what one read of a file did. A file read again (because the replication set grew)
     /// stays one entry: its counts describe the file once, as of the last read.
     pub(crate) fn add(&mut self, outcome: BundleOutcome) {
-        let Some(first) = self.bundles.iter_mut().find(|b| b.path == outcome.path) else {
+        let Some(first) = self
+            .bundles
+            .iter_mut()
+            .find(|b| same_file(&b.path, &outcome.path))
+        else {
             self.bundles.push(outcome);
             return;
         };
@@ -370,4 +374,14 @@ fn check_manifest_claims(container: &mut bundle::BundleReport, carried: &[(FeedI
             claimed: show(&claimed),
             carried: show(carried),
         });
+}
+
+/// Whether two paths name one file: a file read again by `settle` is named by the absolute
+/// path its read was recorded under, the first read by what the user typed.
+pub(crate) fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
 }

@@ -67,7 +67,11 @@ impl Node {
             }
             for path in again {
                 self.import_file(&path, summary)?;
-                if let Some(outcome) = summary.bundles.iter_mut().find(|b| b.path == path) {
+                if let Some(outcome) = summary
+                    .bundles
+                    .iter_mut()
+                    .find(|b| super::import::same_file(&b.path, &path))
+                {
                     outcome.reread = outcome.reread.max(1);
                 }
             }

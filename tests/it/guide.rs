@@ -1,5 +1,6 @@
-//! docs/guide.md, run: every `console alice` / `console bob` block, command by command, on two
-//! fresh homes and a folder standing in for the stick, each printed line checked.
+//! docs/guide.md and docs/devices.md, run: every `console NAME` block, command by command, on
+//! fresh homes (one per person) and a folder standing in for the stick, each printed line
+//! checked.
 
 use std::path::Path;
 use std::process::Command;
@@ -48,18 +49,26 @@ fn shows(output: &str, expected: &str) -> bool {
 
 #[test]
 fn the_guide_runs_as_written() {
-    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/guide.md"))
-        .expect("docs/guide.md");
-    let steps = steps(&guide);
+    run_as_written("docs/guide.md", &["alice", "bob"], 15);
+}
+
+#[test]
+fn the_devices_walkthrough_runs_as_written() {
+    run_as_written("docs/devices.md", &["laptop", "desktop", "bob"], 12);
+}
+
+/// Runs every step of `doc` on fresh homes, one per person, sharing one stick (`$STICK`).
+/// Each person's feed id, once it has one, is `$NAME` (upper case) to every step.
+fn run_as_written(doc: &str, names: &[&str], at_least: usize) {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(doc))
+        .unwrap_or_else(|e| panic!("{doc}: {e}"));
+    let steps = steps(&text);
     assert!(
-        steps.len() >= 15,
-        "the guide has only {} steps",
+        steps.len() >= at_least,
+        "{doc} has only {} steps",
         steps.len()
     );
-    let people = [
-        TestNode::uninitialised("alice"),
-        TestNode::uninitialised("bob"),
-    ];
+    let people: Vec<TestNode> = names.iter().map(|n| TestNode::uninitialised(n)).collect();
     let stick = crate::harness::stick();
     // `grapevine` on the PATH is the binary under test.
     let tools = tempfile::tempdir().unwrap();
@@ -75,13 +84,20 @@ fn the_guide_runs_as_written() {
         let node = people
             .iter()
             .find(|n| n.name == who)
-            .unwrap_or_else(|| panic!("the guide names an unknown person '{who}'"));
+            .unwrap_or_else(|| panic!("{doc} names an unknown person '{who}'"));
         let mut command = command.clone();
         if command.contains("%…") {
             let id = last_post.clone().expect("a post to refer to");
             command = command.replace("%…", &id);
         }
-        let out = Command::new("sh")
+        let mut shell = Command::new("sh");
+        for person in people
+            .iter()
+            .filter(|p| p.home().join("secret.key").exists())
+        {
+            shell.env(person.name.to_uppercase(), person.id());
+        }
+        let out = shell
             .arg("-c")
             .arg(&command)
             .env("PATH", &path)
@@ -99,13 +115,13 @@ fn the_guide_runs_as_written() {
         assert_eq!(
             out.status.success(),
             !fails,
-            "{who}: `{command}` exited {}:\n{text}",
+            "{doc}: {who}: `{command}` exited {}:\n{text}",
             out.status
         );
         for line in &expected {
             assert!(
                 shows(&text, line),
-                "{who}: `{command}` should show\n  {line}\nbut printed:\n{text}"
+                "{doc}: {who}: `{command}` should show\n  {line}\nbut printed:\n{text}"
             );
         }
         // Remember the newest post the other person can refer to.

@@ -145,7 +145,7 @@ fn every_command_speaks_one_json_vocabulary() {
     run(&bob, &["unblock", &alice_id]);
     run(&bob, &["follow", &alice_id]);
     let laptop = TestNode::new("bob's laptop");
-    run(&bob, &["device", "link", &laptop.id(), "--yes"]);
+    run(&bob, &["device", "link", &laptop.id()]);
     run(&bob, &["device", "list"]);
     run(&bob, &["device", "unlink", &laptop.id()]);
     let mut seen = BTreeSet::new();
