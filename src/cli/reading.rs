@@ -189,7 +189,7 @@ impl Reading {
                 json,
             } => {
                 let feed = person_or_me(&node, &names, person.as_deref())?;
-                let posts = node.store().mentioning(&feed, limit)?;
+                let posts = node.store().mentioning(names.person(&feed), limit)?;
                 let empty = format!("no post held here mentions {}", names.name(&feed));
                 listing(&mut node, &names, posts, json, &empty)?
             }

@@ -122,13 +122,18 @@ impl Store {
             .flatten())
     }
 
-    /// Posts that mention `feed`, newest first.
-    pub fn mentioning(&self, feed: &FeedId, limit: u64) -> Result<Vec<PostView>> {
+    /// Posts that mention any of `feeds` (a person's devices), newest first.
+    pub fn mentioning(&self, feeds: &[FeedId], limit: u64) -> Result<Vec<PostView>> {
+        let marks = vec!["?"; feeds.len()].join(", ");
         let sql = format!(
-            "{SELECT} WHERE p.id IN (SELECT id FROM mentions WHERE feed = ?1) \
-             ORDER BY p.at DESC, p.rowid DESC LIMIT ?2"
+            "{SELECT} WHERE p.id IN (SELECT id FROM mentions WHERE feed IN ({marks})) \
+             ORDER BY p.at DESC, p.rowid DESC LIMIT {}",
+            sql_limit(Some(limit))
         );
-        self.post_views(&sql, params![feed.as_bytes(), sql_limit(Some(limit))])
+        self.post_views(
+            &sql,
+            rusqlite::params_from_iter(feeds.iter().map(|f| f.as_bytes().to_vec())),
+        )
     }
 
     /// Posts tagged `tag` (without `#`, any case), newest first.

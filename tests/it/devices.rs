@@ -149,6 +149,7 @@ fn two_devices_are_one_person_to_everyone() {
     );
     assert!(bob.ok(&["who", "alice"]).contains("alice (desktop)"));
 
+    bob.post("see you at the mill, @alice");
     let secret = "the well by the mill is clean again";
     let sent = bob.ok(&["dm", "--to", "alice", secret, "--json"]);
     assert_eq!(
@@ -162,6 +163,12 @@ fn two_devices_are_one_person_to_everyone() {
     assert_eq!(inbox_texts(&laptop), [secret]);
     assert_eq!(inbox_texts(&desktop), [secret]);
     assert!(inbox_texts(&carol).is_empty(), "the carrier reads nothing");
+    let mentions: Vec<Value> = serde_json::from_str(&desktop.ok(&["mentions", "--json"])).unwrap();
+    assert_eq!(
+        mentions.len(),
+        1,
+        "@alice named the laptop; the desktop finds it among its mentions too"
+    );
     let conversations: Vec<Value> =
         serde_json::from_str(&desktop.ok(&["inbox", "--json"])).unwrap();
     assert_eq!(
