@@ -281,6 +281,9 @@ impl Node {
             people.sort();
             people.dedup();
             let people = people.len();
+            if people == all.len() {
+                return Err(BoxError::RecipientCount(all.len()).into());
+            }
             return Err(NodeError::Usage(format!(
                 "a private message holds {} recipients, one per device, and these {people} \
                  people (you included) have {} devices between them; send to fewer people",

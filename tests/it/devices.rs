@@ -260,3 +260,50 @@ fn blocking_one_device_blocks_them_all() {
     carry(&laptop, &bob);
     assert!(timeline(&bob).is_empty(), "nothing of either comes back");
 }
+
+/// Every device takes a recipient slot: a person of 16 devices cannot be written to together
+/// with anyone, and the refusal says why.
+#[test]
+fn each_device_takes_a_recipient_slot() {
+    use grapevine::content;
+    use grapevine::identity::Identity;
+    use grapevine::message::{ContentKind, Message};
+    let home = tempfile::tempdir().unwrap();
+    let mut bob = grapevine::Node::init(&home.path().join("bob"), None).unwrap();
+    let devices: Vec<Identity> = (1..=16u8).map(|i| Identity::from_seed(&[i; 32])).collect();
+    // The first device links every other one, and each links it back.
+    let mut messages = Vec::new();
+    let first = devices[0].feed_id();
+    let mut previous = None;
+    for (seq, other) in devices[1..].iter().enumerate() {
+        let link = content::device(other.feed_id(), true, 0)
+            .to_string()
+            .into_bytes();
+        let m = Message::create(
+            &devices[0],
+            seq as u64 + 1,
+            previous,
+            0,
+            ContentKind::Json,
+            link,
+        )
+        .unwrap();
+        previous = Some(m.id);
+        messages.push(m);
+        let back = content::device(first, true, 0).to_string().into_bytes();
+        messages.push(Message::create(other, 1, None, 0, ContentKind::Json, back).unwrap());
+    }
+    let file = home.path().join("devices.gvb");
+    let (bytes, _) =
+        grapevine::bundle::write_messages(Vec::new(), &devices[0], &"cd".repeat(16), 0, &messages)
+            .unwrap();
+    std::fs::write(&file, bytes).unwrap();
+    bob.contact(first, content::ContactChange::Follow).unwrap();
+    bob.import(&[file]).unwrap();
+    assert_eq!(bob.devices().unwrap().person(&first).len(), 16);
+    let refused = bob.dm(&[first], "hello").unwrap_err().to_string();
+    assert!(
+        refused.contains("one per device") && refused.contains("17 devices"),
+        "{refused}"
+    );
+}
