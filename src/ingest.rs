@@ -319,12 +319,10 @@ impl<'a> Ingester<'a> {
     }
 }
 
-/// The name an `about` message gives its own author, looked for only in small JSON messages
-/// that mention `about` (most carried messages are not).
+/// The name an `about` message gives its own author, looked for only in JSON messages that
+/// mention `"about"` (most carried messages do not, and are not parsed).
 fn about_self(message: &Message) -> Option<String> {
-    const MOST: usize = 512;
     if message.header.kind != ContentKind::Json
-        || message.content.len() > MOST
         || !message.content.windows(7).any(|w| w == b"\"about\"")
     {
         return None;
@@ -591,10 +589,12 @@ mod tests {
         let me = Identity::from_seed(&[1; 32]);
         let (bob, carol) = (Identity::from_seed(&[2; 32]), Identity::from_seed(&[3; 32]));
         let opener = Opener::of(&me);
+        // With a long description: a name is heard from an `about` message of any size.
         let about = |who: &Identity, name: &str| {
             format!(
-                r#"{{"type":"about","about":"{}","name":"{name}"}}"#,
-                who.feed_id()
+                r#"{{"type":"about","about":"{}","name":"{name}","description":"{}"}}"#,
+                who.feed_id(),
+                "x".repeat(1000)
             )
         };
         let set = only(me.feed_id());
