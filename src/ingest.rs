@@ -108,6 +108,32 @@ pub struct Ingester<'a> {
     pub report: IngestReport,
     /// Contiguous runs of (feed, first, last) that the records pushed claim, in order.
     carried: Vec<(FeedId, u64, u64)>,
+    /// The batch being verified on other threads while this one decodes the next batch and
+    /// writes the one before: verification and SQLite writes overlap.
+    verifying: Option<std::thread::JoinHandle<Checked>>,
+}
+
+/// A batch with its signature verdicts, and the `about` messages met beside it with theirs.
+struct Checked {
+    fresh: Vec<(Message, String)>,
+    verdicts: Vec<Result<(), MessageError>>,
+    heard: Vec<(Message, String)>,
+    heard_ok: Vec<Result<(), MessageError>>,
+}
+
+impl Checked {
+    fn verify(fresh: Vec<(Message, String)>, heard: Vec<(Message, String)>) -> Self {
+        let refs: Vec<&Message> = fresh.iter().map(|(m, _)| m).collect();
+        let verdicts = verify_all(&refs);
+        let heard_refs: Vec<&Message> = heard.iter().map(|(m, _)| m).collect();
+        let heard_ok = verify_all(&heard_refs);
+        Self {
+            fresh,
+            verdicts,
+            heard,
+            heard_ok,
+        }
+    }
 }
 
 impl<'a> Ingester<'a> {
@@ -122,6 +148,7 @@ impl<'a> Ingester<'a> {
             read: 0,
             report: IngestReport::default(),
             carried: Vec::new(),
+            verifying: None,
         }
     }
 
@@ -203,9 +230,13 @@ impl<'a> Ingester<'a> {
 
     pub fn finish(mut self) -> store::Result<IngestReport> {
         self.flush()?;
+        if let Some(last) = self.verifying.take() {
+            self.write_verified(last)?;
+        }
         Ok(self.report)
     }
 
+    /// Starts verifying the batch on other threads, then writes the batch verified before.
     fn flush(&mut self) -> store::Result<()> {
         let batch = std::mem::take(&mut self.batch);
         if batch.is_empty() {
@@ -216,21 +247,35 @@ impl<'a> Ingester<'a> {
             progress(self.read);
         }
         let fresh = self.drop_held(batch)?;
-        let refs: Vec<&Message> = fresh.iter().map(|(m, _)| m).collect();
-        let verdicts = verify_all(&refs);
-        let mut verified = Vec::with_capacity(fresh.len());
-        for ((message, place), verdict) in fresh.into_iter().zip(verdicts) {
+        let heard = std::mem::take(&mut self.heard);
+        let next = std::thread::spawn(move || Checked::verify(fresh, heard));
+        match self.verifying.replace(next) {
+            Some(previous) => self.write_verified(previous),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for a batch's verification and writes it. (`verify_all` contains its own
+    /// threads' panics; one here would be a bug, raised again as it would have been inline.)
+    fn write_verified(&mut self, handle: std::thread::JoinHandle<Checked>) -> store::Result<()> {
+        let checked = handle
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        self.write(checked)
+    }
+
+    /// Stores one verified batch in one transaction, in feed order.
+    fn write(&mut self, checked: Checked) -> store::Result<()> {
+        let mut verified = Vec::with_capacity(checked.fresh.len());
+        for ((message, place), verdict) in checked.fresh.into_iter().zip(checked.verdicts) {
             match verdict {
                 Ok(()) => verified.push(message),
                 Err(error) => self.reject(&message, &place, &error),
             }
         }
         verified.sort_by_key(|m| (m.header.author, m.header.sequence));
-        let heard = std::mem::take(&mut self.heard);
-        let heard_refs: Vec<&Message> = heard.iter().map(|(m, _)| m).collect();
-        let heard_ok = verify_all(&heard_refs);
         let tx = self.store.write()?;
-        for ((message, name), verdict) in heard.iter().zip(heard_ok) {
+        for ((message, name), verdict) in checked.heard.iter().zip(checked.heard_ok) {
             if verdict.is_ok() {
                 store::posts::heard_name(&tx, message, name)?;
             }
@@ -572,12 +617,55 @@ mod tests {
         let seen = RefCell::new(Vec::new());
         let note = |n: u64| seen.borrow_mut().push(n);
         let mut ingester = Ingester::new(&mut store, &opener).reporting(Some(&note));
-        for m in feed(&me, &posts) {
+        let messages = feed(&me, &posts);
+        for m in messages.iter().cloned().chain([messages[0].clone()]) {
             ingester.push(m, "test").expect("push");
         }
         let report = ingester.finish().expect("finish");
         assert_eq!(report.new, (BATCH + 5) as u64);
-        assert_eq!(*seen.borrow(), [BATCH as u64, (BATCH + 5) as u64]);
+        assert_eq!(
+            report.already_held, 1,
+            "the first message again, in the next batch, while the first may still be unwritten"
+        );
+        assert_eq!(*seen.borrow(), [BATCH as u64, (BATCH + 6) as u64]);
+        assert_eq!(
+            store.frontier(&me.feed_id()).expect("frontier").sequence,
+            (BATCH + 5) as u64
+        );
+    }
+
+    /// A message met twice in one batch is stored once and counted once as already held,
+    /// whether it links or waits for an earlier one; another one for a waiting position is a
+    /// fork.
+    #[test]
+    fn duplicates_within_a_batch_are_already_held() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(&dir.path().join("s.sqlite")).expect("store");
+        let (a, b) = (Identity::from_seed(&[1; 32]), Identity::from_seed(&[2; 32]));
+        let opener = Opener::of(&a);
+        let posts: Vec<String> = (0..3)
+            .map(|i| format!(r#"{{"type":"post","text":"{i}"}}"#))
+            .collect();
+        let (fa, fb) = (feed(&a, &posts), feed(&b, &posts));
+        // Another message b signed for position 2, while 1 is missing: fork evidence.
+        let other = feed(&b, &[posts[2].clone(), posts[1].clone()]);
+        let mut ingester = Ingester::new(&mut store, &opener);
+        let pushed = [
+            &fa[0], &fa[1], &fa[2], &fa[1], &fa[2], &fb[1], &fb[2], &fb[1], &other[1],
+        ];
+        for m in pushed {
+            ingester.push(m.clone(), "test").expect("push");
+        }
+        let report = ingester.finish().expect("finish");
+        assert_eq!(
+            (
+                report.new,
+                report.pending,
+                report.already_held,
+                report.forks
+            ),
+            (5, 2, 3, 1)
+        );
     }
 
     /// A feed we do not replicate is not stored, but the name its own signed `about` message
