@@ -214,14 +214,15 @@ impl Devices {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn f(n: u8) -> FeedId {
         FeedId([n; 32])
     }
 
-    fn link(author: u8, device: u8) -> Claim {
+    /// `author` links `device` (feeds `FeedId([n; 32])`).
+    pub(crate) fn link(author: u8, device: u8) -> Claim {
         Claim {
             author: f(author),
             device: f(device),

@@ -298,15 +298,8 @@ mod tests {
     }
 
     fn linked(a: u8, b: u8) -> Vec<crate::devices::Claim> {
-        let claim = |author: u8, device: u8| crate::devices::Claim {
-            author: f(author),
-            device: f(device),
-            linked: true,
-            through: 0,
-            ever_linked: true,
-            seq: 1,
-        };
-        vec![claim(a, b), claim(b, a)]
+        use crate::devices::tests::link;
+        vec![link(a, b), link(b, a)]
     }
 
     /// A person's devices sit at the hop of the nearest one; a one-sided claim is fetched one

@@ -8,7 +8,7 @@ use grapevine::{FeedId, Node};
 use serde_json::json;
 
 use super::people::resolve_person;
-use super::render::{counted, pretty};
+use super::render::{counted, pretty, written_json};
 
 #[derive(Subcommand)]
 pub enum Device {
@@ -76,14 +76,11 @@ fn changed(
     let state = node.devices()?.state(&node.id(), &feed);
     let device = device_name(&names, &feed).unwrap_or_else(|| before.name(&feed));
     if json {
-        return pretty(&json!({
-            "id": message.id,
-            "author": names.json(&message.header.author),
-            "sequence": message.header.sequence,
-            "device": names.json(&feed),
-            "state": state,
-            "took_in": took_in,
-        }));
+        let mut value = written_json(message, &names);
+        value["device"] = names.json(&feed);
+        value["state"] = json!(state);
+        value["took_in"] = json!(took_in);
+        return pretty(&value);
     }
     if took_in > 0 {
         eprintln!(

@@ -10,7 +10,7 @@ use grapevine::{FeedId, Node};
 use serde_json::json;
 
 use super::Ctx;
-use super::render::{count, counted, pretty, when};
+use super::render::{count, counted, pretty, when, written_json};
 
 #[derive(Subcommand)]
 pub enum People {
@@ -224,15 +224,12 @@ fn contact(
             ContactChange::Block => "block",
             ContactChange::Unblock => "unblock",
         };
-        return pretty(&json!({
-            "id": message.id,
-            "author": names.json(&message.header.author),
-            "sequence": message.header.sequence,
-            "contact": names.json(&feed),
-            "change": verb,
-            "took_in": total.new,
-            "dropped": dropped,
-        }));
+        let mut value = written_json(&message, &names);
+        value["contact"] = names.json(&feed);
+        value["change"] = json!(verb);
+        value["took_in"] = json!(total.new);
+        value["dropped"] = json!(dropped);
+        return pretty(&value);
     }
     Ok(match change {
         ContactChange::Follow => format!("now following {name}"),

@@ -227,6 +227,16 @@ impl Drop for Busy {
     }
 }
 
+/// What `--json` prints for a message just written (docs/json.md "written"), to which a
+/// command may add what it changed.
+pub fn written_json(message: &grapevine::message::Message, names: &Names) -> Value {
+    json!({
+        "id": message.id,
+        "author": names.json(&message.header.author),
+        "sequence": message.header.sequence,
+    })
+}
+
 pub fn pretty(value: &Value) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(value)?)
 }

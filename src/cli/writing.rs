@@ -6,10 +6,9 @@ use anyhow::Result;
 use clap::Subcommand;
 use grapevine::message::Message;
 use grapevine::people::{Names, resolve_message};
-use serde_json::json;
 
 use super::people::resolve_recipients;
-use super::render::{pretty, short_id};
+use super::render::{pretty, short_id, written_json};
 use super::{Ctx, read_text};
 
 #[derive(Subcommand)]
@@ -91,11 +90,7 @@ pub enum Writing {
 
 /// What `--json` prints for a message just written (docs/json.md "written").
 fn written(message: &Message, names: &Names) -> Result<String> {
-    pretty(&json!({
-        "id": message.id,
-        "author": names.json(&message.header.author),
-        "sequence": message.header.sequence,
-    }))
+    pretty(&written_json(message, names))
 }
 
 impl Writing {
