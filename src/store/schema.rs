@@ -184,3 +184,51 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     tx.commit()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::content;
+    use crate::identity::Identity;
+    use crate::ingest::Ingester;
+    use crate::message::{ContentKind, Message};
+    use crate::private_box::Opener;
+    use crate::store::Store;
+
+    /// A store of schema 6 that holds `device` messages gets its device index from them when
+    /// it is opened by this version.
+    #[test]
+    fn migration_7_indexes_the_device_messages_already_held() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("s.sqlite");
+        let (a, b) = (Identity::from_seed(&[1; 32]), Identity::from_seed(&[2; 32]));
+        let mut store = Store::open(&path).expect("store");
+        let opener = Opener::of(&a);
+        let mut ingester = Ingester::new(&mut store, &opener);
+        let link = content::device(b.feed_id(), true, 0).to_string();
+        let unlink = content::device(b.feed_id(), false, 9).to_string();
+        let first =
+            Message::create(&a, 1, None, 0, ContentKind::Json, link.into_bytes()).expect("message");
+        let second = Message::create(
+            &a,
+            2,
+            Some(first.id),
+            0,
+            ContentKind::Json,
+            unlink.into_bytes(),
+        )
+        .expect("message");
+        ingester.push(first, "test").expect("push");
+        ingester.push(second, "test").expect("push");
+        ingester.finish().expect("finish");
+        let indexed = store.device_claims().expect("claims");
+        assert_eq!(indexed.len(), 1);
+        assert!(indexed[0].ever_linked && !indexed[0].linked && indexed[0].through == 9);
+        store
+            .conn
+            .execute_batch("DROP TABLE devices; PRAGMA user_version = 6;")
+            .expect("back to schema 6");
+        drop(store);
+        let store = Store::open(&path).expect("migrated");
+        assert_eq!(store.device_claims().expect("claims"), indexed);
+    }
+}
