@@ -651,7 +651,7 @@ mod tests {
         let other = feed(&b, &[posts[2].clone(), posts[1].clone()]);
         let mut ingester = Ingester::new(&mut store, &opener);
         let pushed = [
-            &fa[0], &fa[1], &fa[2], &fa[1], &fa[2], &fb[1], &fb[2], &fb[1], &other[1],
+            &fa[0], &fa[1], &fa[2], &fa[1], &fa[2], &fb[1], &fb[2], &fb[1], &other[1], &fb[1],
         ];
         for m in pushed {
             ingester.push(m.clone(), "test").expect("push");
@@ -664,7 +664,7 @@ mod tests {
                 report.already_held,
                 report.forks
             ),
-            (5, 2, 3, 1)
+            (5, 2, 4, 1)
         );
     }
 
