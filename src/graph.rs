@@ -291,6 +291,22 @@ mod tests {
         assert!(g.replication_set(f(1), 3).contains(&f(4)));
     }
 
+    /// A member reached again by a longer path keeps its place and is never also listed as
+    /// left out, even where a friend's block would keep a newcomer off the outer ring.
+    #[test]
+    fn a_member_reached_twice_is_not_also_excluded() {
+        let g = Graph::new([
+            follow(1, 2),
+            follow(1, 3),
+            follow(1, 4),
+            follow(4, 3),
+            block(2, 3),
+        ]);
+        let set = g.replication_set(f(1), 2);
+        assert_eq!(set.distance[&f(3)], 1);
+        assert!(!set.excluded.contains_key(&f(3)), "{:?}", set.excluded);
+    }
+
     #[test]
     fn blocking_a_friend_removes_it() {
         let g = Graph::new([follow(1, 2), block(1, 2)]);
