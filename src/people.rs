@@ -111,13 +111,10 @@ impl Names {
         }
     }
 
-    /// The name for message `sequence` of `feed`: a device that was unlinked still shows as
-    /// its former person up to where the unlink vouches for it.
-    pub fn author(&self, feed: &FeedId, sequence: u64) -> String {
-        match self.devices.vouched_by(feed, sequence) {
-            Some(owner) => self.name(&owner),
-            None => self.name(feed),
-        }
+    /// Whose message `sequence` of `feed` is: a device that was unlinked still counts as its
+    /// former person up to where the unlink vouches for it.
+    fn owner(&self, feed: &FeedId, sequence: u64) -> FeedId {
+        self.devices.vouched_by(feed, sequence).unwrap_or(*feed)
     }
 
     /// The name, and "(you)" after our own (any of our devices).
@@ -129,19 +126,15 @@ impl Names {
         }
     }
 
-    /// [`Names::label`] for message `sequence` of `feed` ([`Names::author`]).
+    /// [`Names::label`] for message `sequence` of `feed`, named as its owner.
     pub fn author_label(&self, feed: &FeedId, sequence: u64) -> String {
-        match self.devices.vouched_by(feed, sequence) {
-            Some(owner) => self.label(&owner),
-            None => self.label(feed),
-        }
+        self.label(&self.owner(feed, sequence))
     }
 
-    /// [`Names::json`] for message `sequence` of `feed`: the id is the device's, the name
-    /// as [`Names::author`] gives it.
+    /// [`Names::json`] for message `sequence` of `feed`: the id is the device's, the name its
+    /// owner's.
     pub fn author_json(&self, feed: &FeedId, sequence: u64) -> Value {
-        let owner = self.devices.vouched_by(feed, sequence).unwrap_or(*feed);
-        json!({ "id": feed, "name": self.shown(&owner) })
+        json!({ "id": feed, "name": self.shown(&self.owner(feed, sequence)) })
     }
 
     pub fn petname(&self, feed: &FeedId) -> Option<&str> {
