@@ -75,14 +75,33 @@ fn sqlite_insert_secs(dir: &std::path::Path, n: u64) -> f64 {
 
 /// Peak resident memory of this process so far, in MiB (Linux `VmHWM`).
 fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+/// A memory figure of /proc/self/status, in MiB (0 where there is none).
+fn status_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Runs `work` and says how far it raised resident memory above where it started, in MiB:
+/// the peak is reset first (Linux `clear_refs` 5), so the bench's own data is not counted.
+fn rss_growth_mib<T>(work: impl FnOnce() -> T) -> (T, f64) {
+    let before = status_mib("VmRSS:");
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let out = work();
+    let growth = if reset {
+        status_mib("VmHWM:") - before
+    } else {
+        f64::NAN
+    };
+    (out, growth)
 }
 
 /// The store's size (database and write-ahead log) and its largest tables and indexes.
@@ -154,7 +173,7 @@ fn main() {
     }
     // The carried bundle holds the feeds' posts only; a's own follow messages are a's feed.
     let t = Instant::now();
-    let s = a.import(std::slice::from_ref(&path)).unwrap();
+    let (s, import_rss) = rss_growth_mib(|| a.import(std::slice::from_ref(&path)).unwrap());
     let import_secs = t.elapsed().as_secs_f64();
     assert!(
         s.is_clean() && s.total().new == total,
@@ -238,6 +257,7 @@ fn main() {
         "store_bytes_per_message": store_size as f64 / held as f64,
         "store_parts": parts.iter().map(|(n, b)| serde_json::json!({"name": n, "bytes": b})).collect::<Vec<_>>(),
         "peak_rss_mib": peak_rss_mib(),
+        "import_rss_growth_mib": import_rss,
     });
     if json {
         println!("{}", serde_json::to_string_pretty(&figures).unwrap());
@@ -298,4 +318,7 @@ fn main() {
         );
     }
     println!("peak RSS                       {:.1} MiB", peak_rss_mib());
+    println!(
+        "import's own peak RSS          {import_rss:.1} MiB above what the bench held before it"
+    );
 }
