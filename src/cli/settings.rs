@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use grapevine::{Node, view};
+use grapevine::{FeedId, Node, view};
 use serde_json::json;
 
 use super::render::{count, counted, pretty, when};
@@ -371,10 +371,17 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
     let names = node.names()?;
     let me = node.id();
     let peers = by_name(node.peers()?, &names);
+    let devices: Vec<FeedId> = names
+        .person(&me)
+        .iter()
+        .filter(|d| **d != me)
+        .copied()
+        .collect();
     let now = grapevine::now_ms();
     if as_json {
         let value = json!({
             "me": names.json(&me),
+            "devices": devices.iter().map(|d| names.json(d)).collect::<Vec<_>>(),
             "home": node.home(),
             "store": node.store_path(),
             "feeds": feeds,
@@ -401,6 +408,13 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
     );
     if pending > 0 {
         text += &format!(" ({pending} more waiting for earlier messages)");
+    }
+    if !devices.is_empty() {
+        let listed: Vec<String> = devices
+            .iter()
+            .map(|d| format!("{} ({})", names.name(d), d.short()))
+            .collect();
+        text += &format!("\ndevices  also you: {}", listed.join(", "));
     }
     text += &format!(
         "\nunread   {} (`grapevine timeline`), {} (`grapevine inbox`)",

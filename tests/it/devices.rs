@@ -82,6 +82,9 @@ fn linked_pair() -> (TestNode, TestNode) {
     );
     carry(&laptop, &desktop);
     assert_eq!(device_states(&desktop), [(laptop.id(), "linked".into())]);
+    let status: Value = serde_json::from_str(&desktop.ok(&["status", "--json"])).unwrap();
+    assert_eq!(status["devices"][0]["id"], laptop.id().as_str(), "{status}");
+    assert!(desktop.ok(&["status"]).contains("also you: alice"));
     assert!(laptop.ok(&["device", "list"]).contains("linked both ways"));
     (laptop, desktop)
 }
