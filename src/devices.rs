@@ -201,10 +201,12 @@ impl Devices {
         let mut out: Vec<FeedId> = self
             .claims
             .keys()
-            .filter_map(|(a, d)| match () {
-                _ if a == me => Some(*d),
-                _ if d == me => Some(*a),
-                _ => None,
+            .filter_map(|(author, device)| {
+                if author == me {
+                    Some(*device)
+                } else {
+                    (device == me).then_some(*author)
+                }
             })
             .collect();
         out.sort();
