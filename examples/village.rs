@@ -1,10 +1,11 @@
 //! A village without internet, simulated: people post, meet in pairs and plug in each other's
-//! stick (reading it, writing their own bundle with `export --for` the other half the time and a
-//! plain `export` the other half, reading the other's fresh one), and three clusters each share
-//! a drop folder. A stranger syncs once in one folder; a member stops coming. Reports
+//! stick (in two steps: each writes its frontier only and reads the other's, then writes its
+//! bundle with `export --for` the other half the time and a plain `export` the other half, and
+//! reads the other's; `--one-step` skips the frontier), and three clusters each share a drop
+//! folder. A stranger syncs once in one folder; a member stops coming. Reports
 //! what sticks and folders carried against what was new to their readers, the files left on
 //! them, and delivery per day against an epidemic exchange along the same meetings.
-//! `cargo run --release --example village [DAYS] [SEED] [STALE_DAYS]` (defaults: 12 days, seed 7,
+//! `cargo run --release --example village [DAYS] [SEED] [STALE_DAYS] [--one-step]` (defaults: 12 days, seed 7,
 //! `folder-stale-days` 3: people who meet daily forget a folder participant after 3 days away).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -62,7 +63,8 @@ fn bundles(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let one_step = std::env::args().any(|a| a == "--one-step");
+    let mut args = std::env::args().skip(1).filter(|a| a != "--one-step");
     let days: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(12);
     let seed: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(7);
     let stale_days: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
@@ -123,7 +125,8 @@ fn main() {
     let sticks = make_dirs("stick", MEMBERS);
     let mut stranger = Node::init(&root.path().join("stranger"), Some("stranger")).unwrap();
     println!(
-        "{MEMBERS} members in {CLUSTERS} folders, {days} days, seed {seed}, folder-stale-days {stale_days}"
+        "{MEMBERS} members in {CLUSTERS} folders, {days} days, seed {seed}, folder-stale-days {stale_days}, meetings in {}",
+        if one_step { "one step" } else { "two steps" }
     );
     stranger.contact(ids[0], ContactChange::Follow).unwrap();
 
@@ -141,6 +144,8 @@ fn main() {
         };
     let (mut sticks_tally, mut folders_tally) = (Tally::default(), Tally::default());
     let mut by_mode = [Tally::default(); 2];
+    // Frontier-only files written in the first step of meetings: (files, bytes).
+    let mut frontier_files = (0u64, 0u64);
     let active = |i: usize, day: u64| i != LEAVER || day <= LEAVES_AFTER;
     println!("day  delivered  epidemic  ratio");
     for day in 1..=days {
@@ -183,9 +188,10 @@ fn main() {
             merge(&mut ideal[i], &folder_ideal[c], &wants[i]);
             merge(&mut folder_ideal[c], &mine, &wants[i]);
         }
-        // Meetings: two active members plug in each other's stick, as `watch` would: each reads
-        // what the other last wrote, writes its own bundle (for the other, or plain), and reads
-        // the other's fresh one.
+        // Meetings: two active members plug in each other's stick. In two steps (the default):
+        // each first writes only its frontier (`export --frontier-only`) and reads the other's,
+        // then writes its bundle (for the other, or plain) and reads the other's. In one step
+        // (`--one-step`): each reads what the other last wrote, writes, and reads the fresh one.
         for m in 0..MEETINGS_PER_DAY {
             let a = order[rng.below(order.len())];
             let b = order[rng.below(order.len())];
@@ -193,6 +199,22 @@ fn main() {
                 continue;
             }
             let mode = m % 2;
+            if !one_step {
+                let hello = ExportOptions {
+                    frontier_only: true,
+                    ..ExportOptions::default()
+                };
+                for from in [a, b] {
+                    if let Some((n, bytes)) = export(&mut people[from], &sticks[from], &hello) {
+                        sticks_tally.carried += n;
+                        sticks_tally.carried_bytes += bytes;
+                        by_mode[mode].carried += n;
+                        by_mode[mode].carried_bytes += bytes;
+                        frontier_files.0 += 1;
+                        frontier_files.1 += bytes;
+                    }
+                }
+            }
             for (from, to) in [(a, b), (b, a)] {
                 let got = people[to].import(&bundles(&sticks[from])).unwrap();
                 sticks_tally.new += got.total().new;
@@ -246,6 +268,14 @@ fn main() {
             t.carried_bytes,
             t.new,
             t.ratio()
+        );
+    }
+    if !one_step {
+        println!(
+            "of which {} frontier-only files ({} bytes, {} each on average)",
+            frontier_files.0,
+            frontier_files.1,
+            frontier_files.1 / frontier_files.0.max(1)
         );
     }
     let files = |dirs: &[PathBuf]| -> (usize, usize) {

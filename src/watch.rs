@@ -239,6 +239,15 @@ pub fn run(
             for folder in w.opts.folders.clone() {
                 w.refresh(&folder);
             }
+            // A stick left plugged in is kept current too: whoever reads it next learns what
+            // we hold now, and gets what we wrote since it was mounted.
+            let mut sticks: Vec<PathBuf> = w.mounts.iter().cloned().collect();
+            sticks.sort();
+            for mount in sticks {
+                if w.refresh(&mount.join(STICK_FOLDER)) {
+                    w.safe_to_unplug(&mount);
+                }
+            }
         }
         if last_rescan.elapsed() >= w.opts.rescan {
             last_rescan = Instant::now();
@@ -465,9 +474,10 @@ impl Watcher<'_> {
         }
     }
 
-    fn refresh(&mut self, folder: &Path) {
+    /// Brings our own bundle in `folder` up to date; returns whether it wrote one.
+    fn refresh(&mut self, folder: &Path) -> bool {
         if !self.opts.export || !folder.is_dir() {
-            return;
+            return false;
         }
         match self.node.refresh_own_bundle(folder) {
             Ok(report) => {
@@ -479,19 +489,24 @@ impl Watcher<'_> {
                         json!({ "folder": folder, "peer": self.feed_json(&stale.peer), "newest": stale.newest }),
                     );
                 }
-                if let Some(wrote) = report.wrote {
-                    self.log.event(
-                        "wrote",
-                        format!("wrote {} ({} of {})", wrote.path.display(), crate::view::counted(wrote.messages, "message"), crate::view::counted(wrote.feeds as u64, "feed")),
-                        json!({ "file": wrote.path, "messages": wrote.messages, "feeds": wrote.feeds, "bytes": wrote.bytes }),
-                    );
-                }
+                let Some(wrote) = report.wrote else {
+                    return false;
+                };
+                self.log.event(
+                    "wrote",
+                    format!("wrote {} ({} of {})", wrote.path.display(), crate::view::counted(wrote.messages, "message"), crate::view::counted(wrote.feeds as u64, "feed")),
+                    json!({ "file": wrote.path, "messages": wrote.messages, "feeds": wrote.feeds, "bytes": wrote.bytes }),
+                );
+                true
             }
-            Err(e) => self.log.event(
-                "error",
-                format!("could not write our bundle to {}: {e}", folder.display()),
-                json!({ "folder": folder, "error": e.to_string() }),
-            ),
+            Err(e) => {
+                self.log.event(
+                    "error",
+                    format!("could not write our bundle to {}: {e}", folder.display()),
+                    json!({ "folder": folder, "error": e.to_string() }),
+                );
+                false
+            }
         }
     }
 
@@ -556,6 +571,10 @@ impl Watcher<'_> {
             }
         }
         self.refresh(&folder);
+        self.safe_to_unplug(mount);
+    }
+
+    fn safe_to_unplug(&mut self, mount: &Path) {
         self.log.event(
             "unplug",
             format!("{}: done, safe to unplug", mount.display()),

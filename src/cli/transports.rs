@@ -42,6 +42,10 @@ pub enum Transports {
         /// Write a bundle even when no reader lacks anything (it still tells what you hold).
         #[arg(long)]
         anyway: bool,
+        /// Write no messages, only what you hold and want: the first step of an exchange.
+        /// Whoever reads it can then write you exactly what you lack.
+        #[arg(long, conflicts_with = "all")]
+        frontier_only: bool,
         /// Create the folder if it does not exist (otherwise a missing folder is refused: it
         /// is usually a stick that is not mounted).
         #[arg(long)]
@@ -172,6 +176,7 @@ impl Transports {
                 all,
                 seal,
                 anyway,
+                frontier_only,
                 create,
                 json,
             } => {
@@ -185,6 +190,7 @@ impl Transports {
                     all,
                     seal,
                     anyway,
+                    frontier_only,
                 };
                 let report = {
                     let _busy = busy(&format!("writing a bundle to {}", target.display()), false);
@@ -207,6 +213,12 @@ impl Transports {
                     }))?
                 } else {
                     let mut text = match &report.wrote {
+                        Some(s) if frontier_only => format!(
+                            "wrote {}: what you hold and want, no messages ({}). Whoever reads \
+                             it can write you just what you lack",
+                            s.path.display(),
+                            super::render::bytes(s.bytes),
+                        ),
                         Some(s) => format!(
                             "wrote {}: {} of {} ({}{})",
                             s.path.display(),

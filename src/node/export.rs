@@ -23,6 +23,9 @@ pub struct ExportOptions {
     pub seal: bool,
     /// Write a bundle even when no reader lacks anything (to carry a fresh frontier).
     pub anyway: bool,
+    /// Carry no messages, only the manifest: what we hold and want. The first step of a
+    /// two-step exchange, after which the other side writes exactly what we lack.
+    pub frontier_only: bool,
 }
 
 /// What `export` did.
@@ -47,6 +50,7 @@ pub struct StaleParticipant {
 }
 
 /// The ranges to write, and what planning noticed.
+#[derive(Default)]
 pub struct ExportPlan {
     pub ranges: Vec<FeedRange>,
     pub stale: Vec<StaleParticipant>,
@@ -89,6 +93,14 @@ impl Known {
     }
 }
 
+/// How soon a reader reads our next bundle: folder participants at their next visit, which
+/// shows what they learnt from this one; a peer met on a stick perhaps days later.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Meets {
+    Often,
+    Seldom,
+}
+
 /// One reader of the bundle: what it replicates (if known) and what it holds.
 struct Audience {
     wants: Option<HashSet<FeedId>>,
@@ -127,12 +139,17 @@ impl Node {
                 target.display()
             )));
         }
-        let plan = self.plan_export(options, folder)?;
+        let plan = if options.frontier_only {
+            ExportPlan::default()
+        } else {
+            self.plan_export(options, folder)?
+        };
         let mut report = ExportReport {
             stale: plan.stale,
             ..ExportReport::default()
         };
-        if plan.ranges.is_empty() && !options.anyway {
+        let anyway = options.anyway || options.frontier_only;
+        if plan.ranges.is_empty() && !anyway {
             return Ok(report);
         }
         let own = match folder {
@@ -140,7 +157,7 @@ impl Node {
             _ => Vec::new(),
         };
         // `own` is empty for sealed bundles: they are never ours by name.
-        if let (Some(dir), Some((_, newest)), false) = (folder, own.last(), options.anyway) {
+        if let (Some(dir), Some((_, newest)), false) = (folder, own.last(), anyway) {
             let serves = self
                 .newest_own_manifest(dir)
                 .is_some_and(|m| super::dropfolder::carries(&m, &plan.ranges));
@@ -265,7 +282,7 @@ impl Node {
             let known = Known::new(self, held.keys().copied().collect())?;
             let mut list = Vec::new();
             for peer in &options.for_peers {
-                list.push(self.audience(*peer, &known)?);
+                list.push(self.audience(*peer, &known, Meets::Seldom)?);
             }
             list
         } else if let Some(dir) = folder {
@@ -319,7 +336,7 @@ impl Node {
     /// contacts and know its `hops`, by the feeds it will want once it learns its friends'
     /// follows (which may travel in this very bundle); else, if we hold its feed, its
     /// replication set at the default hops; else unknown.
-    fn audience(&self, peer: FeedId, known: &Known) -> Result<Audience> {
+    fn audience(&self, peer: FeedId, known: &Known, meets: Meets) -> Result<Audience> {
         let holds = self.store.peer_frontier(&peer)?;
         let held = known.held.contains(&peer);
         let wants = match self.store.peer_wants(&peer)? {
@@ -328,7 +345,23 @@ impl Node {
                 set.extend(list);
                 Some(set)
             }
-            Some((list, _)) => Some(list.into_iter().collect()),
+            Some((list, hops)) => {
+                let mut set: HashSet<FeedId> = list.into_iter().collect();
+                // A feed it wants and holds none of yet brings it that feed's follows, which
+                // it will want next if they are within its hops. Without its contacts we cannot
+                // tell which, so for a peer we may not meet again soon they travel too.
+                if meets == Meets::Seldom && hops.unwrap_or(DEFAULT_HOPS) >= 2 {
+                    let first_met: Vec<FeedId> = set
+                        .iter()
+                        .filter(|f| !holds.contains_key(*f))
+                        .copied()
+                        .collect();
+                    for feed in first_met {
+                        set.extend(known.graph.follows(&feed).iter().copied());
+                    }
+                }
+                Some(set)
+            }
             None if held => Some(known.derived(peer, DEFAULT_HOPS)),
             None => None,
         };
@@ -388,7 +421,7 @@ impl Node {
         participants.sort();
         for (peer, at) in participants {
             if at >= cutoff {
-                list.push(self.audience(peer, known)?);
+                list.push(self.audience(peer, known, Meets::Often)?);
             } else if self.store.note_stale(&peer, at)? {
                 stale.push(StaleParticipant { peer, newest: at });
             }
@@ -418,7 +451,7 @@ impl Node {
                 && peer.last_heard.is_some_and(|at| at > last.created_at)
                 && peer.heard_created_at.is_some_and(|at| at >= cutoff)
             {
-                list.push(self.audience(peer.peer, known)?);
+                list.push(self.audience(peer.peer, known, Meets::Seldom)?);
             }
         }
         Ok(list)

@@ -174,3 +174,82 @@ fn exports_to_ones_own_stick_carry_what_known_peers_lack() {
         "all of a's feed, which b lacks, not only 'second': {out}"
     );
 }
+
+/// Two steps when both are there: b writes only what it holds (`--frontier-only`), and a, who
+/// last heard from b before b got a's posts elsewhere, then sends b just the one it lacks.
+#[test]
+fn a_frontier_first_lets_the_other_send_only_what_is_lacking() {
+    let [a, b] = ["a", "b"].map(TestNode::new);
+    a.follow(&b);
+    b.follow(&a);
+    for i in 0..10 {
+        a.post(&format!("post {i}"));
+    }
+    let (a_stick, b_stick) = (stick(), stick());
+    let old = b.export_to(b_stick.path());
+    a.import(b_stick.path());
+    // b gets a's posts another way (a shared folder, someone else's stick).
+    b.import(&a.export_to(stick().path()));
+    a.post("new since");
+
+    let out = b.ok(&[
+        "export",
+        path_str(b_stick.path()),
+        "--frontier-only",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["wrote"]["messages"], 0, "{out}");
+    assert!(
+        !old.exists(),
+        "the frontier replaces b's older bundle: {out}"
+    );
+    assert_eq!(b.own_bundles_in(b_stick.path()), 1);
+    a.import(b_stick.path());
+
+    let out = a.ok(&["export", path_str(a_stick.path()), "--for", &b.id()]);
+    assert_eq!(
+        exported(&out).map(|(n, _)| n),
+        Some(1),
+        "only the post b lacks: {out}"
+    );
+    b.import(a_stick.path());
+    assert_eq!(
+        b.posts(&a.id()).last().map(String::as_str),
+        Some("new since")
+    );
+    let human = b.ok(&["export", path_str(b_stick.path()), "--frontier-only"]);
+    assert!(human.contains("no messages"), "{human}");
+}
+
+/// A peer met on a stick that wants a feed it holds none of yet is sent that feed's follows
+/// too: it learns them from this very bundle, and may not meet us again for days.
+#[test]
+fn a_peer_first_meeting_a_feed_is_sent_its_follows_too() {
+    let [a, b, c, d] = ["a", "b", "c", "d"].map(TestNode::new);
+    c.follow(&d);
+    a.follow(&c);
+    b.follow(&c);
+    c.post("c's news");
+    d.post("d's news");
+    a.import(&c.export_to(stick().path()));
+    a.import(&d.export_to(stick().path()));
+    assert_eq!(
+        a.posts(&d.id()),
+        ["d's news"],
+        "a replicates d, two hops away"
+    );
+
+    let b_stick = stick();
+    b.ok(&["export", path_str(b_stick.path()), "--frontier-only"]);
+    a.import(b_stick.path());
+    let a_stick = stick();
+    a.ok(&["export", path_str(a_stick.path()), "--for", &b.id()]);
+    b.import(a_stick.path());
+    assert_eq!(b.posts(&c.id()), ["c's news"]);
+    assert_eq!(
+        b.posts(&d.id()),
+        ["d's news"],
+        "d, whom b learns of from c's follows in the same bundle, travelled too"
+    );
+}

@@ -393,8 +393,9 @@ fn is_root() -> bool {
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }
 
-/// A stick mounted under a watched mount root is synced in its `grapevine/` folder, and the
-/// watcher says when it is safe to unplug. Uses a tmpfs mount (root only).
+/// A stick mounted under a watched mount root is synced in its `grapevine/` folder, the
+/// watcher says when it is safe to unplug, and keeps it current while it stays plugged in.
+/// Uses a tmpfs mount (root only).
 #[test]
 fn a_mounted_stick_is_synced_and_declared_safe_to_unplug() {
     if !is_root() {
@@ -443,6 +444,22 @@ fn a_mounted_stick_is_synced_and_declared_safe_to_unplug() {
         1,
         "a wrote its bundle onto the stick"
     );
+    // Left plugged in, the stick is kept current: what a posts now is on it when b takes it.
+    a.post("posted while the stick was in");
+    eventually(
+        Duration::from_secs(10),
+        "b reads a's new post from the stick",
+        || {
+            b.ok(&["import", path_str(&stick_dir.join("grapevine"))]);
+            b.posts(&a.id()) == ["posted while the stick was in"]
+        },
+    );
+    w.expect(
+        Duration::from_secs(10),
+        "safe to unplug after the rewrite",
+        |l| l.contains("safe to unplug"),
+    );
+    assert_eq!(a.own_bundles_in(&stick_dir.join("grapevine")), 1);
 }
 
 use crate::harness::eventually;

@@ -338,11 +338,12 @@ fn check_bundle(v: &Vector, expect: &str) {
                 .collect()
         }),
         hops: v.get("hops").map(|h| h.parse().unwrap()),
+        frontier_only: v.get("carries") == Some("nothing"),
     };
     let mut sink = Collect::default();
     let report = bundle::read_bundle(Cursor::new(&v.body), &mut sink).unwrap();
     let ids: Vec<String> = sink.ids.iter().map(ToString::to_string).collect();
-    let expected_ids: Vec<&str> = v.get("message-ids").unwrap().split(' ').collect();
+    let expected_ids: Vec<&str> = v.get("message-ids").unwrap().split_whitespace().collect();
     assert_eq!(ids, expected_ids, "{}: salvaged messages", v.name);
     match expect {
         "success" => {
@@ -376,6 +377,10 @@ fn check_bundle(v: &Vector, expect: &str) {
             });
             assert_eq!(manifest.wants, wants, "{}: wants", v.name);
             assert_eq!(manifest.hops, spec.hops, "{}: hops", v.name);
+            if spec.frontier_only {
+                assert!(manifest.feeds.is_empty(), "{}: carries nothing", v.name);
+                assert_eq!(manifest.frontier.len(), spec.feeds.len(), "{}", v.name);
+            }
         }
         "container failure" => {
             assert!(
