@@ -6,6 +6,7 @@
 //! `tar --zstd -tf` lists a bundle, while our reader decodes frame by frame: a bad byte costs
 //! only the entry it lands in, and memory stays bounded whatever the bundle's size.
 
+mod frames;
 mod manifest;
 mod read;
 mod write;

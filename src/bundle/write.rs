@@ -2,9 +2,7 @@
 
 use std::io::{self, Write};
 
-use zstd::bulk::Compressor;
-use zstd::zstd_safe::CParameter;
-
+use super::frames::Frames;
 use super::{MANIFEST_NAME, Manifest, TRAILER_NAME, Trailer, TrailerEntry, signing_input};
 
 /// Writes `messages` (in feed order, each feed contiguous) as a complete bundle signed by
@@ -26,12 +24,10 @@ pub fn write_messages<W: Write>(
 use crate::identity::Identity;
 
 pub struct BundleWriter<'a, W: Write> {
-    out: W,
+    frames: Frames<W>,
     identity: &'a Identity,
-    compressor: Compressor<'static>,
     entries: Vec<TrailerEntry>,
     mtime: u64,
-    bytes_written: u64,
     /// The segment being filled by `push_message`, its feed, and how many segments were written.
     segment: Vec<u8>,
     segment_feed: Option<crate::ids::FeedId>,
@@ -42,17 +38,11 @@ pub struct BundleWriter<'a, W: Write> {
 impl<'a, W: Write> BundleWriter<'a, W> {
     /// Starts a bundle by writing its manifest.
     pub fn new(out: W, identity: &'a Identity, manifest: &Manifest) -> io::Result<Self> {
-        let mut compressor = Compressor::new(super::ZSTD_LEVEL)?;
-        compressor.set_parameter(CParameter::ChecksumFlag(true))?;
-        compressor.set_parameter(CParameter::ContentSizeFlag(true))?;
-        compressor.set_parameter(CParameter::WindowLog(21))?;
         let mut writer = Self {
-            out,
+            frames: Frames::new(out)?,
             identity,
-            compressor,
             entries: Vec::new(),
             mtime: u64::try_from(manifest.created_at / 1000).unwrap_or(0),
-            bytes_written: 0,
             segment: Vec::new(),
             segment_feed: None,
             segment_last: 0,
@@ -66,17 +56,34 @@ impl<'a, W: Write> BundleWriter<'a, W> {
     /// Adds a message to the current segment; a segment holds one feed and is cut before it
     /// would exceed [`super::SEGMENT_TARGET`] bytes.
     pub fn push_message(&mut self, message: &crate::message::Message) -> io::Result<()> {
-        let author = message.header.author;
-        let full = self.segment.len() + message.record_len() > super::SEGMENT_TARGET;
+        self.push_record(
+            message.header.author,
+            message.header.sequence,
+            &message.envelope,
+            &message.content,
+        )
+    }
+
+    /// [`Self::push_message`] for a message held as its envelope and content bytes (a store
+    /// that checked them when it took the message in).
+    pub fn push_record(
+        &mut self,
+        author: crate::ids::FeedId,
+        sequence: u64,
+        envelope: &[u8],
+        content: &[u8],
+    ) -> io::Result<()> {
+        let full = self.segment.len() + envelope.len() + content.len() > super::SEGMENT_TARGET;
         // A segment holds one feed's contiguous run: a gap (pending messages) starts a new one.
-        let next = self.segment_feed == Some(author)
-            && self.segment_last.checked_add(1) == Some(message.header.sequence);
+        let next =
+            self.segment_feed == Some(author) && self.segment_last.checked_add(1) == Some(sequence);
         if !self.segment.is_empty() && (full || !next) {
             self.flush_segment()?;
         }
         self.segment_feed = Some(author);
-        self.segment_last = message.header.sequence;
-        message.write_record(&mut self.segment);
+        self.segment_last = sequence;
+        self.segment.extend_from_slice(envelope);
+        self.segment.extend_from_slice(content);
         Ok(())
     }
 
@@ -113,7 +120,6 @@ impl<'a, W: Write> BundleWriter<'a, W> {
         block.extend_from_slice(header.as_bytes());
         block.extend_from_slice(data);
         block.resize(block.len() + padding, 0);
-        self.write_frame(&block)?;
         if name != TRAILER_NAME {
             self.entries.push(TrailerEntry {
                 name: name.to_owned(),
@@ -121,14 +127,7 @@ impl<'a, W: Write> BundleWriter<'a, W> {
                 digest: *blake3::hash(data).as_bytes(),
             });
         }
-        Ok(())
-    }
-
-    fn write_frame(&mut self, block: &[u8]) -> io::Result<()> {
-        let frame = self.compressor.compress(block)?;
-        self.out.write_all(&frame)?;
-        self.bytes_written += frame.len() as u64;
-        Ok(())
+        self.frames.push(block)
     }
 
     /// Signs every entry written so far, writes the trailer and the end-of-archive blocks.
@@ -142,9 +141,8 @@ impl<'a, W: Write> BundleWriter<'a, W> {
         };
         let json = serde_json::to_vec(&trailer).map_err(io::Error::other)?;
         self.write_entry(TRAILER_NAME, &json)?;
-        self.write_frame(&[0u8; 1024])?;
-        self.out.flush()?;
-        Ok((self.out, self.bytes_written))
+        self.frames.push(vec![0u8; 1024])?;
+        self.frames.finish()
     }
 }
 

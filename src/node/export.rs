@@ -487,13 +487,18 @@ fn write_bundle<W: io::Write>(
     for range in &manifest.feeds {
         let mut failure = None;
         store
-            .for_each_held_in_range(&range.feed, range.first, range.last, |message| {
-                if let Err(e) = writer.push_message(&message) {
-                    failure.get_or_insert(e);
-                }
-                messages += 1;
-                Ok(())
-            })
+            .for_each_record_in_range(
+                &range.feed,
+                range.first,
+                range.last,
+                |seq, envelope, content| {
+                    if let Err(e) = writer.push_record(range.feed, seq, envelope, content) {
+                        failure.get_or_insert(e);
+                    }
+                    messages += 1;
+                    Ok(())
+                },
+            )
             .map_err(io::Error::other)?;
         if let Some(e) = failure {
             return Err(e);

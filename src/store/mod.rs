@@ -174,6 +174,40 @@ impl Store {
         Ok(())
     }
 
+    /// [`Self::for_each_held_in_range`] without decoding: each message's sequence, envelope
+    /// and content as stored (checked when they were taken in), for writing them out as they are.
+    pub fn for_each_record_in_range(
+        &self,
+        feed: &FeedId,
+        first: u64,
+        last: u64,
+        mut each: impl FnMut(u64, &[u8], &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT envelope, content, seq FROM messages WHERE author = ?1 AND seq BETWEEN ?2 AND ?3 \
+             UNION ALL \
+             SELECT envelope, content, seq FROM pending WHERE author = ?1 AND seq BETWEEN ?2 AND ?3 \
+             ORDER BY 3",
+        )?;
+        let mut rows = stmt.query(params![
+            feed.as_bytes(),
+            first.min(i64::MAX as u64) as i64,
+            last.min(i64::MAX as u64) as i64
+        ])?;
+        while let Some(row) = rows.next()? {
+            let envelope = row.get_ref(0)?.as_blob()?;
+            if envelope.len() != ENVELOPE_LEN {
+                return Err(StoreError::Corrupt(format!(
+                    "envelope of {} bytes",
+                    envelope.len()
+                )));
+            }
+            let seq = row.get::<_, i64>(2)? as u64;
+            each(seq, envelope, row.get_ref(1)?.as_blob()?)?;
+        }
+        Ok(())
+    }
+
     /// A feed's pending messages as runs of contiguous sequences, lowest first.
     pub fn pending_runs(&self, feed: &FeedId) -> Result<Vec<(u64, u64)>> {
         let mut stmt = self

@@ -1,0 +1,210 @@
+//! A bundle's zstd frames, compressed on every core and written in the order they were given.
+//! Every entry is its own frame (bundle-format/bundle.md), so frames compress independently;
+//! the bytes are the same as compressing them one after another on one thread.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use zstd::bulk::Compressor;
+use zstd::zstd_safe::CParameter;
+
+/// Frames compressed inline before the workers start: small bundles (a manifest, a segment or
+/// two, the trailer) never start a thread.
+const INLINE_FRAMES: u64 = 3;
+
+/// The compressor every frame of a bundle is made with.
+pub(super) fn compressor() -> io::Result<Compressor<'static>> {
+    let mut compressor = Compressor::new(super::ZSTD_LEVEL)?;
+    compressor.set_parameter(CParameter::ChecksumFlag(true))?;
+    compressor.set_parameter(CParameter::ContentSizeFlag(true))?;
+    compressor.set_parameter(CParameter::WindowLog(21))?;
+    Ok(compressor)
+}
+
+pub(super) struct Frames<W: Write> {
+    out: W,
+    written: u64,
+    compressor: Compressor<'static>,
+    submitted: u64,
+    pool: Option<Pool>,
+}
+
+impl<W: Write> Frames<W> {
+    pub fn new(out: W) -> io::Result<Self> {
+        Ok(Self {
+            out,
+            written: 0,
+            compressor: compressor()?,
+            submitted: 0,
+            pool: None,
+        })
+    }
+
+    /// Compresses `block` as one frame; it is written after every frame pushed before it.
+    pub fn push(&mut self, block: Vec<u8>) -> io::Result<()> {
+        self.submitted += 1;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if self.pool.is_none() && self.submitted > INLINE_FRAMES && cores > 1 {
+            self.pool = Some(Pool::start(cores));
+        }
+        let Some(pool) = &mut self.pool else {
+            let frame = self.compressor.compress(&block)?;
+            return write_frame(&mut self.out, &mut self.written, &frame);
+        };
+        pool.send(block)?;
+        while let Some(frame) = pool.next_frame(false)? {
+            write_frame(&mut self.out, &mut self.written, &frame)?;
+        }
+        Ok(())
+    }
+
+    /// Writes every frame still being compressed; returns the output and the bytes written.
+    pub fn finish(mut self) -> io::Result<(W, u64)> {
+        if let Some(pool) = &mut self.pool {
+            while let Some(frame) = pool.next_frame(true)? {
+                write_frame(&mut self.out, &mut self.written, &frame)?;
+            }
+        }
+        self.out.flush()?;
+        Ok((self.out, self.written))
+    }
+}
+
+fn write_frame<W: Write>(out: &mut W, written: &mut u64, frame: &[u8]) -> io::Result<()> {
+    out.write_all(frame)?;
+    *written += frame.len() as u64;
+    Ok(())
+}
+
+type Done = (u64, io::Result<Vec<u8>>);
+
+/// Worker threads, each with its own compressor, taking blocks from one queue. At most
+/// `limit` frames are in flight, so memory stays at a few segments whatever the bundle's size.
+struct Pool {
+    jobs: Option<Sender<(u64, Vec<u8>)>>,
+    results: Receiver<Done>,
+    workers: Vec<JoinHandle<()>>,
+    sent: u64,
+    next: u64,
+    ready: BTreeMap<u64, io::Result<Vec<u8>>>,
+    limit: u64,
+}
+
+impl Pool {
+    fn start(threads: usize) -> Self {
+        let (jobs, queue) = mpsc::channel::<(u64, Vec<u8>)>();
+        let queue = Arc::new(Mutex::new(queue));
+        let (done, results) = mpsc::channel();
+        let workers = (0..threads)
+            .map(|_| {
+                let (queue, done) = (Arc::clone(&queue), done.clone());
+                std::thread::spawn(move || work(&queue, &done))
+            })
+            .collect();
+        Self {
+            jobs: Some(jobs),
+            results,
+            workers,
+            sent: 0,
+            next: 0,
+            ready: BTreeMap::new(),
+            limit: 2 * threads as u64,
+        }
+    }
+
+    fn send(&mut self, block: Vec<u8>) -> io::Result<()> {
+        let stopped = || io::Error::other("the compression threads stopped");
+        let jobs = self.jobs.as_ref().ok_or_else(stopped)?;
+        jobs.send((self.sent, block)).map_err(|_| stopped())?;
+        self.sent += 1;
+        Ok(())
+    }
+
+    /// The next frame in order: when it is ready, or, with `wait` or too many in flight, once
+    /// it is. `None` when there is nothing to write yet (or, with `wait`, nothing left).
+    fn next_frame(&mut self, wait: bool) -> io::Result<Option<Vec<u8>>> {
+        loop {
+            while let Ok((index, frame)) = self.results.try_recv() {
+                self.ready.insert(index, frame);
+            }
+            if let Some(frame) = self.ready.remove(&self.next) {
+                self.next += 1;
+                return frame.map(Some);
+            }
+            let in_flight = self.sent - self.next;
+            if in_flight == 0 || (!wait && in_flight < self.limit) {
+                return Ok(None);
+            }
+            let (index, frame) = self
+                .results
+                .recv()
+                .map_err(|_| io::Error::other("the compression threads stopped"))?;
+            self.ready.insert(index, frame);
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.jobs = None;
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+fn work(queue: &Mutex<mpsc::Receiver<(u64, Vec<u8>)>>, done: &Sender<Done>) {
+    let mut compressor = compressor();
+    loop {
+        let job = match queue.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return,
+        };
+        let Ok((index, block)) = job else {
+            return;
+        };
+        // A failure (or a panic) in one frame becomes that frame's error, so the writer never
+        // waits for a frame that will not come.
+        let frame = match &mut compressor {
+            Ok(c) => catch_unwind(AssertUnwindSafe(|| c.compress(&block)))
+                .unwrap_or_else(|_| Err(io::Error::other("zstd compression panicked"))),
+            Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+        };
+        if done.send((index, frame)).is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frames come out in the order given and equal to one-thread compression, whether the
+    /// workers run or not.
+    #[test]
+    fn frames_keep_their_order_and_bytes() {
+        let blocks: Vec<Vec<u8>> = (0..40u32)
+            .map(|i| {
+                let size = 512 * (1 + (i as usize * 7919) % 300);
+                (0..size).map(|b| (b as u32 * i % 251) as u8).collect()
+            })
+            .collect();
+        let mut one = compressor().expect("zstd");
+        let expected: Vec<u8> = blocks
+            .iter()
+            .flat_map(|b| one.compress(b).expect("compress"))
+            .collect();
+        let mut frames = Frames::new(Vec::new()).expect("zstd");
+        for block in &blocks {
+            frames.push(block.clone()).expect("push");
+        }
+        let (out, written) = frames.finish().expect("finish");
+        assert_eq!(written, out.len() as u64);
+        assert!(out == expected, "the same bytes in the same order");
+    }
+}
