@@ -26,18 +26,40 @@ pub(super) fn compressor() -> io::Result<Compressor<'static>> {
 }
 
 pub(super) struct Frames<W: Write> {
-    out: W,
-    written: u64,
+    out: Out<W>,
     compressor: Compressor<'static>,
     submitted: u64,
     pool: Option<Pool>,
 }
 
+/// Where frames go, and how many frames and bytes went there.
+struct Out<W: Write> {
+    to: W,
+    frames: u64,
+    bytes: u64,
+}
+
+impl<W: Write> Out<W> {
+    /// Writes the next frame; never more frames than were `submitted`.
+    fn write(&mut self, frame: &[u8], submitted: u64) -> io::Result<()> {
+        if self.frames >= submitted {
+            return Err(io::Error::other("more zstd frames than entries"));
+        }
+        self.to.write_all(frame)?;
+        self.frames += 1;
+        self.bytes += frame.len() as u64;
+        Ok(())
+    }
+}
+
 impl<W: Write> Frames<W> {
     pub fn new(out: W) -> io::Result<Self> {
         Ok(Self {
-            out,
-            written: 0,
+            out: Out {
+                to: out,
+                frames: 0,
+                bytes: 0,
+            },
             compressor: compressor()?,
             submitted: 0,
             pool: None,
@@ -48,16 +70,16 @@ impl<W: Write> Frames<W> {
     pub fn push(&mut self, block: Vec<u8>) -> io::Result<()> {
         self.submitted += 1;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if self.pool.is_none() && self.submitted > INLINE_FRAMES && cores > 1 {
+        if self.pool.is_none() && pooled(self.submitted, cores) {
             self.pool = Some(Pool::start(cores));
         }
         let Some(pool) = &mut self.pool else {
             let frame = self.compressor.compress(&block)?;
-            return write_frame(&mut self.out, &mut self.written, &frame);
+            return self.out.write(&frame, self.submitted);
         };
         pool.send(block)?;
         while let Some(frame) = pool.next_frame(false)? {
-            write_frame(&mut self.out, &mut self.written, &frame)?;
+            self.out.write(&frame, self.submitted)?;
         }
         Ok(())
     }
@@ -66,18 +88,21 @@ impl<W: Write> Frames<W> {
     pub fn finish(mut self) -> io::Result<(W, u64)> {
         if let Some(pool) = &mut self.pool {
             while let Some(frame) = pool.next_frame(true)? {
-                write_frame(&mut self.out, &mut self.written, &frame)?;
+                self.out.write(&frame, self.submitted)?;
             }
         }
-        self.out.flush()?;
-        Ok((self.out, self.written))
+        if self.out.frames != self.submitted {
+            return Err(io::Error::other("a zstd frame was lost"));
+        }
+        self.out.to.flush()?;
+        Ok((self.out.to, self.out.bytes))
     }
 }
 
-fn write_frame<W: Write>(out: &mut W, written: &mut u64, frame: &[u8]) -> io::Result<()> {
-    out.write_all(frame)?;
-    *written += frame.len() as u64;
-    Ok(())
+/// Whether the `submitted`th frame of a bundle goes to worker threads: not in a small bundle,
+/// nor on one core.
+fn pooled(submitted: u64, cores: usize) -> bool {
+    submitted > INLINE_FRAMES && cores > 1
 }
 
 type Done = (u64, io::Result<Vec<u8>>);
@@ -200,11 +225,27 @@ mod tests {
             .flat_map(|b| one.compress(b).expect("compress"))
             .collect();
         let mut frames = Frames::new(Vec::new()).expect("zstd");
-        for block in &blocks {
+        for (i, block) in blocks.iter().enumerate() {
             frames.push(block.clone()).expect("push");
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let workers = frames.pool.as_ref().map(|p| p.workers.len());
+            let expected = (i as u64 >= INLINE_FRAMES && cores > 1).then_some(cores);
+            assert_eq!(workers, expected, "after frame {}", i + 1);
         }
         let (out, written) = frames.finish().expect("finish");
         assert_eq!(written, out.len() as u64);
         assert!(out == expected, "the same bytes in the same order");
+    }
+
+    /// A small bundle starts no thread, nor does one core; otherwise a worker per core, with
+    /// two frames each in flight at most (memory stays a few segments).
+    #[test]
+    fn threads_start_only_for_larger_bundles_on_several_cores() {
+        assert!(!pooled(INLINE_FRAMES, 2));
+        assert!(pooled(INLINE_FRAMES + 1, 2));
+        assert!(pooled(1_000, 8));
+        assert!(!pooled(1_000, 1));
+        let pool = Pool::start(3);
+        assert_eq!((pool.workers.len(), pool.limit), (3, 6));
     }
 }
