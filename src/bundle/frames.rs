@@ -7,7 +7,6 @@ use std::io::{self, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use zstd::bulk::Compressor;
 use zstd::zstd_safe::CParameter;
@@ -107,12 +106,12 @@ fn pooled(submitted: u64, cores: usize) -> bool {
 
 type Done = (u64, io::Result<Vec<u8>>);
 
-/// Worker threads, each with its own compressor, taking blocks from one queue. At most
-/// `limit` frames are in flight, so memory stays at a few segments whatever the bundle's size.
+/// Worker threads, each with its own compressor, taking blocks from one queue; each ends once
+/// `jobs` is dropped with the pool. At most `limit` frames are in flight, so memory stays at a
+/// few segments whatever the bundle's size.
 struct Pool {
     jobs: Option<Sender<(u64, Vec<u8>)>>,
     results: Receiver<Done>,
-    workers: Vec<JoinHandle<()>>,
     sent: u64,
     next: u64,
     ready: BTreeMap<u64, io::Result<Vec<u8>>>,
@@ -124,16 +123,13 @@ impl Pool {
         let (jobs, queue) = mpsc::channel::<(u64, Vec<u8>)>();
         let queue = Arc::new(Mutex::new(queue));
         let (done, results) = mpsc::channel();
-        let workers = (0..threads)
-            .map(|_| {
-                let (queue, done) = (Arc::clone(&queue), done.clone());
-                std::thread::spawn(move || work(&queue, &done))
-            })
-            .collect();
+        for _ in 0..threads {
+            let (queue, done) = (Arc::clone(&queue), done.clone());
+            std::thread::spawn(move || work(&queue, &done));
+        }
         Self {
             jobs: Some(jobs),
             results,
-            workers,
             sent: 0,
             next: 0,
             ready: BTreeMap::new(),
@@ -169,15 +165,6 @@ impl Pool {
                 .recv()
                 .map_err(|_| io::Error::other("the compression threads stopped"))?;
             self.ready.insert(index, frame);
-        }
-    }
-}
-
-impl Drop for Pool {
-    fn drop(&mut self) {
-        self.jobs = None;
-        for worker in self.workers.drain(..) {
-            let _ = worker.join();
         }
     }
 }
@@ -228,13 +215,52 @@ mod tests {
         for (i, block) in blocks.iter().enumerate() {
             frames.push(block.clone()).expect("push");
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let workers = frames.pool.as_ref().map(|p| p.workers.len());
-            let expected = (i as u64 >= INLINE_FRAMES && cores > 1).then_some(cores);
-            assert_eq!(workers, expected, "after frame {}", i + 1);
+            let limit = frames.pool.as_ref().map(|p| p.limit);
+            let expected = (i as u64 >= INLINE_FRAMES && cores > 1).then_some(2 * cores as u64);
+            assert_eq!(limit, expected, "after frame {}", i + 1);
+            if let Some(pool) = &frames.pool {
+                assert!(
+                    pool.sent - pool.next < pool.limit,
+                    "at most limit − 1 left in flight"
+                );
+            }
         }
         let (out, written) = frames.finish().expect("finish");
         assert_eq!(written, out.len() as u64);
         assert!(out == expected, "the same bytes in the same order");
+    }
+
+    /// `push` hands a frame to the workers and returns without waiting for it: with large
+    /// frames (tens of milliseconds each) some are still in flight when it returns.
+    #[test]
+    fn push_does_not_wait_for_compression() {
+        if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+            return;
+        }
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut random = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    rng as u8
+                })
+                .collect()
+        };
+        let mut frames = Frames::new(Vec::new()).expect("zstd");
+        let mut in_flight_after_push = 0;
+        for i in 0..INLINE_FRAMES + 4 {
+            frames
+                .push(random(if i < INLINE_FRAMES { 512 } else { 4 << 20 }))
+                .expect("push");
+            if let Some(pool) = &frames.pool {
+                in_flight_after_push += pool.sent - pool.next;
+            }
+        }
+        assert!(in_flight_after_push > 0, "push waited for every frame");
+        let (out, _) = frames.finish().expect("finish");
+        assert!(out.len() > 16 << 20, "every frame written");
     }
 
     /// A small bundle starts no thread, nor does one core; otherwise a worker per core, with
@@ -245,7 +271,6 @@ mod tests {
         assert!(pooled(INLINE_FRAMES + 1, 2));
         assert!(pooled(1_000, 8));
         assert!(!pooled(1_000, 1));
-        let pool = Pool::start(3);
-        assert_eq!((pool.workers.len(), pool.limit), (3, 6));
+        assert_eq!(Pool::start(3).limit, 6);
     }
 }
