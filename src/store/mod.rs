@@ -154,24 +154,9 @@ impl Store {
         last: u64,
         mut each: impl FnMut(Message) -> Result<()>,
     ) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT envelope, content, seq FROM messages WHERE author = ?1 AND seq BETWEEN ?2 AND ?3 \
-             UNION ALL \
-             SELECT envelope, content, seq FROM pending WHERE author = ?1 AND seq BETWEEN ?2 AND ?3 \
-             ORDER BY 3",
-        )?;
-        let mut rows = stmt.query(params![
-            feed.as_bytes(),
-            first.min(i64::MAX as u64) as i64,
-            last.min(i64::MAX as u64) as i64
-        ])?;
-        while let Some(row) = rows.next()? {
-            each(stored_message(
-                row.get_ref(0)?.as_blob()?,
-                row.get_ref(1)?.as_blob()?,
-            )?)?;
-        }
-        Ok(())
+        self.for_each_record_in_range(feed, first, last, |_, envelope, content| {
+            each(stored_message(envelope, content)?)
+        })
     }
 
     /// [`Self::for_each_held_in_range`] without decoding: each message's sequence, envelope
