@@ -16,7 +16,7 @@ use zstd::zstd_safe::CParameter;
 const INLINE_FRAMES: u64 = 3;
 
 /// The compressor every frame of a bundle is made with.
-pub(super) fn compressor() -> io::Result<Compressor<'static>> {
+fn compressor() -> io::Result<Compressor<'static>> {
     let mut compressor = Compressor::new(super::ZSTD_LEVEL)?;
     compressor.set_parameter(CParameter::ChecksumFlag(true))?;
     compressor.set_parameter(CParameter::ContentSizeFlag(true))?;
@@ -27,6 +27,8 @@ pub(super) fn compressor() -> io::Result<Compressor<'static>> {
 pub(super) struct Frames<W: Write> {
     out: Out<W>,
     compressor: Compressor<'static>,
+    /// Cores to compress on, asked once per bundle (it reads cgroup limits).
+    cores: usize,
     submitted: u64,
     pool: Option<Pool>,
 }
@@ -60,6 +62,7 @@ impl<W: Write> Frames<W> {
                 bytes: 0,
             },
             compressor: compressor()?,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             submitted: 0,
             pool: None,
         })
@@ -68,9 +71,8 @@ impl<W: Write> Frames<W> {
     /// Compresses `block` as one frame; it is written after every frame pushed before it.
     pub fn push(&mut self, block: Vec<u8>) -> io::Result<()> {
         self.submitted += 1;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if self.pool.is_none() && pooled(self.submitted, cores) {
-            self.pool = Some(Pool::start(cores));
+        if self.pool.is_none() && pooled(self.submitted, self.cores) {
+            self.pool = Some(Pool::start(self.cores));
         }
         let Some(pool) = &mut self.pool else {
             let frame = self.compressor.compress(&block)?;

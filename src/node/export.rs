@@ -334,8 +334,9 @@ impl Node {
 
     /// What `peer` wants: what its newest verified manifest said, widened, if we hold its
     /// contacts and know its `hops`, by the feeds it will want once it learns its friends'
-    /// follows (which may travel in this very bundle); else, if we hold its feed, its
-    /// replication set at the default hops; else unknown.
+    /// follows (which may travel in this very bundle); without its contacts, for a reader we
+    /// meet `Seldom`, by the follows of each feed it wants and holds none of; else, if we hold
+    /// its feed, its replication set at the default hops; else unknown.
     fn audience(&self, peer: FeedId, known: &Known, meets: Meets) -> Result<Audience> {
         let holds = self.store.peer_frontier(&peer)?;
         let held = known.held.contains(&peer);
