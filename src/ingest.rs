@@ -422,14 +422,15 @@ impl Placer<'_, '_> {
         Ok(())
     }
 
-    fn link(&mut self, message: &Message, frontier: &mut Frontier) -> store::Result<()> {
-        write::insert_linked(self.tx, message)?;
-        self.index(message)?;
+    /// Stores a message that links to `frontier` and moves it on; returns the message's key.
+    fn link(&mut self, message: &Message, frontier: &mut Frontier) -> store::Result<i64> {
+        let key = write::insert_linked(self.tx, message)?;
+        self.index(key, message)?;
         *frontier = Frontier {
             sequence: message.header.sequence,
             head: Some(message.id),
         };
-        Ok(())
+        Ok(key)
     }
 
     /// Links pending messages that the frontier has now reached.
@@ -448,15 +449,15 @@ impl Placer<'_, '_> {
 
     /// Updates what is derived from content: names, contacts, devices, and the inbox of private
     /// messages we can open. Boxes are the only messages that cost a trial decryption.
-    fn index(&mut self, message: &Message) -> store::Result<()> {
+    fn index(&mut self, key: i64, message: &Message) -> store::Result<()> {
         let h = &message.header;
         if h.kind == ContentKind::PrivateBox {
-            return self.open_box(message);
+            return self.open_box(key, message);
         }
         let Some(json) = message.json() else {
             return Ok(());
         };
-        store::posts::index(self.tx, message, &json)?;
+        store::posts::index(self.tx, key, message, &json)?;
         if let Some(name) = content::self_name(h.author, &json) {
             write::set_name(self.tx, &h.author, &name, h.sequence)?;
         }
@@ -481,7 +482,7 @@ impl Placer<'_, '_> {
         Ok(())
     }
 
-    fn open_box(&mut self, message: &Message) -> store::Result<()> {
+    fn open_box(&mut self, key: i64, message: &Message) -> store::Result<()> {
         let h = &message.header;
         let opened = match self.opener.open(&h.author, &message.content) {
             Ok(Some(text)) => check_content(ContentKind::Json, &text)
@@ -497,7 +498,7 @@ impl Placer<'_, '_> {
             Ok(Some(plaintext)) => {
                 write::add_to_inbox(self.tx, message, &plaintext)?;
                 if let Ok(value) = serde_json::from_str(&plaintext) {
-                    store::posts::index(self.tx, message, &value)?;
+                    store::posts::index(self.tx, key, message, &value)?;
                 }
             }
             Ok(None) => {}
@@ -525,8 +526,8 @@ pub(crate) fn link_own(
         report: &mut report,
     };
     let mut frontier = Frontier::EMPTY;
-    placer.link(message, &mut frontier)?;
-    store::posts::mark_read(tx, &message.id)?;
+    let key = placer.link(message, &mut frontier)?;
+    store::posts::mark_read(tx, key)?;
     write::set_frontier(tx, &message.header.author, &frontier)
 }
 

@@ -1,10 +1,12 @@
 //! The node's database: SQLite in WAL mode, the only place state is written.
 //!
-//! Linked messages (a contiguous chain from sequence 1) live in `messages`; verified messages
-//! that arrived ahead of a gap wait in `pending`; `feeds` holds each feed's frontier.
+//! Linked messages (a contiguous chain from sequence 1) live in `messages`, each row keeping
+//! only what its feed and chain do not already say (lean.rs); verified messages that arrived
+//! ahead of a gap wait in `pending`, whole; `feeds` holds each feed's key and frontier.
 //! Every change happens inside a transaction, so a kill at any moment leaves a consistent store.
 
 mod check;
+mod lean;
 mod peers;
 pub(crate) mod posts;
 mod schema;
@@ -21,7 +23,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use thiserror::Error;
 
 use crate::ids::{FeedId, MessageId};
-use crate::message::{ENVELOPE_LEN, Message, MessageError};
+use crate::message::{ENVELOPE_LEN, MAX_SEQUENCE, Message, MessageError};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -172,27 +174,47 @@ impl Store {
         last: u64,
         mut each: impl FnMut(u64, &[u8], &[u8]) -> Result<()>,
     ) -> Result<()> {
+        let (first, last) = (first.min(MAX_SEQUENCE), last.min(MAX_SEQUENCE));
+        // Linked messages all come before pending ones: pending starts past a gap above the
+        // frontier. Each linked one's previous id is the id of the row before it.
+        let mut previous = match first {
+            2.. => held_id(&self.conn, feed, first - 1)?,
+            _ => None,
+        };
         let mut stmt = self.conn.prepare_cached(
-            "SELECT envelope, content, seq FROM messages WHERE author = ?1 AND seq BETWEEN ?2 AND ?3 \
-             UNION ALL \
-             SELECT envelope, content, seq FROM pending WHERE author = ?1 AND seq BETWEEN ?2 AND ?3 \
-             ORDER BY 3",
+            "SELECT m.seq, m.id, m.envelope, m.content FROM messages m \
+             JOIN feeds f ON f.key = m.feed \
+             WHERE f.author = ?1 AND m.seq BETWEEN ?2 AND ?3 ORDER BY m.seq",
         )?;
-        let mut rows = stmt.query(params![
-            feed.as_bytes(),
-            first.min(i64::MAX as u64) as i64,
-            last.min(i64::MAX as u64) as i64
-        ])?;
+        let mut rows = stmt.query(params![feed.as_bytes(), first as i64, last as i64])?;
         while let Some(row) = rows.next()? {
-            let envelope = row.get_ref(0)?.as_blob()?;
+            let seq = row.get::<_, i64>(0)? as u64;
+            let content = row.get_ref(3)?.as_blob()?;
+            let envelope = lean::rebuild(
+                row.get_ref(2)?.as_blob()?,
+                feed,
+                seq,
+                previous.as_ref(),
+                content,
+            )?;
+            each(seq, &envelope, content)?;
+            previous = blob_id(row.get_ref(1)?.as_blob()?).map(MessageId);
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, envelope, content FROM pending \
+             WHERE author = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query(params![feed.as_bytes(), first as i64, last as i64])?;
+        while let Some(row) = rows.next()? {
+            let envelope = row.get_ref(1)?.as_blob()?;
             if envelope.len() != ENVELOPE_LEN {
                 return Err(StoreError::Corrupt(format!(
                     "envelope of {} bytes",
                     envelope.len()
                 )));
             }
-            let seq = row.get::<_, i64>(2)? as u64;
-            each(seq, envelope, row.get_ref(1)?.as_blob()?)?;
+            let seq = row.get::<_, i64>(0)? as u64;
+            each(seq, envelope, row.get_ref(2)?.as_blob()?)?;
         }
         Ok(())
     }
@@ -216,16 +238,14 @@ impl Store {
 
     /// The newest `limit` linked messages of a feed, newest first.
     pub fn latest(&self, feed: &FeedId, limit: u64) -> Result<Vec<Message>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT envelope, content FROM messages WHERE author = ?1 ORDER BY seq DESC LIMIT ?2",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {LINKED} FROM messages m {LINKED_JOINS} \
+             WHERE lf.author = ?1 ORDER BY m.seq DESC LIMIT ?2"
+        ))?;
         let mut rows = stmt.query(params![feed.as_bytes(), limit.min(i64::MAX as u64) as i64])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            out.push(stored_message(
-                row.get_ref(0)?.as_blob()?,
-                row.get_ref(1)?.as_blob()?,
-            )?);
+            out.extend(linked_message(row, 0)?);
         }
         Ok(out)
     }
@@ -272,15 +292,16 @@ impl Store {
 
     /// The newest `limit` private messages we could open, newest first, with their plaintext.
     pub fn inbox(&self, limit: u64) -> Result<Vec<(Message, String)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT m.envelope, m.content, i.content FROM inbox i JOIN messages m ON m.id = i.id \
-             ORDER BY i.timestamp DESC, i.rowid DESC LIMIT ?1",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {LINKED}, i.content FROM inbox i JOIN messages m ON m.id = i.id {LINKED_JOINS} \
+             ORDER BY i.timestamp DESC, i.rowid DESC LIMIT ?1"
+        ))?;
         let mut rows = stmt.query([limit.min(i64::MAX as u64) as i64])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            let message = stored_message(row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?)?;
-            out.push((message, row.get(2)?));
+            if let Some(message) = linked_message(row, 0)? {
+                out.push((message, row.get(LINKED_COUNT)?));
+            }
         }
         Ok(out)
     }
@@ -333,23 +354,20 @@ impl Store {
     /// The proof of each fork of `feed`: its position, the message held there (if linked), and
     /// the other message signed for it.
     pub fn fork_proofs(&self, feed: &FeedId) -> Result<Vec<(u64, Option<Message>, Message)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT f.seq, m.envelope, m.content, f.other_envelope, f.other_content \
-             FROM forks f LEFT JOIN messages m ON m.id = f.held \
-             WHERE f.author = ?1 ORDER BY f.seq",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {LINKED}, f.seq, f.other_envelope, f.other_content \
+             FROM forks f LEFT JOIN messages m ON m.id = f.held {LINKED_JOINS} \
+             WHERE f.author = ?1 ORDER BY f.seq"
+        ))?;
         let mut rows = stmt.query([feed.as_bytes()])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            let held = match (
-                row.get_ref(1)?.as_blob_or_null()?,
-                row.get_ref(2)?.as_blob_or_null()?,
-            ) {
-                (Some(envelope), Some(content)) => Some(stored_message(envelope, content)?),
-                _ => None,
-            };
-            let other = stored_message(row.get_ref(3)?.as_blob()?, row.get_ref(4)?.as_blob()?)?;
-            out.push((row.get::<_, i64>(0)? as u64, held, other));
+            let held = linked_message(row, 0)?;
+            let other = stored_message(
+                row.get_ref(LINKED_COUNT + 1)?.as_blob()?,
+                row.get_ref(LINKED_COUNT + 2)?.as_blob()?,
+            )?;
+            out.push((row.get::<_, i64>(LINKED_COUNT)? as u64, held, other));
         }
         Ok(out)
     }
@@ -408,7 +426,10 @@ pub(crate) fn held_id(
     feed: &FeedId,
     sequence: u64,
 ) -> Result<Option<MessageId>> {
-    let mut stmt = conn.prepare_cached("SELECT id FROM messages WHERE author = ?1 AND seq = ?2")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.id FROM messages m JOIN feeds f ON f.key = m.feed \
+         WHERE f.author = ?1 AND m.seq = ?2",
+    )?;
     Ok(stmt
         .query_row(params![feed.as_bytes(), sequence as i64], |r| {
             Ok(blob_id(r.get_ref(0)?.as_blob()?).map(MessageId))
@@ -419,6 +440,47 @@ pub(crate) fn held_id(
 
 pub(crate) fn blob_id(bytes: &[u8]) -> Option<[u8; 32]> {
     bytes.try_into().ok()
+}
+
+/// The columns [`linked_message`] reads: a `messages` row `m`, with [`LINKED_JOINS`].
+pub(crate) const LINKED: &str = "lf.author, m.seq, lp.id, m.envelope, m.content, m.id";
+pub(crate) const LINKED_COUNT: usize = 6;
+/// What a linked message's envelope is rebuilt from besides its row: its feed's author and the
+/// id of the message before it. Left joins, so that `m` may itself come from a left join.
+pub(crate) const LINKED_JOINS: &str = "LEFT JOIN feeds lf ON lf.key = m.feed \
+    LEFT JOIN messages lp ON lp.feed = m.feed AND lp.seq = m.seq - 1";
+
+/// The linked message whose [`LINKED`] columns start at `at` (`None` when `m` was not found by
+/// a left join), rebuilt and checked against its stored id.
+pub(crate) fn linked_message(row: &rusqlite::Row<'_>, at: usize) -> Result<Option<Message>> {
+    let Some(lean) = row.get_ref(at + 3)?.as_blob_or_null()? else {
+        return Ok(None);
+    };
+    let id = blob_id(row.get_ref(at + 5)?.as_blob()?).map(MessageId);
+    let seq = row.get::<_, i64>(at + 1)? as u64;
+    let corrupt = |why: &str| StoreError::Corrupt(format!("message {seq} of a feed: {why}"));
+    let author = row
+        .get_ref(at)?
+        .as_blob_or_null()?
+        .and_then(FeedId::from_slice)
+        .ok_or_else(|| corrupt("its feed is missing"))?;
+    let previous = row.get_ref(at + 2)?.as_blob_or_null()?.and_then(blob_id);
+    if (seq > 1) != previous.is_some() {
+        return Err(corrupt("the message before it is missing"));
+    }
+    let content = row.get_ref(at + 4)?.as_blob()?;
+    let envelope = lean::rebuild(
+        lean,
+        &author,
+        seq,
+        previous.map(MessageId).as_ref(),
+        content,
+    )?;
+    let message = stored_message(&envelope, content)?;
+    if Some(message.id) != id {
+        return Err(corrupt("its stored parts do not hash to its id"));
+    }
+    Ok(Some(message))
 }
 
 /// Decodes a message we stored ourselves; it was verified on the way in.
@@ -436,22 +498,35 @@ pub(crate) fn stored_message(envelope: &[u8], content: &[u8]) -> Result<Message>
 pub(crate) mod write {
     use super::*;
 
-    pub fn insert_linked(tx: &Transaction<'_>, m: &Message) -> Result<()> {
+    /// Stores a message that links to its feed's frontier; returns its key.
+    pub fn insert_linked(tx: &Transaction<'_>, m: &Message) -> Result<i64> {
         let h = &m.header;
+        let feed = feed_key(tx, &h.author)?;
         tx.prepare_cached(
-            "INSERT INTO messages (author, seq, id, timestamp, kind, envelope, content) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO messages (feed, seq, id, envelope, content) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
         .execute(params![
-            h.author.as_bytes(),
+            feed,
             h.sequence as i64,
             m.id.as_bytes(),
-            h.timestamp,
-            h.kind.code(),
-            &m.envelope[..],
+            &lean::strip(&m.envelope)[..],
             &m.content
         ])?;
-        Ok(())
+        Ok(tx.last_insert_rowid())
+    }
+
+    /// The key of `feed`'s row, added if there is none.
+    fn feed_key(tx: &Transaction<'_>, feed: &FeedId) -> Result<i64> {
+        let found = tx
+            .prepare_cached("SELECT key FROM feeds WHERE author = ?1")?
+            .query_row([feed.as_bytes()], |r| r.get(0))
+            .optional()?;
+        if let Some(key) = found {
+            return Ok(key);
+        }
+        tx.prepare_cached("INSERT INTO feeds (author, seq) VALUES (?1, 0)")?
+            .execute([feed.as_bytes()])?;
+        Ok(tx.last_insert_rowid())
     }
 
     /// Records a feed's new frontier (once per feed per batch, not per message).

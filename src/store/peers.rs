@@ -267,10 +267,14 @@ pub(super) fn forget_feed_in(tx: &rusqlite::Transaction<'_>, feed: &FeedId) -> R
         [key],
     )?;
     tx.execute(
-        "DELETE FROM inbox WHERE id IN (SELECT id FROM messages WHERE author = ?1)",
+        "DELETE FROM inbox WHERE id IN \
+         (SELECT m.id FROM messages m JOIN feeds f ON f.key = m.feed WHERE f.author = ?1)",
         [key],
     )?;
-    let removed = tx.execute("DELETE FROM messages WHERE author = ?1", [key])?;
+    let removed = tx.execute(
+        "DELETE FROM messages WHERE feed = (SELECT key FROM feeds WHERE author = ?1)",
+        [key],
+    )?;
     let pending = tx.execute("DELETE FROM pending WHERE author = ?1", [key])?;
     tx.execute("DELETE FROM contacts WHERE author = ?1", [key])?;
     tx.execute("DELETE FROM devices WHERE author = ?1", [key])?;
@@ -300,14 +304,16 @@ fn raise_frontier(
 
 /// Fills `devices` from the messages already held (schema 7).
 pub(super) fn backfill_devices(tx: &rusqlite::Transaction<'_>) -> Result<()> {
-    let mut stmt = tx.prepare(
-        "SELECT envelope, content FROM messages WHERE kind = 1 AND instr(content, 'device') \
-         ORDER BY author, seq",
-    )?;
+    let mut stmt = tx.prepare(&format!(
+        "SELECT {} FROM messages m {} WHERE instr(m.content, 'device') ORDER BY m.feed, m.seq",
+        super::LINKED,
+        super::LINKED_JOINS
+    ))?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
-        let message =
-            super::stored_message(row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?)?;
+        let Some(message) = super::linked_message(row, 0)? else {
+            continue;
+        };
         if let Some(change) = message
             .json()
             .as_ref()

@@ -4,7 +4,7 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::Value;
 
-use super::{Result, Store, blob_id, stored_message};
+use super::{Result, Store, blob_id};
 use crate::content::{self, Post};
 use crate::ids::{FeedId, MessageId};
 use crate::message::{ContentKind, Message};
@@ -40,18 +40,28 @@ pub struct Filter {
     pub limit: Option<u64>,
 }
 
-const SELECT: &str = "SELECT m.envelope, m.content, i.content, p.at, p.private, p.unread, \
-    (SELECT count(*) FROM votes v WHERE v.link = p.id AND v.liked), \
-    (SELECT count(*) FROM posts r WHERE r.reply = p.id), \
-    (SELECT parent.author FROM messages parent WHERE parent.id = p.reply) \
-    FROM posts p JOIN messages m ON m.id = p.id LEFT JOIN inbox i ON i.id = p.id";
+/// A post's columns: the message (`super::LINKED`, rebuilt by `linked_message`) and then
+/// what [`Store::post_views`] reads after it. `p.rowid` is the message's key.
+fn select() -> String {
+    format!(
+        "SELECT {}, i.content, p.at, p.private, p.unread, \
+         (SELECT count(*) FROM votes v WHERE v.link = m.id AND v.liked), \
+         (SELECT count(*) FROM posts r WHERE r.reply = m.id), \
+         (SELECT pf.author FROM messages parent JOIN feeds pf ON pf.key = parent.feed \
+            WHERE parent.id = p.reply) \
+         FROM posts p JOIN messages m ON m.key = p.rowid {} LEFT JOIN inbox i ON i.id = m.id",
+        super::LINKED,
+        super::LINKED_JOINS
+    )
+}
 
 impl Store {
     /// Posts by `filter`, newest first.
     pub fn posts(&self, filter: &Filter) -> Result<Vec<PostView>> {
         let sql = format!(
-            "{SELECT} WHERE p.private = ?1 AND p.at >= ?2 AND (p.unread OR NOT ?3) \
-             AND (?4 IS NULL OR m.author = ?4) ORDER BY p.at DESC, p.rowid DESC LIMIT ?5"
+            "{} WHERE p.private = ?1 AND p.at >= ?2 AND (p.unread OR NOT ?3) \
+             AND (?4 IS NULL OR lf.author = ?4) ORDER BY p.at DESC, p.rowid DESC LIMIT ?5",
+            select()
         );
         self.post_views(
             &sql,
@@ -67,7 +77,7 @@ impl Store {
 
     /// One post, if we hold it (and can read it, when private).
     pub fn post(&self, id: &MessageId) -> Result<Option<PostView>> {
-        let sql = format!("{SELECT} WHERE p.id = ?1");
+        let sql = format!("{} WHERE m.id = ?1", select());
         Ok(self.post_views(&sql, [id.as_bytes()])?.pop())
     }
 
@@ -88,7 +98,10 @@ impl Store {
         };
         let mut out = vec![(0, top)];
         let mut stack = vec![(0usize, root)];
-        let children_sql = format!("{SELECT} WHERE p.reply = ?1 ORDER BY p.at DESC, p.rowid DESC");
+        let children_sql = format!(
+            "{} WHERE p.reply = ?1 ORDER BY p.at DESC, p.rowid DESC",
+            select()
+        );
         while let Some((depth, parent)) = stack.pop() {
             let children = self.post_views(&children_sql, [parent.as_bytes()])?;
             // Depth first: insert each parent's children right after it, oldest first.
@@ -108,9 +121,9 @@ impl Store {
     }
 
     fn reply_of(&self, id: &MessageId) -> Result<Option<MessageId>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT reply FROM posts WHERE id = ?1")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT p.reply FROM posts p JOIN messages m ON m.key = p.rowid WHERE m.id = ?1",
+        )?;
         Ok(stmt
             .query_row([id.as_bytes()], |r| {
                 Ok(r.get_ref(0)?
@@ -126,8 +139,9 @@ impl Store {
     pub fn mentioning(&self, feeds: &[FeedId], limit: u64) -> Result<Vec<PostView>> {
         let marks = vec!["?"; feeds.len()].join(", ");
         let sql = format!(
-            "{SELECT} WHERE p.id IN (SELECT id FROM mentions WHERE feed IN ({marks})) \
+            "{} WHERE p.rowid IN (SELECT message FROM mentions WHERE feed IN ({marks})) \
              ORDER BY p.at DESC, p.rowid DESC LIMIT {}",
+            select(),
             sql_limit(Some(limit))
         );
         self.post_views(
@@ -139,8 +153,9 @@ impl Store {
     /// Posts tagged `tag` (without `#`, any case), newest first.
     pub fn tagged(&self, tag: &str, limit: u64) -> Result<Vec<PostView>> {
         let sql = format!(
-            "{SELECT} WHERE p.id IN (SELECT id FROM tags WHERE tag = ?1) \
-             ORDER BY p.at DESC, p.rowid DESC LIMIT ?2"
+            "{} WHERE p.rowid IN (SELECT message FROM tags WHERE tag = ?1) \
+             ORDER BY p.at DESC, p.rowid DESC LIMIT ?2",
+            select()
         );
         let tag = tag.trim_start_matches('#').to_lowercase();
         self.post_views(&sql, params![tag, sql_limit(Some(limit))])
@@ -172,7 +187,8 @@ impl Store {
         }
         let sql = format!(
             "WITH hits AS (SELECT rowid, rank FROM post_text WHERE post_text MATCH ?1) \
-             {SELECT} JOIN hits h ON h.rowid = p.rowid ORDER BY h.rank, p.at DESC LIMIT ?2"
+             {} JOIN hits h ON h.rowid = p.rowid ORDER BY h.rank, p.at DESC LIMIT ?2",
+            select()
         );
         self.post_views(&sql, params![query.join(" "), sql_limit(Some(limit))])
     }
@@ -206,7 +222,9 @@ impl Store {
     pub fn mark_read(&mut self, ids: &[MessageId]) -> Result<()> {
         let tx = self.write()?;
         {
-            let mut stmt = tx.prepare_cached("UPDATE posts SET unread = 0 WHERE id = ?1")?;
+            let mut stmt = tx.prepare_cached(
+                "UPDATE posts SET unread = 0 WHERE rowid = (SELECT key FROM messages WHERE id = ?1)",
+            )?;
             for id in ids {
                 stmt.execute([id.as_bytes()])?;
             }
@@ -217,17 +235,16 @@ impl Store {
 
     /// A message we hold (linked), by id.
     pub fn message(&self, id: &MessageId) -> Result<Option<Message>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT envelope, content FROM messages WHERE id = ?1")?;
-        let found = stmt
-            .query_row([id.as_bytes()], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })
-            .optional()?;
-        found
-            .map(|(envelope, content)| stored_message(&envelope, &content))
-            .transpose()
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {} FROM messages m {} WHERE m.id = ?1",
+            super::LINKED,
+            super::LINKED_JOINS
+        ))?;
+        let mut rows = stmt.query([id.as_bytes()])?;
+        match rows.next()? {
+            Some(row) => super::linked_message(row, 0),
+            None => Ok(None),
+        }
     }
 
     /// Up to `limit` held message ids between `low` and `high` (byte order), for prefixes.
@@ -341,10 +358,13 @@ impl Store {
         let mut rows = stmt.query(params)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            let message = stored_message(row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?)?;
-            let private = row.get::<_, bool>(4)?;
+            let Some(message) = super::linked_message(row, 0)? else {
+                continue;
+            };
+            let c = super::LINKED_COUNT;
+            let private = row.get::<_, bool>(c + 2)?;
             let content: Option<Value> = if private {
-                row.get::<_, Option<String>>(2)?
+                row.get::<_, Option<String>>(c)?
                     .and_then(|text| serde_json::from_str(&text).ok())
             } else {
                 message.json()
@@ -361,14 +381,14 @@ impl Store {
             out.push(PostView {
                 message,
                 post,
-                at: row.get(3)?,
+                at: row.get(c + 1)?,
                 private,
                 recipients,
-                unread: row.get(5)?,
-                likes: row.get::<_, i64>(6)? as u64,
-                replies: row.get::<_, i64>(7)? as u64,
+                unread: row.get(c + 3)?,
+                likes: row.get::<_, i64>(c + 4)? as u64,
+                replies: row.get::<_, i64>(c + 5)? as u64,
                 reply_author: row
-                    .get_ref(8)?
+                    .get_ref(c + 6)?
                     .as_blob_or_null()?
                     .and_then(blob_id)
                     .map(FeedId),
@@ -382,12 +402,12 @@ fn sql_limit(limit: Option<u64>) -> i64 {
     limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64)
 }
 
-/// Indexes what a newly linked message means for reading: a post (public, or private with the
-/// `content` we opened) or a vote.
-pub(crate) fn index(tx: &Transaction<'_>, m: &Message, content: &Value) -> Result<()> {
+/// Indexes what a newly linked message (stored under `key`) means for reading: a post (public,
+/// or private with the `content` we opened) or a vote.
+pub(crate) fn index(tx: &Transaction<'_>, key: i64, m: &Message, content: &Value) -> Result<()> {
     let private = m.header.kind == ContentKind::PrivateBox;
     if let Some(post) = content::read_post(content) {
-        index_post(tx, m, &post, private)?;
+        index_post(tx, key, m, &post, private)?;
     } else if let (Some((link, liked)), false) = (content::read_vote(content), private) {
         tx.prepare_cached(
             "INSERT INTO votes (link, author, liked, seq) VALUES (?1, ?2, ?3, ?4) \
@@ -403,32 +423,36 @@ pub(crate) fn index(tx: &Transaction<'_>, m: &Message, content: &Value) -> Resul
     Ok(())
 }
 
-fn index_post(tx: &Transaction<'_>, m: &Message, post: &Post, private: bool) -> Result<()> {
-    let h = &m.header;
+fn index_post(
+    tx: &Transaction<'_>,
+    key: i64,
+    m: &Message,
+    post: &Post,
+    private: bool,
+) -> Result<()> {
     let inserted = tx
         .prepare_cached(
-            "INSERT OR IGNORE INTO posts (id, at, reply, private, unread) \
+            "INSERT OR IGNORE INTO posts (message, at, reply, private, unread) \
              VALUES (?1, ?2, ?3, ?4, 1)",
         )?
         .execute(params![
-            m.id.as_bytes(),
-            h.timestamp.min(crate::now_ms()),
+            key,
+            m.header.timestamp.min(crate::now_ms()),
             post.reply.map(|r| r.0.to_vec()),
             private
         ])?;
     if inserted == 0 {
         return Ok(());
     }
-    let rowid = tx.last_insert_rowid();
     tx.prepare_cached("INSERT INTO post_text (rowid, text) VALUES (?1, ?2)")?
-        .execute(params![rowid, post.text])?;
+        .execute(params![key, post.text])?;
     for feed in &post.mentions {
-        tx.prepare_cached("INSERT OR IGNORE INTO mentions (feed, id) VALUES (?1, ?2)")?
-            .execute([feed.as_bytes(), m.id.as_bytes()])?;
+        tx.prepare_cached("INSERT OR IGNORE INTO mentions (feed, message) VALUES (?1, ?2)")?
+            .execute(params![feed.as_bytes(), key])?;
     }
     for tag in &post.tags {
-        tx.prepare_cached("INSERT OR IGNORE INTO tags (tag, id) VALUES (?1, ?2)")?
-            .execute(params![tag, m.id.as_bytes()])?;
+        tx.prepare_cached("INSERT OR IGNORE INTO tags (tag, message) VALUES (?1, ?2)")?
+            .execute(params![tag, key])?;
     }
     Ok(())
 }
@@ -455,53 +479,61 @@ pub(crate) fn heard_name(tx: &Transaction<'_>, m: &Message, name: &str) -> Resul
     Ok(())
 }
 
-/// Marks a post read (our own posts never show as unread).
-pub(crate) fn mark_read(tx: &Transaction<'_>, id: &MessageId) -> Result<()> {
-    tx.prepare_cached("UPDATE posts SET unread = 0 WHERE id = ?1")?
-        .execute([id.as_bytes()])?;
+/// Marks the post stored under `key` read (our own posts never show as unread).
+pub(crate) fn mark_read(tx: &Transaction<'_>, key: i64) -> Result<()> {
+    tx.prepare_cached("UPDATE posts SET unread = 0 WHERE rowid = ?1")?
+        .execute([key])?;
     Ok(())
 }
 
 /// Removes what reading derived from `feed`'s messages.
 pub(crate) fn forget_feed(tx: &Transaction<'_>, feed: &FeedId) -> Result<()> {
     let key = feed.as_bytes();
-    tx.execute(
-        "DELETE FROM post_text WHERE rowid IN (SELECT p.rowid FROM posts p JOIN messages m \
-         ON m.id = p.id WHERE m.author = ?1)",
-        [key],
-    )?;
-    tx.execute(
-        "DELETE FROM mentions WHERE id IN (SELECT id FROM messages WHERE author = ?1)",
-        [key],
-    )?;
-    tx.execute(
-        "DELETE FROM tags WHERE id IN (SELECT id FROM messages WHERE author = ?1)",
-        [key],
-    )?;
-    tx.execute(
-        "DELETE FROM posts WHERE id IN (SELECT id FROM messages WHERE author = ?1)",
-        [key],
-    )?;
+    let of_feed = "SELECT m.key FROM messages m JOIN feeds f ON f.key = m.feed WHERE f.author = ?1";
+    for sql in [
+        "DELETE FROM post_text WHERE rowid IN ({of_feed})",
+        "DELETE FROM mentions WHERE message IN ({of_feed})",
+        "DELETE FROM tags WHERE message IN ({of_feed})",
+        "DELETE FROM posts WHERE rowid IN ({of_feed})",
+    ] {
+        tx.execute(&sql.replace("{of_feed}", of_feed), [key])?;
+    }
     tx.execute("DELETE FROM votes WHERE author = ?1", [key])?;
+    Ok(())
+}
+
+/// Each linked message with its key and the plaintext we opened, if private, in feed order.
+fn for_each_held(
+    tx: &Transaction<'_>,
+    mut each: impl FnMut(i64, &Message, Option<Value>) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = tx.prepare(&format!(
+        "SELECT {}, m.key, i.content FROM messages m {} LEFT JOIN inbox i ON i.id = m.id \
+         ORDER BY m.feed, m.seq",
+        super::LINKED,
+        super::LINKED_JOINS
+    ))?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let Some(message) = super::linked_message(row, 0)? else {
+            continue;
+        };
+        let key = row.get(super::LINKED_COUNT)?;
+        let content: Option<Value> = match row.get::<_, Option<String>>(super::LINKED_COUNT + 1)? {
+            Some(text) => serde_json::from_str(&text).ok(),
+            None => message.json(),
+        };
+        each(key, &message, content)?;
+    }
     Ok(())
 }
 
 /// Fills the reading tables from the messages and opened private messages already held; all of
 /// them count as read.
 pub(super) fn backfill(tx: &Transaction<'_>) -> Result<()> {
-    let mut stmt = tx.prepare(
-        "SELECT m.envelope, m.content, i.content FROM messages m LEFT JOIN inbox i ON i.id = m.id \
-         ORDER BY m.author, m.seq",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        let message = stored_message(row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?)?;
-        let content: Option<Value> = match row.get::<_, Option<String>>(2)? {
-            Some(text) => serde_json::from_str(&text).ok(),
-            None => message.json(),
-        };
+    for_each_held(tx, |key, message, content| {
         if let Some(content) = content {
-            index(tx, &message, &content)?;
+            index(tx, key, message, &content)?;
             if let Some(text) = content::self_description(message.header.author, &content) {
                 super::write::set_description(
                     tx,
@@ -511,9 +543,24 @@ pub(super) fn backfill(tx: &Transaction<'_>) -> Result<()> {
                 )?;
             }
         }
-    }
+        Ok(())
+    })?;
     tx.execute("UPDATE posts SET unread = 0", [])?;
     Ok(())
+}
+
+/// Fills the (empty) search index from the posts held.
+pub(super) fn backfill_search(tx: &Transaction<'_>) -> Result<()> {
+    for_each_held(tx, |key, _, content| {
+        let is_post = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM posts WHERE rowid = ?1)")?
+            .query_row([key], |r| r.get::<_, bool>(0))?;
+        if let (true, Some(post)) = (is_post, content.as_ref().and_then(content::read_post)) {
+            tx.prepare_cached("INSERT INTO post_text (rowid, text) VALUES (?1, ?2)")?
+                .execute(params![key, post.text])?;
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

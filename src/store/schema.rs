@@ -156,17 +156,102 @@ const MIGRATIONS: &[&str] = &[
         seq INTEGER NOT NULL,
         PRIMARY KEY (author, device)
     ) WITHOUT ROWID;",
+    // 8: a lean store (#13). Feeds get integer keys; a linked message keeps its feed's key and
+    // 74 envelope bytes (lean.rs); posts, mentions and tags point at messages by key, and the
+    // search index uses the same keys (rebuilt by `backfill`).
+    "INSERT OR IGNORE INTO feeds (author, seq) SELECT DISTINCT author, 0 FROM messages;
+    CREATE TABLE feeds_v8 (
+        key INTEGER PRIMARY KEY,
+        author BLOB NOT NULL UNIQUE,
+        seq INTEGER NOT NULL,
+        head BLOB,
+        name TEXT,
+        name_seq INTEGER,
+        forked INTEGER NOT NULL DEFAULT 0,
+        description TEXT,
+        description_seq INTEGER
+    );
+    INSERT INTO feeds_v8 (author, seq, head, name, name_seq, forked, description, description_seq)
+        SELECT author, seq, head, name, name_seq, forked, description, description_seq
+        FROM feeds ORDER BY author;
+    CREATE TABLE messages_v8 (
+        key INTEGER PRIMARY KEY,
+        feed INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        id BLOB NOT NULL,
+        envelope BLOB NOT NULL,
+        content BLOB NOT NULL
+    );
+    INSERT INTO messages_v8 (feed, seq, id, envelope, content)
+        SELECT f.key, m.seq, m.id,
+            CAST(substr(m.envelope, 1, 2) || substr(m.envelope, 75, 8)
+                || substr(m.envelope, 119, 64) AS BLOB),
+            m.content
+        FROM messages m JOIN feeds_v8 f ON f.author = m.author ORDER BY m.author, m.seq;
+    DROP TABLE messages;
+    ALTER TABLE messages_v8 RENAME TO messages;
+    CREATE UNIQUE INDEX messages_by_seq ON messages (feed, seq);
+    CREATE UNIQUE INDEX messages_by_id ON messages (id);
+    DROP TABLE feeds;
+    ALTER TABLE feeds_v8 RENAME TO feeds;
+    CREATE TABLE posts_v8 (
+        message INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        reply BLOB,
+        private INTEGER NOT NULL,
+        unread INTEGER NOT NULL
+    );
+    INSERT INTO posts_v8 SELECT m.key, p.at, p.reply, p.private, p.unread
+        FROM posts p JOIN messages m ON m.id = p.id;
+    CREATE TABLE mentions_v8 (
+        feed BLOB NOT NULL,
+        message INTEGER NOT NULL,
+        PRIMARY KEY (feed, message)
+    ) WITHOUT ROWID;
+    INSERT INTO mentions_v8 SELECT x.feed, m.key FROM mentions x JOIN messages m ON m.id = x.id;
+    CREATE TABLE tags_v8 (
+        tag TEXT NOT NULL,
+        message INTEGER NOT NULL,
+        PRIMARY KEY (tag, message)
+    ) WITHOUT ROWID;
+    INSERT INTO tags_v8 SELECT t.tag, m.key FROM tags t JOIN messages m ON m.id = t.id;
+    DROP TABLE posts;
+    DROP TABLE mentions;
+    DROP TABLE tags;
+    DROP TABLE post_text;
+    ALTER TABLE posts_v8 RENAME TO posts;
+    ALTER TABLE mentions_v8 RENAME TO mentions;
+    ALTER TABLE tags_v8 RENAME TO tags;
+    CREATE INDEX posts_by_time ON posts (at);
+    CREATE INDEX posts_by_reply ON posts (reply) WHERE reply IS NOT NULL;
+    CREATE INDEX posts_unread ON posts (at) WHERE unread;
+    CREATE VIRTUAL TABLE post_text USING fts5 (
+        text, content = '', contentless_delete = 1, detail = none
+    );",
 ];
 
-/// Rust steps that fill what a migration added from what the store already holds, run in the
-/// migration's transaction right after its SQL.
-fn backfill(tx: &rusqlite::Transaction<'_>, version: usize) -> Result<()> {
-    match version {
-        6 => super::posts::backfill(tx)?,
-        7 => super::peers::backfill_devices(tx)?,
-        _ => {}
+/// What a Rust step fills from the messages held, once all SQL steps have run (so it reads and
+/// writes the newest layout, whichever version the store started at).
+enum Backfill {
+    /// Posts, votes, mentions, tags, descriptions and the search index (schema 6).
+    Reading,
+    /// The search index alone, whose rows took new keys (schema 8).
+    Search,
+    /// Linked devices (schema 7).
+    Devices,
+}
+
+fn backfills(from: usize) -> Vec<Backfill> {
+    let mut out = Vec::new();
+    if from < 6 {
+        out.push(Backfill::Reading);
+    } else if from < 8 {
+        out.push(Backfill::Search);
     }
-    Ok(())
+    if from < 7 {
+        out.push(Backfill::Devices);
+    }
+    out
 }
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
@@ -176,11 +261,20 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     if found > known {
         return Err(StoreError::TooNew { found, known });
     }
-    for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    for sql in MIGRATIONS.iter().skip(found as usize) {
         tx.execute_batch(sql)?;
-        backfill(&tx, version + 1)?;
-        tx.pragma_update(None, "user_version", version as i64 + 1)?;
     }
+    // A new store has nothing to fill.
+    if found > 0 {
+        for step in backfills(found as usize) {
+            match step {
+                Backfill::Reading => super::posts::backfill(&tx)?,
+                Backfill::Search => super::posts::backfill_search(&tx)?,
+                Backfill::Devices => super::peers::backfill_devices(&tx)?,
+            }
+        }
+    }
+    tx.pragma_update(None, "user_version", known)?;
     tx.commit()?;
     Ok(())
 }
@@ -189,21 +283,16 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
 mod tests {
     use crate::content;
     use crate::identity::Identity;
-    use crate::ingest::Ingester;
     use crate::message::{ContentKind, Message};
-    use crate::private_box::Opener;
     use crate::store::Store;
 
-    /// A store of schema 6 that holds `device` messages gets its device index from them when
-    /// it is opened by this version.
+    /// A store of schema 6 (messages whole, keyed by author) that holds `device` messages
+    /// gets its device index from them when this version opens it.
     #[test]
-    fn migration_7_indexes_the_device_messages_already_held() {
+    fn a_schema_6_store_gets_its_device_index() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("s.sqlite");
         let (a, b) = (Identity::from_seed(&[1; 32]), Identity::from_seed(&[2; 32]));
-        let mut store = Store::open(&path).expect("store");
-        let opener = Opener::of(&a);
-        let mut ingester = Ingester::new(&mut store, &opener);
         let link = content::device(b.feed_id(), true, 0).to_string();
         let unlink = content::device(b.feed_id(), false, 9).to_string();
         let first =
@@ -217,18 +306,40 @@ mod tests {
             unlink.into_bytes(),
         )
         .expect("message");
-        ingester.push(first, "test").expect("push");
-        ingester.push(second, "test").expect("push");
-        ingester.finish().expect("finish");
+        let conn = rusqlite::Connection::open(&path).expect("db");
+        for sql in &super::MIGRATIONS[..6] {
+            conn.execute_batch(sql).expect("old schema");
+        }
+        conn.execute(
+            "INSERT INTO feeds (author, seq, head) VALUES (?1, 2, ?2)",
+            rusqlite::params![a.feed_id().as_bytes(), second.id.as_bytes()],
+        )
+        .expect("feed");
+        for m in [&first, &second] {
+            conn.execute(
+                "INSERT INTO messages (author, seq, id, timestamp, kind, envelope, content) \
+                 VALUES (?1, ?2, ?3, 0, 1, ?4, ?5)",
+                rusqlite::params![
+                    a.feed_id().as_bytes(),
+                    m.header.sequence as i64,
+                    m.id.as_bytes(),
+                    &m.envelope[..],
+                    &m.content
+                ],
+            )
+            .expect("message");
+        }
+        conn.pragma_update(None, "user_version", 6)
+            .expect("version");
+        drop(conn);
+        let store = Store::open(&path).expect("migrated");
         let indexed = store.device_claims().expect("claims");
         assert_eq!(indexed.len(), 1);
         assert!(indexed[0].ever_linked && !indexed[0].linked && indexed[0].through == 9);
-        store
-            .conn
-            .execute_batch("DROP TABLE devices; PRAGMA user_version = 6;")
-            .expect("back to schema 6");
-        drop(store);
-        let store = Store::open(&path).expect("migrated");
-        assert_eq!(store.device_claims().expect("claims"), indexed);
+        assert_eq!(
+            store.latest(&a.feed_id(), 5).expect("latest"),
+            [second, first]
+        );
+        assert!(store.check(true).expect("check").is_consistent());
     }
 }

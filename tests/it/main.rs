@@ -24,4 +24,5 @@ mod snapshots;
 mod soak;
 mod syncthing;
 mod trust;
+mod upgrade;
 mod vectors;
