@@ -274,7 +274,7 @@ impl<'a> Ingester<'a> {
             }
         }
         verified.sort_by_key(|m| (m.header.author, m.header.sequence));
-        let tx = self.store.write()?;
+        let (tx, mut packer) = self.store.write_packing()?;
         for ((message, name), verdict) in checked.heard.iter().zip(checked.heard_ok) {
             if verdict.is_ok() {
                 store::posts::heard_name(&tx, message, name)?;
@@ -295,6 +295,7 @@ impl<'a> Ingester<'a> {
                 tx: &tx,
                 opener: self.opener,
                 report: &mut self.report,
+                packer: packer.as_deref_mut(),
             };
             placer.apply(message, &mut frontier)?;
             frontiers.insert(author, (start, frontier));
@@ -305,6 +306,7 @@ impl<'a> Ingester<'a> {
             }
         }
         tx.commit()?;
+        self.store.train_if_due()?;
         Ok(())
     }
 
@@ -380,6 +382,7 @@ struct Placer<'t, 'c> {
     tx: &'t rusqlite::Transaction<'c>,
     opener: &'t Opener,
     report: &'t mut IngestReport,
+    packer: Option<&'t mut store::Packer>,
 }
 
 impl Placer<'_, '_> {
@@ -424,7 +427,7 @@ impl Placer<'_, '_> {
 
     /// Stores a message that links to `frontier` and moves it on; returns the message's key.
     fn link(&mut self, message: &Message, frontier: &mut Frontier) -> store::Result<i64> {
-        let key = write::insert_linked(self.tx, message)?;
+        let key = write::insert_linked(self.tx, message, self.packer.as_deref_mut())?;
         self.index(key, message)?;
         *frontier = Frontier {
             sequence: message.header.sequence,
@@ -517,6 +520,7 @@ impl Placer<'_, '_> {
 pub(crate) fn link_own(
     tx: &rusqlite::Transaction<'_>,
     opener: &Opener,
+    packer: Option<&mut store::Packer>,
     message: &Message,
 ) -> store::Result<()> {
     let mut report = IngestReport::default();
@@ -524,6 +528,7 @@ pub(crate) fn link_own(
         tx,
         opener,
         report: &mut report,
+        packer,
     };
     let mut frontier = Frontier::EMPTY;
     let key = placer.link(message, &mut frontier)?;

@@ -191,7 +191,7 @@ impl Node {
     pub fn publish(&mut self, kind: ContentKind, content: Vec<u8>) -> Result<Message> {
         self.check_restored()?;
         let identity = &self.identity;
-        let tx = self.store.write()?;
+        let (tx, packer) = self.store.write_packing()?;
         let frontier = store::frontier(&tx, &identity.feed_id())?;
         let message = Message::create(
             identity,
@@ -201,8 +201,9 @@ impl Node {
             kind,
             content,
         )?;
-        crate::ingest::link_own(&tx, &self.opener, &message)?;
+        crate::ingest::link_own(&tx, &self.opener, packer, &message)?;
         tx.commit().map_err(StoreError::from)?;
+        self.store.train_if_due()?;
         Ok(message)
     }
 

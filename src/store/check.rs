@@ -160,7 +160,7 @@ impl Store {
         report.feeds = frontiers.values().filter(|(seq, _)| *seq > 0).count() as u64;
         let mut derived = Derived::default();
         let mut stmt = self.conn.prepare(
-            "SELECT f.author, m.seq, m.id, m.envelope, m.content \
+            "SELECT f.author, m.seq, m.id, m.envelope, unpack(m.content, m.dict) \
              FROM messages m LEFT JOIN feeds f ON f.key = m.feed ORDER BY m.feed, m.seq",
         )?;
         let mut rows = stmt.query([])?;

@@ -7,12 +7,14 @@
 
 mod check;
 mod lean;
+mod pack;
 mod peers;
 pub(crate) mod posts;
 mod schema;
 mod sources;
 
 pub use check::CheckReport;
+pub(crate) use pack::Packer;
 pub use peers::PeerRecord;
 pub use posts::{Filter, PostView};
 
@@ -68,6 +70,9 @@ pub struct FeedSummary {
 
 pub struct Store {
     conn: Connection,
+    /// Packs new content with the newest dictionary, once one is trained (pack.rs).
+    packer: Option<pack::Packer>,
+    unpackers: pack::Known,
 }
 
 impl Store {
@@ -82,9 +87,101 @@ impl Store {
         // messages) stay in memory until commit instead of spilling to the WAL and being read
         // back; -21% of the importing thread's CPU time.
         conn.pragma_update(None, "cache_size", -16384)?;
-        let mut store = Self { conn };
+        let unpackers = pack::register(&conn, path)?;
+        let mut store = Self {
+            conn,
+            packer: None,
+            unpackers,
+        };
         schema::migrate(&mut store.conn)?;
         Ok(store)
+    }
+
+    /// [`Self::write`], with the packer for new content (`None` until a dictionary is trained).
+    pub(crate) fn write_packing(&mut self) -> Result<(Transaction<'_>, Option<&mut pack::Packer>)> {
+        let newest: Option<i64> =
+            self.conn
+                .query_row("SELECT max(key) FROM dictionaries", [], |r| r.get(0))?;
+        if newest != self.packer.as_ref().map(pack::Packer::key) {
+            self.packer = match newest {
+                Some(key) => {
+                    let bytes: Vec<u8> = self.conn.query_row(
+                        "SELECT bytes FROM dictionaries WHERE key = ?1",
+                        [key],
+                        |r| r.get(0),
+                    )?;
+                    Some(pack::Packer::new(key, &bytes).map_err(|e| {
+                        StoreError::Corrupt(format!("dictionary {key} does not load: {e}"))
+                    })?)
+                }
+                None => None,
+            };
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Ok((tx, self.packer.as_mut()))
+    }
+
+    /// Trains the store's content dictionary once it holds [`pack::TRAIN_AT`] linked messages
+    /// and has none, and packs what it holds with it; returns whether it did.
+    pub(crate) fn train_if_due(&mut self) -> Result<bool> {
+        let (trained, held, tried): (bool, i64, i64) = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM dictionaries), (SELECT max(key) FROM messages), \
+                    coalesce((SELECT value FROM config WHERE key = 'dictionary_tried_at'), 0)",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+                    r.get(2)?,
+                ))
+            },
+        )?;
+        // Samples too alike to train on are tried again when the store has doubled.
+        if trained || held < pack::TRAIN_AT || held < tried.saturating_mul(2) {
+            return Ok(false);
+        }
+        let samples: Vec<Vec<u8>> = self
+            .conn
+            .prepare("SELECT content FROM messages WHERE dict IS NULL ORDER BY key DESC LIMIT ?1")?
+            .query_map([pack::SAMPLES], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some(dictionary) = pack::train(&samples) else {
+            self.conn.execute(
+                "INSERT INTO config (key, value) VALUES ('dictionary_tried_at', ?1) \
+                 ON CONFLICT (key) DO UPDATE SET value = ?1",
+                [held],
+            )?;
+            return Ok(false);
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO dictionaries (bytes) VALUES (?1)",
+            [&dictionary],
+        )?;
+        let key = tx.last_insert_rowid();
+        let mut packer = pack::Packer::new(key, &dictionary)
+            .map_err(|e| StoreError::Corrupt(format!("a new dictionary does not load: {e}")))?;
+        {
+            let mut rows = tx.prepare("SELECT key, content FROM messages WHERE dict IS NULL")?;
+            let mut update =
+                tx.prepare("UPDATE messages SET content = ?2, dict = ?3 WHERE key = ?1")?;
+            let mut rows = rows.query([])?;
+            while let Some(row) = rows.next()? {
+                if let Some(packed) = packer.pack(row.get_ref(1)?.as_blob()?) {
+                    update.execute(params![row.get::<_, i64>(0)?, packed, key])?;
+                }
+            }
+        }
+        self.unpackers
+            .add(key, &dictionary)
+            .map_err(|e| StoreError::Corrupt(format!("a new dictionary does not load: {e}")))?;
+        tx.commit()?;
+        self.packer = Some(packer);
+        Ok(true)
     }
 
     /// Starts a write transaction, taking the write lock at once so that two processes on the
@@ -182,7 +279,7 @@ impl Store {
             _ => None,
         };
         let mut stmt = self.conn.prepare_cached(
-            "SELECT m.seq, m.id, m.envelope, m.content FROM messages m \
+            "SELECT m.seq, m.id, m.envelope, unpack(m.content, m.dict) FROM messages m \
              JOIN feeds f ON f.key = m.feed \
              WHERE f.author = ?1 AND m.seq BETWEEN ?2 AND ?3 ORDER BY m.seq",
         )?;
@@ -443,7 +540,8 @@ pub(crate) fn blob_id(bytes: &[u8]) -> Option<[u8; 32]> {
 }
 
 /// The columns [`linked_message`] reads: a `messages` row `m`, with [`LINKED_JOINS`].
-pub(crate) const LINKED: &str = "lf.author, m.seq, lp.id, m.envelope, m.content, m.id";
+pub(crate) const LINKED: &str =
+    "lf.author, m.seq, lp.id, m.envelope, unpack(m.content, m.dict), m.id";
 pub(crate) const LINKED_COUNT: usize = 6;
 /// What a linked message's envelope is rebuilt from besides its row: its feed's author and the
 /// id of the message before it. Left joins, so that `m` may itself come from a left join.
@@ -498,19 +596,31 @@ pub(crate) fn stored_message(envelope: &[u8], content: &[u8]) -> Result<Message>
 pub(crate) mod write {
     use super::*;
 
-    /// Stores a message that links to its feed's frontier; returns its key.
-    pub fn insert_linked(tx: &Transaction<'_>, m: &Message) -> Result<i64> {
+    /// Stores a message that links to its feed's frontier, its content packed when `packer`
+    /// makes it smaller; returns its key.
+    pub fn insert_linked(
+        tx: &Transaction<'_>,
+        m: &Message,
+        packer: Option<&mut pack::Packer>,
+    ) -> Result<i64> {
         let h = &m.header;
         let feed = feed_key(tx, &h.author)?;
+        let packed = packer.and_then(|p| Some((p.pack(&m.content)?, p.key())));
+        let (content, dict) = match &packed {
+            Some((bytes, key)) => (bytes.as_slice(), Some(*key)),
+            None => (m.content.as_slice(), None),
+        };
         tx.prepare_cached(
-            "INSERT INTO messages (feed, seq, id, envelope, content) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO messages (feed, seq, id, envelope, content, dict) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?
         .execute(params![
             feed,
             h.sequence as i64,
             m.id.as_bytes(),
             &lean::strip(&m.envelope)[..],
-            &m.content
+            content,
+            dict
         ])?;
         Ok(tx.last_insert_rowid())
     }

@@ -305,7 +305,7 @@ fn raise_frontier(
 /// Fills `devices` from the messages already held (schema 7).
 pub(super) fn backfill_devices(tx: &rusqlite::Transaction<'_>) -> Result<()> {
     let mut stmt = tx.prepare(&format!(
-        "SELECT {} FROM messages m {} WHERE instr(m.content, 'device') ORDER BY m.feed, m.seq",
+        "SELECT {} FROM messages m {} WHERE instr(unpack(m.content, m.dict), 'device') ORDER BY m.feed, m.seq",
         super::LINKED,
         super::LINKED_JOINS
     ))?;

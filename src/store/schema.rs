@@ -157,8 +157,9 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (author, device)
     ) WITHOUT ROWID;",
     // 8: a lean store (#13). Feeds get integer keys; a linked message keeps its feed's key and
-    // 74 envelope bytes (lean.rs); posts, mentions and tags point at messages by key, and the
-    // search index uses the same keys (rebuilt by `backfill`).
+    // 74 envelope bytes (lean.rs), and its content, packed with a dictionary once one is
+    // trained (pack.rs); posts, mentions and tags point at messages by key, and the search index
+    // uses the same keys (rebuilt by `backfill`).
     "INSERT OR IGNORE INTO feeds (author, seq) SELECT DISTINCT author, 0 FROM messages;
     CREATE TABLE feeds_v8 (
         key INTEGER PRIMARY KEY,
@@ -180,7 +181,12 @@ const MIGRATIONS: &[&str] = &[
         seq INTEGER NOT NULL,
         id BLOB NOT NULL,
         envelope BLOB NOT NULL,
-        content BLOB NOT NULL
+        content BLOB NOT NULL,
+        dict INTEGER
+    );
+    CREATE TABLE dictionaries (
+        key INTEGER PRIMARY KEY,
+        bytes BLOB NOT NULL
     );
     INSERT INTO messages_v8 (feed, seq, id, envelope, content)
         SELECT f.key, m.seq, m.id,
