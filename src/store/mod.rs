@@ -278,11 +278,10 @@ impl Store {
             2.. => held_id(&self.conn, feed, first - 1)?,
             _ => None,
         };
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT m.seq, m.id, m.envelope, unpack(m.content, m.dict) FROM messages m \
-             JOIN feeds f ON f.key = m.feed \
-             WHERE f.author = ?1 AND m.seq BETWEEN ?2 AND ?3 ORDER BY m.seq",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT seq, id, envelope, unpack(content, dict) FROM messages \
+                 WHERE {OF_FEED} AND seq BETWEEN ?2 AND ?3 ORDER BY seq"
+        ))?;
         let mut rows = stmt.query(params![feed.as_bytes(), first as i64, last as i64])?;
         while let Some(row) = rows.next()? {
             let seq = row.get::<_, i64>(0)? as u64;
@@ -523,10 +522,9 @@ pub(crate) fn held_id(
     feed: &FeedId,
     sequence: u64,
 ) -> Result<Option<MessageId>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT m.id FROM messages m JOIN feeds f ON f.key = m.feed \
-         WHERE f.author = ?1 AND m.seq = ?2",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id FROM messages WHERE {OF_FEED} AND seq = ?2"
+    ))?;
     Ok(stmt
         .query_row(params![feed.as_bytes(), sequence as i64], |r| {
             Ok(blob_id(r.get_ref(0)?.as_blob()?).map(MessageId))
@@ -538,6 +536,10 @@ pub(crate) fn held_id(
 pub(crate) fn blob_id(bytes: &[u8]) -> Option<[u8; 32]> {
     bytes.try_into().ok()
 }
+
+/// `messages` rows of the feed whose id is `?1`. A subquery, not a join: SQLite prepares a
+/// join that binds a parameter again on every run (measured: re-import 3.5× slower).
+pub(crate) const OF_FEED: &str = "feed = (SELECT key FROM feeds WHERE author = ?1)";
 
 /// The columns [`linked_message`] reads: a `messages` row `m`, with [`LINKED_JOINS`].
 pub(crate) const LINKED: &str =
