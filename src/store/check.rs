@@ -160,9 +160,11 @@ impl Store {
         report.feeds = frontiers.values().filter(|(seq, _)| *seq > 0).count() as u64;
         let mut derived = Derived::default();
         let mut stmt = self.conn.prepare(
-            "SELECT f.author, m.seq, m.id, m.envelope, unpack(m.content, m.dict) \
+            "SELECT f.author, m.seq, m.id, m.envelope, m.content, m.dict \
              FROM messages m LEFT JOIN feeds f ON f.key = m.feed ORDER BY m.feed, m.seq",
         )?;
+        // Unpacked one by one, so that content that does not unpack is a problem listed.
+        let mut unpack = self.conn.prepare("SELECT unpack(?1, ?2)")?;
         let mut rows = stmt.query([])?;
         let mut current: Option<(FeedId, u64, MessageId)> = None;
         let mut batch: Vec<Message> = Vec::new();
@@ -213,18 +215,26 @@ impl Store {
                 None => None,
             };
             current = Some((author, seq, id));
-            let decoded = match (row.get_ref(3)?.as_blob(), row.get_ref(4)?.as_blob()) {
-                (Ok(lean), Ok(content)) => {
-                    match super::lean::rebuild(lean, &author, seq, previous.as_ref(), content) {
-                        Ok(envelope) => Message::decode(&envelope, content),
+            let packed = (row.get_ref(4)?.as_blob()?, row.get::<_, Option<i64>>(5)?);
+            let content = match unpack.query_row(packed, |r| r.get::<_, Vec<u8>>(0)) {
+                Ok(content) => content,
+                Err(e) => {
+                    report.problem(format!("{place}: its content does not unpack: {e}"));
+                    continue;
+                }
+            };
+            let decoded = match row.get_ref(3)?.as_blob() {
+                Ok(lean) => {
+                    match super::lean::rebuild(lean, &author, seq, previous.as_ref(), &content) {
+                        Ok(envelope) => Message::decode(&envelope, &content),
                         Err(e) => {
                             report.problem(format!("{place}: {e}"));
                             continue;
                         }
                     }
                 }
-                _ => {
-                    report.problem(format!("{place}: envelope or content is not a blob"));
+                Err(_) => {
+                    report.problem(format!("{place}: its envelope is not a blob"));
                     continue;
                 }
             };

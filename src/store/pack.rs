@@ -247,6 +247,23 @@ mod tests {
         assert_eq!(store.latest(&author.feed_id(), n).expect("latest"), all);
         assert_eq!(other.latest(&author.feed_id(), n).expect("other"), all);
         assert!(store.check(true).expect("check").is_consistent());
+
+        // A changed byte in packed content is found by `check`, and refused by readers.
+        store
+            .conn
+            .execute(
+                "UPDATE messages SET content = CAST(substr(content, 1, 10) || x'00' || \
+                 substr(content, 12) AS BLOB) WHERE seq = 5",
+                [],
+            )
+            .expect("damage");
+        let report = store.check(false).expect("check");
+        assert!(
+            report.problems.iter().any(|p| p.contains("message 5:")),
+            "{:?}",
+            report.problems
+        );
+        assert!(store.latest(&author.feed_id(), n).is_err());
     }
 
     /// Content that does not shrink is kept as it came.

@@ -112,6 +112,10 @@ fn check_passes_a_sound_store_and_names_each_kind_of_damage() {
             "is not its hash",
         ),
         (
+            format!("UPDATE messages SET dict = 99 WHERE {daves} AND seq = 1"),
+            "its content does not unpack: dictionary 99 is not in the store",
+        ),
+        (
             format!("UPDATE pending SET seq = 4 WHERE {dave_is} AND seq = 5"),
             "pending message 4",
         ),

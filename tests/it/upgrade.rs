@@ -43,6 +43,10 @@ fn a_schema_7_store_upgrades_with_every_post_read_state_and_index_kept() {
     for file in ["secret.key", "store.sqlite"] {
         std::fs::copy(fixture().join(file), bob.home().join(file)).unwrap();
     }
+    // Git keeps no file modes but the executable bit; grapevine refuses a key others can read.
+    use std::os::unix::fs::PermissionsExt;
+    let key = bob.home().join("secret.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     let before = ids_in(&fixture().join("store.sqlite"));
     assert_eq!(before.len(), 18, "the fixture's messages");
 
