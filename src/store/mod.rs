@@ -72,7 +72,6 @@ pub struct Store {
     conn: Connection,
     /// Packs new content with the newest dictionary, once one is trained (pack.rs).
     packer: Option<pack::Packer>,
-    unpackers: pack::Known,
 }
 
 impl Store {
@@ -87,12 +86,8 @@ impl Store {
         // messages) stay in memory until commit instead of spilling to the WAL and being read
         // back; -21% of the importing thread's CPU time.
         conn.pragma_update(None, "cache_size", -16384)?;
-        let unpackers = pack::register(&conn, path)?;
-        let mut store = Self {
-            conn,
-            packer: None,
-            unpackers,
-        };
+        pack::register(&conn, path)?;
+        let mut store = Self { conn, packer: None };
         schema::migrate(&mut store.conn)?;
         Ok(store)
     }
@@ -155,9 +150,7 @@ impl Store {
             )?;
             return Ok(false);
         };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write()?;
         tx.execute(
             "INSERT INTO dictionaries (bytes) VALUES (?1)",
             [&dictionary],
@@ -176,9 +169,6 @@ impl Store {
                 }
             }
         }
-        self.unpackers
-            .add(key, &dictionary)
-            .map_err(|e| StoreError::Corrupt(format!("a new dictionary does not load: {e}")))?;
         tx.commit()?;
         self.packer = Some(packer);
         Ok(true)

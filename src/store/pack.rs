@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -101,47 +101,27 @@ impl Unpackers {
     }
 }
 
-/// Registers `unpack(content, dict)` on `conn`, the store at `path`; returns a handle through
-/// which a dictionary trained on this connection is known before it is committed.
-pub fn register(conn: &Connection, path: &Path) -> rusqlite::Result<Known> {
-    let unpackers = Arc::new(Mutex::new(Unpackers {
+/// Registers `unpack(content, dict)` on `conn`, the store at `path`. A dictionary is read
+/// when first needed, so one trained in a transaction is usable once that commits.
+pub fn register(conn: &Connection, path: &Path) -> rusqlite::Result<()> {
+    let unpackers = Mutex::new(Unpackers {
         path: path.to_owned(),
         by_key: HashMap::new(),
-    }));
-    let shared = Arc::clone(&unpackers);
-    conn.create_scalar_function(
-        "unpack",
-        2,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        move |ctx| {
-            let content = ctx.get_raw(0).as_blob().map_err(|e| {
-                rusqlite::Error::UserFunctionError(format!("stored content: {e}").into())
-            })?;
-            let Some(key) = ctx.get::<Option<i64>>(1)? else {
-                return Ok(content.to_vec());
-            };
-            let mut unpackers = shared
-                .lock()
-                .map_err(|_| rusqlite::Error::UserFunctionError("unpack: poisoned".into()))?;
-            unpackers
-                .unpack(content, key)
-                .map_err(|e| rusqlite::Error::UserFunctionError(e.into()))
-        },
-    )?;
-    Ok(Known(unpackers))
-}
-
-/// See [`register`].
-pub struct Known(Arc<Mutex<Unpackers>>);
-
-impl Known {
-    pub fn add(&self, key: i64, dictionary: &[u8]) -> std::io::Result<()> {
-        let decompressor = Decompressor::with_dictionary(dictionary)?;
-        if let Ok(mut unpackers) = self.0.lock() {
-            unpackers.by_key.insert(key, decompressor);
-        }
-        Ok(())
-    }
+    });
+    conn.create_scalar_function("unpack", 2, FunctionFlags::SQLITE_UTF8, move |ctx| {
+        let content = ctx.get_raw(0).as_blob().map_err(|e| {
+            rusqlite::Error::UserFunctionError(format!("stored content: {e}").into())
+        })?;
+        let Some(key) = ctx.get::<Option<i64>>(1)? else {
+            return Ok(content.to_vec());
+        };
+        let mut unpackers = unpackers
+            .lock()
+            .map_err(|_| rusqlite::Error::UserFunctionError("unpack: poisoned".into()))?;
+        unpackers
+            .unpack(content, key)
+            .map_err(|e| rusqlite::Error::UserFunctionError(e.into()))
+    })
 }
 
 #[cfg(test)]
@@ -229,6 +209,11 @@ mod tests {
             (1, all.len() as i64),
             "what is held is packed"
         );
+        let size: i64 = store
+            .conn
+            .query_row("SELECT length(bytes) FROM dictionaries", [], |r| r.get(0))
+            .expect("dictionary");
+        assert_eq!(size, 16 * 1024);
 
         let later = posts(&author, below + 3, below + 50, &mut previous);
         ingest(&mut store, &reader, later.clone());
@@ -284,5 +269,23 @@ mod tests {
         );
         assert_eq!(packer.pack(&[0x5a]), None);
         assert_eq!(packer.key(), 7);
+
+        // Packed to exactly its own size, content is kept as it came: unpacking would buy nothing.
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let same = (0..4_000)
+            .map(|i| {
+                let sample = &samples[i % samples.len()];
+                let mut content = sample[..(i / 7) % sample.len()].to_vec();
+                content.extend((0..i % 13).map(|_| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    rng as u8
+                }));
+                content
+            })
+            .find(|c| packer.compressor.compress(c).expect("frame").len() - 4 == c.len())
+            .expect("some content packs to its own size");
+        assert_eq!(packer.pack(&same), None);
     }
 }
