@@ -104,6 +104,21 @@ fn peak_rss_mib() -> f64 {
     status_mib("VmHWM:")
 }
 
+/// CPU time this process has used on all its threads, user and system, in seconds (Linux
+/// `/proc/self/stat`, in clock ticks of 1/100 s).
+fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name, which is in parentheses: utime and stime are the
+            // 12th and 13th of them.
+            let rest = s.get(s.rfind(')')? + 2..)?;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
 /// A memory figure of /proc/self/status, in MiB (0 where there is none).
 fn status_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -199,8 +214,12 @@ fn main() {
     }
     // The carried bundle holds the feeds' posts only; a's own follow messages are a's feed.
     let t = Instant::now();
+    let cpu = cpu_secs();
     let (s, import_rss) = rss_growth_mib(|| a.import(std::slice::from_ref(&path)).unwrap());
     let import_secs = t.elapsed().as_secs_f64();
+    let import_cpu_us = (cpu_secs() - cpu) * 1e6 / total as f64;
+    // What verification alone costs per message, in CPU time, at the all-cores ceiling.
+    let verify_cpu_us = threads as f64 * 1e6 / batch_rate;
     assert!(
         s.is_clean() && s.total().new == total,
         "import: {:?}",
@@ -287,6 +306,8 @@ fn main() {
         "store_parts": parts.iter().map(|(n, b)| serde_json::json!({"name": n, "bytes": b})).collect::<Vec<_>>(),
         "peak_rss_mib": peak_rss_mib(),
         "import_rss_growth_mib": import_rss,
+        "import_cpu_us_per_message": import_cpu_us,
+        "verify_cpu_us_per_message": verify_cpu_us,
     });
     if json {
         println!("{}", serde_json::to_string_pretty(&figures).unwrap());
@@ -312,6 +333,11 @@ fn main() {
         "import into empty store        {import:>10.0} /s  = {:.2} × batch verify, {:.2} × SQLite insert",
         import / batch_rate,
         rate(total, import_secs) / rate(total, insert_secs)
+    );
+    println!(
+        "  CPU per message: {import_cpu_us:.1} µs on all threads, of which verifying is {verify_cpu_us:.1} µs; \
+         {threads} cores at that cost: {:.2} × batch verify",
+        threads as f64 * 1e6 / import_cpu_us / batch_rate
     );
     println!(
         "import of export, node b       {:>10.0} /s",

@@ -432,22 +432,27 @@ fn push_new(
             continue;
         }
         let mut failure = None;
-        node.store()
-            .for_each_held_in_range(feed, known.saturating_add(1), top, |m| {
-                let seq = m.header.sequence;
+        node.store().for_each_record_in_range(
+            feed,
+            known.saturating_add(1),
+            top,
+            |seq, envelope, content| {
                 if seq > have && seq <= pending_sent {
                     return Ok(());
                 }
-                if frame.len() + m.record_len() > MAX_PAYLOAD {
+                // Stored records go out as they are: the peer verifies each.
+                if frame.len() + envelope.len() + content.len() > MAX_PAYLOAD {
                     if let Err(e) = writer.write(&frame) {
                         failure.get_or_insert(e);
                     }
                     frame.truncate(1);
                 }
-                m.write_record(&mut frame);
+                frame.extend_from_slice(envelope);
+                frame.extend_from_slice(content);
                 sent += 1;
                 Ok(())
-            })?;
+            },
+        )?;
         if let Some(e) = failure {
             return Err(e.into());
         }

@@ -239,21 +239,9 @@ impl Store {
     }
 
     /// Every message held of a feed with sequence in `first..=last`, linked or pending, in
-    /// order: what we forward, so that a gap here does not stop later messages travelling on.
-    pub fn for_each_held_in_range(
-        &self,
-        feed: &FeedId,
-        first: u64,
-        last: u64,
-        mut each: impl FnMut(Message) -> Result<()>,
-    ) -> Result<()> {
-        self.for_each_record_in_range(feed, first, last, |_, envelope, content| {
-            each(stored_message(envelope, content)?)
-        })
-    }
-
-    /// [`Self::for_each_held_in_range`] without decoding: each message's sequence, envelope
-    /// and content as stored (checked when they were taken in), for writing them out as they are.
+    /// order (what we forward, so that a gap here does not stop later messages travelling on),
+    /// without decoding: each one's sequence, envelope (rebuilt, for a linked one) and content,
+    /// for writing them out as they are. Every reader verifies them again.
     pub fn for_each_record_in_range(
         &self,
         feed: &FeedId,
