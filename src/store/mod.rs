@@ -106,9 +106,7 @@ impl Store {
                         [key],
                         |r| r.get(0),
                     )?;
-                    Some(pack::Packer::new(key, &bytes).map_err(|e| {
-                        StoreError::Corrupt(format!("dictionary {key} does not load: {e}"))
-                    })?)
+                    Some(packer(key, &bytes)?)
                 }
                 None => None,
             };
@@ -119,8 +117,9 @@ impl Store {
         Ok((tx, self.packer.as_mut()))
     }
 
-    /// Trains the store's content dictionary once it holds [`pack::TRAIN_AT`] linked messages
-    /// and has none, and packs what it holds with it; returns whether it did.
+    /// Trains the store's content dictionary once it has taken in [`pack::TRAIN_AT`] linked
+    /// messages (its highest message key) and has none, and packs what it holds with it;
+    /// returns whether it did.
     pub(crate) fn train_if_due(&mut self) -> Result<bool> {
         let (trained, held, tried): (bool, i64, i64) = self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM dictionaries), (SELECT max(key) FROM messages), \
@@ -157,8 +156,7 @@ impl Store {
             [&dictionary],
         )?;
         let key = tx.last_insert_rowid();
-        let mut packer = pack::Packer::new(key, &dictionary)
-            .map_err(|e| StoreError::Corrupt(format!("a new dictionary does not load: {e}")))?;
+        let mut packer = packer(key, &dictionary)?;
         {
             let mut rows = tx.prepare("SELECT key, content FROM messages WHERE dict IS NULL")?;
             let mut update =
@@ -481,6 +479,12 @@ impl Store {
         )?;
         Ok(())
     }
+}
+
+/// A packer for dictionary `key`, which the store holds.
+fn packer(key: i64, dictionary: &[u8]) -> Result<pack::Packer> {
+    pack::Packer::new(key, dictionary)
+        .map_err(|e| StoreError::Corrupt(format!("dictionary {key} does not load: {e}")))
 }
 
 pub(crate) fn frontier(conn: &Connection, feed: &FeedId) -> Result<Frontier> {
