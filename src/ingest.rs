@@ -12,6 +12,7 @@
 //!
 //! Nothing invalid is stored, and nothing held is ever changed.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::content;
@@ -97,7 +98,7 @@ impl IngestReport {
 pub struct Ingester<'a> {
     store: &'a mut Store,
     opener: &'a Opener,
-    wanted: Option<&'a ReplicationSet>,
+    wanted: Option<Cow<'a, ReplicationSet>>,
     batch: Vec<(Message, String)>,
     /// `about` messages of feeds we do not replicate: their names, once verified, help a
     /// person find and follow them.
@@ -160,8 +161,14 @@ impl<'a> Ingester<'a> {
 
     /// Keeps only messages of feeds in `set`; the rest are counted as not wanted.
     pub fn wanting(mut self, set: &'a ReplicationSet) -> Self {
-        self.wanted = Some(set);
+        self.wanted = Some(Cow::Borrowed(set));
         self
+    }
+
+    /// From the next batch on, keeps only messages of feeds in `set`: a live session's set
+    /// widens as it learns who follows whom.
+    pub fn want(&mut self, set: ReplicationSet) {
+        self.wanted = Some(Cow::Owned(set));
     }
 
     /// Parses one segment's records; a record that cannot be parsed ends the segment,
@@ -228,11 +235,17 @@ impl<'a> Ingester<'a> {
         Ok(())
     }
 
-    pub fn finish(mut self) -> store::Result<IngestReport> {
+    /// Verifies and writes everything pushed so far, so that it is stored when this returns.
+    pub fn settle(&mut self) -> store::Result<()> {
         self.flush()?;
-        if let Some(last) = self.verifying.take() {
-            self.write_verified(last)?;
+        match self.verifying.take() {
+            Some(last) => self.write_verified(last),
+            None => Ok(()),
         }
+    }
+
+    pub fn finish(mut self) -> store::Result<IngestReport> {
+        self.settle()?;
         Ok(self.report)
     }
 
@@ -320,7 +333,7 @@ impl<'a> Ingester<'a> {
         for (message, place) in batch {
             let author = message.header.author;
             let seq = message.header.sequence;
-            let wanted = self.wanted.is_none_or(|set| set.contains(&author));
+            let wanted = self.wanted.as_ref().is_none_or(|set| set.contains(&author));
             self.report.feeds.entry(author).or_insert(wanted);
             if !wanted {
                 self.report.not_wanted += 1;
@@ -671,6 +684,39 @@ mod tests {
                 report.forks
             ),
             (5, 2, 4, 1)
+        );
+    }
+
+    /// A long-lived ingester (a LAN session's): `settle` stores everything pushed so far, and
+    /// `want` judges the batches that follow by a new replication set.
+    #[test]
+    fn a_long_lived_ingester_settles_and_takes_a_new_set() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(&dir.path().join("s.sqlite")).expect("store");
+        let (me, bob) = (Identity::from_seed(&[1; 32]), Identity::from_seed(&[2; 32]));
+        let opener = Opener::of(&me);
+        let posts: Vec<String> = (0..3)
+            .map(|i| format!(r#"{{"type":"post","text":"{i}"}}"#))
+            .collect();
+        let bobs = feed(&bob, &posts);
+        let set = only(me.feed_id());
+        let mut ingester = Ingester::new(&mut store, &opener).wanting(&set);
+        ingester.push(bobs[0].clone(), "test").expect("push");
+        ingester.settle().expect("settle");
+        assert_eq!((ingester.report.new, ingester.report.not_wanted), (0, 1));
+        let mut wider = only(me.feed_id());
+        wider.distance.insert(bob.feed_id(), 1);
+        ingester.want(wider);
+        for m in &bobs {
+            ingester.push(m.clone(), "test").expect("push");
+        }
+        ingester.settle().expect("settle");
+        assert_eq!(ingester.report.new, 3, "stored once settled, before finish");
+        let report = ingester.finish().expect("finish");
+        assert_eq!((report.new, report.not_wanted), (3, 1));
+        assert_eq!(
+            store.frontier(&bob.feed_id()).expect("frontier").sequence,
+            3
         );
     }
 

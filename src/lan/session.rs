@@ -473,44 +473,29 @@ fn receive(
     home: &Path,
     mut reader: FrameReader,
     wanted: &RwLock<ReplicationSet>,
-    mut gate: Option<PubGate>,
+    gate: Option<PubGate>,
     theirs: &Mutex<HashMap<FeedId, u64>>,
     events: &mpsc::Sender<Event>,
 ) -> Result<IngestReport, SessionError> {
     let mut node = Node::open(home)?;
-    let mut total = IngestReport::default();
-    let mut wants = Vec::new();
-    // Messages are ingested in batches: a full frame means more follow at once, a short one
-    // ends a burst (or is a single live message), so latency stays low and commits few.
-    let mut pending: Vec<Message> = Vec::new();
-    let mut flush = |node: &mut Node, pending: &mut Vec<Message>, total: &mut IngestReport| {
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let mut set = wanted
-            .read()
-            .map_err(|_| SessionError::Protocol("lock".into()))?
-            .clone();
-        if let Some(gate) = &mut gate {
-            gate.admit(pending, &mut set);
-        }
-        let report = ingest_batch(node, std::mem::take(pending), &set)?;
-        total.new += report.new;
-        total.already_held += report.already_held;
-        total.not_wanted += report.not_wanted;
-        total.forks += report.forks;
-        total.pending += report.pending;
-        if report.new > 0 {
-            let _ = events.send(Event::Stored);
-        }
-        Ok::<(), SessionError>(())
+    // One ingester for the session: while a batch is written, the next is verified. A full
+    // frame means more follow at once; a short one ends a burst (or is a single live message),
+    // and everything received is stored before the next frame is read, so latency stays low.
+    let mut intake = Intake {
+        ingester: Ingester::new(&mut node.store, &node.opener),
+        pending: Vec::new(),
+        stored: 0,
+        wanted,
+        gate,
+        events,
     };
+    let mut wants = Vec::new();
     loop {
         let frame = match reader.read() {
             Ok(frame) => frame,
             Err(FrameError::Closed) => {
-                flush(&mut node, &mut pending, &mut total)?;
-                return Ok(total);
+                intake.hand_over(true)?;
+                return Ok(intake.ingester.finish()?);
             }
             Err(e) => return Err(e.into()),
         };
@@ -528,22 +513,70 @@ fn receive(
             }
             Frame::Messages(messages) => {
                 note_held(theirs, &messages);
-                pending.extend(messages);
-                if pending.len() >= crate::ingest::BATCH || frame.len() < MAX_PAYLOAD - 9_000 {
-                    flush(&mut node, &mut pending, &mut total)?;
+                intake.pending.extend(messages);
+                let short = frame.len() < MAX_PAYLOAD - 9_000;
+                if short || intake.pending.len() >= crate::ingest::BATCH {
+                    intake.hand_over(short)?;
                 }
             }
             Frame::Done => {
-                flush(&mut node, &mut pending, &mut total)?;
+                intake.hand_over(true)?;
                 let _ = events.send(Event::PeerDone);
             }
-            Frame::Ping => flush(&mut node, &mut pending, &mut total)?,
+            Frame::Ping => intake.hand_over(true)?,
             Frame::Bye => {
                 // The peer asks for nothing more, but still answers us until we say bye too.
-                flush(&mut node, &mut pending, &mut total)?;
+                intake.hand_over(true)?;
                 let _ = events.send(Event::PeerBye);
             }
         }
+    }
+}
+
+/// Messages received and not yet handed to the ingester, and what is needed to judge them.
+struct Intake<'a> {
+    ingester: Ingester<'a>,
+    pending: Vec<Message>,
+    /// Messages stored so far: when it grows, the sender hears that our store changed.
+    stored: u64,
+    wanted: &'a RwLock<ReplicationSet>,
+    gate: Option<PubGate>,
+    events: &'a mpsc::Sender<Event>,
+}
+
+impl Intake<'_> {
+    /// Hands the pending messages to the ingester under the replication set as it is now; with
+    /// `settle`, waits until everything received is stored. A peer that sent an invalid
+    /// message is refused as soon as its batch is checked.
+    fn hand_over(&mut self, settle: bool) -> Result<(), SessionError> {
+        if !self.pending.is_empty() {
+            let mut set = self
+                .wanted
+                .read()
+                .map_err(|_| SessionError::Protocol("lock".into()))?
+                .clone();
+            if let Some(gate) = &mut self.gate {
+                gate.admit(&self.pending, &mut set);
+            }
+            self.ingester.want(set);
+            for m in self.pending.drain(..) {
+                self.ingester.push(m, "network")?;
+            }
+        }
+        if settle {
+            self.ingester.settle()?;
+        }
+        let report = &self.ingester.report;
+        if report.rejected > 0 {
+            let why = report.rejections.iter().find(|r| r.place == "network");
+            let why = why.map(|r| r.to_string()).unwrap_or_default();
+            return Err(SessionError::Protocol(format!("an invalid message: {why}")));
+        }
+        if report.new > self.stored {
+            self.stored = report.new;
+            let _ = self.events.send(Event::Stored);
+        }
+        Ok(())
     }
 }
 
@@ -557,37 +590,5 @@ fn note_held(theirs: &Mutex<HashMap<FeedId, u64>>, messages: &[Message]) {
                 *known = m.header.sequence;
             }
         }
-    }
-}
-
-fn ingest_batch(
-    node: &mut Node,
-    messages: Vec<Message>,
-    wanted: &ReplicationSet,
-) -> Result<IngestReport, SessionError> {
-    let report = node.ingest(messages, wanted)?;
-    if report.rejected > 0 {
-        let why = report
-            .rejections
-            .first()
-            .map(|r| r.to_string())
-            .unwrap_or_default();
-        return Err(SessionError::Protocol(format!("an invalid message: {why}")));
-    }
-    Ok(report)
-}
-
-impl Node {
-    /// Ingests messages that arrived over the network, keeping only `wanted` feeds.
-    pub fn ingest(
-        &mut self,
-        messages: Vec<Message>,
-        wanted: &ReplicationSet,
-    ) -> Result<IngestReport, NodeError> {
-        let mut ingester = Ingester::new(&mut self.store, &self.opener).wanting(wanted);
-        for m in messages {
-            ingester.push(m, "network")?;
-        }
-        Ok(ingester.finish()?)
     }
 }

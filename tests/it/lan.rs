@@ -140,6 +140,80 @@ fn misbehaving_peers_are_dropped_and_serve_carries_on() {
     assert_eq!(b.posts(&a.id()), ["still works"]);
 }
 
+/// A peer that slips one forged message into a long stream is dropped, naming it. Nothing
+/// forged is stored; the valid messages before it are kept; serve carries on. The forgery sits
+/// mid-stream in full frames, so it is caught by the batched, overlapped ingest, not only at
+/// the end of a burst.
+#[test]
+fn a_peer_that_sends_a_forged_message_is_dropped() {
+    use grapevine::identity::Identity;
+    use grapevine::lan::frame::{MAX_PAYLOAD, handshake};
+    use grapevine::message::{ContentKind, Message};
+
+    let b = TestNode::new("b");
+    let carol = Identity::from_seed(&[7; 32]);
+    b.follow_id(&carol.feed_id().to_string());
+    let (mut server, address) = serve(&b, &[]);
+
+    let total = 10_000u64;
+    let forged_at = 5_000u64;
+    let mut frames = vec![vec![2u8]];
+    let mut previous = None;
+    for seq in 1..=total {
+        let text = format!(r#"{{"type":"post","text":"{seq}"}}"#);
+        let mut m = Message::create(
+            &carol,
+            seq,
+            previous,
+            0,
+            ContentKind::Json,
+            text.into_bytes(),
+        )
+        .unwrap();
+        previous = Some(m.id);
+        if seq == forged_at {
+            m.envelope[150] ^= 1;
+        }
+        if frames.last().unwrap().len() + m.record_len() > MAX_PAYLOAD {
+            frames.push(vec![2u8]);
+        }
+        m.write_record(frames.last_mut().unwrap());
+    }
+    let rogue = Identity::from_seed(&[9; 32]);
+    let stream = TcpStream::connect(&address).unwrap();
+    let network = grapevine::lan::network_key(grapevine::lan::DEFAULT_NETWORK);
+    let (_, _reader, mut writer) =
+        handshake(stream, &rogue, &network, true, WAIT, WAIT).expect("handshake");
+    writer.write(&[1, 0]).expect("an empty want list");
+    for frame in &frames {
+        if writer.write(frame).is_err() {
+            break; // dropped already
+        }
+    }
+    let _ = writer.write(&[3]);
+    let line = server.expect(WAIT, "the forging peer dropped", |l| {
+        l.starts_with("dropped")
+    });
+    assert!(
+        line.contains("an invalid message") && line.contains(&format!("message {forged_at} of")),
+        "{line}"
+    );
+
+    let held = b.feed(&carol.feed_id().to_string());
+    assert_eq!(
+        held.len() as u64,
+        forged_at - 1,
+        "carol's feed up to the forgery, and nothing after a hole"
+    );
+    assert_eq!(held[0]["sequence"], forged_at - 1, "{}", held[0]);
+
+    let a = TestNode::new("a");
+    a.follow(&b);
+    b.post("still serving");
+    a.ok(&["sync", &address]);
+    assert_eq!(a.posts(&b.id()), ["still serving"]);
+}
+
 /// A TCP connection to `to` from the loopback address `source` (127.0.0.0/8 is all ours).
 fn connect_from(source: [u8; 4], to: &str) -> TcpStream {
     use socket2::{Domain, Socket, Type};
