@@ -13,6 +13,7 @@
 //! Nothing invalid is stored, and nothing held is ever changed.
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::content;
@@ -114,23 +115,61 @@ pub struct Ingester<'a> {
     verifying: Option<std::thread::JoinHandle<Checked>>,
 }
 
-/// A batch with its signature verdicts, and the `about` messages met beside it with theirs.
+/// A batch with its signature verdicts and its contents packed, and the `about` messages
+/// met beside it with their verdicts.
 struct Checked {
     fresh: Vec<(Message, String)>,
     verdicts: Vec<Result<(), MessageError>>,
+    packed: Vec<Packing>,
     heard: Vec<(Message, String)>,
     heard_ok: Vec<Result<(), MessageError>>,
 }
 
+/// How a content is to be stored. A verifier thread packs valid messages' contents with the
+/// store's dictionary of the moment, so that the writer thread need not.
+#[derive(Default)]
+enum Packing {
+    /// Not tried yet: the writer packs it if it has a dictionary.
+    #[default]
+    Untried,
+    /// As it came (packing would not make it smaller).
+    Raw,
+    /// Packed with the dictionary of this key.
+    With(i64, Vec<u8>),
+}
+
+impl Packing {
+    fn with(packer: &mut store::Packer, content: &[u8]) -> Self {
+        match packer.pack(content) {
+            Some(bytes) => Self::With(packer.key(), bytes),
+            None => Self::Raw,
+        }
+    }
+}
+
 impl Checked {
-    fn verify(fresh: Vec<(Message, String)>, heard: Vec<(Message, String)>) -> Self {
+    /// Runs on its own thread while the writer stores the batch before.
+    fn verify(
+        fresh: Vec<(Message, String)>,
+        heard: Vec<(Message, String)>,
+        mut packer: Option<store::Packer>,
+    ) -> Self {
         let refs: Vec<&Message> = fresh.iter().map(|(m, _)| m).collect();
         let verdicts = verify_all(&refs);
+        let packed = fresh
+            .iter()
+            .zip(&verdicts)
+            .map(|((m, _), verdict)| match (verdict, packer.as_mut()) {
+                (Ok(()), Some(packer)) => Packing::with(packer, &m.content),
+                _ => Packing::Untried,
+            })
+            .collect();
         let heard_refs: Vec<&Message> = heard.iter().map(|(m, _)| m).collect();
         let heard_ok = verify_all(&heard_refs);
         Self {
             fresh,
             verdicts,
+            packed,
             heard,
             heard_ok,
         }
@@ -261,7 +300,8 @@ impl<'a> Ingester<'a> {
         }
         let fresh = self.drop_held(batch)?;
         let heard = std::mem::take(&mut self.heard);
-        let next = std::thread::spawn(move || Checked::verify(fresh, heard));
+        let packer = self.store.spare_packer()?;
+        let next = std::thread::spawn(move || Checked::verify(fresh, heard, packer));
         match self.verifying.replace(next) {
             Some(previous) => self.write_verified(previous),
             None => Ok(()),
@@ -279,45 +319,26 @@ impl<'a> Ingester<'a> {
 
     /// Stores one verified batch in one transaction, in feed order.
     fn write(&mut self, checked: Checked) -> store::Result<()> {
+        let (tx, packer) = self.store.write_packing()?;
         let mut verified = Vec::with_capacity(checked.fresh.len());
-        for ((message, place), verdict) in checked.fresh.into_iter().zip(checked.verdicts) {
+        let batch = checked.fresh.into_iter().zip(checked.packed);
+        for (((message, place), packed), verdict) in batch.zip(checked.verdicts) {
             match verdict {
-                Ok(()) => verified.push(message),
-                Err(error) => self.reject(&message, &place, &error),
+                Ok(()) => verified.push((message, packed)),
+                Err(error) => self.report.reject(rejection(&message, &place, &error)),
             }
         }
-        verified.sort_by_key(|m| (m.header.author, m.header.sequence));
-        let (tx, mut packer) = self.store.write_packing()?;
+        verified.sort_by_key(|(m, _)| (m.header.author, m.header.sequence));
         for ((message, name), verdict) in checked.heard.iter().zip(checked.heard_ok) {
             if verdict.is_ok() {
                 store::posts::heard_name(&tx, message, name)?;
             }
         }
-        // Frontiers as read at the start of the transaction, and as they are now.
-        let mut frontiers: HashMap<FeedId, (Frontier, Frontier)> = HashMap::new();
-        for message in verified {
-            let author = message.header.author;
-            let (start, mut frontier) = match frontiers.get(&author) {
-                Some(f) => *f,
-                None => {
-                    let f = store::frontier(&tx, &author)?;
-                    (f, f)
-                }
-            };
-            let mut placer = Placer {
-                tx: &tx,
-                opener: self.opener,
-                report: &mut self.report,
-                packer: packer.as_deref_mut(),
-            };
-            placer.apply(message, &mut frontier)?;
-            frontiers.insert(author, (start, frontier));
+        let mut placer = Placer::new(&tx, self.opener, &mut self.report, packer);
+        for (message, packed) in verified {
+            placer.apply(message, packed)?;
         }
-        for (feed, (start, now)) in &frontiers {
-            if start != now {
-                write::set_frontier(&tx, feed, now)?;
-            }
-        }
+        placer.set_frontiers()?;
         tx.commit()?;
         self.store.train_if_due()?;
         Ok(())
@@ -368,14 +389,14 @@ impl<'a> Ingester<'a> {
         }
         Ok(fresh)
     }
+}
 
-    fn reject(&mut self, message: &Message, place: &str, error: &MessageError) {
-        self.report.reject(Rejection {
-            place: place.to_owned(),
-            feed: Some(message.header.author),
-            sequence: Some(message.header.sequence),
-            reason: error.to_string(),
-        });
+fn rejection(message: &Message, place: &str, error: &MessageError) -> Rejection {
+    Rejection {
+        place: place.to_owned(),
+        feed: Some(message.header.author),
+        sequence: Some(message.header.sequence),
+        reason: error.to_string(),
     }
 }
 
@@ -396,13 +417,59 @@ struct Placer<'t, 'c> {
     opener: &'t Opener,
     report: &'t mut IngestReport,
     packer: Option<&'t mut store::Packer>,
+    /// The feeds met in this transaction.
+    feeds: HashMap<FeedId, Feed>,
 }
 
-impl Placer<'_, '_> {
+/// What a transaction knows of one feed, read once and kept up to date as it places messages.
+#[derive(Clone, Copy)]
+struct Feed {
+    /// As the transaction found it, and as it is now.
+    start: Frontier,
+    now: Frontier,
+    /// The feed's row, once a message of it is linked.
+    key: Option<i64>,
+    /// Whether messages of it may wait for earlier ones (none do when it is `false`).
+    waiting: bool,
+}
+
+impl<'t, 'c> Placer<'t, 'c> {
+    fn new(
+        tx: &'t rusqlite::Transaction<'c>,
+        opener: &'t Opener,
+        report: &'t mut IngestReport,
+        packer: Option<&'t mut store::Packer>,
+    ) -> Self {
+        Self {
+            tx,
+            opener,
+            report,
+            packer,
+            feeds: HashMap::new(),
+        }
+    }
+
+    fn feed(&mut self, author: FeedId) -> store::Result<&mut Feed> {
+        let tx = self.tx;
+        Ok(match self.feeds.entry(author) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => {
+                let start = store::frontier(tx, &author)?;
+                new.insert(Feed {
+                    start,
+                    now: start,
+                    key: None,
+                    waiting: write::has_pending(tx, &author)?,
+                })
+            }
+        })
+    }
+
     /// Places one verified message: linked, pending, already held or fork evidence.
-    fn apply(&mut self, message: Message, frontier: &mut Frontier) -> store::Result<()> {
+    fn apply(&mut self, message: Message, packed: Packing) -> store::Result<()> {
         let tx = self.tx;
         let h = &message.header;
+        let frontier = self.feed(h.author)?.now;
         if h.sequence <= frontier.sequence {
             let held = store::held_id(tx, &h.author, h.sequence)?;
             if held == Some(message.id) {
@@ -413,9 +480,9 @@ impl Placer<'_, '_> {
             }
         } else if h.sequence == frontier.sequence + 1 {
             if h.previous == frontier.head {
-                self.link(&message, frontier)?;
+                self.link(&message, packed)?;
                 self.report.new += 1;
-                self.link_pending(h.author, frontier)?;
+                self.link_pending(h.author)?;
             } else {
                 // Signed by the author, yet chained to a different predecessor than the one held.
                 write::record_fork(tx, &message, frontier.head)?;
@@ -425,6 +492,7 @@ impl Placer<'_, '_> {
             match write::pending_id(tx, &h.author, h.sequence)? {
                 None => {
                     write::insert_pending(tx, &message)?;
+                    self.feed(h.author)?.waiting = true;
                     self.report.new += 1;
                     self.report.pending += 1;
                 }
@@ -438,26 +506,59 @@ impl Placer<'_, '_> {
         Ok(())
     }
 
-    /// Stores a message that links to `frontier` and moves it on; returns the message's key.
-    fn link(&mut self, message: &Message, frontier: &mut Frontier) -> store::Result<i64> {
-        let key = write::insert_linked(self.tx, message, self.packer.as_deref_mut())?;
+    /// Stores a message that links to its feed's frontier and moves the frontier on; returns
+    /// the message's key.
+    fn link(&mut self, message: &Message, packed: Packing) -> store::Result<i64> {
+        let tx = self.tx;
+        let h = &message.header;
+        let feed = self.feed(h.author)?;
+        let row = match feed.key {
+            Some(row) => row,
+            None => *feed.key.insert(write::feed_key(tx, &h.author)?),
+        };
+        let packed = match (packed, self.packer.as_deref_mut()) {
+            (Packing::Untried, Some(packer)) => Packing::with(packer, &message.content),
+            (packed, _) => packed,
+        };
+        let packed = match &packed {
+            Packing::With(dict, bytes) => Some((&bytes[..], *dict)),
+            Packing::Untried | Packing::Raw => None,
+        };
+        let key = write::insert_linked(tx, row, message, packed)?;
         self.index(key, message)?;
-        *frontier = Frontier {
-            sequence: message.header.sequence,
+        self.feed(h.author)?.now = Frontier {
+            sequence: h.sequence,
             head: Some(message.id),
         };
         Ok(key)
     }
 
     /// Links pending messages that the frontier has now reached.
-    fn link_pending(&mut self, author: FeedId, frontier: &mut Frontier) -> store::Result<()> {
-        while let Some(next) = write::take_pending(self.tx, &author, frontier.sequence + 1)? {
-            if next.header.previous == frontier.head {
-                self.link(&next, frontier)?;
+    fn link_pending(&mut self, author: FeedId) -> store::Result<()> {
+        loop {
+            let feed = *self.feed(author)?;
+            if !feed.waiting {
+                return Ok(());
+            }
+            let now = feed.now;
+            let Some(next) = write::take_pending(self.tx, &author, now.sequence + 1)? else {
+                return Ok(());
+            };
+            if next.header.previous == now.head {
+                self.link(&next, Packing::Untried)?;
             } else {
-                write::record_fork(self.tx, &next, frontier.head)?;
+                write::record_fork(self.tx, &next, now.head)?;
                 self.report.fork(author, next.header.sequence);
-                break;
+                return Ok(());
+            }
+        }
+    }
+
+    /// Records the frontiers that moved (once per feed per transaction, not per message).
+    fn set_frontiers(&self) -> store::Result<()> {
+        for (author, feed) in &self.feeds {
+            if feed.start != feed.now {
+                write::set_frontier(self.tx, author, &feed.now)?;
             }
         }
         Ok(())
@@ -537,16 +638,10 @@ pub(crate) fn link_own(
     message: &Message,
 ) -> store::Result<()> {
     let mut report = IngestReport::default();
-    let mut placer = Placer {
-        tx,
-        opener,
-        report: &mut report,
-        packer,
-    };
-    let mut frontier = Frontier::EMPTY;
-    let key = placer.link(message, &mut frontier)?;
+    let mut placer = Placer::new(tx, opener, &mut report, packer);
+    let key = placer.link(message, Packing::Untried)?;
     store::posts::mark_read(tx, key)?;
-    write::set_frontier(tx, &message.header.author, &frontier)
+    placer.set_frontiers()
 }
 
 #[cfg(test)]

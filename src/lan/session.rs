@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use super::frame::{FrameError, FrameReader, FrameWriter, MAX_PAYLOAD, handshake};
-use super::wire::{BYE, DONE, MAX_WANTS, MESSAGES, PING, send_wants};
+use super::wire::{BYE, DONE, MAX_WANTS, MESSAGES, PING, ends_burst, send_wants};
 pub use super::wire::{Frame, parse_frame};
 use crate::graph::ReplicationSet;
 use crate::ids::FeedId;
@@ -478,12 +478,11 @@ fn receive(
     events: &mpsc::Sender<Event>,
 ) -> Result<IngestReport, SessionError> {
     let mut node = Node::open(home)?;
-    // One ingester for the session: while a batch is written, the next is verified. A full
-    // frame means more follow at once; a short one ends a burst (or is a single live message),
-    // and everything received is stored before the next frame is read, so latency stays low.
+    // One ingester for the session: while a batch is written, the next is verified. A burst's
+    // last frame (or a single live message) is stored before the next frame is read, so
+    // latency stays low.
     let mut intake = Intake {
         ingester: Ingester::new(&mut node.store, &node.opener),
-        pending: Vec::new(),
         stored: 0,
         wanted,
         gate,
@@ -494,7 +493,7 @@ fn receive(
         let frame = match reader.read() {
             Ok(frame) => frame,
             Err(FrameError::Closed) => {
-                intake.hand_over(true)?;
+                intake.settle()?;
                 return Ok(intake.ingester.finish()?);
             }
             Err(e) => return Err(e.into()),
@@ -513,30 +512,28 @@ fn receive(
             }
             Frame::Messages(messages) => {
                 note_held(theirs, &messages);
-                intake.pending.extend(messages);
-                let short = frame.len() < MAX_PAYLOAD - 9_000;
-                if short || intake.pending.len() >= crate::ingest::BATCH {
-                    intake.hand_over(short)?;
+                intake.take(messages)?;
+                if ends_burst(frame.len()) {
+                    intake.settle()?;
                 }
             }
             Frame::Done => {
-                intake.hand_over(true)?;
+                intake.settle()?;
                 let _ = events.send(Event::PeerDone);
             }
-            Frame::Ping => intake.hand_over(true)?,
+            Frame::Ping => intake.settle()?,
             Frame::Bye => {
                 // The peer asks for nothing more, but still answers us until we say bye too.
-                intake.hand_over(true)?;
+                intake.settle()?;
                 let _ = events.send(Event::PeerBye);
             }
         }
     }
 }
 
-/// Messages received and not yet handed to the ingester, and what is needed to judge them.
+/// The session's ingester, and what it needs to judge what arrives.
 struct Intake<'a> {
     ingester: Ingester<'a>,
-    pending: Vec<Message>,
     /// Messages stored so far: when it grows, the sender hears that our store changed.
     stored: u64,
     wanted: &'a RwLock<ReplicationSet>,
@@ -545,27 +542,33 @@ struct Intake<'a> {
 }
 
 impl Intake<'_> {
-    /// Hands the pending messages to the ingester under the replication set as it is now; with
-    /// `settle`, waits until everything received is stored. A peer that sent an invalid
-    /// message is refused as soon as its batch is checked.
-    fn hand_over(&mut self, settle: bool) -> Result<(), SessionError> {
-        if !self.pending.is_empty() {
-            let mut set = self
-                .wanted
-                .read()
-                .map_err(|_| SessionError::Protocol("lock".into()))?
-                .clone();
-            if let Some(gate) = &mut self.gate {
-                gate.admit(&self.pending, &mut set);
-            }
-            self.ingester.want(set);
-            for m in self.pending.drain(..) {
-                self.ingester.push(m, "network")?;
-            }
+    /// Hands a frame's messages to the ingester under the replication set as it is now. The
+    /// ingester judges a batch by the set it was given last before the batch filled.
+    fn take(&mut self, messages: Vec<Message>) -> Result<(), SessionError> {
+        let mut set = self
+            .wanted
+            .read()
+            .map_err(|_| SessionError::Protocol("lock".into()))?
+            .clone();
+        if let Some(gate) = &mut self.gate {
+            gate.admit(&messages, &mut set);
         }
-        if settle {
-            self.ingester.settle()?;
+        self.ingester.want(set);
+        for m in messages {
+            self.ingester.push(m, "network")?;
         }
+        self.check()
+    }
+
+    /// Waits until everything received is stored.
+    fn settle(&mut self) -> Result<(), SessionError> {
+        self.ingester.settle()?;
+        self.check()
+    }
+
+    /// A peer that sent an invalid message is refused as soon as its batch is checked; the
+    /// sender hears when our store changed.
+    fn check(&mut self) -> Result<(), SessionError> {
         let report = &self.ingester.report;
         if report.rejected > 0 {
             let why = report.rejections.iter().find(|r| r.place == "network");

@@ -5,7 +5,7 @@ use super::frame::{FrameWriter, MAX_PAYLOAD};
 use super::session::SessionError;
 use crate::bytes::ByteReader;
 use crate::ids::FeedId;
-use crate::message::Message;
+use crate::message::{ENVELOPE_LEN, MAX_CONTENT, Message};
 
 pub(super) const WANT: u8 = 1;
 pub(super) const MESSAGES: u8 = 2;
@@ -47,6 +47,13 @@ fn want_frames(wants: &[(FeedId, u64)]) -> Vec<Vec<u8>> {
             frame
         })
         .collect()
+}
+
+/// Whether a messages frame of `len` bytes ends a burst. A sender fills each frame until the
+/// next record does not fit, so a frame that still had room for the largest record was its
+/// last for now, and what came is stored before the next frame is read.
+pub(super) fn ends_burst(len: usize) -> bool {
+    len + ENVELOPE_LEN + MAX_CONTENT <= MAX_PAYLOAD
 }
 
 /// A decoded session frame.
@@ -111,6 +118,16 @@ pub fn parse_frame(frame: &[u8]) -> Result<Frame, SessionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A frame ends a burst exactly when the largest record would still have fit in it.
+    #[test]
+    fn a_frame_with_room_for_any_record_ends_a_burst() {
+        let room_for_largest = MAX_PAYLOAD - ENVELOPE_LEN - MAX_CONTENT;
+        assert!(ends_burst(1), "a frame of one small message");
+        assert!(ends_burst(room_for_largest));
+        assert!(!ends_burst(room_for_largest + 1));
+        assert!(!ends_burst(MAX_PAYLOAD));
+    }
 
     #[test]
     fn frames_decode_or_are_refused() {

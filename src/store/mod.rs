@@ -117,6 +117,20 @@ impl Store {
         Ok((tx, self.packer.as_mut()))
     }
 
+    /// A packer of its own for the newest dictionary (`None` before one is trained), to pack
+    /// content on another thread before it is written.
+    pub(crate) fn spare_packer(&self) -> Result<Option<pack::Packer>> {
+        let newest: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT key, bytes FROM dictionaries ORDER BY key DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        newest.map(|(key, bytes)| packer(key, &bytes)).transpose()
+    }
+
     /// Trains the store's content dictionary once it has taken in [`pack::TRAIN_AT`] linked
     /// messages (its highest message key) and has none, and packs what it holds with it;
     /// returns whether it did.
@@ -231,10 +245,7 @@ impl Store {
     }
 
     pub fn has_pending(&self, feed: &FeedId) -> Result<bool> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT EXISTS(SELECT 1 FROM pending WHERE author = ?1)")?;
-        Ok(stmt.query_row([feed.as_bytes()], |r| r.get(0))?)
+        write::has_pending(&self.conn, feed)
     }
 
     /// Every message held of a feed with sequence in `first..=last`, linked or pending, in

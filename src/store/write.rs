@@ -1,23 +1,21 @@
 //! Writes that ingest and posting share, all inside one transaction.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{Frontier, Result, blob_id, lean, pack, stored_message};
+use super::{Frontier, Result, blob_id, lean, stored_message};
 use crate::ids::{FeedId, MessageId};
 use crate::message::Message;
 
-/// Stores a message that links to its feed's frontier, its content packed when `packer`
-/// makes it smaller; returns its key.
+/// Stores a message of feed row `feed` that links to its frontier, its content as `packed`
+/// (bytes and dictionary) when packing made it smaller; returns its key.
 pub fn insert_linked(
     tx: &Transaction<'_>,
+    feed: i64,
     m: &Message,
-    packer: Option<&mut pack::Packer>,
+    packed: Option<(&[u8], i64)>,
 ) -> Result<i64> {
-    let h = &m.header;
-    let feed = feed_key(tx, &h.author)?;
-    let packed = packer.and_then(|p| Some((p.pack(&m.content)?, p.key())));
-    let (content, dict) = match &packed {
-        Some((bytes, key)) => (bytes.as_slice(), Some(*key)),
+    let (content, dict) = match packed {
+        Some((bytes, key)) => (bytes, Some(key)),
         None => (m.content.as_slice(), None),
     };
     tx.prepare_cached(
@@ -26,7 +24,7 @@ pub fn insert_linked(
     )?
     .execute(params![
         feed,
-        h.sequence as i64,
+        m.header.sequence as i64,
         m.id.as_bytes(),
         &lean::strip(&m.envelope)[..],
         content,
@@ -36,7 +34,7 @@ pub fn insert_linked(
 }
 
 /// The key of `feed`'s row, added if there is none.
-fn feed_key(tx: &Transaction<'_>, feed: &FeedId) -> Result<i64> {
+pub fn feed_key(tx: &Transaction<'_>, feed: &FeedId) -> Result<i64> {
     let found = tx
         .prepare_cached("SELECT key FROM feeds WHERE author = ?1")?
         .query_row([feed.as_bytes()], |r| r.get(0))
@@ -47,6 +45,13 @@ fn feed_key(tx: &Transaction<'_>, feed: &FeedId) -> Result<i64> {
     tx.prepare_cached("INSERT INTO feeds (author, seq) VALUES (?1, 0)")?
         .execute([feed.as_bytes()])?;
     Ok(tx.last_insert_rowid())
+}
+
+/// Whether any message of `feed` waits for an earlier one.
+pub fn has_pending(conn: &Connection, feed: &FeedId) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM pending WHERE author = ?1)")?
+        .query_row([feed.as_bytes()], |r| r.get(0))?)
 }
 
 /// Records a feed's new frontier (once per feed per batch, not per message).

@@ -59,15 +59,16 @@ fn sync_brings_both_sides_up_to_date() {
     assert_eq!(peers[0]["via"], format!("lan {address}"));
 }
 
-/// With `serve` on both sides and a session open, a post on A is readable on B.
+/// With `serve` on both sides and a session open, a post on A is readable on B. Keepalives
+/// are minutes apart, so a push is stored on its own, not when a ping comes.
 #[test]
 fn live_sessions_push_new_posts() {
     let [a, b] = ["a", "b"].map(TestNode::new);
     a.follow(&b);
     b.follow(&a);
-    let (mut server_b, address) = serve(&b, &[]);
+    let (mut server_b, address) = serve(&b, &["--timeout", "600"]);
     a.ok(&["pub", "add", &address]);
-    let (mut server_a, _) = serve(&a, &[]);
+    let (mut server_a, _) = serve(&a, &["--timeout", "600"]);
     // Logs name the peer (by the name it published, once its feed arrived).
     server_b.expect(WAIT, "live with a", |l| l.starts_with("in sync with a (@"));
     server_a.expect(WAIT, "live with b", |l| l.starts_with("in sync with b (@"));
