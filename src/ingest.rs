@@ -815,6 +815,38 @@ mod tests {
         );
     }
 
+    /// The verifier thread packs every valid message's content with the dictionary it was
+    /// given, exactly as the writer would, so the writer thread only writes; a forged message
+    /// is left alone.
+    #[test]
+    fn contents_are_packed_beside_verification() {
+        let me = Identity::from_seed(&[1; 32]);
+        let posts: Vec<String> = (0..300)
+            .map(|i| format!(r#"{{"type":"post","text":"a post about the weather, number {i}"}}"#))
+            .collect();
+        let mut messages = feed(&me, &posts);
+        messages[7].envelope[150] ^= 1;
+        let samples: Vec<Vec<u8>> = messages.iter().map(|m| m.content.clone()).collect();
+        let dictionary = store::pack::train(&samples).expect("a dictionary");
+        let packer = |key| store::Packer::new(key, &dictionary).expect("a packer");
+        let fresh = messages
+            .iter()
+            .map(|m| (m.clone(), "test".to_owned()))
+            .collect();
+        let checked = Checked::verify(fresh, Vec::new(), Some(packer(3)));
+        let mut writers = packer(3);
+        for (i, (m, packing)) in messages.iter().zip(&checked.packed).enumerate() {
+            let as_writer = writers.pack(&m.content);
+            match (packing, i) {
+                (Packing::Untried, 7) => {}
+                (Packing::With(3, bytes), i) if i != 7 && as_writer.as_ref() == Some(bytes) => {}
+                (Packing::Raw, i) if i != 7 && as_writer.is_none() => {}
+                _ => panic!("message {i} was not packed as the writer would"),
+            }
+        }
+        assert_eq!(checked.packed.len(), messages.len());
+    }
+
     /// A feed we do not replicate is not stored, but the name its own signed `about` message
     /// gives it is remembered; a forged one is not.
     #[test]

@@ -7,7 +7,7 @@
 
 mod check;
 mod lean;
-mod pack;
+pub(crate) mod pack;
 mod peers;
 pub(crate) mod posts;
 mod schema;
