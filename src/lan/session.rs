@@ -192,8 +192,6 @@ enum Event {
     Wants(Vec<(FeedId, u64)>),
     /// The peer finished answering a want list of ours.
     PeerDone,
-    /// The peer's messages were stored: our store changed.
-    Stored,
     /// The peer is satisfied and will ask for nothing more (one-shot sessions).
     PeerBye,
 }
@@ -319,7 +317,8 @@ fn send_side(
                 sent += push_new(node, writer, &servable, theirs, &mut beyond)?;
                 writer.write(&[DONE])?;
             }
-            Ok(Event::Stored) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+            // Every 200 ms, the store is looked at for what changed (what the peer sent us, too).
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(sent),
         }
         let version = node.store().data_version().unwrap_or(last_version);
@@ -483,10 +482,8 @@ fn receive(
     // latency stays low.
     let mut intake = Intake {
         ingester: Ingester::new(&mut node.store, &node.opener),
-        stored: 0,
         wanted,
         gate,
-        events,
     };
     let mut wants = Vec::new();
     loop {
@@ -534,11 +531,8 @@ fn receive(
 /// The session's ingester, and what it needs to judge what arrives.
 struct Intake<'a> {
     ingester: Ingester<'a>,
-    /// Messages stored so far: when it grows, the sender hears that our store changed.
-    stored: u64,
     wanted: &'a RwLock<ReplicationSet>,
     gate: Option<PubGate>,
-    events: &'a mpsc::Sender<Event>,
 }
 
 impl Intake<'_> {
@@ -566,18 +560,13 @@ impl Intake<'_> {
         self.check()
     }
 
-    /// A peer that sent an invalid message is refused as soon as its batch is checked; the
-    /// sender hears when our store changed.
-    fn check(&mut self) -> Result<(), SessionError> {
+    /// A peer that sent an invalid message is refused as soon as its batch is checked.
+    fn check(&self) -> Result<(), SessionError> {
         let report = &self.ingester.report;
         if report.rejected > 0 {
             let why = report.rejections.iter().find(|r| r.place == "network");
             let why = why.map(|r| r.to_string()).unwrap_or_default();
             return Err(SessionError::Protocol(format!("an invalid message: {why}")));
-        }
-        if report.new > self.stored {
-            self.stored = report.new;
-            let _ = self.events.send(Event::Stored);
         }
         Ok(())
     }
