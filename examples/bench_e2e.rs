@@ -4,8 +4,8 @@
 //! Ceilings: ed25519 verification (one thread, and batches on every core), zstd decoding of the
 //! bundle and compressing it again (on every core, as export does), and SQLite inserts of the
 //! same rows with the store's settings. Runs: import into an empty store, re-import, export of
-//! everything, an incremental export of 1,000 new messages, and import of the export on a
-//! second node. Reports each as messages/s and as a ratio to its ceiling, the store's bytes per
+//! everything, an incremental export of 1,000 new messages, import of the export on a second
+//! node, and LAN sync of the same messages into a third over loopback TCP (`serve` and `sync`). Reports each as messages/s and as a ratio to its ceiling, the store's bytes per
 //! message and where they go (`dbstat`), and peak RSS.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -249,6 +249,21 @@ fn main() {
     let import2_secs = t.elapsed().as_secs_f64();
     assert!(s.is_clean() && s.total().new == e.messages);
 
+    // LAN sync: an empty node c, following the same feeds, takes them from a over loopback
+    // TCP; its ceiling is the import into an empty store above.
+    let a_address = common::serve_on_loopback(a.home());
+    let mut c = Node::init(&dir.path().join("c"), None).unwrap();
+    for feed in common::sample_feeds(feeds) {
+        c.contact(feed, grapevine::content::ContactChange::Follow)
+            .unwrap();
+    }
+    let c_home = c.home().to_owned();
+    drop(c);
+    let t = Instant::now();
+    let synced = common::sync(&c_home, a_address);
+    let lan_secs = t.elapsed().as_secs_f64();
+    assert_eq!(synced.received.new, total, "{synced:?}");
+
     // An incremental export: 1,000 new messages of a's own, for b, which holds the rest (a
     // learns that from b's bundle).
     let back = dir.path().join("back");
@@ -296,6 +311,8 @@ fn main() {
         "import": import,
         "import_over_verify_batch": import / batch_rate,
         "import_of_export": rate(e.messages, import2_secs),
+        "lan_sync": rate(total, lan_secs),
+        "lan_sync_over_import": rate(total, lan_secs) / import,
         "reimport": rate(total, reimport_secs),
         "export_all": rate(e.messages, export_secs),
         "export_over_zstd_compress": rate(e.messages, export_secs) / rate(total, compress_secs),
@@ -342,6 +359,11 @@ fn main() {
     println!(
         "import of export, node b       {:>10.0} /s",
         rate(e.messages, import2_secs)
+    );
+    println!(
+        "LAN sync into node c           {:>10.0} /s  = {:.2} × import into empty store",
+        rate(total, lan_secs),
+        rate(total, lan_secs) / import
     );
     println!(
         "re-import (all already held)   {:>10.0} /s  = {:.2} × batch verify",

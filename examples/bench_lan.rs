@@ -2,11 +2,9 @@
 //! from a bundle, in one run. `cargo run --release --example bench-lan [MESSAGES]`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use grapevine::content::ContactChange;
-use grapevine::lan::{self, ServeOptions};
 use grapevine::node::Node;
 
 #[path = "common/mod.rs"]
@@ -37,40 +35,15 @@ fn main() {
     let server_home = server.home().to_owned();
     drop(server);
 
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let listen = listener.local_addr().unwrap();
-    let options = ServeOptions {
-        listen,
-        discovery: false,
-        discovery_port: 0,
-        announce_every: Duration::from_secs(60),
-        pub_mode: false,
-        network: lan::DEFAULT_NETWORK.into(),
-        timeout: Duration::from_secs(60),
-        keepalive: Duration::from_secs(20),
-        pub_every: Duration::from_secs(3600),
-    };
-    std::thread::spawn(move || lan::serve_on(&server_home, listener, &options, Arc::new(|_| {})));
+    let listen = common::serve_on_loopback(&server_home);
     let client = follower(&dir.path().join("client"), &ids);
     let client_home = client.home().to_owned();
     drop(client);
     let t = Instant::now();
-    let report = lan::sync(
-        &client_home,
-        &listen.to_string(),
-        lan::DEFAULT_NETWORK,
-        Duration::from_secs(60),
-    )
-    .unwrap();
+    let report = common::sync(&client_home, listen);
     let lan_secs = t.elapsed().as_secs_f64();
     assert_eq!(report.received.new, total, "{report:?}");
-    let again = lan::sync(
-        &client_home,
-        &listen.to_string(),
-        lan::DEFAULT_NETWORK,
-        Duration::from_secs(60),
-    )
-    .unwrap();
+    let again = common::sync(&client_home, listen);
 
     let bundle_rate = total as f64 / bundle_secs;
     let lan_rate = total as f64 / lan_secs;

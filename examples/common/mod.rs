@@ -78,3 +78,38 @@ pub fn count_arg(default: u64) -> u64 {
         .and_then(|a| a.parse().ok())
         .unwrap_or(default)
 }
+
+/// Serves `home` on a loopback port, in a thread of this process, for the rest of the run;
+/// returns the address to sync with.
+pub fn serve_on_loopback(home: &Path) -> std::net::SocketAddr {
+    use std::time::Duration;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = listener.local_addr().unwrap();
+    let options = grapevine::lan::ServeOptions {
+        listen,
+        discovery: false,
+        discovery_port: 0,
+        announce_every: Duration::from_secs(60),
+        pub_mode: false,
+        network: grapevine::lan::DEFAULT_NETWORK.into(),
+        timeout: Duration::from_secs(60),
+        keepalive: Duration::from_secs(20),
+        pub_every: Duration::from_secs(3600),
+    };
+    let home = home.to_owned();
+    std::thread::spawn(move || {
+        grapevine::lan::serve_on(&home, listener, &options, std::sync::Arc::new(|_| {}))
+    });
+    listen
+}
+
+/// One `grapevine sync` of `home` with `address`, as the command runs it.
+pub fn sync(home: &Path, address: std::net::SocketAddr) -> grapevine::lan::SessionReport {
+    grapevine::lan::sync(
+        home,
+        &address.to_string(),
+        grapevine::lan::DEFAULT_NETWORK,
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap()
+}
