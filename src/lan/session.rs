@@ -470,7 +470,7 @@ fn push_new(
 /// The receiving half: parses frames, ingests messages of wanted feeds, and tells the sender.
 fn receive(
     home: &Path,
-    mut reader: FrameReader,
+    reader: FrameReader,
     wanted: &RwLock<ReplicationSet>,
     gate: Option<PubGate>,
     theirs: &Mutex<HashMap<FeedId, u64>>,
@@ -485,14 +485,25 @@ fn receive(
         wanted,
         gate,
     };
+    let ended = read_frames(reader, &mut intake, theirs, events);
+    // However the session ended, what arrived and checks out is kept.
+    let settled = intake.settle();
+    ended.and(settled)?;
+    Ok(intake.ingester.finish()?)
+}
+
+/// Reads frames until the peer closes the connection.
+fn read_frames(
+    mut reader: FrameReader,
+    intake: &mut Intake<'_>,
+    theirs: &Mutex<HashMap<FeedId, u64>>,
+    events: &mpsc::Sender<Event>,
+) -> Result<(), SessionError> {
     let mut wants = Vec::new();
     loop {
         let frame = match reader.read() {
             Ok(frame) => frame,
-            Err(FrameError::Closed) => {
-                intake.settle()?;
-                return Ok(intake.ingester.finish()?);
-            }
+            Err(FrameError::Closed) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
         match parse_frame(&frame)? {

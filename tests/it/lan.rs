@@ -5,7 +5,11 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use grapevine::identity::Identity;
+use grapevine::lan::frame::{FrameWriter, MAX_PAYLOAD, handshake};
 use grapevine::lan::limits::{MAX_HANDSHAKES, MAX_HANDSHAKES_PER_ADDRESS};
+use grapevine::lan::session::{Frame, parse_frame};
+use grapevine::message::{ContentKind, Message};
 
 use crate::harness::{Running, TestNode, eventually, import_counts};
 
@@ -141,29 +145,15 @@ fn misbehaving_peers_are_dropped_and_serve_carries_on() {
     assert_eq!(b.posts(&a.id()), ["still works"]);
 }
 
-/// A peer that slips one forged message into a long stream is dropped, naming it. Nothing
-/// forged is stored; the valid messages before it are kept; serve carries on. The forgery sits
-/// mid-stream in full frames, so it is caught by the batched, overlapped ingest, not only at
-/// the end of a burst.
-#[test]
-fn a_peer_that_sends_a_forged_message_is_dropped() {
-    use grapevine::identity::Identity;
-    use grapevine::lan::frame::{MAX_PAYLOAD, handshake};
-    use grapevine::message::{ContentKind, Message};
-
-    let b = TestNode::new("b");
-    let carol = Identity::from_seed(&[7; 32]);
-    b.follow_id(&carol.feed_id().to_string());
-    let (mut server, address) = serve(&b, &[]);
-
-    let total = 10_000u64;
-    let forged_at = 5_000u64;
+/// `count` messages of `author`'s feed from sequence 1, as full `messages` frames; the
+/// signature of message `forged` (if any) has one bit flipped.
+fn message_frames(author: &Identity, count: u64, forged: Option<u64>) -> Vec<Vec<u8>> {
     let mut frames = vec![vec![2u8]];
     let mut previous = None;
-    for seq in 1..=total {
+    for seq in 1..=count {
         let text = format!(r#"{{"type":"post","text":"{seq}"}}"#);
         let mut m = Message::create(
-            &carol,
+            author,
             seq,
             previous,
             0,
@@ -172,7 +162,7 @@ fn a_peer_that_sends_a_forged_message_is_dropped() {
         )
         .unwrap();
         previous = Some(m.id);
-        if seq == forged_at {
+        if Some(seq) == forged {
             m.envelope[150] ^= 1;
         }
         if frames.last().unwrap().len() + m.record_len() > MAX_PAYLOAD {
@@ -180,12 +170,36 @@ fn a_peer_that_sends_a_forged_message_is_dropped() {
         }
         m.write_record(frames.last_mut().unwrap());
     }
-    let rogue = Identity::from_seed(&[9; 32]);
-    let stream = TcpStream::connect(&address).unwrap();
+    frames
+}
+
+/// A peer of our own making: it completes the handshake with `address` and sends an empty
+/// want list. Returns its frame writer and a handle on the raw connection.
+fn rogue_peer(address: &str) -> (FrameWriter, TcpStream) {
+    let stream = TcpStream::connect(address).unwrap();
+    let raw = stream.try_clone().unwrap();
     let network = grapevine::lan::network_key(grapevine::lan::DEFAULT_NETWORK);
+    let rogue = Identity::from_seed(&[9; 32]);
     let (_, _reader, mut writer) =
         handshake(stream, &rogue, &network, true, WAIT, WAIT).expect("handshake");
     writer.write(&[1, 0]).expect("an empty want list");
+    (writer, raw)
+}
+
+/// A peer that slips one forged message into a long stream is dropped, naming it. Nothing
+/// forged is stored; the valid messages before it are kept; serve carries on. The forgery sits
+/// mid-stream in full frames, so it is caught by the batched, overlapped ingest, not only at
+/// the end of a burst.
+#[test]
+fn a_peer_that_sends_a_forged_message_is_dropped() {
+    let b = TestNode::new("b");
+    let carol = Identity::from_seed(&[7; 32]);
+    b.follow_id(&carol.feed_id().to_string());
+    let (mut server, address) = serve(&b, &[]);
+
+    let forged_at = 5_000u64;
+    let frames = message_frames(&carol, 10_000, Some(forged_at));
+    let (mut writer, _) = rogue_peer(&address);
     for frame in &frames {
         if writer.write(frame).is_err() {
             break; // dropped already
@@ -213,6 +227,36 @@ fn a_peer_that_sends_a_forged_message_is_dropped() {
     b.post("still serving");
     a.ok(&["sync", &address]);
     assert_eq!(a.posts(&b.id()), ["still serving"]);
+}
+
+/// A session that breaks off mid-burst (here: bytes that are no frame) still keeps the valid
+/// messages that arrived before the break, though no frame ended their burst.
+#[test]
+fn a_session_cut_short_keeps_what_arrived() {
+    let b = TestNode::new("b");
+    let carol = Identity::from_seed(&[7; 32]);
+    b.follow_id(&carol.feed_id().to_string());
+    let (mut server, address) = serve(&b, &[]);
+
+    let frames = message_frames(&carol, 1_000, None);
+    let (mut writer, mut raw) = rogue_peer(&address);
+    let mut sent = 0;
+    for frame in &frames[..2] {
+        match parse_frame(frame) {
+            Ok(Frame::Messages(messages)) => sent += messages.len(),
+            other => panic!("{other:?}"),
+        }
+        writer.write(frame).unwrap();
+    }
+    // A frame whose authentication tag cannot hold.
+    raw.write_all(&[0, 0, 0, 40]).unwrap();
+    raw.write_all(&[0x5a; 40]).unwrap();
+    server.expect(WAIT, "the broken session dropped", |l| {
+        l.starts_with("dropped")
+    });
+    let held = b.feed(&carol.feed_id().to_string());
+    assert_eq!(held.len(), sent, "the messages of the two frames sent");
+    assert_eq!(held[0]["sequence"], sent, "{}", held[0]);
 }
 
 /// A TCP connection to `to` from the loopback address `source` (127.0.0.0/8 is all ours).
