@@ -259,6 +259,58 @@ fn a_session_cut_short_keeps_what_arrived() {
     assert_eq!(held[0]["sequence"], sent, "{}", held[0]);
 }
 
+/// A want list may name 200,000 feeds (bundle-format/lan-protocol.md); a peer whose list runs
+/// past that, across `more` frames, is dropped with the reason.
+#[test]
+fn want_lists_are_capped_at_two_hundred_thousand_feeds() {
+    let b = TestNode::new("b");
+    let (mut server, address) = serve(&b, &[]);
+    let want_frames = |feeds: u32| -> Vec<Vec<u8>> {
+        let per_frame = (MAX_PAYLOAD - 2) / 40;
+        let entries: Vec<u32> = (0..feeds).collect();
+        let chunks: Vec<&[u32]> = entries.chunks(per_frame).collect();
+        chunks
+            .iter()
+            .enumerate()
+            .map(|(i, chunk)| {
+                let mut frame = vec![1u8, u8::from(i + 1 < chunks.len())];
+                for n in chunk.iter() {
+                    let mut feed = [0u8; 32];
+                    feed[..4].copy_from_slice(&n.to_be_bytes());
+                    frame.extend_from_slice(&feed);
+                    frame.extend_from_slice(&0u64.to_be_bytes());
+                }
+                frame
+            })
+            .collect()
+    };
+    let send = |frames: &[Vec<u8>]| {
+        let (mut writer, raw) = rogue_peer(&address);
+        for frame in frames {
+            if writer.write(frame).is_err() {
+                break;
+            }
+        }
+        let _ = writer.write(&[3]);
+        let _ = writer.write(&[5]);
+        (writer, raw)
+    };
+
+    let ended = |l: &str| l.contains(" ended: ") || l.starts_with("dropped");
+    let at_limit = send(&want_frames(200_000));
+    let line = server.expect(WAIT, "the session at the limit", ended);
+    assert!(line.contains(" ended: "), "{line}");
+    drop(at_limit);
+
+    let over = send(&want_frames(200_001));
+    let line = server.expect(WAIT, "the session over the limit", ended);
+    assert!(
+        line.contains("a want list of more than 200000 feeds"),
+        "{line}"
+    );
+    drop(over);
+}
+
 /// A TCP connection to `to` from the loopback address `source` (127.0.0.0/8 is all ours).
 fn connect_from(source: [u8; 4], to: &str) -> TcpStream {
     use socket2::{Domain, Socket, Type};
