@@ -314,14 +314,31 @@ fn kills_during_watch() {
     drop(running);
     let mut rng = Rng::new("watch");
     let mut partial = 0;
-    for round in 0..rounds() {
+    // The latest kill that found nothing done yet, and the earliest that found it all done.
+    let (mut before, mut after) = (Duration::ZERO, span);
+    let mut round = 0;
+    let rounds = rounds();
+    // Stratified kills over the whole run; then, if none landed mid-work (the watcher's
+    // start-up can take most of the run on a busy machine), up to 8 more, each halfway
+    // between the last kill that came too early and the first that came too late.
+    while round < rounds || (partial == 0 && round < rounds + 8) {
+        let delay = if round < rounds {
+            rng.moment(span, round, rounds)
+        } else {
+            before + (after - before) / 2
+        };
         reset(&node, &fresh);
         remove_own(&node, folder.path());
-        let delay = rng.moment(span, round, rounds());
         let landed = kill_after(&node, &watch, delay);
         let after_kill = held(&node);
         let temps = final_names_complete(folder.path());
-        partial += u32::from(landed && ((after_kill > 0 && after_kill < DIARY) || temps > 0));
+        let mid_work = landed && ((after_kill > 0 && after_kill < DIARY) || temps > 0);
+        partial += u32::from(mid_work);
+        if !mid_work && after_kill == 0 {
+            before = before.max(delay);
+        } else if !mid_work {
+            after = after.min(delay);
+        }
         // The re-run is ready once its first pass over the folder is done: the diary held, and
         // our own bundle there (written now, or by the killed run if it got that far).
         let mut again: Running = node.spawn(&watch);
@@ -344,11 +361,11 @@ fn kills_during_watch() {
             .count();
         assert_eq!(own, 1, "round {round}: one own bundle in the folder");
         eprintln!("watch round {round}: killed at {delay:?} with {after_kill} held");
+        round += 1;
     }
     assert!(
-        partial > 0 || rounds() < 4,
-        "no kill landed mid-import or mid-write ({} rounds of {span:?})",
-        rounds()
+        partial > 0 || rounds < 4,
+        "no kill landed mid-import or mid-write ({round} rounds of {span:?})"
     );
 }
 
