@@ -252,11 +252,7 @@ fn main() {
     // LAN sync: an empty node c, following the same feeds, takes them from a over loopback
     // TCP; its ceiling is the import into an empty store above.
     let a_address = common::serve_on_loopback(a.home());
-    let mut c = Node::init(&dir.path().join("c"), None).unwrap();
-    for feed in common::sample_feeds(feeds) {
-        c.contact(feed, grapevine::content::ContactChange::Follow)
-            .unwrap();
-    }
+    let c = common::follower(&dir.path().join("c"), &common::sample_feeds(feeds));
     let c_home = c.home().to_owned();
     drop(c);
     let t = Instant::now();

@@ -4,19 +4,8 @@
 
 use std::time::Instant;
 
-use grapevine::content::ContactChange;
-use grapevine::node::Node;
-
 #[path = "common/mod.rs"]
 mod common;
-
-fn follower(home: &std::path::Path, feeds: &[grapevine::FeedId]) -> Node {
-    let mut node = Node::init(home, None).unwrap();
-    for feed in feeds {
-        node.contact(*feed, ContactChange::Follow).unwrap();
-    }
-    node
-}
 
 fn main() {
     let total: u64 = common::count_arg(100_000);
@@ -27,7 +16,7 @@ fn main() {
     let ids = common::sample_feeds(feeds);
 
     // Ceiling for this run: the same messages imported from the bundle.
-    let mut server = follower(&dir.path().join("server"), &ids);
+    let mut server = common::follower(&dir.path().join("server"), &ids);
     let t = Instant::now();
     let s = server.import(std::slice::from_ref(&path)).unwrap();
     let bundle_secs = t.elapsed().as_secs_f64();
@@ -36,7 +25,7 @@ fn main() {
     drop(server);
 
     let listen = common::serve_on_loopback(&server_home);
-    let client = follower(&dir.path().join("client"), &ids);
+    let client = common::follower(&dir.path().join("client"), &ids);
     let client_home = client.home().to_owned();
     drop(client);
     let t = Instant::now();

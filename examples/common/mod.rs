@@ -113,3 +113,13 @@ pub fn sync(home: &Path, address: std::net::SocketAddr) -> grapevine::lan::Sessi
     )
     .unwrap()
 }
+
+/// A new node at `home` that follows `feeds`.
+pub fn follower(home: &Path, feeds: &[FeedId]) -> grapevine::node::Node {
+    let mut node = grapevine::node::Node::init(home, None).unwrap();
+    for feed in feeds {
+        node.contact(*feed, grapevine::content::ContactChange::Follow)
+            .unwrap();
+    }
+    node
+}
