@@ -65,6 +65,69 @@ impl Rng {
     }
 }
 
+/// Kill moments for one operation: stratified over the whole run; then, if none landed
+/// mid-work (start-up, or commits late in a pipelined run, can leave that window narrow on a
+/// busy machine), up to 8 more, each halfway between the latest kill that came too early and
+/// the earliest that came too late.
+struct Moments {
+    rng: Rng,
+    span: Duration,
+    rounds: u32,
+    round: u32,
+    early: Duration,
+    late: Duration,
+    mid_work: u32,
+}
+
+impl Moments {
+    fn new(what: &str, span: Duration) -> Self {
+        Self {
+            rng: Rng::new(what),
+            span,
+            rounds: rounds(),
+            round: 0,
+            early: Duration::ZERO,
+            late: span,
+            mid_work: 0,
+        }
+    }
+
+    /// The next round and the moment of its kill, while more are due.
+    fn next(&mut self) -> Option<(u32, Duration)> {
+        let round = self.round;
+        let stratified = round < self.rounds;
+        if !stratified && (self.mid_work > 0 || round >= self.rounds + 8) {
+            return None;
+        }
+        self.round += 1;
+        Some(if stratified {
+            (round, self.rng.moment(self.span, round, self.rounds))
+        } else {
+            (round, self.early + (self.late - self.early) / 2)
+        })
+    }
+
+    /// Where the kill at `delay` landed: mid-work, or else before anything was done or after.
+    fn landed(&mut self, delay: Duration, mid_work: bool, nothing_done: bool) {
+        if mid_work {
+            self.mid_work += 1;
+        } else if nothing_done {
+            self.early = self.early.max(delay);
+        } else {
+            self.late = self.late.min(delay);
+        }
+    }
+
+    fn check(&self, what: &str) {
+        assert!(
+            self.mid_work > 0 || self.rounds < 4,
+            "no kill landed {what} ({} rounds of {:?})",
+            self.round,
+            self.span
+        );
+    }
+}
+
 /// One author's long diary, written once as a bundle named as that author's drop-folder file.
 struct Diary {
     author: Identity,
@@ -189,14 +252,13 @@ fn kills_during_import() {
     let (fresh, node) = (template(false), TestNode::new("victim"));
     let args = ["import", path_str(&d.bundle)];
     let span = calibrate(&node, &fresh, &args);
-    let mut rng = Rng::new("import");
-    let mut partial = 0;
-    for round in 0..rounds() {
+    let mut moments = Moments::new("import", span);
+    while let Some((round, delay)) = moments.next() {
         reset(&node, &fresh);
-        let delay = rng.moment(span, round, rounds());
         let landed = kill_after(&node, &args, delay);
         let after_kill = held(&node);
-        partial += u32::from(landed && after_kill > 0 && after_kill < DIARY);
+        let mid_work = landed && after_kill > 0 && after_kill < DIARY;
+        moments.landed(delay, mid_work, after_kill == 0);
         node.ok(&args);
         assert_eq!(
             held(&node),
@@ -205,11 +267,7 @@ fn kills_during_import() {
         );
         eprintln!("import round {round}: killed at {delay:?} with {after_kill} held");
     }
-    assert!(
-        partial > 0 || rounds() < 4,
-        "no kill landed between import commits in {} rounds of {span:?}",
-        rounds()
-    );
+    moments.check("between import commits");
 }
 
 /// Kill rounds against `export` into a folder: only complete bundles under final names, and
@@ -257,16 +315,15 @@ fn kills_during_sync_dir() {
     fs::copy(&d.bundle, folder.path().join(d.bundle.file_name().unwrap())).unwrap();
     let args = ["sync-dir", path_str(folder.path())];
     let span = calibrate(&node, &fresh, &args);
-    let mut rng = Rng::new("sync-dir");
-    let mut partial = 0;
-    for round in 0..rounds() {
+    let mut moments = Moments::new("sync-dir", span);
+    while let Some((round, delay)) = moments.next() {
         reset(&node, &fresh);
         remove_own(&node, folder.path());
-        let delay = rng.moment(span, round, rounds());
         let landed = kill_after(&node, &args, delay);
         let after_kill = held(&node);
         let temps = final_names_complete(folder.path());
-        partial += u32::from(landed && ((after_kill > 0 && after_kill < DIARY) || temps > 0));
+        let mid_work = landed && ((after_kill > 0 && after_kill < DIARY) || temps > 0);
+        moments.landed(delay, mid_work, after_kill == 0 && temps == 0);
         node.ok(&args);
         assert_eq!(
             held(&node),
@@ -276,11 +333,7 @@ fn kills_during_sync_dir() {
         assert_eq!(final_names_complete(folder.path()), 0);
         eprintln!("sync-dir round {round}: killed at {delay:?} with {after_kill} held");
     }
-    assert!(
-        partial > 0 || rounds() < 4,
-        "no kill landed mid-import or mid-write ({} rounds of {span:?})",
-        rounds()
-    );
+    moments.check("mid-import or mid-write");
 }
 
 /// Removes `node`'s own files (and temporaries) from a drop folder, for a fresh round.
@@ -312,33 +365,15 @@ fn kills_during_watch() {
     });
     let span = start.elapsed();
     drop(running);
-    let mut rng = Rng::new("watch");
-    let mut partial = 0;
-    // The latest kill that found nothing done yet, and the earliest that found it all done.
-    let (mut before, mut after) = (Duration::ZERO, span);
-    let mut round = 0;
-    let rounds = rounds();
-    // Stratified kills over the whole run; then, if none landed mid-work (the watcher's
-    // start-up can take most of the run on a busy machine), up to 8 more, each halfway
-    // between the last kill that came too early and the first that came too late.
-    while round < rounds || (partial == 0 && round < rounds + 8) {
-        let delay = if round < rounds {
-            rng.moment(span, round, rounds)
-        } else {
-            before + (after - before) / 2
-        };
+    let mut moments = Moments::new("watch", span);
+    while let Some((round, delay)) = moments.next() {
         reset(&node, &fresh);
         remove_own(&node, folder.path());
         let landed = kill_after(&node, &watch, delay);
         let after_kill = held(&node);
         let temps = final_names_complete(folder.path());
         let mid_work = landed && ((after_kill > 0 && after_kill < DIARY) || temps > 0);
-        partial += u32::from(mid_work);
-        if !mid_work && after_kill == 0 {
-            before = before.max(delay);
-        } else if !mid_work {
-            after = after.min(delay);
-        }
+        moments.landed(delay, mid_work, after_kill == 0 && temps == 0);
         // The re-run is ready once its first pass over the folder is done: the diary held, and
         // our own bundle there (written now, or by the killed run if it got that far).
         let mut again: Running = node.spawn(&watch);
@@ -361,12 +396,8 @@ fn kills_during_watch() {
             .count();
         assert_eq!(own, 1, "round {round}: one own bundle in the folder");
         eprintln!("watch round {round}: killed at {delay:?} with {after_kill} held");
-        round += 1;
     }
-    assert!(
-        partial > 0 || rounds < 4,
-        "no kill landed mid-import or mid-write ({round} rounds of {span:?})"
-    );
+    moments.check("mid-import or mid-write");
 }
 
 /// Kill rounds against a LAN session, on either side: the receiving `sync` client, or the
@@ -379,11 +410,9 @@ fn kills_during_lan_sessions() {
     let (mut holder_serve, holder_address) = crate::lan::serve(&holder, &[]);
     let pull = ["sync", holder_address.as_str()];
     let span = calibrate(&receiver, &fresh, &pull);
-    let mut rng = Rng::new("lan");
-    let mut partial = 0;
-    for round in 0..rounds() {
+    let mut moments = Moments::new("lan", span);
+    while let Some((round, delay)) = moments.next() {
         reset(&receiver, &fresh);
-        let delay = rng.moment(span, round, rounds());
         let landed = if round % 2 == 0 {
             // The receiving client dies.
             kill_after(&receiver, &pull, delay)
@@ -403,7 +432,8 @@ fn kills_during_lan_sessions() {
             running
         };
         let after_kill = held(&receiver);
-        partial += u32::from(landed && after_kill > 0 && after_kill < DIARY);
+        let mid_work = landed && after_kill > 0 && after_kill < DIARY;
+        moments.landed(delay, mid_work, after_kill == 0);
         let again = receiver.run(&pull);
         assert!(
             again.status.success(),
@@ -419,9 +449,5 @@ fn kills_during_lan_sessions() {
         eprintln!("lan round {round}: killed at {delay:?} with {after_kill} held");
     }
     holder_serve.drain(Duration::from_millis(10));
-    assert!(
-        partial > 0 || rounds() < 4,
-        "no kill landed mid-session ({} rounds of {span:?})",
-        rounds()
-    );
+    moments.check("mid-session");
 }
