@@ -15,7 +15,6 @@ use std::time::Instant;
 mod common;
 
 use ed25519_dalek::{Signer, SigningKey};
-use grapevine::identity::Identity;
 use grapevine::node::Node;
 use grapevine::signature;
 
@@ -206,12 +205,7 @@ fn main() {
     let path = dir.path().join("carried.gvb");
     let sign_rate = common::sample_bundle(&path, feeds, per_feed);
 
-    let mut a = Node::init(&dir.path().join("a"), None).unwrap();
-    for f in 0..feeds {
-        let feed = Identity::from_seed(&[f as u8 + 1; 32]).feed_id();
-        a.contact(feed, grapevine::content::ContactChange::Follow)
-            .unwrap();
-    }
+    let mut a = common::follower(&dir.path().join("a"), &common::sample_feeds(feeds));
     // The carried bundle holds the feeds' posts only; a's own follow messages are a's feed.
     let t = Instant::now();
     let cpu = cpu_secs();

@@ -95,21 +95,9 @@ impl Store {
 
     /// [`Self::write`], with the packer for new content (`None` until a dictionary is trained).
     pub(crate) fn write_packing(&mut self) -> Result<(Transaction<'_>, Option<&mut pack::Packer>)> {
-        let newest: Option<i64> =
-            self.conn
-                .query_row("SELECT max(key) FROM dictionaries", [], |r| r.get(0))?;
+        let newest = self.newest_dictionary()?;
         if newest != self.packer.as_ref().map(pack::Packer::key) {
-            self.packer = match newest {
-                Some(key) => {
-                    let bytes: Vec<u8> = self.conn.query_row(
-                        "SELECT bytes FROM dictionaries WHERE key = ?1",
-                        [key],
-                        |r| r.get(0),
-                    )?;
-                    Some(packer(key, &bytes)?)
-                }
-                None => None,
-            };
+            self.packer = newest.map(|key| self.packer_for(key)).transpose()?;
         }
         let tx = self
             .conn
@@ -120,15 +108,26 @@ impl Store {
     /// A packer of its own for the newest dictionary (`None` before one is trained), to pack
     /// content on another thread before it is written.
     pub(crate) fn spare_packer(&self) -> Result<Option<pack::Packer>> {
-        let newest: Option<(i64, Vec<u8>)> = self
+        self.newest_dictionary()?
+            .map(|key| self.packer_for(key))
+            .transpose()
+    }
+
+    /// The key of the newest content dictionary, if one is trained.
+    fn newest_dictionary(&self) -> Result<Option<i64>> {
+        Ok(self
             .conn
-            .query_row(
-                "SELECT key, bytes FROM dictionaries ORDER BY key DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        newest.map(|(key, bytes)| packer(key, &bytes)).transpose()
+            .query_row("SELECT max(key) FROM dictionaries", [], |r| r.get(0))?)
+    }
+
+    /// A packer for the stored dictionary `key`.
+    fn packer_for(&self, key: i64) -> Result<pack::Packer> {
+        let bytes: Vec<u8> = self.conn.query_row(
+            "SELECT bytes FROM dictionaries WHERE key = ?1",
+            [key],
+            |r| r.get(0),
+        )?;
+        packer(key, &bytes)
     }
 
     /// Trains the store's content dictionary once it has taken in [`pack::TRAIN_AT`] linked
