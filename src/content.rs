@@ -126,9 +126,27 @@ fn words_after(sigil: char, text: &str) -> Vec<&str> {
     out
 }
 
-/// The plaintext of a private message: a post that names everyone who can read it.
-pub fn private_post(text: &str, recipients: &[FeedId]) -> Value {
-    json!({ "type": "post", "text": text, "recipients": recipients })
+/// The plaintext of a private message: a post that names everyone who can read it, answering
+/// `reply` when given.
+pub fn private_post(text: &str, recipients: &[FeedId], reply: Option<MessageId>) -> Value {
+    let mut value = json!({ "type": "post", "text": text, "recipients": recipients });
+    if let Some(to) = reply {
+        value["reply"] = json!(to);
+    }
+    value
+}
+
+/// The messages a content links to as a reader reads them: a post's `reply` and a vote's
+/// `link` (messages.md "Private conversations stay private").
+pub fn links(content: &Value) -> Vec<MessageId> {
+    let mut out = Vec::new();
+    if let Some(reply) = read_post(content).and_then(|p| p.reply) {
+        out.push(reply);
+    }
+    if let Some((link, _)) = read_vote(content) {
+        out.push(link);
+    }
+    out
 }
 
 /// `{"type":"about","about":FEED,"name":…}`: how a feed wants to be called.

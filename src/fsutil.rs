@@ -28,6 +28,33 @@ pub fn write_atomically<T>(
     path: &Path,
     write: impl FnOnce(&mut io::BufWriter<File>) -> io::Result<T>,
 ) -> io::Result<T> {
+    write_via_temp(path, write, |temp, path| fs::rename(temp, path))
+}
+
+/// [`write_atomically`], but never over an existing file: if `path` exists by the time the
+/// file is complete, it fails with `AlreadyExists` and leaves that file as it was. Where the
+/// file system has hard links the check and the move are one step; elsewhere (FAT through
+/// FUSE) the check comes just before the rename.
+pub fn write_new_atomically<T>(
+    path: &Path,
+    write: impl FnOnce(&mut io::BufWriter<File>) -> io::Result<T>,
+) -> io::Result<T> {
+    write_via_temp(path, write, |temp, path| match fs::hard_link(temp, path) {
+        Ok(()) => fs::remove_file(temp),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+        Err(_) if path.exists() => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} appeared while it was written", path.display()),
+        )),
+        Err(_) => fs::rename(temp, path),
+    })
+}
+
+fn write_via_temp<T>(
+    path: &Path,
+    write: impl FnOnce(&mut io::BufWriter<File>) -> io::Result<T>,
+    place: impl FnOnce(&Path, &Path) -> io::Result<()>,
+) -> io::Result<T> {
     let temp = temp_name(path);
     let result = (|| -> io::Result<T> {
         let file = OpenOptions::new()
@@ -40,7 +67,7 @@ pub fn write_atomically<T>(
         writer.flush()?;
         let file = writer.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        fs::rename(&temp, path)?;
+        place(&temp, path)?;
         Ok(value)
     })();
     if result.is_err() {
@@ -78,5 +105,24 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path()).expect("listing").count(), 0);
         write_atomically(&path, |w| w.write_all(b"whole")).expect("writes");
         assert_eq!(fs::read(&path).expect("reads"), b"whole");
+    }
+
+    /// A new file never replaces one that is there, and leaves no temporary file behind.
+    #[test]
+    fn a_new_file_never_replaces_another() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("b.gvb");
+        fs::write(&path, b"planted").expect("plant");
+        let refused = write_new_atomically(&path, |w| w.write_all(b"ours"));
+        assert_eq!(
+            refused.map_err(|e| e.kind()),
+            Err(io::ErrorKind::AlreadyExists)
+        );
+        assert_eq!(fs::read(&path).expect("reads"), b"planted");
+        assert_eq!(fs::read_dir(dir.path()).expect("listing").count(), 1);
+        let fresh = dir.path().join("c.gvb");
+        write_new_atomically(&fresh, |w| w.write_all(b"ours")).expect("writes");
+        assert_eq!(fs::read(&fresh).expect("reads"), b"ours");
+        assert_eq!(fs::read_dir(dir.path()).expect("listing").count(), 2);
     }
 }

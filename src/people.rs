@@ -43,6 +43,9 @@ pub struct Names {
     /// The device that stands for each device's person when it is named: ours, else one we
     /// follow, else the smallest id.
     lead: HashMap<FeedId, FeedId>,
+    /// Feeds we block: their own names are neither shown nor resolved (a blocked feed calling
+    /// itself "alice" must not pass for alice); only a petname or the id names them.
+    blocked: HashSet<FeedId>,
 }
 
 impl Names {
@@ -59,12 +62,18 @@ impl Names {
         }
         let devices = Devices::new(store.device_claims()?);
         let mine = devices.person(&me);
-        let followed: HashSet<FeedId> = store
-            .edges()?
-            .into_iter()
+        let edges = store.edges()?;
+        let followed: HashSet<FeedId> = edges
+            .iter()
             .filter(|e| e.following && !e.blocking && mine.contains(&e.from))
             .map(|e| e.to)
             .collect();
+        let blocked: HashSet<FeedId> = edges
+            .iter()
+            .filter(|e| e.blocking && mine.contains(&e.from))
+            .map(|e| e.to)
+            .collect();
+        own.retain(|feed, _| !blocked.contains(feed));
         let mut person_names = HashMap::new();
         let mut lead = HashMap::new();
         for person in devices.persons() {
@@ -91,7 +100,13 @@ impl Names {
             devices,
             person_names,
             lead,
+            blocked,
         })
+    }
+
+    /// Whether we block `feed`.
+    pub fn is_blocked(&self, feed: &FeedId) -> bool {
+        self.blocked.contains(feed)
     }
 
     /// The raw name shown for `feed`: its petname › its person's name › its own name.
@@ -206,7 +221,7 @@ impl Names {
             let mut found: Vec<FeedId> = store
                 .known_feeds()?
                 .into_iter()
-                .filter(|f| f.base32().starts_with(&prefix))
+                .filter(|f| f.base32().starts_with(&prefix) && !self.blocked.contains(f))
                 .collect();
             found.sort();
             match found.len() {

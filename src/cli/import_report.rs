@@ -103,6 +103,7 @@ pub fn import_json(names: &Names, summary: &ImportSummary) -> Value {
         "unreadable": summary.unreadable.iter().map(|(p, e)| json!({"file": p, "error": e})).collect::<Vec<_>>(),
         "not_for_you": summary.not_for_us,
         "not_wanted_feeds": summary.not_wanted_feeds().iter().map(|f| names.json(f)).collect::<Vec<_>>(),
+        "blocked_feeds": summary.blocked.len(),
     })
 }
 
@@ -168,6 +169,16 @@ pub fn import_text(names: &Names, summary: &ImportSummary) -> String {
                 names.name(feed)
             );
         }
+    }
+    if !summary.blocked.is_empty() {
+        text += &format!(
+            "\n{} ignored",
+            count(
+                summary.blocked.len() as u64,
+                "blocked feed's files",
+                "blocked feeds' files"
+            )
+        );
     }
     let unwanted = summary.not_wanted_feeds();
     if !unwanted.is_empty() {

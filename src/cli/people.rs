@@ -30,7 +30,8 @@ pub enum People {
         #[arg(long)]
         json: bool,
     },
-    /// Stop following someone.
+    /// Stop following someone. Their diary is hidden and no longer carried, not deleted:
+    /// following again shows it at once (it is forgotten after `forget-after-days`).
     Unfollow {
         /// A name, petname, feed id or unique start of one.
         person: String,
@@ -38,8 +39,9 @@ pub enum People {
         #[arg(long)]
         json: bool,
     },
-    /// Block someone: their feed is forgotten here and no longer carried, and your friends
-    /// learn not to carry it for you.
+    /// Block someone: their feed is hidden at once and no longer carried, and your friends
+    /// learn not to carry it for you. `unblock` undoes it at once; what was held is forgotten
+    /// after `forget-after-days` (or with `grapevine forget`).
     Block {
         /// A name, petname, feed id or unique start of one.
         person: String,
@@ -52,6 +54,15 @@ pub enum People {
     },
     /// Stop blocking someone.
     Unblock {
+        /// A name, petname, feed id or unique start of one.
+        person: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget now what is held of someone you unfollowed or blocked, instead of after
+    /// `forget-after-days`.
+    Forget {
         /// A name, petname, feed id or unique start of one.
         person: String,
         /// Print the result as JSON.
@@ -151,6 +162,16 @@ impl People {
                 ContactChange::Unblock,
                 json,
             )?,
+            People::Forget { person, json } => {
+                let feed = resolve_person(&node, &names, &person, true)?;
+                let name = names.name(&feed);
+                let removed = node.forget(&feed)?;
+                if json {
+                    pretty(&json!({ "contact": names.json(&feed), "dropped": removed }))?
+                } else {
+                    format!("forgot {} of {name}", counted(removed, "message"))
+                }
+            }
             People::Petname {
                 person,
                 name,
@@ -206,9 +227,26 @@ fn contact(
     let dropped: u64 = settled.dropped.iter().map(|(_, n)| n).sum();
     if !settled.dropped.is_empty() {
         eprintln!(
-            "dropped {} of {} you no longer replicate",
+            "forgot {} of {} hidden longer than forget-after-days",
             counted(dropped, "message"),
             counted(settled.dropped.len() as u64, "feed")
+        );
+    }
+    let hidden: u64 = settled.hidden.iter().map(|(_, n)| n).sum();
+    if !settled.hidden.is_empty() {
+        eprintln!(
+            "hid {} of {} you no longer replicate: they are not shown or carried, and \
+             come back at once if you undo this (forgotten after {} days, or with \
+             `grapevine forget`)",
+            counted(hidden, "message"),
+            counted(settled.hidden.len() as u64, "feed"),
+            node.forget_after_days()?
+        );
+    }
+    if !settled.shown.is_empty() {
+        eprintln!(
+            "showing again {} hidden before",
+            counted(settled.shown.len() as u64, "feed")
         );
     }
     // Settling may have just taken in their feed and name, or dropped them.
@@ -229,13 +267,15 @@ fn contact(
         value["change"] = json!(verb);
         value["took_in"] = json!(total.new);
         value["dropped"] = json!(dropped);
+        value["hidden"] = json!(hidden);
+        value["shown"] = json!(settled.shown.len());
         return pretty(&value);
     }
     Ok(match change {
         ContactChange::Follow => format!("now following {name}"),
         ContactChange::Unfollow => format!("no longer following {name}"),
         ContactChange::Block => {
-            format!("blocked {name}: nothing of theirs is kept or carried from now on")
+            format!("blocked {name}: nothing of theirs is shown or carried from now on")
         }
         ContactChange::Unblock => format!("no longer blocking {name}"),
     })

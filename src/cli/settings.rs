@@ -338,7 +338,9 @@ fn read_words() -> Result<zeroize::Zeroizing<String>> {
 fn restored_advice(node: &Node) -> String {
     format!(
         "restored your key in {}. Before it writes anything, this node needs your diary's newest \
-         message: import a recent bundle from someone who follows you, or sync with them",
+         message. Run `grapevine sync-dir STICK` on a stick (or shared folder) that someone who \
+         follows you syncs too: your bundle there asks for your diary, their next one brings it, \
+         and your next sync-dir takes it in. `grapevine sync HOST:PORT` with them does it at once",
         node.home().display()
     )
 }
@@ -366,6 +368,7 @@ fn new_passphrase() -> Result<zeroize::Zeroizing<String>> {
 
 fn status(node: &Node, as_json: bool) -> Result<String> {
     let (messages, pending, feeds) = node.store().counts()?;
+    let hidden = node.store().hidden_feeds()?.len();
     let forks = node.store().forks()?;
     let (unread, unread_private) = node.store().unread()?;
     let names = node.names()?;
@@ -396,6 +399,8 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
             })).collect::<Vec<_>>(),
             "watching": grapevine::watch::watching(node).map(|(folders, _)| folders).unwrap_or_default(),
             "fork_proofs": forks.iter().map(|(f, s)| json!({"feed": names.json(f), "sequence": s})).collect::<Vec<_>>(),
+            "restoring": node.restore_wait()?.map(|(held, known)| json!({"held": held, "known": known})),
+            "hidden_feeds": hidden,
         });
         return pretty(&value);
     }
@@ -408,6 +413,27 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
     );
     if pending > 0 {
         text += &format!(" ({pending} more waiting for earlier messages)");
+    }
+    if hidden > 0 {
+        text += &format!(
+            "\nhidden   {} you unfollowed or blocked: following again shows {} at once \
+             (forgotten after {} days, or with `grapevine forget`)",
+            counted(hidden as u64, "feed"),
+            if hidden == 1 { "it" } else { "them" },
+            node.forget_after_days()?
+        );
+    }
+    if let Some((held, known)) = node.restore_wait()? {
+        let heard = if node.store().peers()?.is_empty() {
+            "no one heard from yet".to_owned()
+        } else {
+            format!("peers hold it up to message {known}")
+        };
+        text += &format!(
+            "\nrestored waiting for your own diary before you can write: this node holds {held} \
+             of its messages, {heard}. Sync a stick or folder with someone who follows you \
+             (`grapevine sync-dir STICK`, they sync it, then you again)"
+        );
     }
     if !devices.is_empty() {
         let listed: Vec<String> = devices

@@ -318,8 +318,14 @@ impl Transports {
                                 counted(w.feeds as u64, "feed")
                             )
                         }
-                        None if !no_export => text += "\nour bundle there is current",
-                        None => {}
+                        None => {
+                            if let Some(current) = &report.current {
+                                text += &format!(
+                                    "\nour bundle there is current ({})",
+                                    current.display()
+                                );
+                            }
+                        }
                     }
                     for old in &report.removed {
                         text += &format!("\nremoved our superseded {}", old.display());

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Subcommand;
-use grapevine::message::Message;
+use grapevine::message::{ContentKind, Message};
 use grapevine::people::{Names, resolve_message};
 
 use super::people::resolve_recipients;
@@ -26,7 +26,8 @@ pub enum Writing {
         #[arg(long)]
         json: bool,
     },
-    /// Reply to a post: the reply shows under it in `grapevine thread`.
+    /// Reply to a post: the reply shows under it in `grapevine thread`. A reply to a private
+    /// message is private too, to the same people, and shows in that conversation.
     #[command(after_help = "Example:\n  grapevine reply %k3j4 \"See you there\"")]
     Reply {
         /// The post: its id, or a unique start of it (as the timeline shows it).
@@ -70,7 +71,8 @@ pub enum Writing {
         #[arg(long)]
         json: bool,
     },
-    /// Like a post (its author and everyone who replicates you sees the count).
+    /// Like a post (its author and everyone who replicates you sees the count). Likes are
+    /// public, so private messages cannot be liked: reply to them instead.
     Like {
         /// The post: its id, or a unique start of it.
         message: String,
@@ -114,7 +116,31 @@ impl Writing {
                     None => "a message not held here".to_owned(),
                 };
                 let message = node.post(&read_text(text)?, Some(parent))?;
-                let words = posted_words(&node, &message, &format!("replied to {to}"))?;
+                let words = if message.header.kind == ContentKind::PrivateBox {
+                    let me = node.id();
+                    let readers: Vec<String> = node
+                        .store()
+                        .post(&message.id)?
+                        .map(|p| p.recipients)
+                        .unwrap_or_default()
+                        .iter()
+                        .filter(|f| **f != me)
+                        .map(|f| names.name(f))
+                        .fold(Vec::new(), |mut seen, name| {
+                            if !seen.contains(&name) {
+                                seen.push(name);
+                            }
+                            seen
+                        });
+                    format!(
+                        "replied privately to {to}'s private message ({}); only {} and you can \
+                         read it",
+                        short_id(&message.id),
+                        readers.join(", ")
+                    )
+                } else {
+                    posted_words(&node, &message, &format!("replied to {to}"))?
+                };
                 (message, json, words)
             }
             Writing::Dm {

@@ -339,7 +339,11 @@ impl<'a> Ingester<'a> {
             self.report.feeds.entry(author).or_insert(wanted);
             if !wanted {
                 self.report.not_wanted += 1;
-                if let Some(name) = about_self(&message) {
+                let blocked = self
+                    .wanted
+                    .as_ref()
+                    .is_some_and(|set| set.is_blocked(&author));
+                if let Some(name) = about_self(&message).filter(|_| !blocked) {
                     self.heard.push((message, name));
                 }
                 continue;

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use super::{IngestReport, Rejection};
-use crate::content;
 use crate::ids::FeedId;
 use crate::message::{ContentKind, Message, check_content};
 use crate::private_box::{BoxError, Opener};
@@ -193,32 +192,10 @@ impl<'t, 'c> Placer<'t, 'c> {
         if h.kind == ContentKind::PrivateBox {
             return self.open_box(key, message);
         }
-        let Some(json) = message.json() else {
-            return Ok(());
-        };
-        store::posts::index(self.tx, key, message, &json)?;
-        if let Some(name) = content::self_name(h.author, &json) {
-            write::set_name(self.tx, &h.author, &name, h.sequence)?;
+        match message.json() {
+            Some(json) => write::derive(self.tx, key, message, &json),
+            None => Ok(()),
         }
-        if let Some(text) = content::self_description(h.author, &json) {
-            write::set_description(self.tx, &h.author, &text, h.sequence)?;
-        }
-        if let Some(change) = content::read_device(&json) {
-            write::set_device(self.tx, &h.author, &change, h.sequence)?;
-        }
-        if let Some((contact, change)) = content::contact_change(&json) {
-            use content::ContactChange::*;
-            let (following, blocking) = match change {
-                Follow => (Some(true), None),
-                Unfollow => (Some(false), None),
-                Block => (None, Some(true)),
-                Unblock => (None, Some(false)),
-            };
-            write::set_contact(
-                self.tx, &h.author, &contact, following, blocking, h.sequence,
-            )?;
-        }
-        Ok(())
     }
 
     fn open_box(&mut self, key: i64, message: &Message) -> store::Result<()> {

@@ -21,10 +21,14 @@ pub struct SyncReport {
     pub removed: Vec<PathBuf>,
     /// Participants that no longer shape what we write here, told once each.
     pub stale: Vec<StaleParticipant>,
+    /// Our bundle there, when it already carried everything and nothing was written.
+    pub current: Option<PathBuf>,
 }
 
 impl Node {
-    /// Our bundle files in `dir`, oldest first, with their counters.
+    /// Our bundle files in `dir`, oldest first, with their counters: files named as ours whose
+    /// manifest names a bundle this node wrote (its store remembers each). Anyone can write a
+    /// file under our name into a shared folder; such a file is never ours to replace.
     pub fn own_bundles(&self, dir: &Path) -> Vec<(u64, PathBuf)> {
         let me = self.id();
         let mut own: BTreeMap<u64, PathBuf> = BTreeMap::new();
@@ -33,7 +37,22 @@ impl Node {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .and_then(parse_bundle_name);
-            if let Some((_, n)) = named.filter(|(feed, _)| *feed == me) {
+            let Some((_, n)) = named.filter(|(feed, _)| *feed == me) else {
+                continue;
+            };
+            let manifest = std::fs::File::open(&path)
+                .ok()
+                .and_then(|f| bundle::read_manifest(f).ok().flatten())
+                .filter(|m| m.exporter == me);
+            let written = manifest.is_some_and(|m| {
+                self.store.wrote_bundle(&m.bundle_id).unwrap_or(false)
+                    // Written before the store kept a list (schema 9): our signature says so.
+                    || std::fs::File::open(&path)
+                        .ok()
+                        .and_then(|f| bundle::read_bundle(f, &mut bundle::Discard).ok())
+                        .is_some_and(|r| r.is_verified())
+            });
+            if written {
                 own.insert(n, path);
             }
         }
@@ -41,19 +60,60 @@ impl Node {
     }
 
     /// The name of our next bundle in `dir`: `gv-<feed base32>-<n>.gvb` with `n` one more than
-    /// our highest there, skipping any name that exists, so nothing is ever overwritten.
-    pub(crate) fn next_own_bundle_path(&self, dir: &Path) -> PathBuf {
+    /// our highest there, skipping any name that exists, so nothing is ever overwritten. When
+    /// no such counter is free (names planted up to the top), a random one that is.
+    pub(crate) fn next_own_bundle_path(&self, dir: &Path) -> Result<PathBuf> {
         self.remove_stale_temps(dir);
-        // Others can write here too: a planted counter near the top must not overflow.
         let first = self
             .own_bundles(dir)
             .last()
-            .map_or(1, |(n, _)| n.saturating_add(1));
+            .map_or(Some(1), |(n, _)| n.checked_add(1));
         let prefix = own_prefix(&self.id());
-        (first..=u64::MAX)
-            .map(|n| dir.join(format!("{prefix}{n}.{}", bundle::EXTENSION)))
+        let named = |n: u64| dir.join(format!("{prefix}{n}.{}", bundle::EXTENSION));
+        let counted = first
+            .into_iter()
+            .flat_map(|first| (first..=u64::MAX).take(1_000));
+        let random = std::iter::repeat_with(|| {
+            let mut bytes = [0u8; 8];
+            getrandom::fill(&mut bytes).map(|()| u64::from_le_bytes(bytes) >> 1)
+        })
+        .take(64)
+        .filter_map(std::result::Result::ok);
+        counted
+            .chain(random)
+            .map(named)
             .find(|p| !p.exists())
-            .unwrap_or_else(|| dir.join(format!("{prefix}{first}.{}", bundle::EXTENSION)))
+            .ok_or_else(|| {
+                super::NodeError::Usage(format!(
+                    "{} holds files under every name this node tried for its bundle; remove \
+                     the files named {prefix}*.{} that you did not write",
+                    dir.display(),
+                    bundle::EXTENSION
+                ))
+            })
+    }
+
+    /// Writes our next bundle into `dir` under a fresh name. Another process of ours (a
+    /// watcher beside a `sync-dir`) or anyone with access to the folder may take the name first:
+    /// then the next free one is tried.
+    pub(crate) fn write_own_bundle(
+        &mut self,
+        dir: &Path,
+        options: &ExportOptions,
+        plan: Vec<bundle::FeedRange>,
+    ) -> Result<ExportSummary> {
+        let mut tries = 0;
+        loop {
+            let path = self.next_own_bundle_path(dir)?;
+            match self.export_planned(&path, options, plan.clone()) {
+                Err(super::NodeError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::AlreadyExists && tries < 8 =>
+                {
+                    tries += 1;
+                }
+                done => return done,
+            }
+        }
     }
 
     /// Removes temporary files our own writers left in `dir` when they were killed mid-write:
@@ -82,7 +142,8 @@ impl Node {
         }
     }
 
-    /// Whether `path` is one of our own drop-folder bundles.
+    /// Whether `path` is named as one of our own drop-folder bundles (such files are not
+    /// imported; only those [`Node::own_bundles`] lists are ours to replace).
     pub fn is_own_bundle(&self, path: &Path) -> bool {
         path.file_name()
             .and_then(|n| n.to_str())
@@ -107,6 +168,7 @@ impl Node {
             report.wrote = export.wrote;
             report.removed = export.removed;
             report.stale = export.stale;
+            report.current = export.already_there;
         }
         Ok(report)
     }
@@ -132,23 +194,29 @@ impl Node {
         };
         // Nothing anyone lacks: a bundle would only tell our new frontier, which is worth a
         // file only if it stops someone from sending us again what their file there carries.
-        if still_serves
-            || (plan.is_empty() && !self.frontier_is_news(dir, newest.as_ref(), &current))
+        // With no file of ours there, one is always written: it is how the others learn of
+        // us and what we want (a newcomer, a restored key).
+        if newest.is_some()
+            && (still_serves
+                || (plan.is_empty() && !self.frontier_is_news(dir, newest.as_ref(), &current)))
         {
+            report.already_there = own.last().map(|(_, path)| path.clone());
             return Ok(report);
         }
-        let path = self.next_own_bundle_path(dir);
-        report.wrote = Some(self.export_planned(&path, &ExportOptions::default(), plan)?);
+        let wrote = self.write_own_bundle(dir, &ExportOptions::default(), plan)?;
+        let path = wrote.path.clone();
+        report.wrote = Some(wrote);
         for (_, old) in own {
-            if std::fs::remove_file(&old).is_ok() {
+            if old != path && std::fs::remove_file(&old).is_ok() {
                 report.removed.push(old);
             }
         }
         Ok(report)
     }
 
-    /// Whether another participant's bundle in `dir` carries messages we now hold but our newest
-    /// bundle there did not say we hold: until we say so, they would keep sending them.
+    /// Whether our newest bundle in `dir` misstates what we hold: another participant's bundle
+    /// there carries messages we now hold that it did not say we hold (until we say so, they
+    /// would keep sending them), or it says we hold messages we no longer do.
     fn frontier_is_news(
         &self,
         dir: &Path,
@@ -159,6 +227,14 @@ impl Node {
             .map(|m| m.frontier.iter().map(|e| (e.feed, e.sequence)).collect())
             .unwrap_or_default();
         let current: std::collections::HashMap<FeedId, u64> = current.iter().copied().collect();
+        // Our last file there claims more than we hold (a key restored from a backup, a feed
+        // that left our set): until we say so, no one sends it to us again.
+        if advertised
+            .iter()
+            .any(|(feed, told)| current.get(feed).copied().unwrap_or(0) < *told)
+        {
+            return true;
+        }
         super::bundles_in(dir)
             .into_iter()
             .filter(|p| !self.is_own_bundle(p))

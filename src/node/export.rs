@@ -101,6 +101,14 @@ enum Meets {
     Seldom,
 }
 
+/// A drop folder's recent participants, by whether we replicate them, and those gone stale.
+#[derive(Default)]
+struct FolderAudience {
+    trusted: Vec<Audience>,
+    strangers: Vec<Audience>,
+    stale: Vec<StaleParticipant>,
+}
+
 /// One reader of the bundle: what it replicates (if known) and what it holds.
 struct Audience {
     wants: Option<HashSet<FeedId>>,
@@ -166,14 +174,17 @@ impl Node {
                 return Ok(report);
             }
         }
-        let path = match folder {
-            Some(dir) if options.seal => sealed_bundle_path(dir)?,
-            Some(dir) => self.next_own_bundle_path(dir),
-            None => target.to_owned(),
+        let wrote = match folder {
+            Some(dir) if options.seal => {
+                self.export_planned(&sealed_bundle_path(dir)?, options, plan.ranges)?
+            }
+            Some(dir) => self.write_own_bundle(dir, options, plan.ranges)?,
+            None => self.export_planned(target, options, plan.ranges)?,
         };
-        report.wrote = Some(self.export_planned(&path, options, plan.ranges)?);
+        let path = wrote.path.clone();
+        report.wrote = Some(wrote);
         for (_, old) in own {
-            if std::fs::remove_file(&old).is_ok() {
+            if old != path && std::fs::remove_file(&old).is_ok() {
                 report.removed.push(old);
             }
         }
@@ -221,7 +232,7 @@ impl Node {
             },
             hops: Some(self.hops()?),
         };
-        let (bytes, messages) = crate::fsutil::write_atomically(&path, |out| {
+        let (bytes, messages) = crate::fsutil::write_new_atomically(&path, |out| {
             if options.seal {
                 let sealer = SealWriter::new(out, &options.for_peers).map_err(io::Error::other)?;
                 let (sealer, counts) =
@@ -233,6 +244,8 @@ impl Node {
             }
         })
         .map_err(io_at(&path))?;
+        self.store
+            .record_own_bundle(&manifest.bundle_id, manifest.created_at)?;
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(bytes);
         // What the peers will hold as a contiguous frontier: pending runs do not count.
         let sent: Vec<(FeedId, u64)> = manifest
@@ -287,19 +300,30 @@ impl Node {
             list
         } else if let Some(dir) = folder {
             let known = Known::new(self, held.keys().copied().collect())?;
-            let (mut list, gone) = self.folder_audience(dir, &known)?;
-            stale = gone;
+            let found = self.folder_audience(dir, &known)?;
+            stale = found.stale;
+            let mut list = found.trusted;
             if list.is_empty() {
                 list = self.stick_audience(dir, &known)?;
+            }
+            // Strangers only widen an audience: alone, they would decide what we withhold.
+            if !list.is_empty() {
+                list.extend(found.strangers);
             }
             list
         } else {
             Vec::new()
         };
+        // A folder with no bundle of ours gets our own diary at least, whatever the others
+        // there say they want: it is how they learn of us (a newcomer) and can follow.
+        let introduce = folder
+            .filter(|_| !options.all && options.for_peers.is_empty())
+            .is_some_and(|dir| self.newest_own_manifest(dir).is_none());
+        let me = self.id();
         let mut ranges = Vec::new();
         for (feed, _) in mine.members() {
             let frontier = held.get(&feed).copied().unwrap_or(Frontier::EMPTY);
-            let first = if audience.is_empty() {
+            let first = if audience.is_empty() || (introduce && feed == me) {
                 Some(1)
             } else {
                 audience
@@ -338,7 +362,13 @@ impl Node {
     /// meet `Seldom`, by the follows of each feed it wants and holds none of; else, if we hold
     /// its feed, its replication set at the default hops; else unknown.
     fn audience(&self, peer: FeedId, known: &Known, meets: Meets) -> Result<Audience> {
-        let holds = self.store.peer_frontier(&peer)?;
+        let me = self.id();
+        let mut holds = self.store.peer_frontier(&peer)?;
+        // No one holds more of our diary than we wrote: such a claim is false, and ignored.
+        let written = self.store.frontier(&me)?.sequence;
+        if holds.get(&me).is_some_and(|claimed| *claimed > written) && !self.is_restoring()? {
+            holds.remove(&me);
+        }
         let held = known.held.contains(&peer);
         let wants = match self.store.peer_wants(&peer)? {
             Some((list, Some(hops))) if held => {
@@ -367,12 +397,13 @@ impl Node {
             None => None,
         };
         // Someone we follow is offered our own feed even before they follow us: it is how
-        // they learn who we are, and can follow back (docs/replication.md).
-        let me = self.id();
+        // they learn who we are, and can follow back (docs/replication.md). Every reader wants
+        // its own diary: a key restored from a backup holds none of it until someone sends it.
         let wants = wants.map(|mut set| {
             if known.graph.follows(&me).contains(&peer) {
                 set.insert(me);
             }
+            set.insert(peer);
             set
         });
         Ok(Audience { wants, holds })
@@ -389,11 +420,11 @@ impl Node {
     /// manifests, raised by what we sent), never from a file's unverified manifest: a forged
     /// file in the folder cannot make us withhold anything. Those whose newest verified file is
     /// older than `folder-stale-days` are left out, and returned apart.
-    fn folder_audience(
-        &mut self,
-        dir: &Path,
-        known: &Known,
-    ) -> Result<(Vec<Audience>, Vec<StaleParticipant>)> {
+    ///
+    /// Participants we replicate come first; the others (strangers: anyone can make a key and
+    /// sign claims) come apart, and may only add to what we write, never withhold from it.
+    fn folder_audience(&mut self, dir: &Path, known: &Known) -> Result<FolderAudience> {
+        let mine = self.replication_set()?;
         let mut newest: HashMap<FeedId, i64> = HashMap::new();
         for file in super::bundles_in(dir) {
             let Ok(Ok(Some(manifest))) = std::fs::File::open(&file).map(bundle::read_manifest)
@@ -416,18 +447,21 @@ impl Node {
             }
         }
         let cutoff = self.stale_cutoff()?;
-        let mut list = Vec::new();
-        let mut stale = Vec::new();
+        let mut found = FolderAudience::default();
         let mut participants: Vec<(FeedId, i64)> = newest.into_iter().collect();
         participants.sort();
         for (peer, at) in participants {
             if at >= cutoff {
-                list.push(self.audience(peer, known, Meets::Often)?);
+                let reader = self.audience(peer, known, Meets::Often)?;
+                match mine.contains(&peer) {
+                    true => found.trusted.push(reader),
+                    false => found.strangers.push(reader),
+                }
             } else if self.store.note_stale(&peer, at)? {
-                stale.push(StaleParticipant { peer, newest: at });
+                found.stale.push(StaleParticipant { peer, newest: at });
             }
         }
-        Ok((list, stale))
+        Ok(found)
     }
 
     /// Readers of a folder only we write to (our own stick): whoever read our last bundle
@@ -447,8 +481,10 @@ impl Node {
         // them is older, and overstates what they lack. So are those whose newest word is
         // older than `folder-stale-days`, however recently we read it.
         let cutoff = self.stale_cutoff()?;
+        let mine = self.replication_set()?;
         for peer in self.store.peers()? {
             if peer.peer != self.id()
+                && mine.contains(&peer.peer)
                 && peer.last_heard.is_some_and(|at| at > last.created_at)
                 && peer.heard_created_at.is_some_and(|at| at >= cutoff)
             {

@@ -40,8 +40,15 @@ pub struct ImportSummary {
     pub unreadable: Vec<(PathBuf, String)>,
     /// Sealed bundles addressed to other peers: not an error, nothing learned.
     pub not_for_us: Vec<PathBuf>,
-    /// Feeds that left the replication set and were dropped, with how many messages each.
+    /// Feeds hidden longer than `forget-after-days`, dropped for good, with how many messages
+    /// each.
     pub dropped: Vec<(FeedId, u64)>,
+    /// Feeds that left the replication set and were hidden, with how many messages each.
+    pub hidden: Vec<(FeedId, u64)>,
+    /// Hidden feeds back in the set, shown again.
+    pub shown: Vec<FeedId>,
+    /// Feeds the files carried that we block: ignored, and never suggested.
+    pub blocked: BTreeSet<FeedId>,
 }
 
 impl ImportSummary {
@@ -63,12 +70,13 @@ impl ImportSummary {
         self.unreadable.is_empty() && self.bundles.iter().all(BundleOutcome::is_clean)
     }
 
-    /// Feeds the files carried that we do not replicate (after every re-read).
+    /// Feeds the files carried that we do not replicate (after every re-read), blocked ones
+    /// left out.
     pub fn not_wanted_feeds(&self) -> BTreeSet<FeedId> {
         self.bundles
             .iter()
             .flat_map(|b| b.messages.feeds.iter())
-            .filter(|(_, wanted)| !**wanted)
+            .filter(|(feed, wanted)| !**wanted && !self.blocked.contains(*feed))
             .map(|(feed, _)| *feed)
             .collect()
     }
@@ -123,6 +131,14 @@ impl Node {
             }
         }
         self.settle_into(&mut summary)?;
+        let set = self.replication_set()?;
+        summary.blocked = summary
+            .bundles
+            .iter()
+            .flat_map(|b| b.messages.feeds.keys())
+            .filter(|feed| set.is_blocked(feed))
+            .copied()
+            .collect();
         Ok(summary)
     }
 
@@ -268,7 +284,7 @@ impl Node {
             verified,
             new_messages,
         )?;
-        if verified && m.exporter != self.id() {
+        if verified && m.exporter != self.id() && !self.replication_set()?.is_blocked(&m.exporter) {
             let frontier: Vec<_> = m.frontier.iter().map(|e| (e.feed, e.sequence)).collect();
             let name = path
                 .file_name()

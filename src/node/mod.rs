@@ -117,6 +117,23 @@ impl Node {
         Ok(node)
     }
 
+    /// Whether this key was restored from a backup and waits for its own diary.
+    pub fn is_restoring(&self) -> Result<bool> {
+        Ok(self.store.config(RESTORED)?.as_deref() == Some("pending"))
+    }
+
+    /// For a restored key still waiting: how much of its own diary it holds, and the most any
+    /// peer it heard from holds of it.
+    pub fn restore_wait(&self) -> Result<Option<(u64, u64)>> {
+        if !self.is_restoring()? {
+            return Ok(None);
+        }
+        let me = self.id();
+        let held = self.store.frontier(&me)?.sequence;
+        let known = self.store.highest_claim(&me)?;
+        Ok(Some((held, known)))
+    }
+
     /// Refuses to write while a restored key may be behind its own feed (see
     /// [`Node::init_restored`]); lifts the hold once it is not.
     fn check_restored(&mut self) -> Result<()> {
@@ -190,6 +207,7 @@ impl Node {
     /// Appends one message to our own feed, atomically with respect to other processes.
     pub fn publish(&mut self, kind: ContentKind, content: Vec<u8>) -> Result<Message> {
         self.check_restored()?;
+        self.check_links(kind, &content)?;
         let identity = &self.identity;
         let (tx, packer) = self.store.write_packing()?;
         let frontier = store::frontier(&tx, &identity.feed_id())?;
@@ -207,9 +225,33 @@ impl Node {
         Ok(message)
     }
 
+    /// Appends public JSON content. Public content never links to a private message we hold
+    /// (bundle-format/messages.md, "Private conversations stay private"): that link alone
+    /// would tell every reader that we could read it.
     pub fn publish_json(&mut self, value: &serde_json::Value) -> Result<Message> {
         let bytes = serde_json::to_vec(value).map_err(|e| NodeError::Usage(e.to_string()))?;
         self.publish(ContentKind::Json, bytes)
+    }
+
+    /// Refuses public content that links to a private message we hold (see `publish_json`).
+    fn check_links(&self, kind: ContentKind, content: &[u8]) -> Result<()> {
+        let Some(value) = (kind == ContentKind::Json)
+            .then(|| serde_json::from_slice::<serde_json::Value>(content).ok())
+            .flatten()
+        else {
+            return Ok(());
+        };
+        for link in content::links(&value) {
+            if self.is_private(&link)? {
+                return Err(NodeError::Usage(format!(
+                    "{} is a private message: anything public that names it would tell \
+                     everyone you can read it. Reply to it instead (grapevine reply), which \
+                     stays private among the same people",
+                    link.short()
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub fn set_name(&mut self, name: &str) -> Result<Message> {
@@ -252,12 +294,36 @@ impl Node {
             }
         }
         let settled = self.settle()?;
+        if change == content::ContactChange::Block {
+            for device in self.devices()?.person(&feed) {
+                self.store.forget_claims(device)?;
+            }
+            self.store.forget_claims(&feed)?;
+        }
         Ok((message, settled))
     }
 
     /// Sends `text` privately to `recipients` (and to ourselves, so we can read what we sent),
     /// encrypted to every linked device of each.
     pub fn dm(&mut self, recipients: &[FeedId], text: &str) -> Result<Message> {
+        self.private_post(recipients, text, None)
+    }
+
+    /// Whether `id` is a private message we hold (whether or not we could open it).
+    pub fn is_private(&self, id: &crate::ids::MessageId) -> Result<bool> {
+        Ok(self
+            .store
+            .message(id)?
+            .is_some_and(|m| m.header.kind == ContentKind::PrivateBox))
+    }
+
+    /// A private post to `recipients` (and us), answering `reply` when given.
+    pub(crate) fn private_post(
+        &mut self,
+        recipients: &[FeedId],
+        text: &str,
+        reply: Option<crate::ids::MessageId>,
+    ) -> Result<Message> {
         if text.trim().is_empty() {
             return Err(NodeError::Usage(
                 "the message is empty; write some text".into(),
@@ -292,7 +358,7 @@ impl Node {
                 all.len()
             )));
         }
-        let plaintext = serde_json::to_vec(&content::private_post(text, &all))
+        let plaintext = serde_json::to_vec(&content::private_post(text, &all, reply))
             .map_err(|e| NodeError::Usage(e.to_string()))?;
         let sealed = private_box::seal(&me, &all, &plaintext, &Randomness::fresh()?)?;
         self.publish(ContentKind::PrivateBox, sealed)
@@ -320,8 +386,12 @@ impl Node {
         }
     }
 
-    /// The newest `limit` messages of a feed, newest first.
+    /// The newest `limit` messages of a feed, newest first; none of a hidden feed (one we
+    /// unfollowed or blocked).
     pub fn feed(&self, feed: &FeedId, limit: u64) -> Result<Vec<Message>> {
+        if self.store.is_hidden(feed)? {
+            return Ok(Vec::new());
+        }
         Ok(self.store.latest(feed, limit)?)
     }
 
@@ -342,6 +412,27 @@ impl Node {
             .config("folder-stale-days")?
             .and_then(|v| v.parse().ok())
             .unwrap_or(DEFAULT_STALE_DAYS))
+    }
+
+    /// Days a feed that left the replication set stays hidden, ready to be shown again,
+    /// before it is forgotten (`config set forget-after-days N`).
+    pub fn forget_after_days(&self) -> Result<u32> {
+        Ok(self
+            .store
+            .config("forget-after-days")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_FORGET_DAYS))
+    }
+
+    /// Forgets a hidden feed (one we unfollowed or blocked) now, instead of after
+    /// `forget-after-days`; returns how many messages went. A feed we replicate is refused.
+    pub fn forget(&mut self, feed: &FeedId) -> Result<u64> {
+        if self.replication_set()?.contains(feed) {
+            return Err(NodeError::Usage(
+                "you replicate that feed: unfollow or block it first, then forget it".into(),
+            ));
+        }
+        Ok(self.store.drop_unwanted_feed(feed)?)
     }
 
     /// The LAN network name (`config set network NAME`): only nodes with the same name talk.
@@ -399,6 +490,7 @@ impl Node {
             "network" => self.network(),
             "pub" => Ok(if self.is_pub()? { "on" } else { "off" }.into()),
             "folder-stale-days" => Ok(self.folder_stale_days()?.to_string()),
+            "forget-after-days" => Ok(self.forget_after_days()?.to_string()),
             "restored" => Ok(self
                 .store
                 .config(RESTORED)?
@@ -458,6 +550,21 @@ impl Node {
                     })?;
                 Ok(self.store.set_config(key, &days.to_string())?)
             }
+            "forget-after-days" => {
+                let days: u32 = value
+                    .parse()
+                    .ok()
+                    .filter(|d| *d <= MAX_STALE_DAYS)
+                    .ok_or_else(|| {
+                        NodeError::Usage(format!(
+                            "forget-after-days is a whole number of days from 0 (at once) to \
+                             {MAX_STALE_DAYS}"
+                        ))
+                    })?;
+                self.store.set_config(key, &days.to_string())?;
+                self.settle()?;
+                Ok(())
+            }
             other => Err(unknown_setting(other)),
         }
     }
@@ -494,12 +601,14 @@ impl Node {
 }
 
 pub const DEFAULT_STALE_DAYS: u32 = 30;
+pub const DEFAULT_FORGET_DAYS: u32 = 30;
 const MAX_STALE_DAYS: u32 = 36_500;
 
 fn unknown_setting(key: &str) -> NodeError {
     NodeError::Usage(format!(
         "there is no setting '{key}'; the settings are: hops (0 to {}), network (a name), \
-         pub (on or off), folder-stale-days (1 to {MAX_STALE_DAYS})",
+         pub (on or off), folder-stale-days (1 to {MAX_STALE_DAYS}), forget-after-days (0 to \
+         {MAX_STALE_DAYS})",
         graph::MAX_HOPS
     ))
 }

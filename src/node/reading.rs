@@ -67,12 +67,32 @@ impl Node {
     }
 
     /// Posts `text` publicly (as a reply to `reply`, if given). Each `@name` in it that names
-    /// exactly one feed (petname or self-chosen name) is recorded in `mentions`.
+    /// exactly one feed (petname or self-chosen name) is recorded in `mentions`. A reply to a
+    /// private message is private, to everyone who could read that message.
     pub fn post(&mut self, text: &str, reply: Option<MessageId>) -> Result<Message> {
         if text.trim().is_empty() {
             return Err(NodeError::Usage(
                 "the post is empty; write some text".into(),
             ));
+        }
+        if let Some(parent) = reply.filter(|p| self.is_private(p).unwrap_or(false)) {
+            let Some(opened) = self.store.post(&parent)? else {
+                return Err(NodeError::Usage(format!(
+                    "{} is a private message that was not written to you: you cannot reply to it",
+                    parent.short()
+                )));
+            };
+            let me = self.id();
+            let devices = self.devices()?;
+            let mine = devices.person(&me);
+            let others: Vec<FeedId> = opened
+                .recipients
+                .iter()
+                .chain([&opened.message.header.author])
+                .filter(|f| !mine.contains(f))
+                .copied()
+                .collect();
+            return self.private_post(&others, text, Some(parent));
         }
         let names = self.names()?;
         let mut mentions = Vec::new();
@@ -101,7 +121,8 @@ impl Node {
         self.publish_json(&content::description(me, text))
     }
 
-    /// Likes a message (or takes the like back).
+    /// Likes a message (or takes the like back). Likes are public, so a private message
+    /// cannot be liked (`publish_json` refuses it).
     pub fn like(&mut self, id: MessageId, like: bool) -> Result<Message> {
         self.publish_json(&content::vote(id, like))
     }

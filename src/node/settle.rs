@@ -3,15 +3,18 @@
 //! The set changes when contact messages arrive (in any bundle or LAN session) and when the
 //! user follows, blocks or changes `hops`. After any change, [`Node::settle`]:
 //!
-//! - drops feeds that left the set, as if they had never arrived (docs/replication.md);
+//! - hides feeds that left the set: they are no longer carried or shown, but what was held
+//!   stays, so that following again is instant (docs/replication.md "Leaving the set");
+//! - shows hidden feeds that are back in the set, and forgets for good those hidden longer
+//!   than `forget-after-days`;
 //! - reads again every file that carried a feed which is now wanted but was not taken in
 //!   when the file was read (the `sources` table), if the file is still there;
 //!
-//! and repeats until neither happens. Each round either drops a feed or reads a file for a
-//! (file, feed) pair not tried before in this settle, so it ends; in practice it takes one
-//! round per hop of newly reached feeds.
+//! and repeats until none of it happens. A round that hides or shows a feed changes the graph;
+//! one that reads a file does so for a (file, feed) pair not tried before in this settle; in
+//! practice it takes one round per hop of newly reached feeds ([`MAX_ROUNDS`] bounds it).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use super::{ImportSummary, Node, Result};
@@ -30,19 +33,34 @@ impl Node {
 
     pub(super) fn settle_into(&mut self, summary: &mut ImportSummary) -> Result<()> {
         let me = self.id();
+        let now = crate::now_ms();
+        let forget_before =
+            now.saturating_sub(i64::from(self.forget_after_days()?).saturating_mul(86_400_000));
         let mut tried: HashSet<(PathBuf, FeedId)> = HashSet::new();
         for _ in 0..MAX_ROUNDS {
             let set = self.replication_set()?;
-            let mut dropped = false;
+            let hidden: HashMap<FeedId, i64> = self.store.hidden_feeds()?.into_iter().collect();
+            let mut changed = false;
             for feed in self.store.held_feeds()? {
-                if feed != me && !set.contains(&feed) {
-                    let removed = self.store.drop_unwanted_feed(&feed)?;
-                    summary.dropped.push((feed, removed));
-                    dropped = true;
+                if feed != me && !set.contains(&feed) && !hidden.contains_key(&feed) {
+                    let held = self.store.hide_feed(&feed, now)?;
+                    summary.hidden.push((feed, held));
+                    changed = true;
                 }
             }
-            if dropped {
-                // Dropping a feed drops its contacts: the set may narrow further.
+            for (feed, since) in hidden {
+                if set.contains(&feed) {
+                    self.store.show_feed(&feed)?;
+                    summary.shown.push(feed);
+                    changed = true;
+                } else if since <= forget_before {
+                    let removed = self.store.drop_unwanted_feed(&feed)?;
+                    summary.dropped.push((feed, removed));
+                }
+            }
+            if changed {
+                // Hiding a feed takes its contacts out of the graph, and showing one puts
+                // them back: the set may change further.
                 continue;
             }
             let mut again = Vec::new();

@@ -61,6 +61,8 @@ struct FeedRow {
     forked: bool,
     name: Option<(String, u64)>,
     description: Option<String>,
+    /// Left the replication set: its reading rows are gone until it is shown again.
+    hidden: bool,
 }
 
 type Feeds = HashMap<FeedId, FeedRow>;
@@ -79,25 +81,30 @@ struct Derived {
 }
 
 impl Derived {
-    fn note(&mut self, m: &Message) {
+    /// Notes what message `m` means for the derived tables; of a `hidden` feed (one that left
+    /// the replication set), only its name, description and opened box stay.
+    fn note(&mut self, m: &Message, hidden: bool) {
         let h = &m.header;
         if h.kind == ContentKind::PrivateBox {
             self.boxes.insert(m.id, ());
             return;
         }
         let Some(json) = m.json() else { return };
+        if let Some(name) = content::self_name(h.author, &json) {
+            self.names.insert(h.author, (name, h.sequence));
+        }
+        if let Some(text) = content::self_description(h.author, &json) {
+            self.descriptions.insert(h.author, (text, h.sequence));
+        }
+        if hidden {
+            return;
+        }
         if content::read_post(&json).is_some() {
             self.posts.insert(m.id);
         }
         if let Some((link, like)) = content::read_vote(&json) {
             // Messages arrive in sequence order per author: the last one wins.
             self.votes.insert((link, h.author), (like, h.sequence));
-        }
-        if let Some(name) = content::self_name(h.author, &json) {
-            self.names.insert(h.author, (name, h.sequence));
-        }
-        if let Some(text) = content::self_description(h.author, &json) {
-            self.descriptions.insert(h.author, (text, h.sequence));
         }
         if let Some(change) = content::read_device(&json) {
             self.devices.note(h.author, h.sequence, &change);
@@ -250,7 +257,8 @@ impl Store {
             if m.id != id {
                 report.problem(format!("{place}: stored id {id} is not its hash {}", m.id));
             }
-            derived.note(&m);
+            let hidden = feeds.get(&author).is_some_and(|f| f.hidden);
+            derived.note(&m, hidden);
             if signatures {
                 batch.push(m);
                 if batch.len() >= VERIFY_BATCH {
@@ -508,7 +516,8 @@ impl Store {
     /// Every row of `feeds`, read once for all the checks.
     fn all_feed_rows(&self) -> Result<Feeds> {
         let mut stmt = self.conn.prepare(
-            "SELECT author, seq, head, forked, name, name_seq, description, description_seq \
+            "SELECT author, seq, head, forked, name, name_seq, description, description_seq, \
+                    hidden_at IS NOT NULL \
                  FROM feeds",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -528,6 +537,7 @@ impl Store {
                     forked: r.get::<_, i64>(3)? != 0,
                     name,
                     description: r.get::<_, Option<String>>(6)?,
+                    hidden: r.get(8)?,
                 },
             ))
         })?;

@@ -319,6 +319,14 @@ impl Store {
         Ok(runs)
     }
 
+    /// Whether `feed` is hidden (it left the replication set; see [`Store::hide_feed`]).
+    pub fn is_hidden(&self, feed: &FeedId) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM feeds WHERE author = ?1 AND hidden_at IS NOT NULL)")?
+            .query_row([feed.as_bytes()], |r| r.get(0))?)
+    }
+
     /// The newest `limit` linked messages of a feed, newest first.
     pub fn latest(&self, feed: &FeedId, limit: u64) -> Result<Vec<Message>> {
         let mut stmt = self.conn.prepare_cached(&format!(
@@ -399,11 +407,14 @@ impl Store {
             .flatten())
     }
 
-    /// (linked messages, pending messages, feeds) held.
+    /// (linked messages, pending messages, feeds) held, hidden feeds left out.
     pub fn counts(&self) -> Result<(u64, u64, u64)> {
         Ok(self.conn.query_row(
-            "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM pending), \
-                    (SELECT count(*) FROM feeds WHERE seq > 0)",
+            "SELECT (SELECT count(*) FROM messages m JOIN feeds f ON f.key = m.feed \
+                        WHERE f.hidden_at IS NULL), \
+                    (SELECT count(*) FROM pending p LEFT JOIN feeds f ON f.author = p.author \
+                        WHERE f.hidden_at IS NULL), \
+                    (SELECT count(*) FROM feeds WHERE seq > 0 AND hidden_at IS NULL)",
             [],
             |r| {
                 Ok((

@@ -280,7 +280,7 @@ pub(super) fn forget_feed_in(tx: &rusqlite::Transaction<'_>, feed: &FeedId) -> R
     tx.execute("DELETE FROM devices WHERE author = ?1", [key])?;
     tx.execute(
         "UPDATE feeds SET seq = 0, head = NULL, name = NULL, name_seq = NULL, description = NULL, \
-         description_seq = NULL WHERE author = ?1",
+         description_seq = NULL, hidden_at = NULL WHERE author = ?1",
         [key],
     )?;
     Ok((removed + pending) as u64)

@@ -45,10 +45,11 @@ pub struct Filter {
 fn select() -> String {
     format!(
         "SELECT {}, i.content, p.at, p.private, p.unread, \
-         (SELECT count(*) FROM votes v WHERE v.link = m.id AND v.liked), \
-         (SELECT count(*) FROM posts r WHERE r.reply = m.id), \
+         (SELECT count(*) FROM votes v WHERE v.link = m.id AND v.liked AND NOT p.private), \
+         (SELECT count(*) FROM posts r WHERE r.reply = m.id AND r.private >= p.private), \
          (SELECT pf.author FROM messages parent JOIN feeds pf ON pf.key = parent.feed \
-            WHERE parent.id = p.reply) \
+            LEFT JOIN posts pp ON pp.rowid = parent.key \
+            WHERE parent.id = p.reply AND (p.private OR NOT coalesce(pp.private, 0))) \
          FROM posts p JOIN messages m ON m.key = p.rowid {} LEFT JOIN inbox i ON i.id = m.id",
         super::LINKED,
         super::LINKED_JOINS
@@ -82,14 +83,21 @@ impl Store {
     }
 
     /// The conversation `id` belongs to: from the oldest ancestor we hold, every reply below
-    /// it that we hold, each after its parent, siblings oldest first, with its depth.
+    /// it that we hold, each after its parent, siblings oldest first, with its depth. A public
+    /// post never joins a private one's thread (messages.md "Private conversations stay
+    /// private"): it stands alone there, and the private one shows none of it.
     pub fn thread(&self, id: &MessageId) -> Result<Vec<(usize, PostView)>> {
         let mut root = *id;
         let mut seen = vec![root];
+        let mut private = self.post(&root)?.is_some_and(|p| p.private);
         while let Some(parent) = self.reply_of(&root)? {
-            if seen.contains(&parent) || self.post(&parent)?.is_none() {
+            let Some(above) = self.post(&parent)? else {
+                break;
+            };
+            if seen.contains(&parent) || (above.private && !private) {
                 break;
             }
+            private = above.private;
             seen.push(parent);
             root = parent;
         }
@@ -99,11 +107,16 @@ impl Store {
         let mut out = vec![(0, top)];
         let mut stack = vec![(0usize, root)];
         let children_sql = format!(
-            "{} WHERE p.reply = ?1 ORDER BY p.at DESC, p.rowid DESC",
+            "{} WHERE p.reply = ?1 AND p.private >= ?2 ORDER BY p.at DESC, p.rowid DESC",
             select()
         );
         while let Some((depth, parent)) = stack.pop() {
-            let children = self.post_views(&children_sql, [parent.as_bytes()])?;
+            let parent_private = out
+                .iter()
+                .find(|(_, p)| p.message.id == parent)
+                .is_some_and(|(_, p)| p.private);
+            let children =
+                self.post_views(&children_sql, params![parent.as_bytes(), parent_private])?;
             // Depth first: insert each parent's children right after it, oldest first.
             let at = out
                 .iter()
@@ -502,18 +515,40 @@ pub(crate) fn forget_feed(tx: &Transaction<'_>, feed: &FeedId) -> Result<()> {
     Ok(())
 }
 
+/// Derives again everything reading takes from `feed`'s linked messages (a hidden feed shown
+/// again); its posts count as read.
+pub(crate) fn derive_feed(tx: &Transaction<'_>, feed: &FeedId) -> Result<()> {
+    for_each_of(tx, Some(feed), |key, message, content| {
+        match (content, message.header.kind) {
+            (Some(value), ContentKind::PrivateBox) => index(tx, key, message, &value)?,
+            (Some(value), _) => super::write::derive(tx, key, message, &value)?,
+            (None, _) => {}
+        }
+        mark_read(tx, key)
+    })
+}
+
 /// Each linked message with its key and the plaintext we opened, if private, in feed order.
 fn for_each_held(
     tx: &Transaction<'_>,
+    each: impl FnMut(i64, &Message, Option<Value>) -> Result<()>,
+) -> Result<()> {
+    for_each_of(tx, None, each)
+}
+
+/// [`for_each_held`], of one feed only when `feed` is given.
+fn for_each_of(
+    tx: &Transaction<'_>,
+    feed: Option<&FeedId>,
     mut each: impl FnMut(i64, &Message, Option<Value>) -> Result<()>,
 ) -> Result<()> {
     let mut stmt = tx.prepare(&format!(
         "SELECT {}, m.key, i.content FROM messages m {} LEFT JOIN inbox i ON i.id = m.id \
-         ORDER BY m.feed, m.seq",
+         WHERE ?1 IS NULL OR lf.author = ?1 ORDER BY m.feed, m.seq",
         super::LINKED,
         super::LINKED_JOINS
     ))?;
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query([feed.map(|f| f.0.to_vec())])?;
     while let Some(row) = rows.next()? {
         let Some(message) = super::linked_message(row, 0)? else {
             continue;

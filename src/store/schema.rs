@@ -234,6 +234,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE VIRTUAL TABLE post_text USING fts5 (
         text, content = '', contentless_delete = 1, detail = none
     );",
+    // 9: the bundles this node wrote, by id: a file in a shared folder is ours because we
+    // wrote it, never because its name says so (#27).
+    // A feed that leaves the replication set is hidden, not dropped, until `forget-after-days`
+    // (its reading rows go; its messages, frontier and opened boxes stay), so undoing an
+    // unfollow or a block is instant.
+    "CREATE TABLE own_bundles (
+        bundle_id TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ALTER TABLE feeds ADD COLUMN hidden_at INTEGER;",
 ];
 
 /// What a Rust step fills from the messages held, once all SQL steps have run (so it reads and

@@ -58,6 +58,24 @@ impl Store {
         Ok(())
     }
 
+    /// Remembers that this node wrote the bundle `bundle_id`.
+    pub fn record_own_bundle(&mut self, bundle_id: &str, created_at: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO own_bundles (bundle_id, created_at) VALUES (?1, ?2)",
+            )?
+            .execute(params![bundle_id, created_at])?;
+        Ok(())
+    }
+
+    /// Whether this node wrote the bundle `bundle_id`.
+    pub fn wrote_bundle(&self, bundle_id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM own_bundles WHERE bundle_id = ?1)")?
+            .query_row([bundle_id], |r| r.get(0))?)
+    }
+
     /// Feeds with anything stored: linked or pending messages.
     pub fn held_feeds(&self) -> Result<Vec<FeedId>> {
         let mut stmt = self.conn.prepare_cached(
@@ -71,6 +89,76 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Hides a feed that left the replication set (docs/replication.md "Leaving the set"):
+    /// what reading derived from it goes (posts, likes, mentions, tags, search, contacts,
+    /// devices), while its messages, frontier, name and opened private messages stay, so that
+    /// following it again shows everything at once. Returns how many messages it holds.
+    pub fn hide_feed(&mut self, feed: &FeedId, now: i64) -> Result<u64> {
+        let tx = self.write()?;
+        let key = feed.as_bytes();
+        super::posts::forget_feed(&tx, feed)?;
+        tx.execute("DELETE FROM contacts WHERE author = ?1", [key])?;
+        tx.execute("DELETE FROM devices WHERE author = ?1", [key])?;
+        tx.execute(
+            "UPDATE feeds SET hidden_at = ?2 WHERE author = ?1 AND hidden_at IS NULL",
+            params![key, now],
+        )?;
+        let held: i64 = tx.query_row(
+            "SELECT (SELECT count(*) FROM messages WHERE feed = \
+                (SELECT key FROM feeds WHERE author = ?1)) \
+             + (SELECT count(*) FROM pending WHERE author = ?1)",
+            [key],
+            |r| r.get(0),
+        )?;
+        tx.commit()?;
+        Ok(held as u64)
+    }
+
+    /// Feeds hidden because they left the replication set, with when they were hidden.
+    pub fn hidden_feeds(&self) -> Result<Vec<(FeedId, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT author, hidden_at FROM feeds WHERE hidden_at IS NOT NULL")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((blob_id(r.get_ref(0)?.as_blob()?), r.get::<_, i64>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let (Some(feed), at) = row? {
+                out.push((FeedId(feed), at));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Forgets what we heard from and of a feed we block: the name it gave itself while we did
+    /// not hold it, what it claimed to hold and want, and what others claimed of it.
+    pub fn forget_claims(&mut self, feed: &FeedId) -> Result<()> {
+        let tx = self.write()?;
+        let key = feed.as_bytes();
+        tx.execute("DELETE FROM heard_names WHERE feed = ?1", [key])?;
+        tx.execute(
+            "DELETE FROM peer_frontiers WHERE peer = ?1 OR feed = ?1",
+            [key],
+        )?;
+        tx.execute("DELETE FROM peers WHERE peer = ?1", [key])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Shows a hidden feed again: derives from its messages everything [`Store::hide_feed`]
+    /// removed (its posts count as read, as they were before it was hidden).
+    pub fn show_feed(&mut self, feed: &FeedId) -> Result<()> {
+        let tx = self.write()?;
+        super::posts::derive_feed(&tx, feed)?;
+        tx.execute(
+            "UPDATE feeds SET hidden_at = NULL WHERE author = ?1",
+            [feed.as_bytes()],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Removes a feed that left the replication set, as if it had never arrived (fork evidence

@@ -148,6 +148,16 @@ fn every_command_speaks_one_json_vocabulary() {
     run(&bob, &["device", "link", &laptop.id()]);
     run(&bob, &["device", "list"]);
     run(&bob, &["device", "unlink", &laptop.id()]);
+    // A key restored from its words says what it waits for.
+    let words = bob.ok(&["backup"]);
+    let restored = TestNode::uninitialised("bob restored");
+    let out = restored.run_with_input(&["init", "--restore"], words.as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    run(&restored, &["status"]);
     let mut seen = BTreeSet::new();
     for (command, out) in &outputs {
         let value: Value = serde_json::from_str(out)

@@ -18,6 +18,7 @@ mod lan;
 mod local;
 mod order;
 mod private;
+mod promises;
 mod reading;
 mod restore;
 mod snapshots;

@@ -19,7 +19,13 @@ const WAIT: Duration = Duration::from_secs(20);
 /// What a node holds: the message ids of every feed it holds anything of.
 fn snapshot(node: &Node) -> BTreeMap<FeedId, Vec<MessageId>> {
     let mut out = BTreeMap::new();
+    // Feeds that left the set are hidden, kept for a quick undo: what is stored and carried
+    // is the set's.
+    let set = node.replication_set().unwrap();
     for feed in node.store().held_feeds().unwrap() {
+        if !set.contains(&feed) {
+            continue;
+        }
         let mut ids: Vec<MessageId> = node
             .feed(&feed, u64::MAX)
             .unwrap()

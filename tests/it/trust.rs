@@ -96,7 +96,7 @@ fn blocks_keep_feeds_out() {
     assert!(a.feed(&y.id()).is_empty(), "Y is blocked by A's friend B");
 
     a.ok(&["block", &x.id(), "--yes"]);
-    assert!(a.feed(&x.id()).is_empty(), "blocking forgets what was held");
+    assert!(a.feed(&x.id()).is_empty(), "blocking hides what was held");
     let out = a.import(&bundle);
     assert!(a.feed(&x.id()).is_empty(), "{out}");
     let u = stick();

@@ -1,0 +1,376 @@
+//! The promises people rely on above the bytes (issue #27): private replies stay private,
+//! mistakes undo, a newcomer and a restored key get in, strangers cannot steer a folder or pass
+//! for a friend. Each test drives the binary as a person would.
+
+use std::path::Path;
+
+use grapevine::bundle;
+use grapevine::identity::Identity;
+use serde_json::Value;
+
+use crate::harness::{TestNode, path_str, stick, written_id};
+
+fn json(out: &str) -> Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+/// Every post of every conversation in `inbox --json`, as (conversation index, text).
+fn conversations(node: &TestNode) -> Vec<Vec<String>> {
+    json(&node.ok(&["inbox", "--json", "--limit", "1000"]))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c["posts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["text"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// #27.1: bob replies to alice's private message. The reply is private, to alice (and bob),
+/// sits in their conversation, and carol, who replicates bob, sees nothing that names the
+/// private message; a like of it is refused with the reason.
+#[test]
+fn a_reply_to_a_private_message_is_private() {
+    let alice = TestNode::new("alice");
+    let bob = TestNode::new("bob");
+    let carol = TestNode::new("carol");
+    alice.follow(&bob);
+    bob.follow(&alice);
+    carol.follow(&bob);
+    let dm = written_id(&alice.ok(&["dm", "--to", &bob.id(), "cake on sunday?", "--json"]));
+    let s = stick();
+    bob.import(&alice.export_to(s.path()));
+
+    let said = bob.ok(&["reply", &dm[..8], "Yes, I'll bring a cake"]);
+    assert!(said.contains("privately"), "{said}");
+    assert!(said.contains("only alice and you"), "{said}");
+    let reply = json(&bob.ok(&["feed", &bob.id(), "--json", "--limit", "1"]));
+    assert_eq!(reply[0]["private"], true, "{reply}");
+    assert_eq!(
+        conversations(&bob),
+        [["Yes, I'll bring a cake", "cake on sunday?"]]
+    );
+
+    let refused = bob.fails_with(1, &["like", &dm]);
+    assert!(refused.contains("private message"), "{refused}");
+    assert!(refused.contains("grapevine reply"), "{refused}");
+
+    let t = stick();
+    carol.import(&bob.export_to(t.path()));
+    for m in carol.feed(&bob.id()) {
+        assert!(
+            m["private"] == true || !m["content"].to_string().contains(&dm[1..]),
+            "carol sees a public message naming the private one: {m}"
+        );
+    }
+    let u = stick();
+    alice.import(&bob.export_to(u.path()));
+    assert_eq!(
+        conversations(&alice),
+        [["Yes, I'll bring a cake", "cake on sunday?"]]
+    );
+    let thread = json(&alice.ok(&["thread", &dm, "--json"]));
+    assert_eq!(thread.as_array().unwrap().len(), 2, "{thread}");
+    assert_eq!(thread[1]["private"], true);
+}
+
+/// A bundle signed by `signer` that carries nothing and claims to hold `feed` up to `claimed`.
+fn claiming_bundle(path: &Path, signer: &Identity, feed: &str, claimed: u64) {
+    let feed: grapevine::FeedId = feed.parse().unwrap();
+    let manifest = bundle::Manifest {
+        format: bundle::FORMAT.into(),
+        version: bundle::FORMAT_VERSION,
+        bundle_id: "cd".repeat(16),
+        exporter: signer.feed_id(),
+        created_at: grapevine::now_ms(),
+        recipient: None,
+        feeds: Vec::new(),
+        frontier: vec![bundle::FrontierEntry {
+            feed,
+            sequence: claimed,
+            id: grapevine::MessageId([7; 32]),
+        }],
+        wants: Some(vec![feed]),
+        hops: Some(2),
+    };
+    let writer = bundle::BundleWriter::new(Vec::new(), signer, &manifest).unwrap();
+    let (bytes, _) = writer.finish().unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// The files in `dir` whose names start with `node`'s bundle prefix.
+fn named_as(node: &TestNode, dir: &Path) -> Vec<std::path::PathBuf> {
+    let prefix = format!("gv-{}-", node.id().trim_start_matches('@'));
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&prefix)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// #27.5: on a stick that already holds others' bundles, a newcomer's `sync-dir` leaves a
+/// bundle of theirs with their diary, and says "current" only when a file of theirs is there.
+#[test]
+fn a_newcomer_gets_onto_a_shared_stick_with_sync_dir() {
+    let alice = TestNode::new("alice");
+    let bob = TestNode::new("bob");
+    alice.follow(&bob);
+    bob.follow(&alice);
+    alice.post("alice was here");
+    bob.post("bob was here");
+    let s = stick();
+    let dir = path_str(s.path());
+    alice.ok(&["sync-dir", dir]);
+    bob.ok(&["sync-dir", dir]);
+    alice.ok(&["sync-dir", dir]);
+
+    let carol = TestNode::new("carol");
+    carol.post("hello, I am new here");
+    let said = carol.ok(&["sync-dir", dir]);
+    assert!(!said.contains("current"), "{said}");
+    let mine = named_as(&carol, s.path());
+    assert_eq!(mine.len(), 1, "{said}");
+    assert!(said.contains(path_str(&mine[0])), "{said}");
+    let again = carol.ok(&["sync-dir", dir]);
+    assert!(
+        again.contains(&format!(
+            "our bundle there is current ({})",
+            mine[0].display()
+        )),
+        "{again}"
+    );
+    // alice follows carol by what the stick told her, and reads her.
+    alice.ok(&["sync-dir", dir]);
+    alice.ok(&["follow", &carol.id()]);
+    assert_eq!(alice.posts(&carol.id()), ["hello, I am new here"]);
+}
+
+/// #27.6: alice restores her key from the 24 words on a new laptop. One ordinary stick round
+/// with bob, who follows her (laptop, bob, laptop), brings her diary back, and she can post.
+#[test]
+fn a_restored_key_gets_its_diary_back_in_one_stick_round() {
+    let alice = TestNode::new("alice");
+    let bob = TestNode::new("bob");
+    alice.follow(&bob);
+    bob.follow(&alice);
+    alice.post("one");
+    alice.post("two");
+    let s = stick();
+    let dir = path_str(s.path());
+    alice.ok(&["sync-dir", dir]);
+    bob.ok(&["sync-dir", dir]);
+    alice.ok(&["sync-dir", dir]);
+    let words = alice.ok(&["backup"]);
+    drop(alice);
+
+    let laptop = TestNode::uninitialised("laptop");
+    let out = laptop.run_with_input(&["init", "--restore"], words.as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let waiting = laptop.ok(&["status"]);
+    assert!(waiting.contains("waiting for your own diary"), "{waiting}");
+    laptop.ok(&["sync-dir", dir]);
+    bob.ok(&["sync-dir", dir]);
+    laptop.ok(&["sync-dir", dir]);
+    let id = laptop.post("back again");
+    let feed = laptop.feed(&laptop.id());
+    assert_eq!(feed[0]["id"], id.as_str());
+    assert_eq!(feed[0]["sequence"], 5, "name, follow, one, two, then this");
+}
+
+/// #27.8: a file planted under our name with the highest counter is neither overwritten nor
+/// taken for ours: `sync-dir` writes our bundle beside it, and replanting changes nothing.
+#[test]
+fn a_planted_file_name_does_not_delete_our_bundle() {
+    let alice = TestNode::new("alice");
+    let bob = TestNode::new("bob");
+    bob.follow(&alice);
+    alice.post("still here");
+    let s = stick();
+    let dir = path_str(s.path());
+    let planted = s.path().join(format!(
+        "gv-{}-18446744073709551615.gvb",
+        alice.id().trim_start_matches('@')
+    ));
+    for round in 0..2 {
+        std::fs::write(&planted, b"planted by someone else").unwrap();
+        let said = alice.ok(&["sync-dir", dir]);
+        assert!(said.contains("wrote"), "round {round}: {said}");
+        assert_eq!(std::fs::read(&planted).unwrap(), b"planted by someone else");
+        let named = named_as(&alice, s.path());
+        assert_eq!(
+            named.len(),
+            2,
+            "round {round}: ours beside the planted one: {named:?}"
+        );
+        let ours = named.iter().find(|p| **p != planted).unwrap();
+        bob.import(ours);
+        alice.post(&format!("round {round}"));
+    }
+    assert_eq!(bob.posts(&alice.id()), ["still here", "round 0"]);
+}
+
+/// #27.9: a stranger's bundle in a shared folder, signed with a fresh key, claims to hold
+/// alice's diary to the end of time; a feed alice follows claims the same. Neither silences
+/// her: she writes her diary there, and bob, who only reads, gets it.
+#[test]
+fn a_strangers_signed_claim_does_not_silence_us() {
+    let alice = TestNode::new("alice");
+    let bob = TestNode::new("bob");
+    bob.follow(&alice);
+    alice.post("do not silence me");
+    let s = stick();
+    let dir = path_str(s.path());
+    let stranger = Identity::from_seed(&[201; 32]);
+    claiming_bundle(
+        &s.path().join("stranger.gvb"),
+        &stranger,
+        &alice.id(),
+        i64::MAX as u64,
+    );
+    let said = alice.ok(&["sync-dir", dir]);
+    assert!(said.contains("wrote"), "{said}");
+    bob.ok(&["sync-dir", dir, "--no-export"]);
+    assert_eq!(bob.posts(&alice.id()), ["do not silence me"]);
+
+    // A friend's key making the same impossible claim is ignored too.
+    let friend = Identity::from_seed(&[202; 32]);
+    alice.follow_id(&friend.feed_id().to_string());
+    let t = stick();
+    claiming_bundle(
+        &t.path().join("friend.gvb"),
+        &friend,
+        &alice.id(),
+        i64::MAX as u64,
+    );
+    alice.post("still talking");
+    let said = alice.ok(&["sync-dir", path_str(t.path())]);
+    assert!(said.contains("wrote"), "{said}");
+    bob.ok(&["sync-dir", path_str(t.path()), "--no-export"]);
+    assert_eq!(
+        bob.posts(&alice.id()),
+        ["do not silence me", "still talking"]
+    );
+}
+
+/// The texts of the timeline, newest first.
+fn timeline(node: &TestNode) -> Vec<String> {
+    json(&node.ok(&["timeline", "--all", "--json"]))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The feeds a bundle `export --all` writes carries.
+fn carried(node: &TestNode) -> Vec<String> {
+    let s = stick();
+    let path = s.path().join("all.gvb");
+    node.ok(&["export", "--all", path_str(&path)]);
+    let manifest = bundle::read_manifest(std::fs::File::open(&path).unwrap())
+        .unwrap()
+        .unwrap();
+    manifest.feeds.iter().map(|r| r.feed.to_string()).collect()
+}
+
+/// #27.3: a mistaken unfollow or block hides a diary and stops carrying it at once, and
+/// undoing it shows every message again at once; `forget` (or `forget-after-days`) drops it.
+#[test]
+fn unfollow_and_block_hide_and_undo_at_once() {
+    let alice = TestNode::new("alice");
+    let bob = TestNode::new("bob");
+    bob.follow(&alice);
+    for n in 1..=13 {
+        alice.post(&format!("post {n}"));
+    }
+    bob.import(&alice.export_to(stick().path()));
+    assert_eq!(timeline(&bob).len(), 13);
+
+    let out = bob.run(&["unfollow", "alice"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("hid 14 messages of 1 feed"), "{said}");
+    assert!(timeline(&bob).is_empty());
+    assert!(!carried(&bob).contains(&alice.id()), "no longer carried");
+    let again = json(&bob.ok(&["follow", "alice", "--json"]));
+    assert_eq!(again["shown"], 1, "{again}");
+    assert_eq!(timeline(&bob).len(), 13, "every post is back at once");
+    assert!(carried(&bob).contains(&alice.id()));
+
+    bob.ok(&["block", "alice"]);
+    assert!(timeline(&bob).is_empty());
+    assert!(!carried(&bob).contains(&alice.id()));
+    bob.ok(&["unblock", &alice.id()]);
+    assert_eq!(timeline(&bob).len(), 13);
+
+    // Forgetting is explicit, or comes after the grace period.
+    let refused = bob.fails_with(1, &["forget", &alice.id()]);
+    assert!(refused.contains("unfollow or block it first"), "{refused}");
+    bob.ok(&["unfollow", &alice.id()]);
+    let forgot = bob.ok(&["forget", &alice.id()]);
+    assert!(forgot.contains("forgot 14 messages"), "{forgot}");
+    bob.ok(&["follow", &alice.id()]);
+    assert_eq!(
+        timeline(&bob).len(),
+        0,
+        "forgotten until a bundle brings it again"
+    );
+    bob.import(&alice.export_to(stick().path()));
+    assert_eq!(timeline(&bob).len(), 13);
+    bob.ok(&["config", "set", "forget-after-days", "0"]);
+    bob.ok(&["unfollow", &alice.id()]);
+    assert_eq!(
+        bob.status()["feeds"],
+        1,
+        "only bob's own feed is left: {}",
+        bob.status()
+    );
+}
+
+/// #27.4 and #27.11: mallory, blocked, calls herself "alice". Her files are "ignored", never
+/// suggested for following; "alice" names the real alice only, and `dm --to alice` reaches her.
+#[test]
+fn a_blocked_feed_is_neither_suggested_nor_named() {
+    let alice = TestNode::new("alice");
+    let bob = TestNode::new("bob");
+    let mallory = TestNode::new("alice");
+    mallory.post("I am alice, trust me");
+    bob.follow(&alice);
+    bob.import(&alice.export_to(stick().path()));
+    let s = stick();
+    let from_mallory = mallory.export_to(s.path());
+    let before = bob.import(&from_mallory);
+    assert!(before.contains("hint: `grapevine follow"), "{before}");
+    assert!(
+        bob.fails_with(1, &["who", "alice"])
+            .contains("could mean any of")
+    );
+
+    bob.ok(&["block", &mallory.id()]);
+    let after = bob.import(&from_mallory);
+    assert!(after.contains("1 blocked feed's files ignored"), "{after}");
+    assert!(!after.contains("hint"), "{after}");
+    let who = json(&bob.ok(&["who", "alice", "--json"]));
+    assert_eq!(who["feed"]["id"], alice.id(), "{who}");
+    bob.ok(&["dm", "--to", "alice", "for the real alice"]);
+    let inbox = json(&bob.ok(&["inbox", "--json"]));
+    assert_eq!(inbox[0]["with"][0]["id"], alice.id(), "{inbox}");
+    assert_eq!(inbox[0]["with"].as_array().unwrap().len(), 1, "{inbox}");
+    let contacts = bob.ok(&["contacts"]);
+    assert!(!contacts.contains("blocked   alice"), "{contacts}");
+}
