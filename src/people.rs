@@ -10,7 +10,7 @@ use thiserror::Error;
 use crate::devices::Devices;
 use crate::ids::{FeedId, ID_CHARS, MessageId};
 use crate::store::{self, Store};
-use crate::view::escape;
+use crate::view::{escape, escape_name};
 
 /// Shortest id prefix taken as one (shorter ones match too much to be meant).
 pub const MIN_PREFIX: usize = 4;
@@ -46,6 +46,9 @@ pub struct Names {
     /// Feeds we block: their own names are neither shown nor resolved (a blocked feed calling
     /// itself "alice" must not pass for alice); only a petname or the id names them.
     blocked: HashSet<FeedId>,
+    /// Feeds whose shown name looks like another person's (Unicode TR39 skeletons): they are
+    /// shown with their short id, so that the two are told apart.
+    lookalikes: HashSet<FeedId>,
 }
 
 impl Names {
@@ -93,7 +96,7 @@ impl Names {
                 }
             }
         }
-        Ok(Self {
+        let mut names = Self {
             me,
             petnames,
             own,
@@ -101,7 +104,41 @@ impl Names {
             person_names,
             lead,
             blocked,
-        })
+            lookalikes: HashSet::new(),
+        };
+        names.lookalikes = names.find_lookalikes();
+        Ok(names)
+    }
+
+    /// The feeds whose shown name has the skeleton of another person's shown name.
+    fn find_lookalikes(&self) -> HashSet<FeedId> {
+        let mut by_key: HashMap<String, HashSet<FeedId>> = HashMap::new();
+        let feeds: HashSet<&FeedId> = self.petnames.keys().chain(self.own.keys()).collect();
+        for feed in feeds {
+            if let Some(name) = self.shown(feed) {
+                let person = self.lead.get(feed).copied().unwrap_or(*feed);
+                by_key
+                    .entry(crate::view::lookalike_key(name))
+                    .or_default()
+                    .insert(person);
+            }
+        }
+        let alike: HashSet<FeedId> = by_key
+            .into_values()
+            .filter(|persons| persons.len() > 1)
+            .flatten()
+            .collect();
+        self.petnames
+            .keys()
+            .chain(self.own.keys())
+            .filter(|f| alike.contains(&self.lead.get(f).copied().unwrap_or(**f)))
+            .copied()
+            .collect()
+    }
+
+    /// Whether `feed`'s name looks like another person's, so that it is shown with its id.
+    pub fn is_lookalike(&self, feed: &FeedId) -> bool {
+        self.lookalikes.contains(feed)
     }
 
     /// Whether we block `feed`.
@@ -121,7 +158,10 @@ impl Names {
     /// short id.
     pub fn name(&self, feed: &FeedId) -> String {
         match self.shown(feed) {
-            Some(name) => escape(name),
+            Some(name) if self.lookalikes.contains(feed) => {
+                format!("{} ({})", escape_name(name), feed.short())
+            }
+            Some(name) => escape_name(name),
             None => feed.short(),
         }
     }
@@ -149,7 +189,7 @@ impl Names {
     /// [`Names::json`] for message `sequence` of `feed`: the id is the device's, the name its
     /// owner's.
     pub fn author_json(&self, feed: &FeedId, sequence: u64) -> Value {
-        json!({ "id": feed, "name": self.shown(&self.owner(feed, sequence)) })
+        json!({ "id": feed, "name": self.json_name(&self.owner(feed, sequence)) })
     }
 
     pub fn petname(&self, feed: &FeedId) -> Option<&str> {
@@ -166,9 +206,18 @@ impl Names {
         self.devices.person(feed)
     }
 
-    /// A feed in JSON: `{"id": …, "name": …}`, the name null when only the id is known.
+    /// A feed in JSON: `{"id": …, "name": …}`, the name null when only the id is known. A name
+    /// that looks like another person's carries the short id after it, as on the terminal.
     pub fn json(&self, feed: &FeedId) -> Value {
-        json!({ "id": feed, "name": self.shown(feed) })
+        json!({ "id": feed, "name": self.json_name(feed) })
+    }
+
+    fn json_name(&self, feed: &FeedId) -> Option<String> {
+        let name = self.shown(feed)?;
+        Some(match self.lookalikes.contains(feed) {
+            true => format!("{name} ({})", feed.short()),
+            false => name.clone(),
+        })
     }
 
     /// The feeds a typed name stands for: petnames first, then self-chosen names, any case.

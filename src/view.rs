@@ -91,6 +91,40 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Whether `c` shows nothing by itself: a default-ignorable code point (zero-width spaces and
+/// joiners, soft hyphens, variation selectors, …) or a format character (general category Cf).
+/// In a name such a character could make two names look the same.
+pub fn is_invisible(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    let mut buf = [0u8; 4];
+    c.general_category() == GeneralCategory::Format
+        || unicode_security::skeleton(c.encode_utf8(&mut buf))
+            .next()
+            .is_none()
+}
+
+/// A name as a person is shown it: [`escape`], and every invisible character ([`is_invisible`])
+/// written out as `\u{…}`, so that "bob" and "bob" + U+200B never look alike.
+pub fn escape_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c == '\n' || is_invisible(c) {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    escape(&out)
+}
+
+/// What two names that look alike share: the Unicode TR39 skeleton (invisible characters gone,
+/// each character by its prototype), lower-cased and taken again, so that case does not tell
+/// them apart either ("Ьob", with a Cyrillic letter, and "Bob" share "bob").
+pub fn lookalike_key(name: &str) -> String {
+    let once: String = unicode_security::skeleton(name).collect();
+    unicode_security::skeleton(&once.to_lowercase()).collect()
+}
+
 /// One readable paragraph for a message; `name` shows a feed (the best name known).
 pub fn message_text(
     message: &Message,
@@ -161,6 +195,22 @@ fn indent(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookalikes_share_a_key_and_invisibles_are_written_out() {
+        let bob = lookalike_key("bob");
+        for alike in ["Bob", "bob\u{200b}", "\u{42c}ob", "b\u{43e}b", "bo\u{ad}b"] {
+            assert_eq!(lookalike_key(alike), bob, "{alike:?}");
+        }
+        assert_ne!(lookalike_key("rob"), bob);
+        for c in [
+            '\u{200b}', '\u{200d}', '\u{200e}', '\u{ad}', '\u{2060}', '\u{fe0f}',
+        ] {
+            assert!(is_invisible(c), "{c:?}");
+            assert!(escape_name(&format!("bob{c}")).contains("\\u{"), "{c:?}");
+        }
+        assert!(!is_invisible('b') && !is_invisible(' ') && !is_invisible('\u{42c}'));
+    }
 
     #[test]
     fn every_timestamp_displays() {

@@ -185,18 +185,29 @@ pub fn import_text(names: &Names, summary: &ImportSummary) -> String {
         let only = total.new == 0 && total.already_held == 0;
         let named: Vec<String> = unwanted
             .iter()
-            .map(|feed| match names.chosen(feed) {
-                Some(name) => format!("{} {feed}", view::escape(name)),
-                None => feed.to_string(),
+            .map(|feed| {
+                let mut shown = match names.chosen(feed) {
+                    Some(name) => format!("{} {feed}", view::escape_name(name)),
+                    None => feed.to_string(),
+                };
+                if let Some(pet) = names.petname(feed) {
+                    shown += &format!(" (your petname: {})", view::escape_name(pet));
+                }
+                if names.is_lookalike(feed) {
+                    shown += " (its name looks like another's: use the id)";
+                }
+                shown
             })
             .collect();
-        // How to name the first one in a command: by its name if that names only it.
+        // How to name the first one in a command: by its name if that names only it and
+        // looks like no other; else by its id. An ambiguous name is never picked for you.
         let first = unwanted.first().map(|f| match names.chosen(f) {
+            Some(_) if names.is_lookalike(f) => f.base32()[..8].to_owned(),
             Some(name) if names.resolve_feed_by_name(name) == Some(*f) && !name.contains(' ') => {
-                view::escape(name)
+                view::escape_name(name)
             }
             Some(name) if names.resolve_feed_by_name(name) == Some(*f) => {
-                format!("\"{}\"", view::escape(name))
+                format!("\"{}\"", view::escape_name(name))
             }
             _ => f.base32()[..8].to_owned(),
         });

@@ -323,7 +323,9 @@ impl Store {
     pub fn is_hidden(&self, feed: &FeedId) -> Result<bool> {
         Ok(self
             .conn
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM feeds WHERE author = ?1 AND hidden_at IS NOT NULL)")?
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM feeds WHERE author = ?1 AND hidden_at IS NOT NULL)",
+            )?
             .query_row([feed.as_bytes()], |r| r.get(0))?)
     }
 

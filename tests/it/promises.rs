@@ -374,3 +374,46 @@ fn a_blocked_feed_is_neither_suggested_nor_named() {
     let contacts = bob.ok(&["contacts"]);
     assert!(!contacts.contains("blocked   alice"), "{contacts}");
 }
+
+/// #27.10: a feed named "bob" + U+200B, and one named "Ьob" (a Cyrillic soft sign), do not pass
+/// for bob: the invisible character is written out, and names that look alike carry their
+/// short ids, in the terminal and in `--json`.
+#[test]
+fn lookalike_names_are_told_apart() {
+    let alice = TestNode::new("alice");
+    let bob = TestNode::new("bob");
+    let hidden = TestNode::new("bob\u{200b}");
+    let cyrillic = TestNode::new("\u{42c}ob");
+    let s = stick();
+    for (n, who) in [&bob, &hidden, &cyrillic].into_iter().enumerate() {
+        who.post(&format!("I am bob ({n})"));
+        alice.follow(who);
+        alice.import(&who.export_to(s.path()));
+    }
+    let shown = alice.ok(&["timeline"]);
+    let short = |n: &TestNode| n.id()[..9].to_owned();
+    assert!(shown.contains(&format!("bob ({})", short(&bob))), "{shown}");
+    assert!(
+        shown.contains(&format!("bob\\u{{200b}} ({})", short(&hidden))),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("\u{42c}ob ({})", short(&cyrillic))),
+        "{shown}"
+    );
+    let posts = json(&alice.ok(&["timeline", "--json"]));
+    let mut authors: Vec<String> = posts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["author"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    authors.sort();
+    authors.dedup();
+    assert_eq!(authors.len(), 3, "{authors:?}");
+    assert!(authors.iter().all(|a| a.contains(" (@")), "{authors:?}");
+    // A petname tells them apart too, and "bob" then names only the real one.
+    alice.ok(&["petname", &bob.id(), "Bob from the mill"]);
+    let who = json(&alice.ok(&["who", "Bob from the mill", "--json"]));
+    assert_eq!(who["feed"]["id"], bob.id());
+}
