@@ -274,7 +274,7 @@ impl<'a> Layout<'a> {
             slots,
             rest: body,
         } = parse_key_header(sealed)?;
-        if body.len() < PAD + TAG_LEN || (body.len() - TAG_LEN) % PAD != 0 {
+        if body.len() < PAD + TAG_LEN || !(body.len() - TAG_LEN).is_multiple_of(PAD) {
             return Err(BoxError::Malformed(format!(
                 "a body of {} bytes is not padded to {PAD}",
                 body.len()

@@ -103,6 +103,7 @@ pub fn import_json(names: &Names, summary: &ImportSummary) -> Value {
         "unreadable": summary.unreadable.iter().map(|(p, e)| json!({"file": p, "error": e})).collect::<Vec<_>>(),
         "not_for_you": summary.not_for_us,
         "not_wanted_feeds": summary.not_wanted_feeds().iter().map(|f| names.json(f)).collect::<Vec<_>>(),
+        "requests": total.requests,
         "blocked_feeds": summary.blocked.len(),
     })
 }
@@ -131,6 +132,15 @@ pub fn import_text(names: &Names, summary: &ImportSummary) -> String {
     }
     if total.forks > 0 {
         text += &format!(", {} recorded", counted(total.forks, "fork proof"));
+    }
+    if total.requests > 0 {
+        let from: Vec<String> = total.requested_by.iter().map(|f| names.name(f)).collect();
+        text += &format!(
+            "\n{} for you from {}, whom you don't follow: `grapevine requests` shows {}",
+            count(total.requests, "private message", "private messages"),
+            from.join(", "),
+            if total.requests == 1 { "it" } else { "them" }
+        );
     }
     for path in &summary.not_for_us {
         text += &format!(

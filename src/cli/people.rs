@@ -96,6 +96,20 @@ pub enum People {
         #[arg(long)]
         json: bool,
     },
+    /// Private messages for you from people you don't follow (message requests): list them,
+    /// `requests accept PERSON` (follow them: their messages come in as any friend's) or
+    /// `requests dismiss PERSON`.
+    #[command(after_help = "Examples:\n  grapevine requests\n  grapevine requests accept carol")]
+    Requests {
+        /// `accept` or `dismiss`; none lists the requests.
+        #[arg(value_parser = ["accept", "dismiss"], requires = "person")]
+        action: Option<String>,
+        /// Whose requests: a name, feed id or unique start of one.
+        person: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Link your devices into one person: `device link`, `device unlink`, `device list`.
     #[command(subcommand)]
     Device(super::devices::Device),
@@ -162,6 +176,38 @@ impl People {
                 ContactChange::Unblock,
                 json,
             )?,
+            People::Requests {
+                action,
+                person,
+                json,
+            } => match (action.as_deref(), person) {
+                (Some("accept"), Some(person)) => {
+                    let feed = resolve_requester(&node, &names, &person)?;
+                    contact(
+                        &mut node,
+                        &names,
+                        &feed.to_string(),
+                        true,
+                        ContactChange::Follow,
+                        json,
+                    )?
+                }
+                (Some(_), Some(person)) => {
+                    let feed = resolve_requester(&node, &names, &person)?;
+                    let n = node.dismiss_requests(&feed)?;
+                    if json {
+                        pretty(&json!({ "contact": names.json(&feed), "dismissed": n }))?
+                    } else {
+                        format!(
+                            "dismissed {} from {}; later ones from them stay dismissed (block \
+                             them to drop them altogether)",
+                            count(n, "request", "requests"),
+                            names.name(&feed)
+                        )
+                    }
+                }
+                _ => requests(&node, &names, json)?,
+            },
             People::Forget { person, json } => {
                 let feed = resolve_person(&node, &names, &person, true)?;
                 let name = names.name(&feed);
@@ -279,6 +325,63 @@ fn contact(
         }
         ContactChange::Unblock => format!("no longer blocking {name}"),
     })
+}
+
+/// The author of requests that `input` names: any name, id or prefix, or the name an author of
+/// a request gave itself in it.
+fn resolve_requester(node: &Node, names: &Names, input: &str) -> Result<FeedId> {
+    let feed = resolve_person(node, names, input, true)?;
+    if !node.store().request_authors()?.contains(&feed) {
+        bail!(
+            "{} sent you no message request; `grapevine requests` lists who did",
+            names.name(&feed)
+        );
+    }
+    Ok(feed)
+}
+
+/// The message requests, newest first.
+fn requests(node: &Node, names: &Names, json: bool) -> Result<String> {
+    let list = node.store().requests()?;
+    let text_of = |plaintext: &str| {
+        serde_json::from_str::<serde_json::Value>(plaintext)
+            .ok()
+            .and_then(|v| v.get("text").and_then(|t| t.as_str()).map(str::to_owned))
+            .unwrap_or_default()
+    };
+    if json {
+        return pretty(&serde_json::Value::Array(
+            list.iter()
+                .map(|r| {
+                    json!({
+                        "id": r.id,
+                        "author": names.json(&r.author),
+                        "sequence": r.sequence,
+                        "at": r.at,
+                        "text": text_of(&r.plaintext),
+                    })
+                })
+                .collect(),
+        ));
+    }
+    if list.is_empty() {
+        return Ok("no message requests: private messages from people you don't follow                    show here"
+            .into());
+    }
+    let now = grapevine::now_ms();
+    let mut text = String::new();
+    for r in &list {
+        text += &format!(
+            "{} {} · {}\n{}\n\n",
+            names.name(&r.author),
+            r.author.short(),
+            when(r.at, now),
+            grapevine::view::escape(&text_of(&r.plaintext))
+        );
+    }
+    text += "`grapevine requests accept PERSON` follows them; `grapevine requests dismiss \
+             PERSON` puts theirs away";
+    Ok(text)
 }
 
 fn list(names: &Names, feeds: &[FeedId]) -> String {

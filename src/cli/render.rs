@@ -108,15 +108,15 @@ pub fn post(p: &PostView, names: &Names, now: i64, depth: usize, style: &Style) 
         text += &format!("\n{pad}    {line}");
     }
     let mut foot = Vec::new();
-    if depth == 0 {
-        if let Some(reply) = p.post.reply {
-            foot.push(match p.reply_author {
-                Some(author) => {
-                    format!("in reply to {} ({})", names.name(&author), short_id(&reply))
-                }
-                None => format!("in reply to {}", short_id(&reply)),
-            });
-        }
+    if depth == 0
+        && let Some(reply) = p.post.reply
+    {
+        foot.push(match p.reply_author {
+            Some(author) => {
+                format!("in reply to {} ({})", names.name(&author), short_id(&reply))
+            }
+            None => format!("in reply to {}", short_id(&reply)),
+        });
     }
     if p.likes > 0 {
         foot.push(format!("♥ {}", p.likes));

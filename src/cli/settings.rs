@@ -369,6 +369,7 @@ fn new_passphrase() -> Result<zeroize::Zeroizing<String>> {
 fn status(node: &Node, as_json: bool) -> Result<String> {
     let (messages, pending, feeds) = node.store().counts()?;
     let hidden = node.store().hidden_feeds()?.len();
+    let requests = node.store().requests()?;
     let forks = node.store().forks()?;
     let (unread, unread_private) = node.store().unread()?;
     let names = node.names()?;
@@ -401,6 +402,7 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
             "fork_proofs": forks.iter().map(|(f, s)| json!({"feed": names.json(f), "sequence": s})).collect::<Vec<_>>(),
             "restoring": node.restore_wait()?.map(|(held, known)| json!({"held": held, "known": known})),
             "hidden_feeds": hidden,
+            "requests": requests.len(),
         });
         return pretty(&value);
     }
@@ -413,6 +415,15 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
     );
     if pending > 0 {
         text += &format!(" ({pending} more waiting for earlier messages)");
+    }
+    if !requests.is_empty() {
+        let mut from: Vec<String> = requests.iter().map(|r| names.name(&r.author)).collect();
+        from.dedup();
+        text += &format!(
+            "\nrequests {} for you from {}, whom you don't follow: `grapevine requests`",
+            count(requests.len() as u64, "private message", "private messages"),
+            from.join(", ")
+        );
     }
     if hidden > 0 {
         text += &format!(

@@ -67,6 +67,11 @@ pub struct IngestReport {
     pub rejected: u64,
     /// Private messages addressed to us that failed to open.
     pub unreadable: u64,
+    /// Private messages for us from feeds we do not replicate, kept apart as message requests
+    /// (new ones only).
+    pub requests: u64,
+    /// Who wrote them.
+    pub requested_by: std::collections::BTreeSet<FeedId>,
     /// The first rejections, with reasons (at most 50 kept).
     pub rejections: Vec<Rejection>,
     /// Every feed met, and whether it was wanted (its messages were considered for storing).
@@ -104,9 +109,10 @@ pub struct Ingester<'a> {
     opener: &'a Opener,
     wanted: Option<Cow<'a, ReplicationSet>>,
     batch: Vec<(Message, String)>,
-    /// `about` messages of feeds we do not replicate: their names, once verified, help a
-    /// person find and follow them.
-    heard: Vec<(Message, String)>,
+    /// Messages of feeds we do not replicate that still matter once verified: `about`
+    /// messages (their names help a person find and follow them), and private messages
+    /// for us (message requests).
+    heard: Vec<(Message, Heard)>,
     /// Told how many messages were read so far, after each batch.
     progress: Option<&'a dyn Fn(u64)>,
     read: u64,
@@ -124,7 +130,7 @@ struct Checked {
     fresh: Vec<(Message, String)>,
     verdicts: Vec<Result<(), MessageError>>,
     packed: Vec<Packing>,
-    heard: Vec<(Message, String)>,
+    heard: Vec<(Message, Heard)>,
     heard_ok: Vec<Result<(), MessageError>>,
 }
 
@@ -132,7 +138,7 @@ impl Checked {
     /// Runs on its own thread while the writer stores the batch before.
     fn verify(
         fresh: Vec<(Message, String)>,
-        heard: Vec<(Message, String)>,
+        heard: Vec<(Message, Heard)>,
         mut packer: Option<store::Packer>,
     ) -> Self {
         let refs: Vec<&Message> = fresh.iter().map(|(m, _)| m).collect();
@@ -310,9 +316,16 @@ impl<'a> Ingester<'a> {
             }
         }
         verified.sort_by_key(|(m, _)| (m.header.author, m.header.sequence));
-        for ((message, name), verdict) in checked.heard.iter().zip(checked.heard_ok) {
-            if verdict.is_ok() {
-                store::posts::heard_name(&tx, message, name)?;
+        for ((message, heard), verdict) in checked.heard.iter().zip(checked.heard_ok) {
+            match (heard, verdict) {
+                (Heard::Name(name), Ok(())) => store::posts::heard_name(&tx, message, name)?,
+                (Heard::Request(plaintext), Ok(())) => {
+                    if store::requests::add(&tx, message, plaintext)? {
+                        self.report.requests += 1;
+                        self.report.requested_by.insert(message.header.author);
+                    }
+                }
+                (_, Err(_)) => {}
             }
         }
         let mut placer = Placer::new(&tx, self.opener, &mut self.report, packer);
@@ -343,8 +356,13 @@ impl<'a> Ingester<'a> {
                     .wanted
                     .as_ref()
                     .is_some_and(|set| set.is_blocked(&author));
-                if let Some(name) = about_self(&message).filter(|_| !blocked) {
-                    self.heard.push((message, name));
+                if blocked {
+                    continue;
+                }
+                if let Some(name) = about_self(&message) {
+                    self.heard.push((message, Heard::Name(name)));
+                } else if let Some(plaintext) = self.request(&message) {
+                    self.heard.push((message, Heard::Request(plaintext)));
                 }
                 continue;
             }
@@ -373,6 +391,30 @@ impl<'a> Ingester<'a> {
             }
         }
         Ok(fresh)
+    }
+}
+
+/// What a message of a feed we do not replicate leaves behind once its signature holds.
+enum Heard {
+    /// The name an `about` message gives its author.
+    Name(String),
+    /// The plaintext of a private message for us: a message request.
+    Request(String),
+}
+
+impl Ingester<'_> {
+    /// The plaintext of a private message for us from a feed we do not replicate, if it opens
+    /// to JSON content (the box is tried here, as the recipients' own boxes are).
+    fn request(&self, message: &Message) -> Option<String> {
+        if message.header.kind != ContentKind::PrivateBox {
+            return None;
+        }
+        let text = self
+            .opener
+            .open(&message.header.author, &message.content)
+            .ok()??;
+        crate::message::check_content(ContentKind::Json, &text).ok()?;
+        String::from_utf8(text.to_vec()).ok()
     }
 }
 

@@ -66,12 +66,12 @@ pub struct SessionSlot {
 }
 
 fn decrement(map: &mut HashMap<IpAddr, usize>, from: Option<IpAddr>) {
-    if let Some(ip) = from {
-        if let Some(n) = map.get_mut(&ip) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                map.remove(&ip);
-            }
+    if let Some(ip) = from
+        && let Some(n) = map.get_mut(&ip)
+    {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            map.remove(&ip);
         }
     }
 }

@@ -229,10 +229,10 @@ fn run_session(
         }
         shared.session_ended.notify_all();
     }
-    if let Some(d) = dialled {
-        if let Ok(mut set) = shared.dialled.lock() {
-            set.remove(&d);
-        }
+    if let Some(d) = dialled
+        && let Ok(mut set) = shared.dialled.lock()
+    {
+        set.remove(&d);
     }
     drop(handshake_slot);
     drop(session_slot);
@@ -275,10 +275,10 @@ fn dial(shared: &Arc<Shared>, address: SocketAddr, key: Option<String>) {
             });
         }
         Err(e) => {
-            if let Some(k) = &key {
-                if let Ok(mut set) = shared.dialled.lock() {
-                    set.remove(k);
-                }
+            if let Some(k) = &key
+                && let Ok(mut set) = shared.dialled.lock()
+            {
+                set.remove(k);
             }
             (shared.log)(format!("could not reach {address}: {e}"));
         }

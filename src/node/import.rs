@@ -62,6 +62,10 @@ impl ImportSummary {
             total.pending += b.messages.pending;
             total.rejected += b.messages.rejected;
             total.unreadable += b.messages.unreadable;
+            total.requests += b.messages.requests;
+            total
+                .requested_by
+                .extend(b.messages.requested_by.iter().copied());
         }
         total
     }

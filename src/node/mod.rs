@@ -194,6 +194,11 @@ impl Node {
         &self.store
     }
 
+    /// Puts away `feed`'s message requests (later ones from it arrive put away); how many.
+    pub fn dismiss_requests(&mut self, feed: &FeedId) -> Result<u64> {
+        Ok(self.store.dismiss_requests(feed)?)
+    }
+
     /// Direct store access, for benchmarks that set up peer state.
     #[doc(hidden)]
     pub fn store_mut_for_bench(&mut self) -> &mut Store {

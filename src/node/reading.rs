@@ -98,10 +98,11 @@ impl Node {
         let mut mentions = Vec::new();
         for word in content::mention_words(text) {
             // By name only: an `@word` that merely starts some feed's id is no mention.
-            if let Some(feed) = names.resolve_feed_by_name(word) {
-                if !mentions.contains(&feed) && mentions.len() < content::MAX_MENTIONS {
-                    mentions.push(feed);
-                }
+            if let Some(feed) = names.resolve_feed_by_name(word)
+                && !mentions.contains(&feed)
+                && mentions.len() < content::MAX_MENTIONS
+            {
+                mentions.push(feed);
             }
         }
         self.publish_json(&content::post(text, reply, &mentions))
@@ -130,12 +131,12 @@ impl Node {
     /// Gives `feed` a name only this node uses (`None` removes it).
     pub fn set_petname(&mut self, feed: &FeedId, name: Option<&str>) -> Result<()> {
         let name = name.map(str::trim);
-        if let Some(name) = name {
-            if name.is_empty() || name.len() > MAX_PETNAME || name.contains(char::is_control) {
-                return Err(NodeError::Usage(format!(
-                    "a petname has 1 to {MAX_PETNAME} bytes and no control characters"
-                )));
-            }
+        if let Some(name) = name
+            && (name.is_empty() || name.len() > MAX_PETNAME || name.contains(char::is_control))
+        {
+            return Err(NodeError::Usage(format!(
+                "a petname has 1 to {MAX_PETNAME} bytes and no control characters"
+            )));
         }
         Ok(self.store.set_petname(feed, name)?)
     }

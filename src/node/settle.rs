@@ -81,6 +81,13 @@ impl Node {
                 again.push(path);
             }
             if again.is_empty() {
+                // Requests from feeds now replicated came in with their feeds; a blocked
+                // feed's are dropped.
+                for author in self.store.request_authors()? {
+                    if set.contains(&author) || set.is_blocked(&author) {
+                        self.store.drop_requests(&author)?;
+                    }
+                }
                 return Ok(());
             }
             for path in again {

@@ -10,6 +10,7 @@ mod lean;
 pub(crate) mod pack;
 mod peers;
 pub(crate) mod posts;
+pub(crate) mod requests;
 mod schema;
 mod sources;
 pub(crate) mod write;

@@ -238,12 +238,22 @@ const MIGRATIONS: &[&str] = &[
     // wrote it, never because its name says so (#27).
     // A feed that leaves the replication set is hidden, not dropped, until `forget-after-days`
     // (its reading rows go; its messages, frontier and opened boxes stay), so undoing an
-    // unfollow or a block is instant.
+    // unfollow or a block is instant. Private messages for us from feeds we do not replicate
+    // are kept apart as message requests.
     "CREATE TABLE own_bundles (
         bundle_id TEXT PRIMARY KEY,
         created_at INTEGER NOT NULL
     ) WITHOUT ROWID;
-    ALTER TABLE feeds ADD COLUMN hidden_at INTEGER;",
+    ALTER TABLE feeds ADD COLUMN hidden_at INTEGER;
+    CREATE TABLE requests (
+        id BLOB PRIMARY KEY,
+        author BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        plaintext TEXT NOT NULL,
+        dismissed INTEGER NOT NULL
+    );
+    CREATE INDEX requests_by_author ON requests (author);",
 ];
 
 /// What a Rust step fills from the messages held, once all SQL steps have run (so it reads and

@@ -106,6 +106,38 @@ pub fn watching(node: &Node) -> Option<(Vec<String>, i64)> {
     Some((all, note.get("since")?.as_i64()?))
 }
 
+/// The file a running watcher holds locked, so that one home has one watcher.
+pub const LOCK_FILE: &str = "watch.lock";
+
+/// Takes the home's watcher lock: an advisory lock on [`LOCK_FILE`], which the system lets go
+/// when the process ends however it ends, so a crashed watcher never leaves it behind.
+fn lock_home(node: &Node) -> Result<std::fs::File> {
+    let path = node.home().join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| NodeError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let what = match watching(node) {
+                Some((folders, _)) => format!(" ({})", folders.join(", ")),
+                None => String::new(),
+            };
+            Err(NodeError::Usage(format!(
+                "another watcher already runs on this home{what}: one home has one watcher. \
+                 `grapevine status` shows it; stop it first to watch other folders"
+            )))
+        }
+        Err(std::fs::TryLockError::Error(source)) => Err(NodeError::Io { path, source }),
+    }
+}
+
 /// Runs until `stop` is set (by a signal handler, or a test), then says so and returns.
 pub fn run(
     node: &mut Node,
@@ -113,6 +145,7 @@ pub fn run(
     out: &mut dyn Write,
     stop: &std::sync::atomic::AtomicBool,
 ) -> Result<()> {
+    let _lock = lock_home(node)?;
     let (tx, rx) = mpsc::channel();
     let mut debouncer = new_debouncer(Duration::from_millis(200), None, tx)
         .map_err(|e| NodeError::Usage(format!("cannot watch folders: {e}")))?;
@@ -157,9 +190,9 @@ pub fn run(
     w.log.event(
         "ready",
         format!(
-            "watching {} folders and {} mount roots",
-            folders.len(),
-            media.len()
+            "watching {} and {}",
+            crate::view::counted(folders.len() as u64, "folder"),
+            crate::view::counted(media.len() as u64, "mount root")
         ),
         json!({ "folders": folders, "media": media }),
     );

@@ -23,10 +23,10 @@ fn steps(guide: &str) -> Vec<(String, String, Vec<String>)> {
         let Some(who) = &person else { continue };
         if let Some(command) = line.strip_prefix("$ ") {
             steps.push((who.clone(), command.to_owned(), Vec::new()));
-        } else if let Some(step) = steps.last_mut() {
-            if !line.trim().is_empty() {
-                step.2.push(line.trim().to_owned());
-            }
+        } else if let Some(step) = steps.last_mut()
+            && !line.trim().is_empty()
+        {
+            step.2.push(line.trim().to_owned());
         }
     }
     steps

@@ -148,6 +148,14 @@ fn every_command_speaks_one_json_vocabulary() {
     run(&bob, &["device", "link", &laptop.id()]);
     run(&bob, &["device", "list"]);
     run(&bob, &["device", "unlink", &laptop.id()]);
+    // A stranger's private message waits as a request, and is put away.
+    let stranger = TestNode::new("stranger");
+    stranger.ok(&["dm", "--to", &bob.id(), "hello?", "--yes"]);
+    let t = stick();
+    stranger.export_to(t.path());
+    run(&bob, &["import", path_str(t.path())]);
+    run(&bob, &["requests"]);
+    run(&bob, &["requests", "dismiss", &stranger.id()]);
     // A key restored from its words says what it waits for.
     let words = bob.ok(&["backup"]);
     let restored = TestNode::uninitialised("bob restored");

@@ -417,3 +417,84 @@ fn lookalike_names_are_told_apart() {
     let who = json(&alice.ok(&["who", "Bob from the mill", "--json"]));
     assert_eq!(who["feed"]["id"], bob.id());
 }
+
+/// #27.12: one home has one watcher. A second `watch` on the same home is refused and names the
+/// running one; `status` shows it; once it is killed (no clean exit), a new one starts.
+#[test]
+fn one_home_has_one_watcher() {
+    let alice = TestNode::new("alice");
+    let (a, b) = (stick(), stick());
+    let mut first = alice.spawn(&["watch", path_str(a.path())]);
+    let ready = first.expect(std::time::Duration::from_secs(20), "ready", |l| {
+        l.contains("watching")
+    });
+    assert!(ready.contains("watching 1 folder and"), "{ready}");
+    let refused = alice.fails_with(1, &["watch", path_str(b.path())]);
+    assert!(
+        refused.contains("another watcher already runs"),
+        "{refused}"
+    );
+    assert!(refused.contains(path_str(a.path())), "{refused}");
+    let status = alice.ok(&["status"]);
+    assert!(status.contains(path_str(a.path())), "{status}");
+    first.stop_with("KILL", std::time::Duration::from_secs(10));
+    let mut second = alice.spawn(&["watch", path_str(b.path())]);
+    second.expect(std::time::Duration::from_secs(20), "ready", |l| {
+        l.contains("watching")
+    });
+    let status = alice.ok(&["status"]);
+    assert!(status.contains(path_str(b.path())), "{status}");
+    second.stop_with("TERM", std::time::Duration::from_secs(10));
+}
+
+/// #27.2: carol, whom alice does not follow, writes to her privately. The import says so, the
+/// message waits apart as a request (`status` counts it), reads in `requests`, and accepting
+/// follows carol and puts it in the inbox; a blocked feed's requests are dropped, and a
+/// carrier learns nothing.
+#[test]
+fn private_messages_from_strangers_wait_as_requests() {
+    let alice = TestNode::new("alice");
+    let carol = TestNode::new("carol");
+    let spammer = TestNode::new("spammer");
+    carol.ok(&["dm", "--to", &alice.id(), "hello from the valley", "--yes"]);
+    spammer.ok(&["dm", "--to", &alice.id(), "CHEAP WATCHES", "--yes"]);
+    let s = stick();
+    carol.export_to(s.path());
+    spammer.export_to(s.path());
+    let said = alice.import(s.path());
+    assert!(
+        said.contains("2 private messages for you from ") && said.contains("whom you don't follow"),
+        "{said}"
+    );
+    assert_eq!(alice.status()["requests"], 2);
+    assert!(alice.ok(&["status"]).contains("`grapevine requests`"));
+    let listed = alice.ok(&["requests"]);
+    assert!(
+        listed.contains("hello from the valley") && listed.contains("CHEAP WATCHES"),
+        "{listed}"
+    );
+    assert!(
+        conversations(&alice).is_empty(),
+        "held apart from the inbox"
+    );
+
+    alice.ok(&["block", &spammer.id()]);
+    let listed = json(&alice.ok(&["requests", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["text"], "hello from the valley");
+
+    alice.ok(&["requests", "accept", "carol"]);
+    assert_eq!(conversations(&alice), [["hello from the valley"]]);
+    assert_eq!(alice.status()["requests"], 0);
+    // Read again, the files bring no request back.
+    let again = alice.import(s.path());
+    assert!(!again.contains("whom you don't follow"), "{again}");
+
+    let dave = TestNode::new("dave");
+    let t = stick();
+    dave.ok(&["dm", "--to", &alice.id(), "are you there?", "--yes"]);
+    dave.export_to(t.path());
+    alice.import(t.path());
+    alice.ok(&["requests", "dismiss", "dave"]);
+    assert!(alice.ok(&["requests"]).contains("no message requests"));
+}
