@@ -15,8 +15,9 @@ fn say(out: &mut dyn Write, text: &str) -> Result<()> {
     })
 }
 
-/// Runs the demo in a fresh temporary folder, narrating to `out`.
-pub fn run(out: &mut dyn Write) -> Result<()> {
+/// Runs the demo in a fresh temporary folder, narrating to `out`. The folder is removed at the
+/// end, and the last line says so, unless `keep`: then its four homes stay to explore.
+pub fn run(out: &mut dyn Write, keep: bool) -> Result<()> {
     let root = tempfile::Builder::new()
         .prefix("grapevine-demo-")
         .tempdir()
@@ -24,7 +25,27 @@ pub fn run(out: &mut dyn Write) -> Result<()> {
             path: std::env::temp_dir(),
             source,
         })?;
-    run_in(root.path(), out)
+    run_in(root.path(), out)?;
+    if keep {
+        let kept = root.keep();
+        say(
+            out,
+            &format!(
+                "\nThe four homes stay in {}: try `grapevine --home {}/bob timeline`",
+                kept.display(),
+                kept.display()
+            ),
+        )
+    } else {
+        say(
+            out,
+            &format!(
+                "\nThe demo's folder {} is removed now; `grapevine demo --keep` leaves it to \
+                 explore",
+                root.path().display()
+            ),
+        )
+    }
 }
 
 pub fn run_in(root: &Path, out: &mut dyn Write) -> Result<()> {

@@ -239,6 +239,11 @@ impl Names {
         leads
     }
 
+    /// How many people a typed name (petname, else self-chosen name) could stand for.
+    pub fn people_named(&self, name: &str) -> usize {
+        self.by_name(name).len()
+    }
+
     /// The one feed a name (petname, else self-chosen name) stands for, if exactly one.
     pub fn resolve_feed_by_name(&self, name: &str) -> Option<FeedId> {
         match self.by_name(name).as_slice() {

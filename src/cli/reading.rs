@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use super::people::{person_or_me, resolve_person};
-use super::render::{self, Style, counted, post, post_json, pretty};
+use super::render::{self, Style, count, counted, post, post_json, pretty};
 
 #[derive(Subcommand)]
 pub enum Reading {
@@ -143,7 +143,18 @@ impl Reading {
                 } else {
                     "no posts yet: follow someone and import their bundle (see `grapevine help`)"
                 };
-                listing(&mut node, &names, posts, json, empty)?
+                let shown = posts.len() as u64;
+                let mut text = listing(&mut node, &names, posts, json, empty)?;
+                if !json && !all && shown == limit {
+                    let more = node.store().count_posts(&filter)?.saturating_sub(shown);
+                    if more > 0 {
+                        text += &format!(
+                            "\n\n… and {} (`grapevine timeline --limit N` or `--all` shows them)",
+                            count(more, "older post", "older posts")
+                        );
+                    }
+                }
+                text
             }
             Reading::Thread { message, json } => {
                 let id = resolve_message(node.store(), &message)?;

@@ -86,7 +86,11 @@ pub enum Settings {
         json: bool,
     },
     /// Three people, one USB stick and a spammer: a tour in a temporary folder.
-    Demo,
+    Demo {
+        /// Leave the demo's four homes and stick in place to explore afterwards.
+        #[arg(long)]
+        keep: bool,
+    },
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     #[command(
         after_help = "Example:\n  grapevine completions bash > ~/.local/share/bash-completion/completions/grapevine"
@@ -135,8 +139,8 @@ pub fn stop_on_signal() -> Result<Arc<AtomicBool>> {
 impl Settings {
     pub fn run(self, ctx: &mut Ctx) -> Result<ExitCode> {
         let text = match self {
-            Settings::Demo => {
-                grapevine::demo::run(&mut ctx.out)?;
+            Settings::Demo { keep } => {
+                grapevine::demo::run(&mut ctx.out, keep)?;
                 return Ok(ExitCode::SUCCESS);
             }
             Settings::Completions { shell } => {

@@ -130,7 +130,8 @@ pub enum Transports {
     /// One session with a peer on the network, then a summary.
     #[command(after_help = "Example:\n  grapevine sync 192.168.1.20:8008")]
     Sync {
-        /// The peer's HOST:PORT (it runs `grapevine serve`).
+        /// The peer's HOST:PORT, or HOST alone for serve's default port (it runs `grapevine
+        /// serve`).
         address: String,
         /// Give up when nothing arrives for this many seconds.
         #[arg(long, default_value_t = 30, value_name = "SECS")]

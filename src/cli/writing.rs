@@ -211,8 +211,34 @@ fn like(
     Ok((message, json, words))
 }
 
+/// Says on standard error which `@name`s of `text` became no mention, and why.
+fn unlinked_mentions(names: &Names, text: &str) {
+    let mut told = Vec::new();
+    for word in grapevine::content::mention_words(text) {
+        if told.contains(&word) {
+            continue;
+        }
+        told.push(word);
+        let word_shown = grapevine::view::escape_name(word);
+        match names.people_named(word) {
+            1 => {}
+            0 => eprintln!("note: @{word_shown} names no one known here: not linked"),
+            n => eprintln!(
+                "note: @{word_shown} could be {n} people: not linked (a petname tells them \
+                 apart: `grapevine petname ID NAME`)"
+            ),
+        }
+    }
+}
+
 fn posted_words(node: &grapevine::Node, message: &Message, verb: &str) -> Result<String> {
     let names = node.names()?;
+    if let Some(post) = message
+        .json()
+        .and_then(|c| grapevine::content::read_post(&c))
+    {
+        unlinked_mentions(&names, &post.text);
+    }
     let mut words = format!("{verb} ({})", short_id(&message.id));
     let mentioned = message
         .json()

@@ -378,20 +378,36 @@ fn visit_pubs(shared: &Arc<Shared>, every: Duration) {
     }
 }
 
-/// One session with the peer at `address`, then returns what it did.
+/// The address of `HOST:PORT`, or of `HOST` at serve's default port.
+pub fn resolve(address: &str) -> Option<std::net::SocketAddr> {
+    address
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .or_else(|| {
+            let host = address.trim_start_matches('[').trim_end_matches(']');
+            (host, super::DEFAULT_PORT)
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+        })
+}
+
+/// One session with the peer at `address` (`HOST:PORT`, or `HOST` at the default port), then
+/// returns what it did.
 pub fn sync(
     home: &Path,
     address: &str,
     network: &str,
     timeout: Duration,
 ) -> Result<SessionReport, SessionError> {
-    let resolved = address
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| {
-            SessionError::Protocol(format!("cannot resolve {address}; give HOST:PORT"))
-        })?;
+    let resolved = resolve(address).ok_or_else(|| {
+        SessionError::Protocol(format!(
+            "cannot resolve {address}; give HOST or HOST:PORT (serve listens on port {} unless \
+             told otherwise)",
+            super::DEFAULT_PORT
+        ))
+    })?;
     let stream = TcpStream::connect_timeout(&resolved, timeout)
         .map_err(|e| SessionError::Frame(super::frame::FrameError::Io(e)))?;
     let config = SessionConfig {
@@ -402,4 +418,18 @@ pub fn sync(
         pub_mode: false,
     };
     session::run(home, stream, true, &config, &|_, _| Ok(()), &|_| {})
+}
+
+#[cfg(test)]
+mod tests {
+    /// `sync 127.0.0.1` means serve's default port, not a protocol violation (#27).
+    #[test]
+    fn a_host_alone_means_the_default_port() {
+        let at = |a: &str| super::resolve(a).map(|s| s.to_string());
+        assert_eq!(at("127.0.0.1").as_deref(), Some("127.0.0.1:8008"));
+        assert_eq!(at("127.0.0.1:9").as_deref(), Some("127.0.0.1:9"));
+        assert_eq!(at("[::1]").as_deref(), Some("[::1]:8008"));
+        assert_eq!(at("[::1]:9").as_deref(), Some("[::1]:9"));
+        assert_eq!(at("127.0.0.1:notaport"), None);
+    }
 }

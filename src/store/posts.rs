@@ -76,6 +76,27 @@ impl Store {
         )
     }
 
+    /// How many posts `filter` takes, its limit aside.
+    pub fn count_posts(&self, filter: &Filter) -> Result<u64> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM posts p JOIN messages m ON m.key = p.rowid \
+             JOIN feeds lf ON lf.key = m.feed \
+             WHERE p.private = ?1 AND p.at >= ?2 AND (p.unread OR NOT ?3) \
+             AND (?4 IS NULL OR lf.author = ?4)",
+            )?
+            .query_row(
+                params![
+                    filter.private,
+                    filter.since.unwrap_or(i64::MIN),
+                    filter.unread_only,
+                    filter.author.map(|f| f.0.to_vec()),
+                ],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
+    }
+
     /// One post, if we hold it (and can read it, when private).
     pub fn post(&self, id: &MessageId) -> Result<Option<PostView>> {
         let sql = format!("{} WHERE m.id = ?1", select());

@@ -137,4 +137,24 @@ fn demo_runs_and_carol_reads_alice() {
     assert!(text.contains("carol has 0 of them"), "{text}");
     assert!(!carol_view.contains("WATCHES"), "{text}");
     assert!(text.lines().count() <= 25, "{text}");
+    // It says its folder is gone, and `--keep` keeps it (#27).
+    let gone = text.lines().last().unwrap_or_default();
+    let folder = gone.split_whitespace().nth(3).unwrap_or_default();
+    assert!(gone.contains("is removed now"), "{gone}");
+    assert!(!std::path::Path::new(folder).exists(), "{gone}");
+    let kept = std::process::Command::new(crate::harness::bin())
+        .args(["demo", "--keep"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(kept.stdout).unwrap();
+    let folder = text
+        .lines()
+        .last()
+        .and_then(|l| l.split_whitespace().nth(5))
+        .unwrap_or_default()
+        .trim_end_matches(':')
+        .to_owned();
+    let bob = std::path::Path::new(&folder).join("bob");
+    assert!(bob.join("store.sqlite").is_file(), "{text}");
+    std::fs::remove_dir_all(&folder).unwrap();
 }

@@ -498,3 +498,35 @@ fn private_messages_from_strangers_wait_as_requests() {
     alice.ok(&["requests", "dismiss", "dave"]);
     assert!(alice.ok(&["requests"]).contains("no message requests"));
 }
+
+/// #27, smaller: `@name`s that name no one, or several people, are said to be not linked; the
+/// timeline says how many posts it did not show.
+#[test]
+fn mentions_and_the_timeline_say_what_they_left_out() {
+    let me = TestNode::new("me");
+    let s = stick();
+    for _ in 0..2 {
+        let sam = TestNode::new("sam");
+        me.follow(&sam);
+        me.import(&sam.export_to(s.path()));
+    }
+    let out = me.run(&["post", "hello @sam and @zed and @me"]);
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("@sam could be 2 people: not linked"),
+        "{said}"
+    );
+    assert!(
+        said.contains("@zed names no one known here: not linked"),
+        "{said}"
+    );
+    assert!(!said.contains("@me"), "{said}");
+
+    for n in 0..24 {
+        me.post(&format!("note {n}"));
+    }
+    let shown = me.ok(&["timeline"]);
+    assert!(shown.contains("… and 5 older posts"), "{shown}");
+    assert!(!me.ok(&["timeline", "--all"]).contains("older posts"));
+}
