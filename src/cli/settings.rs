@@ -422,6 +422,7 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
     }
     if !requests.is_empty() {
         let mut from: Vec<String> = requests.iter().map(|r| names.name(&r.author)).collect();
+        from.sort();
         from.dedup();
         text += &format!(
             "\nrequests {} for you from {}, whom you don't follow: `grapevine requests`",

@@ -75,7 +75,11 @@ impl Node {
                 "the post is empty; write some text".into(),
             ));
         }
-        if let Some(parent) = reply.filter(|p| self.is_private(p).unwrap_or(false)) {
+        let private_parent = match reply {
+            Some(parent) if self.is_private(&parent)? => Some(parent),
+            _ => None,
+        };
+        if let Some(parent) = private_parent {
             let Some(opened) = self.store.post(&parent)? else {
                 return Err(NodeError::Usage(format!(
                     "{} is a private message that was not written to you: you cannot reply to it",
