@@ -109,6 +109,22 @@ fn device_name(names: &Names, feed: &FeedId) -> Option<String> {
         .map(|own| format!("{} ({})", grapevine::view::escape(own), feed.short()))
 }
 
+/// How to name `feed` in a command to paste: its name when that is one plain word naming no
+/// one else, else its id.
+fn handle(names: &Names, feed: &FeedId) -> String {
+    match names.chosen(feed) {
+        Some(name)
+            if !names.is_lookalike(feed)
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) =>
+        {
+            name.to_owned()
+        }
+        _ => feed.to_string(),
+    }
+}
+
 fn list(node: &Node, names: &Names, json: bool) -> Result<String> {
     let me = node.id();
     let entries = node.device_list()?;
@@ -135,7 +151,7 @@ fn list(node: &Node, names: &Names, json: bool) -> Result<String> {
             }
             LinkState::Offered => format!(
                 "asks to be linked: `grapevine device link {}` if it is yours",
-                e.feed
+                handle(names, &e.feed)
             ),
             LinkState::Unlinked => "unlinked".to_owned(),
         };

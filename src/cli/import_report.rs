@@ -104,6 +104,7 @@ pub fn import_json(names: &Names, summary: &ImportSummary) -> Value {
         "not_for_you": summary.not_for_us,
         "not_wanted_feeds": summary.not_wanted_feeds().iter().map(|f| names.json(f)).collect::<Vec<_>>(),
         "requests": total.requests,
+        "device_offers": total.offered_by.iter().map(|f| names.json(f)).collect::<Vec<_>>(),
         "blocked_feeds": summary.blocked.len(),
     })
 }
@@ -140,6 +141,12 @@ pub fn import_text(names: &Names, summary: &ImportSummary) -> String {
             count(total.requests, "private message", "private messages"),
             from.join(", "),
             if total.requests == 1 { "it" } else { "them" }
+        );
+    }
+    for feed in &total.offered_by {
+        text += &format!(
+            "\n{} asks to link this device as one of theirs: `grapevine device list` shows it",
+            names.name(feed)
         );
     }
     for path in &summary.not_for_us {

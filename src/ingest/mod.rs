@@ -72,6 +72,8 @@ pub struct IngestReport {
     pub requests: u64,
     /// Who wrote them.
     pub requested_by: std::collections::BTreeSet<FeedId>,
+    /// Feeds we do not replicate that newly ask to be linked as another device of ours.
+    pub offered_by: std::collections::BTreeSet<FeedId>,
     /// The first rejections, with reasons (at most 50 kept).
     pub rejections: Vec<Rejection>,
     /// Every feed met, and whether it was wanted (its messages were considered for storing).
@@ -325,6 +327,11 @@ impl<'a> Ingester<'a> {
                         self.report.requested_by.insert(message.header.author);
                     }
                 }
+                (Heard::Offer(linked), Ok(())) => {
+                    if store::offers::note(&tx, message, *linked)? {
+                        self.report.offered_by.insert(message.header.author);
+                    }
+                }
                 (_, Err(_)) => {}
             }
         }
@@ -352,15 +359,13 @@ impl<'a> Ingester<'a> {
             self.report.feeds.entry(author).or_insert(wanted);
             if !wanted {
                 self.report.not_wanted += 1;
-                let blocked = self
-                    .wanted
-                    .as_ref()
-                    .is_some_and(|set| set.is_blocked(&author));
-                if blocked {
+                let Some(set) = self.wanted.as_ref().filter(|set| !set.is_blocked(&author)) else {
                     continue;
-                }
+                };
                 if let Some(name) = about_self(&message) {
                     self.heard.push((message, Heard::Name(name)));
+                } else if let Some(linked) = device_offer(&message, &set.root) {
+                    self.heard.push((message, Heard::Offer(linked)));
                 } else if let Some(plaintext) = self.request(&message) {
                     self.heard.push((message, Heard::Request(plaintext)));
                 }
@@ -400,6 +405,8 @@ enum Heard {
     Name(String),
     /// The plaintext of a private message for us: a message request.
     Request(String),
+    /// A `device` message naming us: whether it links us (an offer to be linked) or not.
+    Offer(bool),
 }
 
 impl Ingester<'_> {
@@ -416,6 +423,19 @@ impl Ingester<'_> {
         crate::message::check_content(ContentKind::Json, &text).ok()?;
         String::from_utf8(text.to_vec()).ok()
     }
+}
+
+/// What a `device` message of another feed says about `me`, if it names `me`: a new device
+/// cannot replicate the feed that offers to link it before it links back, so the offer is
+/// kept apart for `device list` (docs/devices.md).
+fn device_offer(message: &Message, me: &FeedId) -> Option<bool> {
+    if message.header.kind != ContentKind::Json
+        || !message.content.windows(8).any(|w| w == b"\"device\"")
+    {
+        return None;
+    }
+    let change = content::read_device(&message.json()?)?;
+    (change.device == *me && message.header.author != *me).then_some(change.linked)
 }
 
 fn rejection(message: &Message, place: &str, error: &MessageError) -> Rejection {

@@ -71,13 +71,23 @@ impl Node {
         feeds.extend(devices.others(&me));
         feeds.sort();
         feeds.dedup();
-        Ok(feeds
-            .into_iter()
-            .map(|feed| DeviceEntry {
+        let mut entries: Vec<DeviceEntry> = feeds
+            .iter()
+            .map(|&feed| DeviceEntry {
                 feed,
                 // A device linked to another of ours, but never named by this one, is ours too.
                 state: devices.state(&me, &feed).unwrap_or(LinkState::Linked),
             })
-            .collect())
+            .collect();
+        // Offers from feeds not replicated yet (a new device's first stick).
+        for feed in self.store.device_offers()? {
+            if !feeds.contains(&feed) {
+                entries.push(DeviceEntry {
+                    feed,
+                    state: LinkState::Offered,
+                });
+            }
+        }
+        Ok(entries)
     }
 }

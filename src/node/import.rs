@@ -66,6 +66,9 @@ impl ImportSummary {
             total
                 .requested_by
                 .extend(b.messages.requested_by.iter().copied());
+            total
+                .offered_by
+                .extend(b.messages.offered_by.iter().copied());
         }
         total
     }

@@ -88,6 +88,12 @@ impl Node {
                         self.store.drop_requests(&author)?;
                     }
                 }
+                // So do their device link offers: a replicated feed's own messages speak.
+                for author in self.store.offer_authors()? {
+                    if set.contains(&author) || set.is_blocked(&author) {
+                        self.store.drop_offer(&author)?;
+                    }
+                }
                 return Ok(());
             }
             for path in again {

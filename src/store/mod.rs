@@ -7,6 +7,7 @@
 
 mod check;
 mod lean;
+pub(crate) mod offers;
 pub(crate) mod pack;
 mod peers;
 pub(crate) mod posts;

@@ -254,6 +254,13 @@ const MIGRATIONS: &[&str] = &[
         dismissed INTEGER NOT NULL
     );
     CREATE INDEX requests_by_author ON requests (author);",
+    // 10: `device` messages naming this device from feeds we do not replicate yet: a new
+    // device sees the offer to link it before it can take in the feed that makes it (#27).
+    "CREATE TABLE device_offers (
+        author BLOB PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        linked INTEGER NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// What a Rust step fills from the messages held, once all SQL steps have run (so it reads and

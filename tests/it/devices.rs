@@ -310,3 +310,76 @@ fn each_device_takes_a_recipient_slot() {
         "{refused}"
     );
 }
+
+/// Linking from the old device first: the new one cannot replicate the old feed yet, but its
+/// offer reaches it on the first stick, `device list` shows it, and `device link` by name
+/// completes the link from the file already read.
+#[test]
+fn an_offer_from_the_old_device_reaches_the_new_one() {
+    let laptop = TestNode::new("alice");
+    let desktop = TestNode::new("alice (desktop)");
+    laptop.post("Hello from my laptop");
+    laptop.ok(&["device", "link", &desktop.id()]);
+    let s = stick();
+    let folder = crate::harness::path_str(s.path());
+    laptop.ok(&["sync-dir", folder]);
+
+    let read = desktop.run(&["sync-dir", folder]);
+    let said = String::from_utf8_lossy(&read.stdout) + String::from_utf8_lossy(&read.stderr);
+    assert!(
+        said.contains("alice asks to link this device as one of theirs"),
+        "the import tells of the offer: {said}"
+    );
+    assert_eq!(device_states(&desktop), [(laptop.id(), "offered".into())]);
+    let list = desktop.ok(&["device", "list"]);
+    assert!(
+        list.contains("asks to be linked: `grapevine device link alice` if it is yours"),
+        "{list}"
+    );
+    assert!(
+        timeline(&desktop).is_empty(),
+        "an offer alone does not bring a feed in"
+    );
+
+    let linked = desktop.ok(&["device", "link", "alice"]);
+    assert!(linked.contains("linked with alice"), "{linked}");
+    assert_eq!(device_states(&desktop), [(laptop.id(), "linked".into())]);
+    assert_eq!(
+        timeline(&desktop),
+        [(
+            laptop.id(),
+            "alice".to_owned(),
+            "Hello from my laptop".to_owned()
+        )],
+        "the laptop's diary came in from the file already read"
+    );
+
+    desktop.ok(&["sync-dir", folder]);
+    laptop.ok(&["sync-dir", folder]);
+    assert_eq!(device_states(&laptop), [(desktop.id(), "linked".into())]);
+}
+
+/// An offer is only a word: a stranger naming my device cannot get its feed replicated, a
+/// later unlink withdraws the offer, and a blocked feed's offers are not kept.
+#[test]
+fn offers_are_withdrawn_and_blocked_offers_dropped() {
+    let me = TestNode::new("dana");
+    let stranger = TestNode::new("mallory");
+    stranger.ok(&["device", "link", &me.id()]);
+    carry(&stranger, &me);
+    assert_eq!(device_states(&me), [(stranger.id(), "offered".into())]);
+    stranger.ok(&["device", "unlink", &me.id()]);
+    carry(&stranger, &me);
+    assert!(
+        device_states(&me).is_empty(),
+        "the unlink withdrew the offer"
+    );
+
+    stranger.ok(&["device", "link", &me.id()]);
+    carry(&stranger, &me);
+    assert_eq!(device_states(&me), [(stranger.id(), "offered".into())]);
+    me.ok(&["block", &stranger.id()]);
+    assert!(device_states(&me).is_empty(), "a blocked feed's offer goes");
+    carry(&stranger, &me);
+    assert!(device_states(&me).is_empty(), "and is not kept again");
+}
