@@ -81,6 +81,9 @@ pub enum People {
         /// Remove the petname instead.
         #[arg(long, conflicts_with = "name")]
         remove: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// What this node knows of someone: names, follows, followers, last heard, hops from you.
     Who {
@@ -222,10 +225,18 @@ impl People {
                 person,
                 name,
                 remove,
+                json,
             } => {
                 let feed = resolve_person(&node, &names, &person, true)?;
                 let was = names.name(&feed);
-                if remove {
+                if json {
+                    node.set_petname(&feed, if remove { None } else { name.as_deref() })?;
+                    let names = node.names()?;
+                    pretty(&json!({
+                        "feed": names.json(&feed),
+                        "petname": node.store().petname(&feed)?,
+                    }))?
+                } else if remove {
                     node.set_petname(&feed, None)?;
                     let now = node.names()?.name(&feed);
                     format!("{was} has no petname now; shown as {now}")

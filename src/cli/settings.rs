@@ -1,7 +1,7 @@
 //! This node: creating it, what it holds, settings, peers, the network picture, the
 //! consistency check, the demo, and shell completions and the man page.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -35,6 +35,9 @@ pub enum Settings {
         /// Restore your key from a key file `grapevine backup --file` wrote.
         #[arg(long, value_name = "FILE", conflicts_with = "name")]
         restore_file: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Show your key as 24 words to keep on paper (or write it to a passphrase-locked file):
     /// the way back after a lost or broken computer.
@@ -45,9 +48,16 @@ pub enum Settings {
         /// Write a passphrase-locked key file here instead of showing words.
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
+        /// Print the words (or the file written) as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print your feed id (give it to people so they can follow you).
-    Whoami,
+    Whoami {
+        /// Print as JSON (your id and name).
+        #[arg(long)]
+        json: bool,
+    },
     /// You, your name, what you hold, unread messages, peers, pending and forks at a glance.
     Status {
         /// Print as JSON.
@@ -65,14 +75,22 @@ pub enum Settings {
         #[arg(long)]
         json: bool,
     },
-    /// Draw your gossip network: you, friends, friends of friends, blocked feeds.
+    /// Draw your gossip network: you, friends, friends of friends, blocked feeds. On a
+    /// terminal without --out it lists them by hops; the picture goes to a file or a pipe.
+    #[command(
+        after_help = "Examples:\n  grapevine graph --out network.svg   (open it in a browser)\n  \
+                      grapevine graph --out network.dot   (Graphviz)"
+    )]
     Graph {
-        /// Picture format.
-        #[arg(long, value_enum, default_value_t = GraphFormat::Svg)]
-        format: GraphFormat,
-        /// Write to this file instead of standard output.
+        /// Picture format (default: from the --out file's extension, else SVG).
+        #[arg(long, value_enum)]
+        format: Option<GraphFormat>,
+        /// Write to this file (.svg or .dot) instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Print the network as JSON instead of a picture.
+        #[arg(long, conflicts_with_all = ["format", "out"])]
+        json: bool,
     },
     /// Prove the store consistent: SQLite's integrity check, every chain linked from 1, frontiers,
     /// pending and fork records, names, contacts and inbox agreeing with the messages.
@@ -108,15 +126,21 @@ pub enum Settings {
 pub enum ConfigAction {
     /// Print a setting's value.
     Get {
-        /// hops, network, pub or folder-stale-days.
+        /// hops, network, pub, folder-stale-days or forget-after-days.
         key: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Change a setting.
     Set {
-        /// hops, network, pub or folder-stale-days.
+        /// hops, network, pub, folder-stale-days or forget-after-days.
         key: String,
         /// The new value.
         value: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -154,6 +178,7 @@ impl Settings {
             Settings::Init {
                 restore: true,
                 passphrase,
+                json,
                 ..
             } => {
                 let words = read_words()?;
@@ -170,18 +195,19 @@ impl Settings {
                     phrase.as_deref().map(|p| p.as_str()),
                 )?;
                 eprintln!("{}", restored_advice(&node));
-                node.id().to_string()
+                created(&node, true, json)?
             }
             Settings::Init {
                 restore_file: Some(file),
+                json,
                 ..
             } => {
                 let identity = grapevine::identity::Identity::load(&file)?;
                 let node = Node::init_restored(&ctx.home()?, &identity, Some(&file), None)?;
                 eprintln!("{}", restored_advice(&node));
-                node.id().to_string()
+                created(&node, true, json)?
             }
-            Settings::Backup { file } => {
+            Settings::Backup { file, json } => {
                 let node = ctx.node()?;
                 let identity = grapevine::identity::Identity::load(
                     &node.home().join(grapevine::node::KEY_FILE),
@@ -190,11 +216,15 @@ impl Settings {
                     Some(file) => {
                         let phrase = new_passphrase()?;
                         identity.save_new_locked(&file, &phrase)?;
-                        format!(
-                            "wrote your key to {}, locked with the passphrase; `grapevine init \
+                        if json {
+                            pretty(&json!({ "file": file }))?
+                        } else {
+                            format!(
+                                "wrote your key to {}, locked with the passphrase; `grapevine init \
                              --restore-file` takes it back",
-                            file.display()
-                        )
+                                file.display()
+                            )
+                        }
                     }
                     None => {
                         eprintln!(
@@ -202,12 +232,21 @@ impl Settings {
                              Write them on paper and keep it safe; grapevine keeps no copy of \
                              them. `grapevine init --restore` takes them back."
                         );
-                        grapevine::backup::words(&identity).to_string()
+                        let words = grapevine::backup::words(&identity).to_string();
+                        if json {
+                            let list: Vec<&str> = words.split_whitespace().collect();
+                            pretty(&json!({ "words": list }))?
+                        } else {
+                            words
+                        }
                     }
                 }
             }
             Settings::Init {
-                name, passphrase, ..
+                name,
+                passphrase,
+                json,
+                ..
             } => {
                 let phrase = if passphrase {
                     Some(new_passphrase()?)
@@ -224,27 +263,56 @@ impl Settings {
                      who should follow you",
                     node.home().display()
                 );
-                node.id().to_string()
+                created(&node, false, json)?
             }
             Settings::Check {
                 no_signatures,
                 json,
             } => return check(ctx, no_signatures, json),
-            Settings::Whoami => ctx.node()?.id().to_string(),
+            Settings::Whoami { json } => {
+                let node = ctx.node()?;
+                if json {
+                    pretty(&json!({ "me": node.names()?.json(&node.id()) }))?
+                } else {
+                    node.id().to_string()
+                }
+            }
             Settings::Status { json } => status(&ctx.node()?, json)?,
             Settings::Config { action } => {
                 let mut node = ctx.node()?;
                 match action {
-                    ConfigAction::Get { key } => node.config(&key)?,
-                    ConfigAction::Set { key, value } => {
+                    ConfigAction::Get { key, json } => {
+                        let value = node.config(&key)?;
+                        if json {
+                            pretty(&json!({ "key": key, "value": value }))?
+                        } else {
+                            value
+                        }
+                    }
+                    ConfigAction::Set { key, value, json } => {
                         node.set_config(&key, &value)?;
-                        format!("{key} = {}", node.config(&key)?)
+                        let value = node.config(&key)?;
+                        if json {
+                            pretty(&json!({ "key": key, "value": value }))?
+                        } else {
+                            format!("{key} = {value}")
+                        }
                     }
                 }
             }
             Settings::Peers { json } => peers(&ctx.node()?, json)?,
-            Settings::Graph { format, out } => {
-                let picture = ctx.node()?.picture()?;
+            Settings::Graph { format, out, json } => {
+                let node = ctx.node()?;
+                let picture = node.picture()?;
+                if json {
+                    ctx.say(graph_json(&node, &picture)?)?;
+                    return Ok(ExitCode::SUCCESS);
+                }
+                let format = graph_format(format, out.as_deref())?;
+                if out.is_none() && std::io::stdout().is_terminal() {
+                    ctx.say(graph_outline(&picture))?;
+                    return Ok(ExitCode::SUCCESS);
+                }
                 let text = match format {
                     GraphFormat::Dot => picture.dot(),
                     GraphFormat::Svg => picture.svg(),
@@ -268,6 +336,97 @@ impl Settings {
         ctx.say(text)?;
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// What `init` made, in words (the feed id alone, for scripts that read it) or JSON.
+fn created(node: &Node, restored: bool, json: bool) -> Result<String> {
+    if json {
+        return pretty(&json!({
+            "me": node.names()?.json(&node.id()),
+            "home": node.home(),
+            "restored": restored,
+        }));
+    }
+    Ok(node.id().to_string())
+}
+
+/// The picture's format: as asked, else from the file's extension; an extension that names
+/// neither format is refused, so that no `.png` holds SVG.
+fn graph_format(asked: Option<GraphFormat>, out: Option<&std::path::Path>) -> Result<GraphFormat> {
+    let extension = out
+        .and_then(|p| p.extension())
+        .map(|e| e.to_string_lossy().to_lowercase());
+    let from_name = match extension.as_deref() {
+        None => None,
+        Some("svg") => Some(GraphFormat::Svg),
+        Some("dot" | "gv") => Some(GraphFormat::Dot),
+        Some(other) => bail!(
+            "graph writes SVG or Graphviz DOT, not .{other}: name the file network.svg (a \
+             browser opens it) or network.dot"
+        ),
+    };
+    Ok(match (asked, from_name) {
+        (Some(GraphFormat::Svg), Some(GraphFormat::Dot))
+        | (Some(GraphFormat::Dot), Some(GraphFormat::Svg)) => {
+            bail!("--format and the --out file's extension disagree: give one of them")
+        }
+        (Some(format), _) | (None, Some(format)) => format,
+        (None, None) => GraphFormat::Svg,
+    })
+}
+
+/// The network in words, for a terminal: who is how many hops away.
+fn graph_outline(picture: &grapevine::graph_view::Picture) -> String {
+    let mut rings: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
+    let mut blocked = Vec::new();
+    for node in &picture.nodes {
+        let label = view::escape(&node.label);
+        match node.distance {
+            Some(hops) => rings.entry(hops).or_default().push(label),
+            None => blocked.push(label),
+        }
+    }
+    let mut text = String::new();
+    for (hops, mut labels) in rings {
+        labels.sort();
+        let ring = match hops {
+            0 => "you".to_owned(),
+            1 => "1 hop".to_owned(),
+            n => format!("{n} hops"),
+        };
+        text += &format!("{ring:<9} {}\n", labels.join(", "));
+    }
+    if !blocked.is_empty() {
+        blocked.sort();
+        text += &format!("{:<9} {}\n", "blocked", blocked.join(", "));
+    }
+    text + "the picture: `grapevine graph --out network.svg`, then open network.svg in a browser"
+}
+
+/// The network as JSON: every feed in the picture with its hops and whom it follows.
+fn graph_json(node: &Node, picture: &grapevine::graph_view::Picture) -> Result<String> {
+    let names = node.names()?;
+    let people: Vec<serde_json::Value> = picture
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let follows: Vec<serde_json::Value> = picture
+                .edges
+                .iter()
+                .filter(|(from, _)| *from == i)
+                .map(|(_, to)| names.json(&picture.nodes[*to].feed))
+                .collect();
+            json!({
+                "feed": names.json(&n.feed),
+                "hops": n.distance,
+                "blocked_by_you": n.excluded == Some(grapevine::graph::Exclusion::BlockedByMe),
+                "messages": n.held,
+                "follows": follows,
+            })
+        })
+        .collect();
+    pretty(&json!({ "people": people }))
 }
 
 /// The store alone: a check needs no key, so it runs even where the key cannot be read.

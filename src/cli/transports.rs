@@ -163,7 +163,11 @@ pub enum PubAction {
         address: String,
     },
     /// List known pubs.
-    List,
+    List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl Transports {
@@ -465,9 +469,11 @@ impl Transports {
                             )
                         }
                     }
-                    PubAction::List => {
+                    PubAction::List { json } => {
                         let pubs = node.pubs()?;
-                        if pubs.is_empty() {
+                        if json {
+                            super::render::pretty(&serde_json::json!({ "pubs": pubs }))?
+                        } else if pubs.is_empty() {
                             "no pubs yet: `grapevine pub add HOST:PORT`".into()
                         } else {
                             pubs.join("\n")

@@ -47,6 +47,7 @@ const FEED_FIELDS: &[&str] = &[
     "device",
     "devices",
     "this_device",
+    "device_offers",
 ];
 
 fn is_feed(v: &Value) -> bool {
@@ -166,6 +167,28 @@ fn every_command_speaks_one_json_vocabulary() {
         String::from_utf8_lossy(&out.stderr)
     );
     run(&restored, &["status"]);
+    // Settings, names and the network picture.
+    run(&bob, &["whoami"]);
+    run(&bob, &["config", "set", "hops", "2"]);
+    run(&bob, &["config", "get", "hops"]);
+    run(&bob, &["petname", &alice_id, "Al"]);
+    bob.ok(&["pub", "add", "127.0.0.1:8008"]);
+    run(&bob, &["pub", "list"]);
+    run(&bob, &["graph"]);
+    let backup: Value = serde_json::from_str(&run(&bob, &["backup"])).unwrap();
+    assert_eq!(
+        backup["words"].as_array().map(Vec::len),
+        Some(24),
+        "{backup}"
+    );
+    let fresh = TestNode::uninitialised("carol");
+    run(&fresh, &["init", "--name", "carol"]);
+    let again = TestNode::uninitialised("bob again");
+    let out = again.run_with_input(&["init", "--restore", "--json"], words.as_bytes());
+    outputs.push((
+        "init --restore --json".into(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ));
     let mut seen = BTreeSet::new();
     for (command, out) in &outputs {
         let value: Value = serde_json::from_str(out)

@@ -436,3 +436,38 @@ fn graph_arrows_pass_through_no_node() {
         }
     }
 }
+
+/// `graph` writes what a file's name promises (SVG or DOT, never SVG in a .png), and on a
+/// terminal without --out it lists the network in words instead of dumping SVG.
+#[test]
+fn graph_files_match_their_names_and_a_terminal_gets_words() {
+    let [a, b] = ["a", "b"].map(TestNode::new);
+    a.follow(&b);
+    let dir = stick();
+    let png = dir.path().join("net.png");
+    let refused = a.fails_with(1, &["graph", "--out", path_str(&png)]);
+    assert!(refused.contains("not .png"), "{refused}");
+    assert!(!png.exists(), "nothing written under a name that lies");
+    let dot = dir.path().join("net.dot");
+    a.ok(&["graph", "--out", path_str(&dot)]);
+    assert!(fs::read_to_string(&dot).unwrap().starts_with("digraph"));
+    let clash = a.fails_with(1, &["graph", "--format", "svg", "--out", path_str(&dot)]);
+    assert!(clash.contains("disagree"), "{clash}");
+
+    // `script` gives the command a terminal for its standard output.
+    let command = format!(
+        "'{}' --home '{}' graph",
+        crate::harness::bin(),
+        a.home().display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run script (util-linux)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("<svg"), "no SVG on a terminal: {text}");
+    assert!(text.contains("you ") && text.contains("1 hop"), "{text}");
+    assert!(text.contains("graph --out network.svg"), "{text}");
+}
