@@ -112,7 +112,9 @@ pub enum UnsealError {
     #[error("not a grapevine bundle (neither a zstd archive nor a sealed bundle)")]
     NotABundle,
     #[error(
-        "the sealed bundle is incomplete or was altered after byte {0} (cut short, or tampered with)"
+        "the sealed bundle is incomplete or was altered after byte {0} (cut short, or tampered \
+         with). If it is still being copied, import it again when the copy has finished; \
+         otherwise ask for a new bundle"
     )]
     Damaged(u64),
     #[error(transparent)]
@@ -137,9 +139,10 @@ pub fn unseal(
     }
     let mut header = head.to_vec();
     header.resize(2 + 32 + slots * private_box::SLOT_LEN, 0);
+    // It begins as a sealed bundle does: one that ends early was cut short.
     input
         .read_exact(&mut header[2..])
-        .map_err(|_| UnsealError::NotABundle)?;
+        .map_err(|_| UnsealError::Damaged(2))?;
     let parsed = private_box::parse_key_header(&header).map_err(|_| UnsealError::NotABundle)?;
     let Some(file_key) = opener.open_slots(&parsed.ephemeral, parsed.slots) else {
         return Ok(Unsealed::NotForUs);
@@ -233,7 +236,13 @@ mod tests {
         let bob = Identity::from_seed(&[2; 32]);
         let (_, file) = sealed(2 * CHUNK + 10, &[bob.feed_id()]);
         let header = 2 + 32 + 4 * private_box::SLOT_LEN;
-        for cut in [file.len() - 1, header + CHUNK + TAG, header + 5] {
+        for cut in [
+            file.len() - 1,
+            header + CHUNK + TAG,
+            header + 5,
+            header - 1,
+            3,
+        ] {
             let result = unseal(&file[..cut], &Opener::of(&bob), &mut Vec::new());
             assert!(
                 matches!(result, Err(UnsealError::Damaged(_))),

@@ -206,7 +206,12 @@ impl Node {
                 summary
                     .unreadable
                     .push((path.to_owned(), UnsealError::Damaged(at).to_string()));
-                self.import_temp(path, &temp, summary)
+                let salvaged = fs::metadata(&temp).map_or(0, |m| m.len());
+                if salvaged > 0 {
+                    self.import_temp(path, &temp, summary)
+                } else {
+                    Ok(())
+                }
             }
             Err(UnsealError::NotABundle) => {
                 // Not sealed either: let the plain reader skip the garbage and salvage any frames.

@@ -530,3 +530,42 @@ fn mentions_and_the_timeline_say_what_they_left_out() {
     assert!(shown.contains("… and 5 older posts"), "{shown}");
     assert!(!me.ok(&["timeline", "--all"]).contains("older posts"));
 }
+
+/// A small sealed bundle cut short or altered is incomplete (exit 3, with what to do), as the
+/// spec and the `sealed_truncated` vector say, never "not a grapevine bundle".
+#[test]
+fn a_damaged_small_sealed_bundle_is_incomplete() {
+    let alice = TestNode::new("alice");
+    let bob = TestNode::new("bob");
+    alice.post("sealed for bob");
+    let s = stick();
+    let wrote = alice.ok(&[
+        "export",
+        "--for",
+        &bob.id(),
+        "--seal",
+        "--anyway",
+        path_str(s.path()),
+    ]);
+    let file = crate::harness::wrote_path(&wrote);
+    let whole = std::fs::read(&file).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let mut altered = whole.clone();
+    altered[whole.len() / 2] ^= 1;
+    for (name, bytes) in [
+        ("cut.gvb", &whole[..whole.len() - 1]),
+        ("header-cut.gvb", &whole[..40]),
+        ("altered.gvb", &altered[..]),
+    ] {
+        let path = s.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let said = bob.fails_with(3, &["import", path_str(&path)]);
+        assert!(
+            said.contains("the sealed bundle is incomplete or was altered")
+                && said.contains("ask for a new bundle")
+                && !said.contains("not a grapevine bundle"),
+            "{name}: {said}"
+        );
+        std::fs::remove_file(&path).unwrap();
+    }
+}
