@@ -101,6 +101,17 @@ pub struct BundleReport {
 }
 
 impl BundleReport {
+    /// A bundle whose reading was stopped on purpose: nothing checked, nothing wrong.
+    pub fn stopped() -> Self {
+        Self {
+            manifest: None,
+            signature: SignatureStatus::NotChecked,
+            problems: Vec::new(),
+            problems_dropped: 0,
+            segments: 0,
+        }
+    }
+
     /// Signed by its exporter and read without any problem.
     pub fn is_verified(&self) -> bool {
         self.signature == SignatureStatus::Valid && self.problems.is_empty()

@@ -264,9 +264,12 @@ impl Transports {
                     let busy = busy("importing, every signature checked", true);
                     busy.out_of(messages_in(&paths, |_| true));
                     node.on_progress(busy.counter());
+                    node.stop_when(stop_on_ctrl_c()?);
                     node.import(&paths)?
                 };
-                not_a_bundle(&summary, &paths)?;
+                if !summary.stopped {
+                    not_a_bundle(&summary, &paths)?;
+                }
                 let names = node.names()?;
                 let text = if json {
                     pretty(&import_json(&names, &summary))?
@@ -274,7 +277,7 @@ impl Transports {
                     import_text(&names, &summary)
                 };
                 ctx.say(text)?;
-                Ok(import_status(&summary))
+                Ok(stopped_or(&summary, import_status(&summary)))
             }
             Transports::SyncDir {
                 dir,
@@ -289,6 +292,7 @@ impl Transports {
                         !node.is_own_bundle(p)
                     }));
                     node.on_progress(busy.counter());
+                    node.stop_when(stop_on_ctrl_c()?);
                     node.sync_dir(&dir, !no_export)?
                 };
                 for stale in &report.stale {
@@ -304,6 +308,9 @@ impl Transports {
                         "bytes": w.bytes,
                     })));
                     value["removed"] = json!(report.removed);
+                    if let Some(why) = &report.not_written {
+                        value["error"] = json!(why);
+                    }
                     pretty(&value)?
                 } else {
                     let mut text = import_text(&names, &report.imported);
@@ -338,7 +345,13 @@ impl Transports {
                     text
                 };
                 ctx.say(text)?;
-                Ok(import_status(&report.imported))
+                if let Some(why) = &report.not_written {
+                    bail!("{why} (the bundles already there were read all the same)");
+                }
+                Ok(stopped_or(
+                    &report.imported,
+                    import_status(&report.imported),
+                ))
             }
             Transports::Watch {
                 dirs,
@@ -486,6 +499,35 @@ impl Transports {
         }
     }
 }
+
+/// A flag the first Ctrl-C (or SIGTERM) sets, so that an import ends after the batch in hand
+/// and says what it kept; a second one ends the process at once.
+fn stop_on_ctrl_c() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, EXIT_STOPPED, stop.clone())
+            .and_then(|_| signal_hook::flag::register(signal, stop.clone()))
+            .context("could not install a signal handler")?;
+    }
+    Ok(stop)
+}
+
+/// `status`, unless the import was stopped: then it says what was kept (exit 130, as for any
+/// command ended by Ctrl-C).
+fn stopped_or(summary: &grapevine::node::ImportSummary, status: ExitCode) -> ExitCode {
+    if !summary.stopped {
+        return status;
+    }
+    eprintln!(
+        "stopped: the {} read before it were verified and kept; run the same command again to \
+         take in the rest",
+        counted(summary.total().new, "new message")
+    );
+    ExitCode::from(EXIT_STOPPED as u8)
+}
+
+/// The exit status of a command stopped by Ctrl-C (128 + SIGINT).
+const EXIT_STOPPED: i32 = 130;
 
 /// Where `export` writes: an existing folder, or a new `.gvb` file in an existing folder. A
 /// missing folder is usually a stick that is not mounted, so it is created only when asked.

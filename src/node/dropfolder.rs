@@ -23,6 +23,9 @@ pub struct SyncReport {
     pub stale: Vec<StaleParticipant>,
     /// Our bundle there, when it already carried everything and nothing was written.
     pub current: Option<PathBuf>,
+    /// Why our bundle could not be written (a locked stick, a full one); what was read there
+    /// is kept all the same.
+    pub not_written: Option<String>,
 }
 
 impl Node {
@@ -159,12 +162,19 @@ impl Node {
             .filter(|p| !self.is_own_bundle(p))
             .collect();
         let imported = self.import(&others)?;
+        let stopped = imported.stopped;
         let mut report = SyncReport {
             imported,
             ..SyncReport::default()
         };
-        if export {
-            let export = self.refresh_own_bundle(dir)?;
+        if export && !stopped {
+            let export = match self.refresh_own_bundle(dir) {
+                Err(e @ super::NodeError::CannotWrite { .. }) => {
+                    report.not_written = Some(e.to_string());
+                    return Ok(report);
+                }
+                export => export?,
+            };
             report.wrote = export.wrote;
             report.removed = export.removed;
             report.stale = export.stale;

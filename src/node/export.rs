@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{Node, NodeError, Result, io_at};
+use super::{Node, NodeError, Result};
 use crate::bundle::{self, BundleWriter, FeedRange, FrontierEntry, Manifest};
 use crate::graph::{DEFAULT_HOPS, Graph};
 use crate::identity::{Identity, IdentityError};
@@ -243,7 +243,7 @@ impl Node {
                 write_bundle(out, &self.identity, &self.store, &manifest).map(|(_, counts)| counts)
             }
         })
-        .map_err(io_at(&path))?;
+        .map_err(super::write_error(&path))?;
         self.store
             .record_own_bundle(&manifest.bundle_id, manifest.created_at)?;
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(bytes);

@@ -23,12 +23,17 @@ pub struct BundleOutcome {
     pub sealed: bool,
     /// How many times it was read again because the replication set grew.
     pub reread: u32,
+    /// Its reading was stopped (Ctrl-C): only part of it was read, on purpose.
+    pub stopped: bool,
 }
 
 impl BundleOutcome {
-    /// The file was read without any problem and every message in it was accepted.
+    /// The file was read without any problem and every message in it was accepted (a reading
+    /// stopped on purpose found no problem in what it read).
     pub fn is_clean(&self) -> bool {
-        self.container.is_verified() && self.messages.rejected == 0 && self.messages.unreadable == 0
+        (self.stopped || self.container.is_verified())
+            && self.messages.rejected == 0
+            && self.messages.unreadable == 0
     }
 }
 
@@ -49,6 +54,8 @@ pub struct ImportSummary {
     pub shown: Vec<FeedId>,
     /// Feeds the files carried that we block: ignored, and never suggested.
     pub blocked: BTreeSet<FeedId>,
+    /// The import was stopped (Ctrl-C) before it read everything; what it read is kept.
+    pub stopped: bool,
 }
 
 impl ImportSummary {
@@ -129,12 +136,17 @@ impl Node {
                     path.display()
                 )));
             }
-            if path.is_dir() {
-                for file in bundles_in(path) {
-                    self.import_file(&file, &mut summary)?;
-                }
+            let files = if path.is_dir() {
+                bundles_in(path)
             } else {
-                self.import_file(path, &mut summary)?;
+                vec![path.clone()]
+            };
+            for file in files {
+                self.import_file(&file, &mut summary)?;
+                if summary.stopped {
+                    // Settling can wait for the next import: the store is consistent now.
+                    return Ok(summary);
+                }
             }
         }
         self.settle_into(&mut summary)?;
@@ -252,9 +264,24 @@ impl Node {
             ingester: Ingester::new(&mut self.store, &self.opener)
                 .wanting(&set)
                 .reporting(self.progress.as_deref().map(|p| p as &dyn Fn(u64))),
+            stop: self.stop.as_deref(),
         };
         let mut container = match bundle::read_bundle(&mut file, &mut sink) {
             Ok(report) => report,
+            Err(SinkError::Stopped) => {
+                // Keep every message verified so far (the batch in hand included).
+                let messages = sink.ingester.finish()?;
+                summary.stopped = true;
+                summary.add(BundleOutcome {
+                    path: path.to_owned(),
+                    container: bundle::BundleReport::stopped(),
+                    messages,
+                    sealed,
+                    reread: 0,
+                    stopped: true,
+                });
+                return Ok(());
+            }
             Err(SinkError::Store(e)) => return Err(e.into()),
             Err(SinkError::Io(e)) => {
                 summary.unreadable.push((path.to_owned(), e.to_string()));
@@ -271,6 +298,7 @@ impl Node {
             messages,
             sealed,
             reread: 0,
+            stopped: false,
         };
         if let Some(m) = &outcome.container.manifest {
             let verified = outcome.container.is_verified();
@@ -318,6 +346,8 @@ impl Node {
 enum SinkError {
     Io(io::Error),
     Store(StoreError),
+    /// Ctrl-C: the reading ends here.
+    Stopped,
 }
 
 impl From<io::Error> for SinkError {
@@ -328,6 +358,7 @@ impl From<io::Error> for SinkError {
 
 struct IngestSink<'a> {
     ingester: Ingester<'a>,
+    stop: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 impl BundleSink for IngestSink<'_> {
@@ -338,6 +369,12 @@ impl BundleSink for IngestSink<'_> {
     }
 
     fn segment(&mut self, name: &str, data: &[u8]) -> Result<(), SinkError> {
+        if self
+            .stop
+            .is_some_and(|stop| stop.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return Err(SinkError::Stopped);
+        }
         self.ingester
             .push_segment(name, data)
             .map_err(SinkError::Store)

@@ -46,6 +46,34 @@ pub enum NodeError {
     Box(#[from] BoxError),
     #[error("{0}")]
     Usage(String),
+    /// Our bundle could not be written into a folder (a locked stick, a read-only share, a
+    /// full disk); what was read there is kept.
+    #[error("cannot leave our bundle in {}: {why}", folder.display())]
+    CannotWrite { folder: PathBuf, why: &'static str },
+}
+
+/// A write into `path`'s folder that failed: said plainly when the folder refuses writing.
+fn write_error(path: &Path) -> impl FnOnce(io::Error) -> NodeError + '_ {
+    move |source| {
+        let why = match source.kind() {
+            io::ErrorKind::ReadOnlyFilesystem => {
+                "it is read-only (a stick's lock switch, or a read-only mount). Unlock it or \
+                 mount it writable, then sync again"
+            }
+            io::ErrorKind::PermissionDenied => {
+                "you may not write there. Ask its owner for write access, or use a folder of \
+                 your own"
+            }
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
+                "it is full. Free some space on it, then sync again"
+            }
+            _ => return io_at(path)(source),
+        };
+        NodeError::CannotWrite {
+            folder: path.parent().unwrap_or(path).to_owned(),
+            why,
+        }
+    }
 }
 
 pub type Result<T, E = NodeError> = std::result::Result<T, E>;
@@ -64,6 +92,9 @@ pub struct Node {
     pub(crate) store: Store,
     /// Told how many messages an import has read so far (for progress bars).
     pub(crate) progress: Option<Box<dyn Fn(u64) + Send>>,
+    /// Set (by a Ctrl-C handler) to end an import after the batch being read: what was
+    /// verified before is kept.
+    pub(crate) stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Node {
@@ -174,6 +205,7 @@ impl Node {
             identity,
             store,
             progress: None,
+            stop: None,
         })
     }
 
@@ -186,6 +218,11 @@ impl Node {
     }
 
     /// Reports, during imports, how many messages of the file being read were read so far.
+    /// Imports end early, keeping what they read, once `stop` is set (Ctrl-C).
+    pub fn stop_when(&mut self, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        self.stop = Some(stop);
+    }
+
     pub fn on_progress(&mut self, progress: Box<dyn Fn(u64) + Send>) {
         self.progress = Some(progress);
     }

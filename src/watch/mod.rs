@@ -78,7 +78,13 @@ struct Watcher<'a> {
     log: Log<'a>,
     files: HashMap<PathBuf, FileState>,
     mounts: HashSet<PathBuf>,
+    /// Folders our bundle could not be written to (a locked stick, a full share): when to try
+    /// again, and the wait after that, doubling up to [`MAX_WRITE_BACKOFF`].
+    unwritable: HashMap<PathBuf, (Instant, Duration)>,
 }
+
+/// The longest a watcher waits before trying again to write into a folder that refused it.
+const MAX_WRITE_BACKOFF: Duration = Duration::from_secs(3600);
 
 /// The setting in which a running watcher notes its process and folders.
 const WATCHING: &str = "watching";
@@ -158,6 +164,7 @@ pub fn run(
         opts,
         files: HashMap::new(),
         mounts: HashSet::new(),
+        unwritable: HashMap::new(),
     };
     let mut watched: HashSet<PathBuf> = HashSet::new();
     w.watch_all(&mut debouncer, &mut watched);
@@ -503,8 +510,16 @@ impl Watcher<'_> {
         if !self.opts.export || !folder.is_dir() {
             return false;
         }
+        if self
+            .unwritable
+            .get(folder)
+            .is_some_and(|(next, _)| Instant::now() < *next)
+        {
+            return false;
+        }
         match self.node.refresh_own_bundle(folder) {
             Ok(report) => {
+                self.unwritable.remove(folder);
                 for stale in &report.stale {
                     let text = self.node.stale_text(stale);
                     self.log.event(
@@ -524,9 +539,26 @@ impl Watcher<'_> {
                 true
             }
             Err(e) => {
+                // Retrying at every scan would fill the log and wear the stick: wait, longer
+                // each time. A stick plugged in again is tried at once.
+                let wait = self
+                    .unwritable
+                    .get(folder)
+                    .map_or(self.opts.rescan.max(Duration::from_secs(60)), |(_, w)| {
+                        (*w * 2).min(MAX_WRITE_BACKOFF)
+                    });
+                self.unwritable
+                    .insert(folder.to_owned(), (Instant::now() + wait, wait));
+                let what = match &e {
+                    NodeError::CannotWrite { .. } => e.to_string(),
+                    _ => format!("could not write our bundle to {}: {e}", folder.display()),
+                };
                 self.log.event(
                     "error",
-                    format!("could not write our bundle to {}: {e}", folder.display()),
+                    format!(
+                        "{what}; trying again in {} min, or when the stick is plugged in again",
+                        wait.as_secs().div_ceil(60)
+                    ),
                     json!({ "folder": folder, "error": e.to_string() }),
                 );
                 false

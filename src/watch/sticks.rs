@@ -46,6 +46,7 @@ impl Watcher<'_> {
             .collect();
         for mount in gone {
             self.mounts.remove(&mount);
+            self.unwritable.remove(&mount.join(STICK_FOLDER));
             self.log.event(
                 "unplugged",
                 format!("{} went away", mount.display()),

@@ -569,3 +569,96 @@ fn a_damaged_small_sealed_bundle_is_incomplete() {
         std::fs::remove_file(&path).unwrap();
     }
 }
+
+/// `node`'s grapevine with `args`, seeing `dir` read-only: a bind mount in a mount namespace
+/// of its own, as the system shows a stick whose lock switch is on.
+fn on_read_only(node: &TestNode, dir: &Path, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        r#"d=$1; shift; mount --bind "$d" "$d" && mount -o remount,ro,bind "$d" && exec "$@""#,
+        "sh",
+        path_str(dir),
+        crate::harness::bin(),
+        "--home",
+        path_str(&node.home()),
+    ])
+    .args(args)
+    .env_remove("GRAPEVINE_HOME")
+    .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// A locked stick: `sync-dir` still reads what is there, then says plainly that it cannot
+/// leave its bundle and what to do (exit 1); `export` says the same; `watch` says it once and
+/// backs off instead of failing at every scan.
+#[test]
+fn a_read_only_stick_is_read_and_said_plainly() {
+    let alice = TestNode::new("alice");
+    let bob = TestNode::new("bob");
+    alice.follow(&bob);
+    bob.follow(&alice);
+    alice.post("on the locked stick");
+    let s = stick();
+    let folder = path_str(s.path());
+    alice.ok(&["sync-dir", folder]);
+    let before = named_as(&alice, s.path());
+    assert_eq!(before.len(), 1);
+
+    let out = on_read_only(&bob, s.path(), &["sync-dir", folder])
+        .output()
+        .expect("run unshare");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("3 new messages"),
+        "what was there is read: {stdout}"
+    );
+    assert!(
+        stderr.contains("it is read-only") && stderr.contains("Unlock it"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("os error"), "no raw OS error: {stderr}");
+    assert_eq!(timeline(&bob), ["on the locked stick"]);
+    assert!(named_as(&bob, s.path()).is_empty());
+
+    let out = on_read_only(&bob, s.path(), &["export", "--all", folder])
+        .output()
+        .expect("run unshare");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("it is read-only"), "{stderr}");
+
+    // The watcher rescans every second; it tries to write once, then waits a minute.
+    let mut watch = bob.spawn_command(on_read_only(
+        &bob,
+        s.path(),
+        &["watch", folder, "--rescan", "1"],
+    ));
+    let error = watch.expect(std::time::Duration::from_secs(20), "an error", |l| {
+        l.contains("cannot leave our bundle")
+    });
+    assert!(
+        error.contains("read-only") && error.contains("trying again in 1 min"),
+        "{error}"
+    );
+    let seen = watch.drain(std::time::Duration::from_secs(3));
+    let errors = seen
+        .iter()
+        .filter(|l| l.contains("cannot leave our bundle"))
+        .count();
+    assert_eq!(
+        errors,
+        1,
+        "one error in four scans, not one per scan:\n{}",
+        seen.join("\n")
+    );
+    watch.stop_with("TERM", std::time::Duration::from_secs(10));
+}
