@@ -429,9 +429,11 @@ impl Ingester<'_> {
 /// cannot replicate the feed that offers to link it before it links back, so the offer is
 /// kept apart for `device list` (docs/devices.md).
 fn device_offer(message: &Message, me: &FeedId) -> Option<bool> {
-    if message.header.kind != ContentKind::Json
-        || !message.content.windows(8).any(|w| w == b"\"device\"")
-    {
+    if message.header.kind != ContentKind::Json {
+        return None;
+    }
+    // Most carried messages are no `device` message, and are not parsed.
+    if !message.content.windows(8).any(|w| w == b"\"device\"") {
         return None;
     }
     let change = content::read_device(&message.json()?)?;
