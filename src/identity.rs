@@ -31,8 +31,10 @@ pub enum IdentityError {
     AlreadyExists(PathBuf),
     #[error("no identity at {0}. Run `grapevine init` first, or pass the right --home")]
     Missing(PathBuf),
-    #[error("the key file {0} is damaged or not a grapevine key; restore it from your backup")]
-    Malformed(PathBuf),
+    #[error(
+        "the key file {path} is damaged or not a grapevine key ({why}); restore it from your backup"
+    )]
+    Malformed { path: PathBuf, why: KeyTextError },
     #[error(
         "the key file {0} is not a regular file; restore secret.key from your backup \
          (a key is never read from a device, pipe or link to one)"
@@ -60,6 +62,50 @@ pub enum IdentityError {
 
 /// A key file is about 80 bytes; nothing longer is read.
 pub const MAX_KEY_FILE: u64 = 1024;
+
+/// What a key file holds (key-file.md).
+pub enum KeyText<'a> {
+    Plain(Zeroizing<[u8; 32]>),
+    /// A passphrase-locked key: the line, trimmed, for [`keylock::unlock`].
+    Locked(&'a str),
+}
+
+/// Why a key file's bytes are no key (key-file.md "Rules for readers").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum KeyTextError {
+    #[error("it is larger than the 1,024 bytes a key file can be")]
+    TooLarge,
+    #[error("it is not UTF-8 text")]
+    NotText,
+    #[error("it does not start with grapevine-secret-v1: or grapevine-secret-v1-argon2id:")]
+    Prefix,
+    #[error("its key is not base32 text")]
+    Base32,
+    #[error("its key has the wrong length")]
+    Length,
+}
+
+/// Reads a key file's bytes: at most [`MAX_KEY_FILE`], one line with optional surrounding
+/// ASCII white space (space, tab, line feed, form feed, carriage return), either prefix,
+/// base32 in any case. A locked key's body is checked when it is unlocked.
+pub fn parse_key_text(bytes: &[u8]) -> Result<KeyText<'_>, KeyTextError> {
+    if bytes.len() as u64 > MAX_KEY_FILE {
+        return Err(KeyTextError::TooLarge);
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| KeyTextError::NotText)?
+        .trim_matches(|c: char| c.is_ascii_whitespace());
+    if text.starts_with(LOCKED_PREFIX) {
+        return Ok(KeyText::Locked(text));
+    }
+    let body = text.strip_prefix(KEY_PREFIX).ok_or(KeyTextError::Prefix)?;
+    let bytes = Zeroizing::new(decode_base32(body).ok_or(KeyTextError::Base32)?);
+    let seed: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| KeyTextError::Length)?;
+    Ok(KeyText::Plain(Zeroizing::new(seed)))
+}
 
 pub struct Identity {
     signing: SigningKey,
@@ -121,21 +167,21 @@ impl Identity {
                 mode,
             });
         }
-        let mut text = Zeroizing::new(String::new());
+        // One byte more than allowed tells a file that is too large from one that fits.
+        let mut bytes = Zeroizing::new(Vec::new());
         fs::File::open(path)
             .map_err(io_error)?
-            .take(MAX_KEY_FILE)
-            .read_to_string(&mut text)
-            .map_err(|_| IdentityError::Malformed(path.to_owned()))?;
-        let malformed = || IdentityError::Malformed(path.to_owned());
-        if text.trim().starts_with(LOCKED_PREFIX) {
-            return Self::unlock(path, text.trim());
+            .take(MAX_KEY_FILE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io_error)?;
+        let malformed = |why| IdentityError::Malformed {
+            path: path.to_owned(),
+            why,
+        };
+        match parse_key_text(&bytes).map_err(malformed)? {
+            KeyText::Plain(seed) => Ok(Self::from_seed(&seed)),
+            KeyText::Locked(line) => Self::unlock(path, line),
         }
-        let body = text.trim().strip_prefix(KEY_PREFIX).ok_or_else(malformed)?;
-        let bytes = Zeroizing::new(decode_base32(body).ok_or_else(malformed)?);
-        let seed: Zeroizing<[u8; 32]> =
-            Zeroizing::new(bytes.as_slice().try_into().map_err(|_| malformed())?);
-        Ok(Self::from_seed(&seed))
     }
 
     /// Opens a locked key with the passphrase from [`passphrase`]. Unlocked seeds are kept for
@@ -154,7 +200,10 @@ impl Identity {
             .ok_or_else(|| IdentityError::Locked(path.to_owned()))?;
         let seed = keylock::unlock(line, phrase.as_bytes()).map_err(|e| match e {
             UnlockError::Wrong => IdentityError::WrongPassphrase(path.to_owned()),
-            UnlockError::Malformed => IdentityError::Malformed(path.to_owned()),
+            UnlockError::Malformed => IdentityError::Malformed {
+                path: path.to_owned(),
+                why: KeyTextError::Length,
+            },
         })?;
         let identity = Self::from_seed(&seed);
         unlocked.push((line.to_owned(), seed));
@@ -282,7 +331,50 @@ mod tests {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         assert!(matches!(
             Identity::load(&path),
-            Err(IdentityError::Malformed(_))
+            Err(IdentityError::Malformed {
+                why: KeyTextError::Base32,
+                ..
+            })
+        ));
+    }
+
+    /// key-file.md: at most 1 KiB, ASCII white space around one line, base32 in any case;
+    /// each refusal says what was wrong.
+    #[test]
+    fn key_text_rules() {
+        let line = format!("grapevine-secret-v1:{}", encode_base32(&[7; 32]));
+        let seed = |text: &[u8]| match parse_key_text(text) {
+            Ok(KeyText::Plain(seed)) => Ok(*seed),
+            Ok(KeyText::Locked(_)) => panic!("not locked"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(seed(line.as_bytes()), Ok([7; 32]));
+        let spaced = format!(
+            " \t\x0c{}\r\n",
+            line.to_uppercase()
+                .replace("GRAPEVINE-SECRET-V1", "grapevine-secret-v1")
+        );
+        assert_eq!(seed(spaced.as_bytes()), Ok([7; 32]));
+        let padded = format!("{line}{}", " ".repeat(1024 - line.len()));
+        assert_eq!(seed(padded.as_bytes()), Ok([7; 32]));
+        assert_eq!(
+            seed(format!("{padded} ").as_bytes()),
+            Err(KeyTextError::TooLarge)
+        );
+        assert_eq!(
+            seed(format!("\u{a0}{line}").as_bytes()),
+            Err(KeyTextError::Prefix)
+        );
+        assert_eq!(seed(b"\xff"), Err(KeyTextError::NotText));
+        assert_eq!(seed(b"grapevine-secret-v2:aa"), Err(KeyTextError::Prefix));
+        assert_eq!(seed(b"grapevine-secret-v1:a!"), Err(KeyTextError::Base32));
+        assert_eq!(
+            seed(b"grapevine-secret-v1:aaaaaaaa"),
+            Err(KeyTextError::Length)
+        );
+        assert!(matches!(
+            parse_key_text(b"grapevine-secret-v1-argon2id:x\n"),
+            Ok(KeyText::Locked("grapevine-secret-v1-argon2id:x"))
         ));
     }
 }

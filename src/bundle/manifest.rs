@@ -134,6 +134,10 @@ impl Manifest {
                 super::FORMAT_VERSION
             ));
         }
+        let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        if self.bundle_id.len() != 32 || !self.bundle_id.bytes().all(hex) {
+            return Err("bundle_id is not 32 lower-case hex digits".into());
+        }
         if let Some(hops) = self.hops.filter(|h| *h > crate::graph::MAX_HOPS) {
             return Err(format!(
                 "hops {hops} is more than the {} allowed",

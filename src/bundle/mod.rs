@@ -6,11 +6,13 @@
 //! `tar --zstd -tf` lists a bundle, while our reader decodes frame by frame: a bad byte costs
 //! only the entry it lands in, and memory stays bounded whatever the bundle's size.
 
+mod claims;
 mod frames;
 mod manifest;
 mod read;
 mod write;
 
+pub use claims::{CarriedRuns, check_manifest_claims};
 pub use manifest::{FeedRange, FrontierEntry, MAX_WANTS, Manifest, Trailer, TrailerEntry};
 pub use read::{
     BundleProblem, BundleReport, BundleSink, SignatureStatus, read_bundle, read_manifest,

@@ -541,7 +541,7 @@ mod tests {
     #[test]
     fn frames_up_to_the_largest_entry_are_read() {
         let alice = Identity::from_seed(&[1; 32]);
-        let manifest = Manifest::describing(alice.feed_id(), "00", 0, &[]);
+        let manifest = Manifest::describing(alice.feed_id(), &"00".repeat(16), 0, &[]);
         let mut w = crate::bundle::BundleWriter::new(Vec::new(), &alice, &manifest).expect("w");
         w.write_entry("extra", &vec![7; MAX_ENTRY])
             .expect("the largest entry");
@@ -564,7 +564,7 @@ mod tests {
     #[test]
     fn a_frame_cut_short_is_truncated_not_damaged() {
         let alice = Identity::from_seed(&[1; 32]);
-        let manifest = Manifest::describing(alice.feed_id(), "00", 0, &[]);
+        let manifest = Manifest::describing(alice.feed_id(), &"00".repeat(16), 0, &[]);
         let mut w = crate::bundle::BundleWriter::new(Vec::new(), &alice, &manifest).expect("w");
         let noise: Vec<u8> = (0..200_000u32)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
@@ -587,7 +587,8 @@ mod tests {
     fn problems_beyond_the_limit_are_counted_not_listed() {
         let alice = Identity::from_seed(&[1; 32]);
         let (mut file, _) =
-            crate::bundle::write_messages(Vec::new(), &alice, "00", 0, &[]).expect("a bundle");
+            crate::bundle::write_messages(Vec::new(), &alice, &"00".repeat(16), 0, &[])
+                .expect("a bundle");
         // Each run of junk before a frame is one more problem, at its own offset.
         for i in 0..MAX_PROBLEMS + 5 {
             file.extend_from_slice(b"junk");
@@ -606,7 +607,7 @@ mod tests {
     #[test]
     fn entries_up_to_the_limit_are_read() {
         let alice = Identity::from_seed(&[1; 32]);
-        let manifest = Manifest::describing(alice.feed_id(), "00", 0, &[]);
+        let manifest = Manifest::describing(alice.feed_id(), &"00".repeat(16), 0, &[]);
         let json = serde_json::to_vec(&manifest).expect("json");
         let empty = entry_frame("x", b"");
         let build = |entries: usize| {
@@ -664,7 +665,7 @@ mod tests {
     #[test]
     fn segments_are_counted_and_a_missing_trailer_is_named_once() {
         let alice = Identity::from_seed(&[1; 32]);
-        let manifest = Manifest::describing(alice.feed_id(), "00", 0, &[]);
+        let manifest = Manifest::describing(alice.feed_id(), &"00".repeat(16), 0, &[]);
         let mut w = crate::bundle::BundleWriter::new(Vec::new(), &alice, &manifest).expect("w");
         for i in 1..=3 {
             w.write_entry(&crate::bundle::segment_name(i), b"")
@@ -687,8 +688,8 @@ mod tests {
     #[test]
     fn the_manifest_is_read_from_the_first_entry_only() {
         let alice = Identity::from_seed(&[1; 32]);
-        let (file, _) =
-            crate::bundle::write_messages(Vec::new(), &alice, "ab", 7, &[]).expect("a bundle");
+        let (file, _) = crate::bundle::write_messages(Vec::new(), &alice, &"ab".repeat(16), 7, &[])
+            .expect("a bundle");
         let manifest = read_manifest(Cursor::new(&file))
             .expect("read")
             .expect("a manifest");
@@ -698,7 +699,7 @@ mod tests {
                 manifest.bundle_id.as_str(),
                 manifest.created_at
             ),
-            (alice.feed_id(), "ab", 7)
+            (alice.feed_id(), "ab".repeat(16).as_str(), 7)
         );
         // The same manifest bytes under another name, first: no manifest.
         let json = serde_json::to_vec(&manifest).expect("json");

@@ -165,7 +165,7 @@ mod tests {
     }
 
     fn writer<'a>(identity: &'a Identity) -> BundleWriter<'a, Vec<u8>> {
-        let manifest = Manifest::describing(identity.feed_id(), "00", 0, &[]);
+        let manifest = Manifest::describing(identity.feed_id(), &"00".repeat(16), 0, &[]);
         BundleWriter::new(Vec::new(), identity, &manifest).expect("a writer")
     }
 

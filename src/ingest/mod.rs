@@ -120,7 +120,7 @@ pub struct Ingester<'a> {
     read: u64,
     pub report: IngestReport,
     /// Contiguous runs of (feed, first, last) that the records pushed claim, in order.
-    carried: Vec<(FeedId, u64, u64)>,
+    carried: crate::bundle::CarriedRuns,
     /// The batch being verified on other threads while this one decodes the next batch and
     /// writes the one before: verification and SQLite writes overlap.
     verifying: Option<std::thread::JoinHandle<Checked>>,
@@ -176,7 +176,7 @@ impl<'a> Ingester<'a> {
             progress: None,
             read: 0,
             report: IngestReport::default(),
-            carried: Vec::new(),
+            carried: crate::bundle::CarriedRuns::default(),
             verifying: None,
         }
     }
@@ -208,7 +208,7 @@ impl<'a> Ingester<'a> {
             let (envelope, content) = match split_record(&mut reader) {
                 Ok(record) => {
                     if let Some((feed, seq)) = claimed_position(record.0) {
-                        self.note_carried(feed, seq);
+                        self.carried.note(feed, seq);
                     }
                     record
                 }
@@ -240,19 +240,9 @@ impl<'a> Ingester<'a> {
         Ok(())
     }
 
-    fn note_carried(&mut self, feed: FeedId, seq: u64) {
-        match self.carried.last_mut() {
-            Some((f, _, last)) if *f == feed && last.checked_add(1) == Some(seq) => *last = seq,
-            _ => self.carried.push((feed, seq, seq)),
-        }
-    }
-
-    /// What the segments carried, as (feed, first, last) runs sorted by feed and sequence:
-    /// what a truthful manifest's `feeds` lists.
-    pub fn carried_runs(&self) -> Vec<(FeedId, u64, u64)> {
-        let mut runs = self.carried.clone();
-        runs.sort_unstable();
-        runs
+    /// What the segments carried, as runs of records (valid or not).
+    pub fn carried_runs(&self) -> &crate::bundle::CarriedRuns {
+        &self.carried
     }
 
     pub fn push(&mut self, message: Message, place: &str) -> store::Result<()> {

@@ -288,7 +288,7 @@ impl Node {
                 return Ok(());
             }
         };
-        check_manifest_claims(&mut container, &sink.ingester.carried_runs());
+        bundle::check_manifest_claims(&mut container, sink.ingester.carried_runs());
         let messages = sink.ingester.finish()?;
         self.store
             .record_sources(&source_key(path), &messages.feeds)?;
@@ -399,46 +399,6 @@ pub fn bundles_in(dir: &Path) -> Vec<PathBuf> {
 /// How a file is named in the sources table: absolute, so any process can read it again.
 pub(super) fn source_key(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
-}
-
-/// A manifest must list exactly the runs its segments carry (bundle.md). Checked only when the
-/// container is otherwise sound: a damaged bundle carries less than it says for a known reason.
-fn check_manifest_claims(container: &mut bundle::BundleReport, carried: &[(FeedId, u64, u64)]) {
-    let Some(manifest) = &container.manifest else {
-        return;
-    };
-    if !container.problems.is_empty() {
-        return;
-    }
-    let mut claimed: Vec<(FeedId, u64, u64)> = manifest
-        .feeds
-        .iter()
-        .map(|r| (r.feed, r.first, r.last))
-        .collect();
-    claimed.sort_unstable();
-    if claimed == carried {
-        return;
-    }
-    let show = |runs: &[(FeedId, u64, u64)]| {
-        if runs.is_empty() {
-            return "nothing".to_owned();
-        }
-        let mut text: Vec<String> = runs
-            .iter()
-            .take(3)
-            .map(|(f, a, b)| format!("{} {a}..{b}", f.short()))
-            .collect();
-        if runs.len() > 3 {
-            text.push(format!("and {} more runs", runs.len() - 3));
-        }
-        text.join(", ")
-    };
-    container
-        .problems
-        .push(bundle::BundleProblem::ManifestMismatch {
-            claimed: show(&claimed),
-            carried: show(carried),
-        });
 }
 
 /// Whether two paths name one file: a file read again by `settle` is named by the absolute
