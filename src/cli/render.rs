@@ -5,8 +5,9 @@ use std::io::IsTerminal;
 use grapevine::people::Names;
 use grapevine::store::PostView;
 use grapevine::view;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+pub use grapevine::view::json::{post_json, written_json};
 pub use grapevine::view::{count, counted};
 
 /// A size as people read it: "740 bytes", "12.3 KB", "4.1 MB".
@@ -130,31 +131,6 @@ pub fn post(p: &PostView, names: &Names, now: i64, depth: usize, style: &Style) 
     text
 }
 
-/// A post in JSON (docs/json.md "post").
-pub fn post_json(p: &PostView, names: &Names) -> Value {
-    let h = &p.message.header;
-    let mut value = json!({
-        "id": p.message.id,
-        "author": names.author_json(&h.author, h.sequence),
-        "sequence": h.sequence,
-        "timestamp": h.timestamp,
-        "at": p.at,
-        "private": p.private,
-        "unread": p.unread,
-        "text": p.post.text,
-        "reply": p.post.reply,
-        "reply_author": p.reply_author.map(|f| names.json(&f)),
-        "mentions": p.post.mentions.iter().map(|f| names.json(f)).collect::<Vec<_>>(),
-        "tags": p.post.tags,
-        "likes": p.likes,
-        "replies": p.replies,
-    });
-    if p.private {
-        value["recipients"] = p.recipients.iter().map(|f| names.json(f)).collect();
-    }
-    value
-}
-
 /// A spinner on standard error while something runs, shown only on a terminal and only once it
 /// has taken longer than a moment; it clears itself when dropped.
 pub struct Busy(Option<indicatif::ProgressBar>);
@@ -225,16 +201,6 @@ impl Drop for Busy {
             bar.finish_and_clear();
         }
     }
-}
-
-/// What `--json` prints for a message just written (docs/json.md "written"), to which a
-/// command may add what it changed.
-pub fn written_json(message: &grapevine::message::Message, names: &Names) -> Value {
-    json!({
-        "id": message.id,
-        "author": names.json(&message.header.author),
-        "sequence": message.header.sequence,
-    })
 }
 
 pub fn pretty(value: &Value) -> anyhow::Result<String> {

@@ -1,4 +1,7 @@
-//! How messages are shown to people and to scripts (`feed --json`).
+//! How messages are shown to people and to scripts (`feed --json`); [`json`] holds the JSON
+//! views the terminal and the window share.
+
+pub mod json;
 
 use serde_json::{Value, json};
 
