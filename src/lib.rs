@@ -30,6 +30,7 @@ pub mod private_box;
 pub mod sealed;
 pub mod signature;
 pub mod store;
+pub mod ui;
 pub mod view;
 pub mod watch;
 

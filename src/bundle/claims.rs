@@ -46,29 +46,47 @@ pub fn check_manifest_claims(container: &mut BundleReport, carried: &CarriedRuns
     if claimed == carried {
         return;
     }
-    let show = |runs: &[(FeedId, u64, u64)]| {
-        if runs.is_empty() {
-            return "nothing".to_owned();
-        }
-        let mut text: Vec<String> = runs
-            .iter()
-            .take(3)
-            .map(|(f, a, b)| format!("{} {a}..{b}", f.short()))
-            .collect();
-        if runs.len() > 3 {
-            text.push(format!("and {} more runs", runs.len() - 3));
-        }
-        text.join(", ")
-    };
     container.problems.push(BundleProblem::ManifestMismatch {
-        claimed: show(&claimed),
-        carried: show(&carried),
+        claimed: describe(&claimed),
+        carried: describe(&carried),
     });
+}
+
+/// Runs as a report says them: the first three, then how many more.
+fn describe(runs: &[(FeedId, u64, u64)]) -> String {
+    if runs.is_empty() {
+        return "nothing".to_owned();
+    }
+    let mut text: Vec<String> = runs
+        .iter()
+        .take(3)
+        .map(|(f, a, b)| format!("{} {a}..{b}", f.short()))
+        .collect();
+    if runs.len() > 3 {
+        text.push(format!("and {} more runs", runs.len() - 3));
+    }
+    text.join(", ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reports_name_three_runs_and_count_the_rest() {
+        let a = FeedId([1; 32]);
+        let runs: Vec<_> = (1..=4).map(|i| (a, 2 * i, 2 * i)).collect();
+        let short = a.short();
+        assert_eq!(describe(&[]), "nothing");
+        assert_eq!(
+            describe(&runs[..3]),
+            format!("{short} 2..2, {short} 4..4, {short} 6..6")
+        );
+        assert_eq!(
+            describe(&runs),
+            format!("{short} 2..2, {short} 4..4, {short} 6..6, and 1 more runs")
+        );
+    }
 
     #[test]
     fn runs_continue_across_segments_and_break_at_gaps_and_other_feeds() {

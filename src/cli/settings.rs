@@ -103,6 +103,14 @@ pub enum Settings {
         #[arg(long)]
         json: bool,
     },
+    /// Open grapevine in a browser window on this computer: prints the link to open (it works
+    /// once; a new one is printed when it was used). Ctrl-C ends it.
+    #[command(after_help = "Example:\n  grapevine ui")]
+    Ui {
+        /// Where to listen: a loopback address only (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+    },
     /// Three people, one USB stick and a spammer: a tour in a temporary folder.
     Demo {
         /// Leave the demo's four homes and stick in place to explore afterwards.
@@ -163,6 +171,16 @@ pub fn stop_on_signal() -> Result<Arc<AtomicBool>> {
 impl Settings {
     pub fn run(self, ctx: &mut Ctx) -> Result<ExitCode> {
         let text = match self {
+            Settings::Ui { listen } => {
+                let stop = stop_on_signal()?;
+                grapevine::ui::run(
+                    ctx.home()?,
+                    grapevine::ui::UiOptions { listen },
+                    &mut ctx.out,
+                    &stop,
+                )?;
+                return Ok(ExitCode::SUCCESS);
+            }
             Settings::Demo { keep } => {
                 grapevine::demo::run(&mut ctx.out, keep)?;
                 return Ok(ExitCode::SUCCESS);

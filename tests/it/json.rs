@@ -11,8 +11,13 @@ use crate::harness::{TestNode, path_str, stick, written_id};
 /// Field names documented in docs/json.md: the backticked words in the first cell of each
 /// table row of its "Fields" table.
 fn documented() -> BTreeSet<String> {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/json.md"))
-        .expect("docs/json.md");
+    documented_in("docs/json.md")
+}
+
+/// The backticked words in the first cell of each table row of `doc` (from the repository).
+pub fn documented_in(doc: &str) -> BTreeSet<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(doc);
+    let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{doc}: {e}"));
     doc.lines()
         .filter_map(|l| l.strip_prefix("| `"))
         .filter_map(|l| l.split(" |").next())

@@ -25,5 +25,6 @@ mod snapshots;
 mod soak;
 mod syncthing;
 mod trust;
+mod ui;
 mod upgrade;
 mod vectors;

@@ -1,0 +1,376 @@
+//! The window's routes (docs/http-api.md): the page itself, the session, and the data, each
+//! answering JSON built by the same views as the terminal's `--json` ([`crate::view::json`]).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{App, assets, guard};
+use crate::node::{Node, NodeError};
+use crate::store::Filter;
+use crate::view::json::{post_json, written_json};
+
+/// Largest request body taken (a post is at most 8 KiB of content).
+pub const MAX_BODY: usize = 64 * 1024;
+/// Most posts one timeline request returns.
+pub const MAX_PAGE: u64 = 200;
+
+/// A refusal or failure, as JSON: `{"error": "what was wrong, and what to do"}`.
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> Self {
+        let status = match e {
+            NodeError::Usage(_) | NodeError::Message(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::new(status, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": self.message }).to_string();
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+type Answer = Result<Response, ApiError>;
+
+fn json_answer(value: Value) -> Answer {
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response())
+}
+
+/// A request body as the JSON `T`, or a clear error (too large, not that JSON).
+fn body<T: serde::de::DeserializeOwned>(
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let bytes = bytes.map_err(|e| {
+        ApiError::new(
+            e.status(),
+            format!("the request body could not be read ({e}); at most {MAX_BODY} bytes"),
+        )
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the request is not the JSON this route takes: {e}"),
+        )
+    })
+}
+
+/// Runs `work` on the node, off the async threads (SQLite blocks).
+async fn with_node<T: Send + 'static>(
+    app: &Arc<App>,
+    work: impl FnOnce(&mut Node) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let app = app.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut node = app.node.lock().unwrap_or_else(|p| p.into_inner());
+        let node = node.as_mut().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "there is no diary here yet: create one first",
+            )
+        })?;
+        work(node)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+/// Every route, as (method, path): docs/http-api.md documents each, and the tests hold the
+/// two lists equal.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/app.js"),
+    ("GET", "/app.css"),
+    ("GET", "/favicon.svg"),
+    ("POST", guard::SESSION_ROUTE),
+    ("GET", "/api/state"),
+    ("POST", "/api/init"),
+    ("GET", "/api/timeline"),
+    ("POST", "/api/posts"),
+    ("POST", "/api/likes"),
+    ("GET", "/api/events"),
+];
+
+/// The handler of a route in [`ROUTES`].
+fn handler(method: &str, path: &str) -> Option<MethodRouter<Arc<App>>> {
+    Some(match (method, path) {
+        ("GET", "/") => get(assets::index),
+        ("GET", "/app.js") => get(assets::script),
+        ("GET", "/app.css") => get(assets::style),
+        ("GET", "/favicon.svg") => get(assets::icon),
+        ("POST", guard::SESSION_ROUTE) => post(session),
+        ("GET", "/api/state") => get(state),
+        ("POST", "/api/init") => post(init),
+        ("GET", "/api/timeline") => get(timeline),
+        ("POST", "/api/posts") => post(write_post),
+        ("POST", "/api/likes") => post(like),
+        ("GET", "/api/events") => get(events),
+        _ => return None,
+    })
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    let mut router = Router::new();
+    for (method, path) in ROUTES {
+        if let Some(handler) = handler(method, path) {
+            router = router.route(path, handler);
+        }
+    }
+    router
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no such page or route (docs/http-api.md)",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            guard::check,
+        ))
+        .with_state(app)
+}
+
+/// Two strings compared in time that does not depend on where they differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+#[derive(Deserialize)]
+struct SessionRequest {
+    secret: String,
+}
+
+/// The link's secret for a session cookie. A secret works once: the terminal then prints a
+/// new link, for another browser.
+async fn session(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejection>) -> Answer {
+    let request: SessionRequest = body(bytes)?;
+    let fresh = super::token()?;
+    {
+        let mut secret = app.secret.lock().unwrap_or_else(|p| p.into_inner());
+        if !same(&secret, &request.secret) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "this link is not (or no longer) the window's: open the newest link \
+                 `grapevine ui` printed",
+            ));
+        }
+        *secret = fresh.clone();
+    }
+    let token = super::token()?;
+    app.sessions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(token.clone());
+    let _ = app.say.send(format!(
+        "a browser opened the window; that link is used up. For another browser: open {}",
+        app.url(&fresh)
+    ));
+    Ok(guard::session_cookie(&app, &token))
+}
+
+/// Whether this home has a diary yet, and whose.
+async fn state(State(app): State<Arc<App>>) -> Answer {
+    let app2 = app.clone();
+    let me = tokio::task::spawn_blocking(move || {
+        let node = app2.node.lock().unwrap_or_else(|p| p.into_inner());
+        node.as_ref()
+            .map(|n| n.names().map(|names| names.json(&n.id())))
+            .transpose()
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(ApiError::from)?;
+    json_answer(json!({ "me": me }))
+}
+
+#[derive(Deserialize)]
+struct InitRequest {
+    name: String,
+}
+
+/// The first-run form: a new identity under `name`, and its 24 backup words.
+async fn init(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejection>) -> Answer {
+    let request: InitRequest = body(bytes)?;
+    let app2 = app.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut slot = app2.node.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_some() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "this home already has a diary",
+            ));
+        }
+        let name = request.name.trim();
+        if name.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "a name is needed: the one your friends know you by",
+            ));
+        }
+        let node = Node::init_with(&app2.home, Some(name), None)?;
+        let identity = crate::identity::Identity::load(&node.home().join(crate::node::KEY_FILE))
+            .map_err(NodeError::from)?;
+        let words = crate::backup::words(&identity).to_string();
+        let me = node.names()?.json(&node.id());
+        *slot = Some(node);
+        json_answer(json!({
+            "me": me,
+            "words": words.split_whitespace().collect::<Vec<_>>(),
+        }))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+#[derive(Deserialize)]
+struct Page {
+    limit: Option<u64>,
+}
+
+/// The newest public posts (50, or `limit` up to [`MAX_PAGE`]).
+async fn timeline(State(app): State<Arc<App>>, Query(page): Query<Page>) -> Answer {
+    let limit = page.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    let value = with_node(&app, move |node| {
+        let names = node.names()?;
+        let posts = node.timeline(&Filter {
+            limit: Some(limit),
+            ..Filter::default()
+        })?;
+        Ok(json!({
+            "posts": posts.iter().map(|p| post_json(p, &names)).collect::<Vec<_>>(),
+        }))
+    })
+    .await?;
+    json_answer(value)
+}
+
+#[derive(Deserialize)]
+struct PostRequest {
+    text: String,
+    reply: Option<String>,
+}
+
+fn message_id(text: &str) -> Result<crate::ids::MessageId, ApiError> {
+    text.parse().map_err(|e: crate::ids::IdParseError| {
+        ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
+    })
+}
+
+/// A post (a reply when `reply` names a message; a reply to a private message is private).
+async fn write_post(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejection>) -> Answer {
+    let request: PostRequest = body(bytes)?;
+    let reply = request.reply.as_deref().map(message_id).transpose()?;
+    let value = with_node(&app, move |node| {
+        let message = node.post(&request.text, reply)?;
+        Ok(written_json(&message, &node.names()?))
+    })
+    .await?;
+    json_answer(value)
+}
+
+#[derive(Deserialize)]
+struct LikeRequest {
+    id: String,
+    like: bool,
+}
+
+/// A like of a post, or taking it back.
+async fn like(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejection>) -> Answer {
+    let request: LikeRequest = body(bytes)?;
+    let id = message_id(&request.id)?;
+    let value = with_node(&app, move |node| {
+        let message = node.like(id, request.like)?;
+        Ok(written_json(&message, &node.names()?))
+    })
+    .await?;
+    json_answer(value)
+}
+
+/// Server-sent events: `changed` whenever the store changes (a bundle merged by a watcher, a
+/// post from the terminal or this page), so the page shows it without a reload.
+async fn events(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let path = app.home.join(crate::node::STORE_FILE);
+    let store = tokio::task::spawn_blocking(move || crate::store::Store::open(&path))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError::from(NodeError::from(e)))?;
+    let first = store.data_version().ok();
+    let ready = futures_util::stream::iter([Ok::<_, Infallible>(
+        Event::default().event("ready").data("{}"),
+    )]);
+    let changes = futures_util::stream::unfold((store, first), |(store, last)| async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let now = store.data_version().ok();
+            if now != last {
+                let event = Event::default().event("changed").data("{}");
+                return Some((Ok::<_, Infallible>(event), (store, now)));
+            }
+        }
+    });
+    use futures_util::StreamExt;
+    Ok(Sse::new(ready.chain(changes))
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_has_a_handler_once() {
+        for (method, path) in ROUTES {
+            assert!(handler(method, path).is_some(), "{method} {path}");
+        }
+        let mut unique: Vec<_> = ROUTES.to_vec();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ROUTES.len());
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same("abc", "abc"));
+        assert!(!same("abc", "abd"));
+        assert!(!same("abc", "ab"));
+        assert!(!same("", "a"));
+    }
+}

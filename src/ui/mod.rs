@@ -1,0 +1,147 @@
+//! `grapevine ui`: the window. A web page served on loopback only, for people who will not
+//! open a terminal. It reads and writes the same store, through the same library, as the
+//! commands do.
+//!
+//! A hostile web page in the same browser must not be able to use it ([`guard`]): the server
+//! listens on a loopback address only, answers only to its own Host, takes state-changing
+//! requests only from its own Origin, and gives data only to a session that showed the one-time
+//! secret printed in the link's fragment (never sent in a URL the server sees, never logged).
+
+mod api;
+mod assets;
+mod guard;
+
+pub use api::ROUTES;
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::node::{Node, NodeError, Result};
+
+/// How `grapevine ui` runs.
+pub struct UiOptions {
+    /// Where to listen: a loopback address; port 0 picks a free one.
+    pub listen: SocketAddr,
+}
+
+/// What every request handler shares.
+pub(crate) struct App {
+    home: PathBuf,
+    /// The node, once the home has an identity (the first-run page creates one).
+    node: Mutex<Option<Node>>,
+    /// `127.0.0.1:PORT` and `localhost:PORT`: the only Host headers answered.
+    hosts: Vec<String>,
+    /// `http://` and each host: the only Origins whose writes are taken.
+    origins: Vec<String>,
+    /// The link's secret until a page shows it; then a new one is made and printed.
+    secret: Mutex<String>,
+    /// Session tokens given out as cookies.
+    sessions: Mutex<HashSet<String>>,
+    /// The cookie's name: per port, since browsers share cookies between ports of one host.
+    cookie: String,
+    /// Lines for the terminal (a fresh link once the last one was used).
+    say: std::sync::mpsc::Sender<String>,
+}
+
+impl App {
+    fn url(&self, secret: &str) -> String {
+        format!("{}/#{secret}", self.origins[0])
+    }
+}
+
+/// 32 random bytes in hex: secrets and session tokens.
+fn token() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| NodeError::Usage(format!("no randomness: {e}")))?;
+    Ok(data_encoding::HEXLOWER.encode(&bytes))
+}
+
+/// Serves the window until `stop` is set, printing the link to open on `out`.
+pub fn run(home: PathBuf, opts: UiOptions, out: &mut dyn Write, stop: &AtomicBool) -> Result<()> {
+    if !opts.listen.ip().is_loopback() {
+        return Err(NodeError::Usage(format!(
+            "{} is not a loopback address: the window is for this computer only, so it \
+             listens on 127.0.0.1 (or ::1) and nowhere else",
+            opts.listen.ip()
+        )));
+    }
+    let node = match Node::open(&home) {
+        Ok(node) => Some(node),
+        Err(NodeError::Identity(crate::identity::IdentityError::Missing(_))) => None,
+        Err(e) => return Err(e),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| NodeError::Usage(format!("cannot start the window's server: {e}")))?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(opts.listen))
+        .map_err(|source| {
+            NodeError::Usage(format!("cannot listen on {}: {source}", opts.listen))
+        })?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| NodeError::Usage(format!("cannot listen: {e}")))?
+        .port();
+    let ip = match opts.listen.ip() {
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    let mut hosts = vec![format!("{ip}:{port}")];
+    if !hosts.contains(&format!("localhost:{port}")) {
+        hosts.push(format!("localhost:{port}"));
+    }
+    let (say, said) = std::sync::mpsc::channel();
+    let app = Arc::new(App {
+        home,
+        node: Mutex::new(node),
+        origins: hosts.iter().map(|h| format!("http://{h}")).collect(),
+        hosts,
+        secret: Mutex::new(token()?),
+        sessions: Mutex::new(HashSet::new()),
+        cookie: format!("grapevine_session_{port}"),
+        say,
+    });
+    let link = app.url(&app.secret.lock().unwrap_or_else(|p| p.into_inner()));
+    writeln!(out, "open {link}").map_err(|source| NodeError::Io {
+        path: "standard output".into(),
+        source,
+    })?;
+    let _ = out.flush();
+    eprintln!(
+        "the window is this link, for this computer only: open it in a browser here. Ctrl-C \
+         ends it"
+    );
+    let router = api::router(app.clone());
+    let server = runtime.spawn(async move {
+        axum::serve(listener, router.into_make_service())
+            .await
+            .map_err(|e| e.to_string())
+    });
+    while !stop.load(Ordering::Relaxed) && !server.is_finished() {
+        while let Ok(line) = said.try_recv() {
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let failed = server
+        .is_finished()
+        .then(|| runtime.block_on(server))
+        .and_then(|joined| joined.ok())
+        .and_then(|served| served.err());
+    // Open event streams never end by themselves: stop everything now.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match failed {
+        Some(e) => Err(NodeError::Usage(format!(
+            "the window's server stopped: {e}"
+        ))),
+        None => Ok(()),
+    }
+}

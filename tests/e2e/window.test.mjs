@@ -1,0 +1,189 @@
+// grapevine's window in Debian's Chromium, driven as a person would: controls are found by
+// their role and label. Run from the repository: `cd tests/e2e && npm ci && node --test`
+// (.ci/run does), with the binary built (`cargo build`) or named by GRAPEVINE_BIN.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import axe from "axe-core";
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const bin = process.env.GRAPEVINE_BIN ?? join(repo, "target/debug/grapevine");
+const browserPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const screens = join(repo, "docs/ui");
+// Under CI a missing browser or binary fails the run; elsewhere the tests are skipped.
+const missing = [browserPath, bin].filter((p) => !existsSync(p));
+const skip = missing.length > 0 && !process.env.CI ? `missing ${missing.join(", ")}` : false;
+
+function grapevine(home, ...args) {
+  const out = spawnSync(bin, ["--home", home, ...args], { encoding: "utf8" });
+  assert.equal(out.status, 0, `grapevine ${args.join(" ")}: ${out.stderr}`);
+  return out.stdout.trim();
+}
+
+/** Starts `grapevine ui` on `home`; resolves to its link, the process and its next lines. */
+function openWindow(home) {
+  const child = spawn(bin, ["--home", home, "ui"], { stdio: ["ignore", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout });
+  const waiting = [];
+  lines.on("line", (line) => waiting.shift()?.(line));
+  const nextLine = () => new Promise((resolve) => waiting.push(resolve));
+  return nextLine().then((line) => {
+    const url = line.match(/http:\/\/127\.0\.0\.1:\d+\/#[0-9a-f]+/)?.[0];
+    assert.ok(url, `no link in: ${line}`);
+    return { url, origin: new URL(url).origin, child, nextLine };
+  });
+}
+
+async function withBrowser(work) {
+  const browser = await chromium.launch({ executablePath: browserPath, args: ["--no-sandbox"] });
+  try {
+    return await work(browser);
+  } finally {
+    await browser.close();
+  }
+}
+
+/** axe-core on the page as it stands: serious and critical violations, by rule. */
+async function accessibilityProblems(page) {
+  // Evaluated through the debugger, which the page's CSP (rightly) does not let a tag do.
+  await page.evaluate(axe.source);
+  const result = await page.evaluate(() => window.axe.run());
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}
+
+function home(name) {
+  return mkdtempSync(join(tmpdir(), `gv-e2e-${name}-`));
+}
+
+test("a newcomer creates a diary, posts, and sees the terminal's posts live, as text", { skip }, async () => {
+  const alice = home("alice");
+  const window = await openWindow(alice);
+  try {
+    await withBrowser(async (browser) => {
+      const page = await browser.newPage({ viewport: { width: 900, height: 800 } });
+      const errors = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      page.on("dialog", (d) => { errors.push(`a dialog: ${d.message()}`); d.dismiss(); });
+      await page.goto(window.url);
+      assert.equal(new URL(page.url()).hash, "", "the secret leaves the address bar");
+
+      await page.getByLabel("Name").fill("alice");
+      await page.getByRole("button", { name: "Create my diary" }).click();
+      const words = page.getByRole("list").locator("li");
+      await words.first().waitFor();
+      assert.equal(await words.count(), 24);
+      mkdirSync(screens, { recursive: true });
+      await page.screenshot({ path: join(screens, "first-run.png"), fullPage: true });
+      assert.deepEqual(await accessibilityProblems(page), []);
+      await page.getByRole("button", { name: "I wrote them down" }).click();
+
+      await page.getByLabel("Write a post").fill("Hello from the window");
+      await page.getByRole("button", { name: "Post", exact: true }).click();
+      await page.getByText("Hello from the window").waitFor();
+      assert.match(grapevine(alice, "timeline"), /Hello from the window/);
+
+      // Another process writes; the open page shows it with no reload.
+      await page.waitForFunction(() => document.body.dataset.live === "yes");
+      const hostile = '<img src=x onerror="window.pwned=1"> <script>window.pwned=2</script>';
+      const started = Date.now();
+      grapevine(alice, "post", hostile);
+      await page.getByText(hostile).waitFor({ timeout: 5000 });
+      console.log(`a post from the terminal showed in the page after ${Date.now() - started} ms`);
+      assert.equal(await page.evaluate(() => window.pwned), undefined, "peer text ran as code");
+      assert.equal(await page.locator("#posts img, #posts script").count(), 0);
+
+      await page.getByRole("button", { name: /^Reply to alice/ }).first().click();
+      await page.getByLabel("Write a post").fill("Answering myself");
+      await page.getByRole("button", { name: "Post", exact: true }).click();
+      await page.getByText("Answering myself").waitFor();
+      await page.getByRole("button", { name: /^Like alice's post/ }).first().click();
+      await page.getByRole("button", { name: /1 likes/ }).waitFor();
+
+      assert.deepEqual(await accessibilityProblems(page), []);
+      await page.screenshot({ path: join(screens, "timeline.png"), fullPage: true });
+      // Narrow: no sideways scrolling at 360 px.
+      await page.setViewportSize({ width: 360, height: 800 });
+      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 360));
+      assert.deepEqual(errors, []);
+    });
+  } finally {
+    window.child.kill("SIGTERM");
+    rmSync(alice, { recursive: true, force: true });
+  }
+});
+
+test("a page from another origin of the same browser can neither read nor post", { skip }, async () => {
+  const alice = home("alice");
+  grapevine(alice, "init", "--name", "alice");
+  grapevine(alice, "post", "only for the window");
+  const window = await openWindow(alice);
+  // The attacker's page: another port of 127.0.0.1, so the same *site* as the window.
+  const attacker = createServer((request, response) => {
+    response.setHeader("Content-Type", "text/html");
+    response.end(`<!doctype html><script>
+      const target = ${JSON.stringify(window.origin)};
+      const results = {};
+      async function attempt(name, work) {
+        try { results[name] = await work(); } catch (e) { results[name] = "blocked: " + e.message; }
+      }
+      (async () => {
+        await attempt("read", () => fetch(target + "/api/timeline", { credentials: "include" }).then((r) => r.text()));
+        await attempt("post", () => fetch(target + "/api/posts", {
+          method: "POST", credentials: "include", mode: "no-cors",
+          headers: { "Content-Type": "text/plain" },
+          body: JSON.stringify({ text: "posted by the attacker" }),
+        }).then((r) => "sent, opaque " + r.type));
+        await attempt("events", () => new Promise((resolve) => {
+          const events = new EventSource(target + "/api/events", { withCredentials: true });
+          events.onopen = () => { events.close(); resolve("opened"); };
+          events.onerror = () => { events.close(); resolve("blocked"); };
+        }));
+        const form = document.createElement("form");
+        form.method = "POST"; form.action = target + "/api/posts"; form.enctype = "text/plain";
+        const field = document.createElement("input");
+        field.name = '{"text":"posted by a form","x":"'; field.value = '"}';
+        form.append(field); document.body.append(form);
+        window.results = results;
+        document.title = "done";
+      })();
+    </script>`);
+  });
+  await new Promise((resolve) => attacker.listen(0, "127.0.0.1", resolve));
+  const attackerUrl = `http://127.0.0.1:${attacker.address().port}/`;
+  try {
+    await withBrowser(async (browser) => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(window.url);
+      await page.getByText("only for the window").waitFor();
+      const evil = await context.newPage();
+      await evil.goto(attackerUrl);
+      await evil.waitForFunction(() => document.title === "done");
+      const results = await evil.evaluate(() => window.results);
+      console.log("the attacker's page got:", results);
+      assert.match(results.read, /^blocked/, "the timeline was readable");
+      assert.equal(results.events, "blocked");
+      // The form posts as a navigation; the window answers it with a refusal.
+      const [answer] = await Promise.all([
+        evil.waitForNavigation(),
+        evil.evaluate(() => document.querySelector("form").submit()),
+      ]);
+      assert.equal(answer.status(), 403);
+      const timeline = grapevine(alice, "timeline");
+      assert.doesNotMatch(timeline, /attacker|form/, "something was posted");
+    });
+  } finally {
+    attacker.close();
+    window.child.kill("SIGTERM");
+    rmSync(alice, { recursive: true, force: true });
+  }
+});

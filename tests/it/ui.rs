@@ -1,0 +1,476 @@
+//! `grapevine ui`, the window, from outside: a real server on 127.0.0.1 driven with raw HTTP,
+//! so that every header a hostile page could send (or leave out) is under the test's control.
+//! A browser drives the page itself in the end-to-end test.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::{Running, TestNode};
+
+/// A running window: its port and the secret its link carries.
+struct Window {
+    running: Running,
+    port: u16,
+    secret: String,
+}
+
+fn open_window(node: &TestNode) -> Window {
+    let mut running = node.spawn(&["ui"]);
+    let line = running.expect(Duration::from_secs(20), "the link", |l| {
+        l.starts_with("open http://127.0.0.1:")
+    });
+    let (port, secret) = link(&line);
+    Window {
+        running,
+        port,
+        secret,
+    }
+}
+
+/// The port and secret of a printed link `… http://127.0.0.1:PORT/#SECRET`.
+fn link(line: &str) -> (u16, String) {
+    let rest = &line[line.find("http://127.0.0.1:").expect("a link") + 17..];
+    let (port, secret) = rest.split_once("/#").expect("a fragment");
+    (port.parse().expect("a port"), secret.trim().to_owned())
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
+    }
+}
+
+/// One request. `headers` replace the defaults of the same name (Host; Origin on writes);
+/// a header given with an empty value is left out.
+fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    let ours = format!("127.0.0.1:{port}");
+    let origin = format!("http://{ours}");
+    let mut all: Vec<(&str, &str)> = vec![("Host", &ours)];
+    if method != "GET" {
+        all.push(("Origin", &origin));
+        all.push(("Content-Type", "application/json"));
+    }
+    for (name, value) in headers {
+        all.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        all.push((name, value));
+    }
+    let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    for (name, value) in all.iter().filter(|(_, v)| !v.is_empty()) {
+        request += &format!("{name}: {value}\r\n");
+    }
+    request += &format!("Content-Length: {}\r\n\r\n{body}", body.len());
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the window");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read the reply");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a reply");
+    let mut lines = head.lines();
+    let status = lines.next().unwrap()[9..12].parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// Shows the window's secret and returns the session cookie (`name=token`).
+fn sign_in(w: &Window) -> String {
+    let reply = http(
+        w.port,
+        "POST",
+        "/api/session",
+        &[],
+        &format!(r#"{{"secret":"{}"}}"#, w.secret),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let cookie = reply.header("set-cookie").expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+/// No data without a session; the secret works once, only from our own Origin, and a used
+/// link is replaced by a new one printed in the terminal.
+#[test]
+fn the_window_gives_nothing_without_its_secret() {
+    let alice = TestNode::new("alice");
+    alice.post("for my friends only");
+    let mut w = open_window(&alice);
+    for path in ["/api/timeline", "/api/state", "/api/events"] {
+        let reply = http(w.port, "GET", path, &[], "");
+        assert_eq!(
+            reply.status, 401,
+            "{path} without a session: {}",
+            reply.body
+        );
+        assert!(reply.json()["error"].is_string());
+        assert!(!reply.body.contains("for my friends only"));
+    }
+    let wrong = http(w.port, "POST", "/api/session", &[], r#"{"secret":"00"}"#);
+    assert_eq!(wrong.status, 403);
+    let secret = format!(r#"{{"secret":"{}"}}"#, w.secret);
+    let other_port = format!("http://127.0.0.1:{}", w.port + 1);
+    for (origin, what) in [
+        ("", "no Origin"),
+        (other_port.as_str(), "another port's page"),
+    ] {
+        let reply = http(
+            w.port,
+            "POST",
+            "/api/session",
+            &[("Origin", origin)],
+            &secret,
+        );
+        assert_eq!(reply.status, 403, "{what}: {}", reply.body);
+    }
+    let cookie = sign_in(&w);
+    let again = http(w.port, "POST", "/api/session", &[], &secret);
+    assert_eq!(again.status, 403, "a link works once");
+    let fresh = w
+        .running
+        .expect(Duration::from_secs(10), "a new link", |l| {
+            l.contains("For another browser: open http://127.0.0.1:")
+        });
+    let (_, next) = link(&fresh);
+    assert_ne!(next, w.secret);
+    w.secret = next;
+    sign_in(&w);
+
+    let timeline = http(w.port, "GET", "/api/timeline", &[("Cookie", &cookie)], "");
+    assert_eq!(timeline.status, 200, "{}", timeline.body);
+    assert_eq!(timeline.json()["posts"][0]["text"], "for my friends only");
+    let forged = http(
+        w.port,
+        "GET",
+        "/api/timeline",
+        &[("Cookie", "grapevine_session_1=00")],
+        "",
+    );
+    assert_eq!(forged.status, 401);
+    w.running.stop_with("TERM", Duration::from_secs(10));
+}
+
+/// A page under another name (DNS rebinding), another port's page (same site) and a page that
+/// sends no Origin can neither read nor write; every answer carries the security headers and
+/// no CORS header.
+#[test]
+fn hostile_pages_cannot_read_or_write() {
+    let alice = TestNode::new("alice");
+    let w = open_window(&alice);
+    let cookie = sign_in(&w);
+    let rebound = format!("evil.example:{}", w.port);
+    for path in ["/", "/api/timeline"] {
+        let reply = http(
+            w.port,
+            "GET",
+            path,
+            &[("Host", &rebound), ("Cookie", &cookie)],
+            "",
+        );
+        assert_eq!(
+            reply.status, 421,
+            "{path} under another Host: {}",
+            reply.body
+        );
+    }
+    let cross = http(
+        w.port,
+        "GET",
+        "/api/timeline",
+        &[("Cookie", &cookie), ("Sec-Fetch-Site", "same-site")],
+        "",
+    );
+    assert_eq!(
+        cross.status, 403,
+        "another port's page reads: {}",
+        cross.body
+    );
+    let other_port = format!("http://127.0.0.1:{}", w.port + 1);
+    for origin in ["", other_port.as_str(), "null"] {
+        let reply = http(
+            w.port,
+            "POST",
+            "/api/posts",
+            &[("Cookie", &cookie), ("Origin", origin)],
+            r#"{"text":"written by a stranger's page"}"#,
+        );
+        assert_eq!(reply.status, 403, "Origin {origin:?}: {}", reply.body);
+    }
+    assert!(
+        !alice.ok(&["timeline"]).contains("stranger's page"),
+        "nothing was written"
+    );
+    for path in ["/", "/app.js", "/api/timeline", "/nowhere"] {
+        let reply = http(w.port, "GET", path, &[("Cookie", &cookie)], "");
+        let csp = reply.header("content-security-policy").unwrap_or_default();
+        assert!(
+            csp.contains("default-src 'self'")
+                && csp.contains("frame-ancestors 'none'")
+                && !csp.contains("unsafe-inline")
+                && !csp.contains("unsafe-eval"),
+            "{path}: {csp}"
+        );
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(reply.header("cache-control"), Some("no-store"));
+        assert!(
+            !reply
+                .headers
+                .iter()
+                .any(|(n, _)| n.to_ascii_lowercase().starts_with("access-control-")),
+            "{path}: a CORS header"
+        );
+    }
+}
+
+/// What the page does, each through the store the terminal sees: a post, a reply, a like; a
+/// bad body or an oversized one gets a JSON error and changes nothing.
+#[test]
+fn the_window_writes_what_the_terminal_reads() {
+    let alice = TestNode::new("alice");
+    let w = open_window(&alice);
+    let cookie = sign_in(&w);
+    let with = [("Cookie", cookie.as_str())];
+    let hostile = r#"<img src=x onerror=alert(1)> <script>alert(2)</script>"#;
+    let body = serde_json::json!({ "text": hostile }).to_string();
+    let posted = http(w.port, "POST", "/api/posts", &with, &body);
+    assert_eq!(posted.status, 200, "{}", posted.body);
+    let id = posted.json()["id"].as_str().unwrap().to_owned();
+    let reply = serde_json::json!({ "text": "and a reply", "reply": id }).to_string();
+    assert_eq!(
+        http(w.port, "POST", "/api/posts", &with, &reply).status,
+        200
+    );
+    let like = serde_json::json!({ "id": id, "like": true }).to_string();
+    assert_eq!(http(w.port, "POST", "/api/likes", &with, &like).status, 200);
+    let thread: Value = serde_json::from_str(&alice.ok(&["thread", &id, "--json"])).unwrap();
+    assert_eq!(thread[0]["text"], hostile, "the text is kept as written");
+    assert_eq!(thread[0]["likes"], 1);
+    assert_eq!(thread[1]["text"], "and a reply");
+
+    for (body, what) in [
+        ("{", "broken JSON"),
+        (r#"{"text":5}"#, "a text that is no string"),
+        (r#"{"text":"   "}"#, "an empty post"),
+    ] {
+        let reply = http(w.port, "POST", "/api/posts", &with, body);
+        assert_eq!(reply.status, 400, "{what}: {}", reply.body);
+        assert!(
+            reply.json()["error"]
+                .as_str()
+                .is_some_and(|e| !e.is_empty())
+        );
+    }
+    let huge = serde_json::json!({ "text": "x".repeat(100_000) }).to_string();
+    let reply = http(w.port, "POST", "/api/posts", &with, &huge);
+    assert_eq!(reply.status, 413, "{}", reply.body);
+    assert!(reply.json()["error"].is_string());
+    let timeline: Value = serde_json::from_str(&alice.ok(&["timeline", "--json"])).unwrap();
+    assert_eq!(
+        timeline.as_array().unwrap().len(),
+        2,
+        "nothing else was written"
+    );
+}
+
+/// The first run: a home with no diary gets the form; the page creates the identity and shows
+/// the 24 backup words, which restore the same feed.
+#[test]
+fn the_first_run_creates_a_diary_in_the_page() {
+    let newcomer = TestNode::uninitialised("newcomer");
+    let w = open_window(&newcomer);
+    let cookie = sign_in(&w);
+    let with = [("Cookie", cookie.as_str())];
+    let state = http(w.port, "GET", "/api/state", &with, "");
+    assert_eq!(state.json()["me"], Value::Null);
+    let created = http(w.port, "POST", "/api/init", &with, r#"{"name":"dana"}"#).json();
+    let words: Vec<&str> = created["words"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(words.len(), 24);
+    assert_eq!(created["me"]["name"], "dana");
+    let again = http(w.port, "POST", "/api/init", &with, r#"{"name":"dana"}"#);
+    assert_eq!(again.status, 409, "one diary per home");
+    let id = newcomer.ok(&["whoami"]);
+    assert_eq!(created["me"]["id"], id.trim());
+    let restored = TestNode::uninitialised("restored");
+    let out = restored.run_with_input(&["init", "--restore"], words.join(" ").as_bytes());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id.trim());
+}
+
+/// Live: a post written by another process (the terminal, a watcher merging a bundle) reaches
+/// an open event stream as `changed` within a second.
+#[test]
+fn the_window_hears_changes_made_elsewhere() {
+    let alice = TestNode::new("alice");
+    let w = open_window(&alice);
+    let cookie = sign_in(&w);
+    let mut stream = TcpStream::connect(("127.0.0.1", w.port)).unwrap();
+    write!(
+        stream,
+        "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nCookie: {cookie}\r\n\r\n",
+        w.port
+    )
+    .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut lines = BufReader::new(stream).lines();
+    let mut wait_for = |what: &str| {
+        for line in lines.by_ref() {
+            let line = line.unwrap_or_else(|e| panic!("no `{what}` event: {e}"));
+            if line == format!("event: {what}") {
+                return;
+            }
+        }
+        panic!("the stream ended before `{what}`");
+    };
+    wait_for("ready");
+    alice.post("from the terminal");
+    // Bounded by the read timeout above; how fast is measured in the end-to-end bench.
+    wait_for("changed");
+}
+
+/// docs/http-api.md lists exactly the routes the server has, each answers, and every JSON
+/// field the window sends is documented (there or in docs/json.md).
+#[test]
+fn every_route_and_field_is_documented() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/http-api.md"),
+    )
+    .unwrap();
+    let mut documented: Vec<(String, String)> = doc
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let method = *cells.get(1)?;
+            (method == "GET" || method == "POST")
+                .then(|| (method.to_owned(), cells[2].trim_matches('`').to_owned()))
+        })
+        .collect();
+    documented.sort();
+    let mut served: Vec<(String, String)> = grapevine::ui::ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    served.sort();
+    assert_eq!(
+        documented, served,
+        "docs/http-api.md and the server's routes"
+    );
+
+    let mut fields = crate::json::documented_in("docs/json.md");
+    fields.extend(crate::json::documented_in("docs/http-api.md"));
+    let alice = TestNode::new("alice");
+    alice.post("hello");
+    let w = open_window(&alice);
+    let session = http(
+        w.port,
+        "POST",
+        "/api/session",
+        &[],
+        &format!(r#"{{"secret":"{}"}}"#, w.secret),
+    );
+    let cookie = session
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut replies = vec![session];
+    for (method, path) in &served {
+        let reply = if path == "/api/events" {
+            continue;
+        } else if method == "GET" {
+            http(w.port, method, path, &[("Cookie", &cookie)], "")
+        } else {
+            http(w.port, method, path, &[("Cookie", &cookie)], "{}")
+        };
+        assert_ne!(
+            reply.status, 404,
+            "{method} {path} is documented but not served"
+        );
+        replies.push(reply);
+    }
+    let id = replies
+        .iter()
+        .filter(|r| r.header("content-type") == Some("application/json"))
+        .find_map(|r| r.json().get("posts").map(|p| p[0]["id"].clone()))
+        .expect("the timeline");
+    for (path, body) in [
+        (
+            "/api/posts",
+            serde_json::json!({"text": "again", "reply": id}),
+        ),
+        ("/api/likes", serde_json::json!({"id": id, "like": true})),
+    ] {
+        replies.push(http(
+            w.port,
+            "POST",
+            path,
+            &[("Cookie", &cookie)],
+            &body.to_string(),
+        ));
+    }
+    fn walk(value: &Value, fields: &std::collections::BTreeSet<String>) {
+        match value {
+            Value::Array(items) => items.iter().for_each(|v| walk(v, fields)),
+            Value::Object(map) => {
+                for (key, v) in map {
+                    assert!(
+                        fields.contains(key),
+                        "the window sends `{key}`, documented nowhere"
+                    );
+                    if key != "content" {
+                        walk(v, fields);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for reply in replies
+        .iter()
+        .filter(|r| r.header("content-type") == Some("application/json"))
+    {
+        walk(&reply.json(), &fields);
+    }
+}
+
+/// Only loopback: any other address is refused, with the reason.
+#[test]
+fn the_window_listens_on_loopback_only() {
+    let alice = TestNode::new("alice");
+    let said = alice.fails_with(1, &["ui", "--listen", "0.0.0.0:0"]);
+    assert!(said.contains("not a loopback address"), "{said}");
+}
