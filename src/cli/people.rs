@@ -10,7 +10,7 @@ use grapevine::{FeedId, Node};
 use serde_json::json;
 
 use super::Ctx;
-use super::render::{count, counted, pretty, when, written_json};
+use super::render::{count, counted, pretty, when};
 
 #[derive(Subcommand)]
 pub enum People {
@@ -313,20 +313,9 @@ fn contact(
         now => now,
     };
     if json {
-        let verb = match change {
-            ContactChange::Follow => "follow",
-            ContactChange::Unfollow => "unfollow",
-            ContactChange::Block => "block",
-            ContactChange::Unblock => "unblock",
-        };
-        let mut value = written_json(&message, &names);
-        value["contact"] = names.json(&feed);
-        value["change"] = json!(verb);
-        value["took_in"] = json!(total.new);
-        value["dropped"] = json!(dropped);
-        value["hidden"] = json!(hidden);
-        value["shown"] = json!(settled.shown.len());
-        return pretty(&value);
+        return pretty(&grapevine::view::json::contact_json(
+            &message, &feed, change, &settled, &names,
+        ));
     }
     Ok(match change {
         ContactChange::Follow => format!("now following {name}"),
@@ -409,24 +398,7 @@ fn list(names: &Names, feeds: &[FeedId]) -> String {
 fn who(node: &Node, names: &Names, feed: &FeedId, json: bool) -> Result<String> {
     let w = node.who(feed)?;
     if json {
-        let feeds = |list: &[FeedId]| list.iter().map(|f| names.json(f)).collect::<Vec<_>>();
-        return pretty(&json!({
-            "feed": names.json(feed),
-            "petname": w.petname,
-            "self_name": w.name,
-            "description": w.description,
-            "messages": w.messages,
-            "pending": w.pending,
-            "forked": w.forked,
-            "follows": feeds(&w.follows),
-            "followers": feeds(&w.followers),
-            "blocks": feeds(&w.blocks),
-            "devices": feeds(&w.devices),
-            "hops": w.hops,
-            "blocked_by_you": w.blocked_by_us,
-            "last_heard": w.last_heard,
-            "last_post": w.last_post,
-        }));
+        return pretty(&grapevine::view::json::who_json(feed, &w, names));
     }
     let now = grapevine::now_ms();
     let mut text = format!("{}\n  id          {feed}", names.label(feed));
@@ -457,7 +429,7 @@ fn who(node: &Node, names: &Names, feed: &FeedId, json: bool) -> Result<String> 
         text += &format!("\n  devices     {}", devices.join(", "));
     }
     let reach = match (w.hops, w.blocked_by_us) {
-        (_, true) => "blocked by you: nothing of theirs is kept".to_owned(),
+        (_, true) => "blocked by you: nothing of theirs is shown or carried".to_owned(),
         (Some(0), _) => "you".to_owned(),
         (Some(1), _) => "followed by you (1 hop)".to_owned(),
         (Some(h), _) => format!("{h} hops from you: carried as a friend of a friend"),
@@ -488,12 +460,7 @@ fn who(node: &Node, names: &Names, feed: &FeedId, json: bool) -> Result<String> 
 fn contacts(node: &Node, names: &Names, json: bool) -> Result<String> {
     let c = node.contacts()?;
     if json {
-        let feeds = |list: &[FeedId]| list.iter().map(|f| names.json(f)).collect::<Vec<_>>();
-        return pretty(&json!({
-            "following": feeds(&c.following),
-            "followers": feeds(&c.followers),
-            "blocked": feeds(&c.blocked),
-        }));
+        return pretty(&grapevine::view::json::contacts_json(&c, names));
     }
     let section = |title: &str, feeds: &[FeedId]| {
         let mut text = format!("{title} ({})", feeds.len());

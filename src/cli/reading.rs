@@ -345,13 +345,7 @@ fn inbox(
         pretty(&Value::Array(
             conversations
                 .iter()
-                .map(|c| {
-                    json!({
-                        "with": c.with.iter().map(|f| names.json(f)).collect::<Vec<_>>(),
-                        "unread_posts": c.unread(),
-                        "posts": c.posts.iter().map(|p| post_json(p, names)).collect::<Vec<_>>(),
-                    })
-                })
+                .map(|c| grapevine::view::json::conversation_json(c, names))
                 .collect(),
         ))?
     } else if conversations.is_empty() {

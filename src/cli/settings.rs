@@ -423,28 +423,10 @@ fn graph_outline(picture: &grapevine::graph_view::Picture) -> String {
 
 /// The network as JSON: every feed in the picture with its hops and whom it follows.
 fn graph_json(node: &Node, picture: &grapevine::graph_view::Picture) -> Result<String> {
-    let names = node.names()?;
-    let people: Vec<serde_json::Value> = picture
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let follows: Vec<serde_json::Value> = picture
-                .edges
-                .iter()
-                .filter(|(from, _)| *from == i)
-                .map(|(_, to)| names.json(&picture.nodes[*to].feed))
-                .collect();
-            json!({
-                "feed": names.json(&n.feed),
-                "hops": n.distance,
-                "blocked_by_you": n.excluded == Some(grapevine::graph::Exclusion::BlockedByMe),
-                "messages": n.held,
-                "follows": follows,
-            })
-        })
-        .collect();
-    pretty(&json!({ "people": people }))
+    pretty(&grapevine::view::json::network_json(
+        picture,
+        &node.names()?,
+    ))
 }
 
 /// The store alone: a check needs no key, so it runs even where the key cannot be read.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -19,7 +19,9 @@ use serde_json::{Value, json};
 use super::{App, assets, guard};
 use crate::node::{Node, NodeError};
 use crate::store::Filter;
-use crate::view::json::{post_json, written_json};
+use crate::view::json::{
+    contact_json, conversation_json, network_json, post_json, who_json, written_json,
+};
 
 /// Largest request body taken (a post is at most 8 KiB of content).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -48,6 +50,12 @@ impl From<NodeError> for ApiError {
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, e.to_string())
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        NodeError::from(e).into()
     }
 }
 
@@ -91,6 +99,16 @@ fn body<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// A query string as `T`, or a clear error.
+fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query.map(|Query(q)| q).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the address's query is not what this route takes: {e}"),
+        )
+    })
+}
+
 /// Runs `work` on the node, off the async threads (SQLite blocks).
 async fn with_node<T: Send + 'static>(
     app: &Arc<App>,
@@ -124,6 +142,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/timeline"),
     ("POST", "/api/posts"),
     ("POST", "/api/likes"),
+    ("GET", "/api/conversations"),
+    ("POST", "/api/private"),
+    ("GET", "/api/network"),
+    ("GET", "/api/person"),
+    ("POST", "/api/contacts"),
+    ("POST", "/api/petname"),
     ("GET", "/api/events"),
 ];
 
@@ -140,6 +164,12 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<Arc<App>>> {
         ("GET", "/api/timeline") => get(timeline),
         ("POST", "/api/posts") => post(write_post),
         ("POST", "/api/likes") => post(like),
+        ("GET", "/api/conversations") => get(conversations),
+        ("POST", "/api/private") => post(write_private),
+        ("GET", "/api/network") => get(network),
+        ("GET", "/api/person") => get(person),
+        ("POST", "/api/contacts") => post(contact),
+        ("POST", "/api/petname") => post(petname),
         ("GET", "/api/events") => get(events),
         _ => return None,
     })
@@ -265,7 +295,11 @@ struct Page {
 }
 
 /// The newest public posts (50, or `limit` up to [`MAX_PAGE`]).
-async fn timeline(State(app): State<Arc<App>>, Query(page): Query<Page>) -> Answer {
+async fn timeline(
+    State(app): State<Arc<App>>,
+    page: Result<Query<Page>, QueryRejection>,
+) -> Answer {
+    let page = query(page)?;
     let limit = page.limit.unwrap_or(50).clamp(1, MAX_PAGE);
     let value = with_node(&app, move |node| {
         let names = node.names()?;
@@ -318,6 +352,163 @@ async fn like(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejection>)
     let value = with_node(&app, move |node| {
         let message = node.like(id, request.like)?;
         Ok(written_json(&message, &node.names()?))
+    })
+    .await?;
+    json_answer(value)
+}
+
+/// Every private conversation, newest first, with up to 50 messages each.
+async fn conversations(State(app): State<Arc<App>>) -> Answer {
+    let value = with_node(&app, |node| {
+        let names = node.names()?;
+        let list = node.conversations(50)?;
+        Ok(json!({
+            "conversations": list.iter().map(|c| conversation_json(c, &names)).collect::<Vec<_>>(),
+        }))
+    })
+    .await?;
+    json_answer(value)
+}
+
+/// A person the page named: a name (petname or their own), an id, or a unique start of one.
+fn resolve(node: &Node, input: &str) -> Result<crate::ids::FeedId, ApiError> {
+    node.names()?
+        .resolve_feed(node.store(), input)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))
+}
+
+#[derive(Deserialize)]
+struct PrivateRequest {
+    #[serde(default)]
+    to: Vec<String>,
+    text: String,
+    reply: Option<String>,
+}
+
+/// A private message to the people `to` names, or a reply in a private conversation (to
+/// everyone in it). The answer says who can read it.
+async fn write_private(
+    State(app): State<Arc<App>>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let request: PrivateRequest = body(bytes)?;
+    let reply = request.reply.as_deref().map(message_id).transpose()?;
+    let value = with_node(&app, move |node| {
+        let message = match reply {
+            Some(parent) if node.is_private(&parent)? => node.post(&request.text, Some(parent))?,
+            Some(_) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "that message is public: reply to it on the timeline",
+                ));
+            }
+            None => {
+                if request.to.is_empty() {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "say whom it is for: at least one name in To",
+                    ));
+                }
+                let to = request
+                    .to
+                    .iter()
+                    .map(|input| resolve(node, input))
+                    .collect::<Result<Vec<_>, _>>()?;
+                node.dm(&to, &request.text)?
+            }
+        };
+        let names = node.names()?;
+        let mut value = written_json(&message, &names);
+        if let Some(post) = node.store().post(&message.id)? {
+            value["recipients"] = post.recipients.iter().map(|f| names.json(f)).collect();
+        }
+        Ok(value)
+    })
+    .await?;
+    json_answer(value)
+}
+
+/// The gossip network: everyone replicated or excluded, with hops and follows.
+async fn network(State(app): State<Arc<App>>) -> Answer {
+    let value = with_node(&app, |node| {
+        Ok(network_json(&node.picture()?, &node.names()?))
+    })
+    .await?;
+    json_answer(value)
+}
+
+#[derive(Deserialize)]
+struct PersonQuery {
+    who: String,
+}
+
+/// What this node knows of one person.
+async fn person(
+    State(app): State<Arc<App>>,
+    asked: Result<Query<PersonQuery>, QueryRejection>,
+) -> Answer {
+    let asked = query(asked)?;
+    let value = with_node(&app, move |node| {
+        let feed = resolve(node, &asked.who)?;
+        Ok(who_json(&feed, &node.who(&feed)?, &node.names()?))
+    })
+    .await?;
+    json_answer(value)
+}
+
+#[derive(Deserialize)]
+struct ContactRequest {
+    person: String,
+    change: String,
+}
+
+/// Follow, unfollow, block or unblock someone; the answer says what settling then did.
+async fn contact(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejection>) -> Answer {
+    use crate::content::ContactChange;
+    let request: ContactRequest = body(bytes)?;
+    let change = match request.change.as_str() {
+        "follow" => ContactChange::Follow,
+        "unfollow" => ContactChange::Unfollow,
+        "block" => ContactChange::Block,
+        "unblock" => ContactChange::Unblock,
+        other => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("change is follow, unfollow, block or unblock, not {other:?}"),
+            ));
+        }
+    };
+    let value = with_node(&app, move |node| {
+        let feed = resolve(node, &request.person)?;
+        let (message, settled) = node.contact(feed, change)?;
+        Ok(contact_json(
+            &message,
+            &feed,
+            change,
+            &settled,
+            &node.names()?,
+        ))
+    })
+    .await?;
+    json_answer(value)
+}
+
+#[derive(Deserialize)]
+struct PetnameRequest {
+    person: String,
+    name: Option<String>,
+}
+
+/// A name of your own for someone (`null` removes it); it never leaves this node.
+async fn petname(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejection>) -> Answer {
+    let request: PetnameRequest = body(bytes)?;
+    let value = with_node(&app, move |node| {
+        let feed = resolve(node, &request.person)?;
+        node.set_petname(&feed, request.name.as_deref())?;
+        Ok(json!({
+            "feed": node.names()?.json(&feed),
+            "petname": node.store().petname(&feed)?,
+        }))
     })
     .await?;
     json_answer(value)

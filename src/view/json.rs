@@ -3,9 +3,16 @@
 
 use serde_json::{Value, json};
 
+use crate::content::ContactChange;
+use crate::ids::FeedId;
 use crate::message::Message;
+use crate::node::{Contacts, Conversation, ImportSummary, Who};
 use crate::people::Names;
 use crate::store::PostView;
+
+fn feeds(names: &Names, list: &[FeedId]) -> Vec<Value> {
+    list.iter().map(|f| names.json(f)).collect()
+}
 
 /// A post in JSON (docs/json.md "post").
 pub fn post_json(p: &PostView, names: &Names) -> Value {
@@ -40,4 +47,92 @@ pub fn written_json(message: &Message, names: &Names) -> Value {
         "author": names.json(&message.header.author),
         "sequence": message.header.sequence,
     })
+}
+
+/// A private conversation (docs/json.md, `inbox`).
+pub fn conversation_json(c: &Conversation, names: &Names) -> Value {
+    json!({
+        "with": feeds(names, &c.with),
+        "unread_posts": c.unread(),
+        "posts": c.posts.iter().map(|p| post_json(p, names)).collect::<Vec<_>>(),
+    })
+}
+
+/// What this node knows of a feed (docs/json.md, `who`).
+pub fn who_json(feed: &FeedId, w: &Who, names: &Names) -> Value {
+    json!({
+        "feed": names.json(feed),
+        "petname": w.petname,
+        "self_name": w.name,
+        "description": w.description,
+        "messages": w.messages,
+        "pending": w.pending,
+        "forked": w.forked,
+        "follows": feeds(names, &w.follows),
+        "followers": feeds(names, &w.followers),
+        "blocks": feeds(names, &w.blocks),
+        "devices": feeds(names, &w.devices),
+        "hops": w.hops,
+        "blocked_by_you": w.blocked_by_us,
+        "last_heard": w.last_heard,
+        "last_post": w.last_post,
+    })
+}
+
+/// Whom we follow, who follows us, whom we block (docs/json.md, `contacts`).
+pub fn contacts_json(c: &Contacts, names: &Names) -> Value {
+    json!({
+        "following": feeds(names, &c.following),
+        "followers": feeds(names, &c.followers),
+        "blocked": feeds(names, &c.blocked),
+    })
+}
+
+/// A follow, unfollow, block or unblock just written, and what settling did after it.
+pub fn contact_json(
+    message: &Message,
+    feed: &FeedId,
+    change: ContactChange,
+    settled: &ImportSummary,
+    names: &Names,
+) -> Value {
+    let verb = match change {
+        ContactChange::Follow => "follow",
+        ContactChange::Unfollow => "unfollow",
+        ContactChange::Block => "block",
+        ContactChange::Unblock => "unblock",
+    };
+    let mut value = written_json(message, names);
+    value["contact"] = names.json(feed);
+    value["change"] = json!(verb);
+    value["took_in"] = json!(settled.total().new);
+    value["dropped"] = json!(settled.dropped.iter().map(|(_, n)| n).sum::<u64>());
+    value["hidden"] = json!(settled.hidden.iter().map(|(_, n)| n).sum::<u64>());
+    value["shown"] = json!(settled.shown.len());
+    value
+}
+
+/// The gossip network (`graph --json`): every feed in the picture, its hops, whom it follows.
+pub fn network_json(picture: &crate::graph_view::Picture, names: &Names) -> Value {
+    let people: Vec<Value> = picture
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let follows: Vec<Value> = picture
+                .edges
+                .iter()
+                .filter(|(from, _)| *from == i)
+                .map(|(_, to)| names.json(&picture.nodes[*to].feed))
+                .collect();
+            json!({
+                "feed": names.json(&n.feed),
+                "hops": n.distance,
+                "blocked_by_you": n.excluded == Some(crate::graph::Exclusion::BlockedByMe),
+                "messages": n.held,
+                "follows": follows,
+            })
+        })
+        .collect();
+    json!({ "people": people })
 }

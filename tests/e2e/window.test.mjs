@@ -76,7 +76,7 @@ test("a newcomer creates a diary, posts, and sees the terminal's posts live, as 
       await page.goto(window.url);
       assert.equal(new URL(page.url()).hash, "", "the secret leaves the address bar");
 
-      await page.getByLabel("Name").fill("alice");
+      await page.getByLabel("Name", { exact: true }).fill("alice");
       await page.getByRole("button", { name: "Create my diary" }).click();
       const words = page.getByRole("list").locator("li");
       await words.first().waitFor();
@@ -105,8 +105,8 @@ test("a newcomer creates a diary, posts, and sees the terminal's posts live, as 
       await page.getByLabel("Write a post").fill("Answering myself");
       await page.getByRole("button", { name: "Post", exact: true }).click();
       await page.getByText("Answering myself").waitFor();
-      await page.getByRole("button", { name: /^Like alice's post/ }).first().click();
-      await page.getByRole("button", { name: /1 likes/ }).waitFor();
+      await page.getByRole("button", { name: /^Like \(0\), alice's post/ }).first().click();
+      await page.getByRole("button", { name: /^Like \(1\)/ }).waitFor();
 
       assert.deepEqual(await accessibilityProblems(page), []);
       await page.screenshot({ path: join(screens, "timeline.png"), fullPage: true });
@@ -185,5 +185,96 @@ test("a page from another origin of the same browser can neither read nor post",
     attacker.close();
     window.child.kill("SIGTERM");
     rmSync(alice, { recursive: true, force: true });
+  }
+});
+
+test("two people and a shared folder: private messages, follows by name, a blocked spammer", { skip }, async () => {
+  const homes = Object.fromEntries(["alice", "bob", "carol", "spammer"].map((n) => [n, home(n)]));
+  const folder = mkdtempSync(join(tmpdir(), "gv-e2e-folder-"));
+  const ids = {};
+  for (const [who, dir] of Object.entries(homes)) {
+    ids[who] = grapevine(dir, "init", "--name", who);
+  }
+  grapevine(homes.carol, "post", "Carol's garden is open on Sunday");
+  grapevine(homes.spammer, "post", "BUY CHEAP WATCHES NOW");
+  grapevine(homes.alice, "follow", ids.bob, "--yes");
+  // One round through the shared folder, as watchers would do it.
+  const round = () => {
+    for (const who of ["alice", "bob", "carol", "spammer", "alice", "bob"]) {
+      grapevine(homes[who], "sync-dir", folder);
+    }
+  };
+  const windows = { alice: await openWindow(homes.alice), bob: await openWindow(homes.bob) };
+  try {
+    await withBrowser(async (browser) => {
+      const pages = {};
+      for (const who of ["alice", "bob"]) {
+        pages[who] = await (await browser.newContext({ viewport: { width: 900, height: 900 } })).newPage();
+        pages[who].on("pageerror", (e) => assert.fail(`${who}'s page: ${e.message}`));
+        await pages[who].goto(windows[who].url);
+        await pages[who].waitForFunction(() => document.body.dataset.live === "yes");
+      }
+      const { alice, bob } = pages;
+
+      // bob follows alice and the spammer by the ids they gave him, in the page.
+      await bob.getByRole("link", { name: "People" }).click();
+      for (const id of [ids.alice, ids.spammer]) {
+        await bob.getByLabel("Follow someone").fill(id);
+        await bob.getByRole("button", { name: "Follow", exact: true }).click();
+        await bob.getByText(/^Now following/).waitFor();
+      }
+      round();
+      await bob.getByRole("link", { name: "Timeline" }).click();
+      await bob.getByText("BUY CHEAP WATCHES NOW").waitFor();
+
+      // alice writes privately to bob, by name.
+      await alice.getByRole("link", { name: "Private messages" }).click();
+      await alice.getByLabel("To", { exact: true }).fill("bob");
+      await alice.getByLabel("Write privately").fill("The spare key is under the blue pot");
+      assert.match(await alice.locator("#audience").textContent(), /Only bob and you can read this/);
+      await alice.getByRole("button", { name: "Send privately" }).click();
+      await alice.getByText("Sent. Only bob and you can read it.").waitFor();
+      await alice.getByText("The spare key is under the blue pot").waitFor();
+      assert.deepEqual(await accessibilityProblems(alice), []);
+      await alice.screenshot({ path: join(screens, "private.png"), fullPage: true });
+
+      // The folder carries it; bob's open page shows it with no reload.
+      await bob.getByRole("link", { name: "Private messages" }).click();
+      round();
+      await bob.getByText("The spare key is under the blue pot").waitFor({ timeout: 5000 });
+      await bob.getByRole("button", { name: /^Reply in this conversation with alice/ }).click();
+      await bob.getByLabel("Write privately").fill("Thanks, I'll water the plants");
+      await bob.getByRole("button", { name: "Send privately" }).click();
+      await bob.getByText("Thanks, I'll water the plants").waitFor();
+      round();
+      await alice.getByText("Thanks, I'll water the plants").waitFor({ timeout: 5000 });
+      for (const who of ["alice", "bob"]) {
+        assert.doesNotMatch(grapevine(homes[who], "timeline"), /spare key|water the plants/);
+      }
+
+      // bob follows carol by the name her bundle gave; her post comes in from the folder.
+      await bob.getByRole("link", { name: "People" }).click();
+      await bob.getByLabel("Follow someone").fill("carol");
+      await bob.getByRole("button", { name: "Follow", exact: true }).click();
+      await bob.getByText("Now following carol.").waitFor();
+      assert.deepEqual(await accessibilityProblems(bob), []);
+      await bob.screenshot({ path: join(screens, "people.png"), fullPage: true });
+      await bob.getByRole("link", { name: "Timeline" }).click();
+      await bob.getByText("Carol's garden is open on Sunday").waitFor({ timeout: 5000 });
+
+      // The spammer, blocked from his profile, vanishes from the timeline.
+      await bob.getByRole("link", { name: "spammer" }).first().click();
+      await bob.getByRole("button", { name: "Block spammer" }).click();
+      // A blocked feed's own name is no longer shown (it could pass for someone): its id is.
+      await bob.getByRole("button", { name: /^Unblock @/ }).waitFor();
+      assert.deepEqual(await accessibilityProblems(bob), []);
+      await bob.screenshot({ path: join(screens, "profile.png"), fullPage: true });
+      await bob.getByRole("link", { name: "Timeline" }).click();
+      await bob.getByText("Carol's garden is open on Sunday").waitFor();
+      assert.equal(await bob.getByText("BUY CHEAP WATCHES NOW").count(), 0);
+    });
+  } finally {
+    for (const w of Object.values(windows)) w.child.kill("SIGTERM");
+    for (const dir of [...Object.values(homes), folder]) rmSync(dir, { recursive: true, force: true });
   }
 });

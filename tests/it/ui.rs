@@ -474,3 +474,94 @@ fn the_window_listens_on_loopback_only() {
     let said = alice.fails_with(1, &["ui", "--listen", "0.0.0.0:0"]);
     assert!(said.contains("not a loopback address"), "{said}");
 }
+
+/// Private messages, people and names through the window, each checked through the terminal:
+/// a private message says who can read it; follow, block and unblock settle as on the
+/// terminal; a petname stays on this node.
+#[test]
+fn people_and_private_messages_through_the_window() {
+    let alice = TestNode::new("alice");
+    let bob = TestNode::new("bob");
+    let w = open_window(&alice);
+    let cookie = sign_in(&w);
+    let with = [("Cookie", cookie.as_str())];
+    let post = |path: &str, body: Value| {
+        let reply = http(w.port, "POST", path, &with, &body.to_string());
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+        reply.json()
+    };
+    let followed = post(
+        "/api/contacts",
+        serde_json::json!({"person": bob.id(), "change": "follow"}),
+    );
+    assert_eq!(followed["change"], "follow");
+    let contacts: Value = serde_json::from_str(&alice.ok(&["contacts", "--json"])).unwrap();
+    assert_eq!(contacts["following"][0]["id"], bob.id().as_str());
+
+    let sent = post(
+        "/api/private",
+        serde_json::json!({"to": [bob.id()], "text": "psst, the key is under the pot"}),
+    );
+    let readers: Vec<&str> = sent["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert!(readers.contains(&bob.id().as_str()) && readers.contains(&alice.id().as_str()));
+    let reply = post(
+        "/api/private",
+        serde_json::json!({"text": "and bring bread", "reply": sent["id"]}),
+    );
+    assert_eq!(reply["recipients"].as_array().unwrap().len(), 2);
+    let conversations = http(w.port, "GET", "/api/conversations", &with, "").json();
+    let texts: Vec<&str> = conversations["conversations"][0]["posts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["and bring bread", "psst, the key is under the pot"]);
+    let public = http(
+        w.port,
+        "POST",
+        "/api/private",
+        &with,
+        r#"{"text":"to nobody"}"#,
+    );
+    assert_eq!(public.status, 400, "a private message needs a reader");
+    let timeline: Value = serde_json::from_str(&alice.ok(&["timeline", "--json"])).unwrap();
+    assert_eq!(
+        timeline,
+        serde_json::json!([]),
+        "nothing private became public"
+    );
+
+    post(
+        "/api/petname",
+        serde_json::json!({"person": bob.id(), "name": "Bobby"}),
+    );
+    let who = http(w.port, "GET", "/api/person?who=Bobby", &with, "").json();
+    assert_eq!(who["petname"], "Bobby");
+    assert_eq!(who["hops"], 1);
+    post(
+        "/api/contacts",
+        serde_json::json!({"person": "Bobby", "change": "block"}),
+    );
+    assert!(alice.ok(&["who", &bob.id()]).contains("blocked by you"));
+    post(
+        "/api/contacts",
+        serde_json::json!({"person": "Bobby", "change": "unblock"}),
+    );
+    let network = http(w.port, "GET", "/api/network", &with, "").json();
+    assert!(network["people"].as_array().unwrap().len() >= 2);
+    for (path, what) in [
+        ("/api/person", "no person named"),
+        ("/api/person?who=nobody-at-all", "an unknown name"),
+        ("/api/timeline?limit=lots", "a limit that is no number"),
+    ] {
+        let reply = http(w.port, "GET", path, &with, "");
+        assert_eq!(reply.status, 400, "{what}: {}", reply.body);
+        assert!(reply.json()["error"].is_string(), "{what}");
+    }
+}

@@ -3,7 +3,10 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+const views = ["first-run", "backup", "timeline", "private", "people", "person"];
 let replyTo = null;
+let privateReplyTo = null;
+let me = null;
 
 async function api(method, path, body) {
   const options = { method, headers: {}, credentials: "same-origin" };
@@ -28,8 +31,10 @@ function notice(text) {
 }
 
 function show(section) {
-  for (const id of ["first-run", "backup", "timeline"]) {
-    $(id).hidden = id !== section;
+  for (const id of views) $(id).hidden = id !== section;
+  for (const link of $("nav").querySelectorAll("a")) {
+    if (link.getAttribute("href") === `#${section}`) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
   }
 }
 
@@ -45,6 +50,10 @@ function name(feed) {
   return feed.name || feed.id.slice(0, 9) + "…";
 }
 
+function isMe(feed) {
+  return me && feed.id === me.id;
+}
+
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
@@ -52,24 +61,42 @@ function el(tag, className, text) {
   return node;
 }
 
+function button(text, label, onClick) {
+  const b = el("button", "", text);
+  b.type = "button";
+  if (label) b.setAttribute("aria-label", label);
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function personLink(feed) {
+  const a = el("a", "author", name(feed));
+  a.href = `#person/${encodeURIComponent(feed.id)}`;
+  return a;
+}
+
+/** "alice, bob and you": who can read a private message. */
+function audience(feeds) {
+  const others = feeds.filter((f) => !isMe(f)).map(name);
+  return others.length ? `${others.join(", ")} and you` : "only you";
+}
+
 function renderPost(post) {
   const item = el("li", post.unread ? "post unread" : "post");
   item.dataset.id = post.id;
   const head = el("p", "meta");
-  head.append(el("span", "author", name(post.author)), " · ", el("time", "when", ago(post.at)));
+  head.append(personLink(post.author), " · ", el("time", "when", ago(post.at)));
   if (post.reply_author) head.append(" · in reply to ", el("span", "", name(post.reply_author)));
   item.append(head, el("p", "text", post.text));
-  const actions = el("div", "actions");
-  const like = el("button", "like", `Like (${post.likes})`);
-  like.type = "button";
-  like.setAttribute("aria-label", `Like ${name(post.author)}'s post (${post.likes} likes)`);
-  like.addEventListener("click", () => act(() => api("POST", "/api/likes", { id: post.id, like: true })));
-  const reply = el("button", "reply", "Reply");
-  reply.type = "button";
-  reply.setAttribute("aria-label", `Reply to ${name(post.author)}`);
-  reply.addEventListener("click", () => startReply(post));
-  actions.append(like, reply);
-  item.append(actions);
+  if (!post.private) {
+    const actions = el("div", "actions");
+    actions.append(
+      button(`Like (${post.likes})`, `Like (${post.likes}), ${name(post.author)}'s post`, () =>
+        act(() => api("POST", "/api/likes", { id: post.id, like: true }))),
+      button("Reply", `Reply to ${name(post.author)}`, () => startReply(post)),
+    );
+    item.append(actions);
+  }
   return item;
 }
 
@@ -89,42 +116,174 @@ function endReply() {
 
 async function act(work) {
   try {
-    await work();
     notice("");
+    await work();
     await refresh();
   } catch (error) {
     notice(error.message);
   }
 }
 
-async function refresh() {
+async function refreshTimeline() {
   const { posts } = await api("GET", "/api/timeline?limit=50");
-  const list = $("posts");
-  list.replaceChildren(...posts.map(renderPost));
+  $("posts").replaceChildren(...posts.map(renderPost));
   $("empty").hidden = posts.length > 0;
-  const unread = posts.filter((p) => p.unread).length;
+  return posts.filter((p) => p.unread).length;
+}
+
+async function refreshPrivate() {
+  const { conversations } = await api("GET", "/api/conversations");
+  const list = conversations.map((c) => {
+    const box = el("article", "conversation");
+    const readers = audience(c.with.concat(me ? [me] : []));
+    const title = el("h3", "", c.with.length ? `With ${c.with.map(name).join(", ")}` : "With yourself");
+    if (c.unread_posts) title.append(el("span", "unread-count", ` · ${c.unread_posts} unread`));
+    const posts = el("ol", "posts");
+    posts.append(...c.posts.slice().reverse().map(renderPost));
+    const newest = c.posts[0];
+    box.append(
+      title,
+      el("p", "audience", `Only ${readers} can read this conversation.`),
+      posts,
+      button("Reply in this conversation", `Reply in this conversation with ${readers}`, () => {
+        privateReplyTo = newest.id;
+        $("to").value = "";
+        $("to").disabled = true;
+        $("replying-private").textContent = `Replying to the conversation with ${readers}`;
+        $("replying-private").hidden = false;
+        $("cancel-private-reply").hidden = false;
+        $("audience").textContent = `Only ${readers} can read this.`;
+        $("private-text").focus();
+      }),
+    );
+    return box;
+  });
+  $("conversations").replaceChildren(...list);
+  $("no-conversations").hidden = conversations.length > 0;
+  return conversations.reduce((n, c) => n + c.unread_posts, 0);
+}
+
+function endPrivateReply() {
+  privateReplyTo = null;
+  $("to").disabled = false;
+  $("replying-private").hidden = true;
+  $("cancel-private-reply").hidden = true;
+  describeAudience();
+}
+
+function describeAudience() {
+  const names = $("to").value.split(",").map((s) => s.trim()).filter(Boolean);
+  $("audience").textContent = names.length
+    ? `Only ${names.join(", ")} and you can read this.`
+    : "Write the names of the people it is for.";
+}
+
+async function refreshPeople() {
+  const { people } = await api("GET", "/api/network");
+  $("known-names").replaceChildren(
+    ...people.filter((p) => p.feed.name && !isMe(p.feed)).map((p) => {
+      const option = document.createElement("option");
+      option.value = p.feed.name;
+      return option;
+    }),
+  );
+  const rings = [
+    ["You follow", (p) => p.hops === 1],
+    ["Friends of friends", (p) => p.hops !== null && p.hops > 1],
+    ["Blocked", (p) => p.hops === null],
+  ];
+  $("rings").replaceChildren(...rings.map(([title, test]) => {
+    const members = people.filter(test);
+    const block = el("section", "ring");
+    block.append(el("h3", "", `${title} (${members.length})`));
+    const list = el("ul", "people");
+    list.append(...members.map((p) => {
+      const item = el("li");
+      item.append(personLink(p.feed), el("span", "meta", ` · ${p.messages} messages`));
+      return item;
+    }));
+    block.append(list);
+    return block;
+  }));
+}
+
+async function showPerson(id) {
+  const who = await api("GET", `/api/person?who=${encodeURIComponent(id)}`);
+  $("person-title").textContent = name(who.feed);
+  const facts = [
+    ["Calls themselves", who.self_name ?? "(no name published)"],
+    ["Your name for them", who.petname ?? "(none)"],
+    ["Says", who.description ?? ""],
+    ["Reach", who.blocked_by_you ? "blocked by you: nothing of theirs is shown or carried"
+      : who.hops === 0 ? "you"
+      : who.hops === 1 ? "followed by you"
+      : who.hops ? `${who.hops} steps from you: carried as a friend of a friend`
+      : "outside what you carry: follow them to carry their diary"],
+    ["Holds", `${who.messages} messages`],
+    ["Follows", who.follows.map(name).join(", ") || "no one you know of"],
+    ["Followed by", who.followers.map(name).join(", ") || "no one you know of"],
+  ];
+  $("person-facts").replaceChildren(...facts.filter(([, v]) => v).flatMap(([k, v]) => [el("dt", "", k), el("dd", "", v)]));
+  const change = (what) => act(async () => {
+    await api("POST", "/api/contacts", { person: who.feed.id, change: what });
+    await showPerson(who.feed.id);
+  });
+  const actions = [];
+  if (who.hops !== 0) {
+    actions.push(who.hops === 1
+      ? button("Unfollow", `Unfollow ${name(who.feed)}`, () => change("unfollow"))
+      : button("Follow", `Follow ${name(who.feed)}`, () => change("follow")));
+    actions.push(who.blocked_by_you
+      ? button("Unblock", `Unblock ${name(who.feed)}`, () => change("unblock"))
+      : button("Block", `Block ${name(who.feed)}`, () => change("block")));
+  }
+  $("person-actions").replaceChildren(...actions);
+  $("petname").hidden = who.hops === 0;
+  $("petname-text").value = who.petname ?? "";
+  $("petname").dataset.person = who.feed.id;
+  show("person");
+}
+
+async function refresh() {
+  const unread = (await refreshTimeline()) + (me ? await refreshPrivate() : 0);
   document.title = unread ? `(${unread}) grapevine` : "grapevine";
+  if (!$("people").hidden || !$("private").hidden) await refreshPeople();
+}
+
+function route() {
+  const hash = decodeURIComponent(location.hash.slice(1));
+  if (hash.startsWith("person/")) {
+    showPerson(hash.slice(7)).catch((e) => notice(e.message));
+    return;
+  }
+  const view = ["private", "people"].includes(hash) ? hash : "timeline";
+  show(view);
+  if (view !== "timeline") refreshPeople().catch((e) => notice(e.message));
 }
 
 function listen() {
   const events = new EventSource("/api/events");
   events.addEventListener("changed", () => refresh().catch((e) => notice(e.message)));
-  events.addEventListener("ready", () => document.body.dataset.live = "yes");
+  events.addEventListener("ready", () => { document.body.dataset.live = "yes"; });
 }
 
-async function enter(me) {
-  $("me").textContent = `You are ${name(me)}`;
-  show("timeline");
+async function enter(who) {
+  me = who;
+  $("me").textContent = `You are ${name(who)}`;
+  $("nav").hidden = false;
+  window.addEventListener("hashchange", route);
+  route();
+  describeAudience();
   await refresh();
   listen();
 }
 
 async function start() {
-  const secret = location.hash.slice(1);
-  if (secret) {
+  const fragment = location.hash.slice(1);
+  if (/^[0-9a-f]{64}$/.test(fragment)) {
     history.replaceState(null, "", "/");
     try {
-      await api("POST", "/api/session", { secret });
+      await api("POST", "/api/session", { secret: fragment });
     } catch (error) {
       notice(error.message);
       return;
@@ -165,6 +324,42 @@ $("compose").addEventListener("submit", (event) => {
   });
 });
 
+$("write-private").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = $("private-text").value;
+  const to = $("to").value.split(",").map((s) => s.trim()).filter(Boolean);
+  act(async () => {
+    const sent = await api("POST", "/api/private", privateReplyTo ? { text, reply: privateReplyTo } : { text, to });
+    $("private-text").value = "";
+    $("to").value = "";
+    endPrivateReply();
+    $("audience").textContent = `Sent. Only ${audience(sent.recipients || [])} can read it.`;
+  });
+});
+
+$("follow").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const person = $("follow-name").value;
+  act(async () => {
+    const done = await api("POST", "/api/contacts", { person, change: "follow" });
+    $("follow-name").value = "";
+    notice(`Now following ${name(done.contact)}.`);
+    await refreshPeople();
+  });
+});
+
+$("petname").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const person = $("petname").dataset.person;
+  const value = $("petname-text").value.trim();
+  act(async () => {
+    await api("POST", "/api/petname", { person, name: value || null });
+    await showPerson(person);
+  });
+});
+
+$("to").addEventListener("input", describeAudience);
 $("cancel-reply").addEventListener("click", endReply);
+$("cancel-private-reply").addEventListener("click", endPrivateReply);
 
 start();
