@@ -338,6 +338,26 @@ mod tests {
         ));
     }
 
+    /// A key file one byte over 1 KiB is refused whole, though its first KiB is a good key.
+    #[test]
+    fn an_oversized_key_file_is_refused_not_cut() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret.key");
+        let line = format!("grapevine-secret-v1:{}\n", encode_base32(&[7; 32]));
+        for (size, fits) in [(1024, true), (1025, false)] {
+            fs::write(&path, format!("{line}{}", " ".repeat(size - line.len()))).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+            match Identity::load(&path) {
+                Ok(identity) => assert!(fits && identity.seed()[..] == [7; 32], "{size}"),
+                Err(IdentityError::Malformed { why, .. }) => {
+                    assert!(!fits && why == KeyTextError::TooLarge, "{size}: {why}")
+                }
+                Err(e) => panic!("{size}: {e}"),
+            }
+        }
+    }
+
     /// key-file.md: at most 1 KiB, ASCII white space around one line, base32 in any case;
     /// each refusal says what was wrong.
     #[test]
