@@ -107,6 +107,12 @@ pub enum Settings {
     /// once; a new one is printed when it was used). Ctrl-C ends it.
     #[command(after_help = "Example:\n  grapevine ui")]
     Ui {
+        /// Drop folders to keep in sync as `watch` does (shared folders, a stick's folder).
+        dirs: Vec<PathBuf>,
+        /// Mount roots where sticks appear (/media/$USER): each stick's `grapevine/` folder is
+        /// synced when it is plugged in, and the window says when it is safe to unplug.
+        #[arg(long, value_name = "DIR")]
+        media: Vec<PathBuf>,
         /// Where to listen: a loopback address only (port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
         listen: std::net::SocketAddr,
@@ -171,13 +177,29 @@ pub fn stop_on_signal() -> Result<Arc<AtomicBool>> {
 impl Settings {
     pub fn run(self, ctx: &mut Ctx) -> Result<ExitCode> {
         let text = match self {
-            Settings::Ui { listen } => {
+            Settings::Ui {
+                dirs,
+                media,
+                listen,
+            } => {
                 let stop = stop_on_signal()?;
+                let (roots, folders): (Vec<PathBuf>, Vec<PathBuf>) = dirs
+                    .into_iter()
+                    .partition(|d| grapevine::watch::is_media_root(d));
+                let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+                let watch = grapevine::watch::WatchOptions {
+                    folders: folders.iter().map(absolute).collect(),
+                    media: roots.iter().chain(&media).map(absolute).collect(),
+                    export: true,
+                    json: true,
+                    rescan: std::time::Duration::from_secs(60),
+                    settle: std::time::Duration::from_secs(10),
+                };
                 grapevine::ui::run(
                     ctx.home()?,
-                    grapevine::ui::UiOptions { listen },
+                    grapevine::ui::UiOptions { listen, watch },
                     &mut ctx.out,
-                    &stop,
+                    stop,
                 )?;
                 return Ok(ExitCode::SUCCESS);
             }

@@ -148,6 +148,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/person"),
     ("POST", "/api/contacts"),
     ("POST", "/api/petname"),
+    ("GET", "/api/folders"),
+    ("POST", "/api/sync"),
     ("GET", "/api/events"),
 ];
 
@@ -170,6 +172,8 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<Arc<App>>> {
         ("GET", "/api/person") => get(person),
         ("POST", "/api/contacts") => post(contact),
         ("POST", "/api/petname") => post(petname),
+        ("GET", "/api/folders") => get(folders),
+        ("POST", "/api/sync") => post(sync_now),
         ("GET", "/api/events") => get(events),
         _ => return None,
     })
@@ -275,6 +279,7 @@ async fn init(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejection>)
             ));
         }
         let node = Node::init_with(&app2.home, Some(name), None)?;
+        super::folders::start(&app2, &app2.watch, app2.stop.clone());
         let identity = crate::identity::Identity::load(&node.home().join(crate::node::KEY_FILE))
             .map_err(NodeError::from)?;
         let words = crate::backup::words(&identity).to_string();
@@ -514,6 +519,48 @@ async fn petname(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejectio
     json_answer(value)
 }
 
+/// The folders and sticks kept in sync, and the watcher's latest events.
+async fn folders(State(app): State<Arc<App>>) -> Answer {
+    let value = app.folders.lock().unwrap_or_else(|p| p.into_inner()).json();
+    json_answer(value)
+}
+
+#[derive(Deserialize)]
+struct SyncRequest {
+    folder: std::path::PathBuf,
+}
+
+/// One round in a kept folder now ("Sync now"): read the others' bundles, leave ours.
+async fn sync_now(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejection>) -> Answer {
+    let request: SyncRequest = body(bytes)?;
+    let allowed = app
+        .folders
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .allows(&request.folder);
+    if !allowed {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "the window syncs only the folders and sticks it was started with",
+        ));
+    }
+    let value = with_node(&app, move |node| {
+        let report = node.sync_dir(&request.folder, true)?;
+        let mut value = json!({
+            "new": report.imported.total().new,
+            "wrote": report.wrote.map(|w| json!({
+                "file": w.path, "messages": w.messages, "feeds": w.feeds, "bytes": w.bytes,
+            })),
+        });
+        if let Some(why) = report.not_written {
+            value["error"] = json!(why);
+        }
+        Ok(value)
+    })
+    .await?;
+    json_answer(value)
+}
+
 /// Server-sent events: `changed` whenever the store changes (a bundle merged by a watcher, a
 /// post from the terminal or this page), so the page shows it without a reload.
 async fn events(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
@@ -526,16 +573,34 @@ async fn events(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
     let ready = futures_util::stream::iter([Ok::<_, Infallible>(
         Event::default().event("ready").data("{}"),
     )]);
-    let changes = futures_util::stream::unfold((store, first), |(store, last)| async move {
-        loop {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let now = store.data_version().ok();
-            if now != last {
-                let event = Event::default().event("changed").data("{}");
-                return Some((Ok::<_, Infallible>(event), (store, now)));
+    let heard = app.live.subscribe();
+    let changes = futures_util::stream::unfold(
+        (store, first, heard),
+        |(store, last, mut heard)| async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                tokio::select! {
+                    told = heard.recv() => match told {
+                        Ok(text) => {
+                            let event = Event::default().event("watch").data(text);
+                            return Some((Ok::<_, Infallible>(event), (store, last, heard)));
+                        }
+                        // Too slow a page misses events, not the next change.
+                        Err(RecvError::Lagged(_)) => continue,
+                        // The window is ending.
+                        Err(RecvError::Closed) => return None,
+                    },
+                    () = tokio::time::sleep(Duration::from_millis(200)) => {
+                        let now = store.data_version().ok();
+                        if now != last {
+                            let event = Event::default().event("changed").data("{}");
+                            return Some((Ok::<_, Infallible>(event), (store, now, heard)));
+                        }
+                    }
+                }
             }
-        }
-    });
+        },
+    );
     use futures_util::StreamExt;
     Ok(Sse::new(ready.chain(changes))
         .keep_alive(KeepAlive::default())

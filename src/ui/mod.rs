@@ -9,6 +9,7 @@
 
 mod api;
 mod assets;
+mod folders;
 mod guard;
 
 pub use api::ROUTES;
@@ -27,6 +28,8 @@ use crate::node::{Node, NodeError, Result};
 pub struct UiOptions {
     /// Where to listen: a loopback address; port 0 picks a free one.
     pub listen: SocketAddr,
+    /// The folders and mount roots to keep in sync, as `watch` does (none: none).
+    pub watch: crate::watch::WatchOptions,
 }
 
 /// What every request handler shares.
@@ -46,6 +49,13 @@ pub(crate) struct App {
     cookie: String,
     /// Lines for the terminal (a fresh link once the last one was used).
     say: std::sync::mpsc::Sender<String>,
+    /// The folders kept in sync, and what the watcher said of them.
+    folders: Mutex<folders::Folders>,
+    /// The watcher's events, for open pages.
+    live: tokio::sync::broadcast::Sender<String>,
+    /// How to start the watcher once a first-run page made a diary, and what stops it.
+    watch: crate::watch::WatchOptions,
+    stop: Arc<AtomicBool>,
 }
 
 impl App {
@@ -62,7 +72,12 @@ fn token() -> Result<String> {
 }
 
 /// Serves the window until `stop` is set, printing the link to open on `out`.
-pub fn run(home: PathBuf, opts: UiOptions, out: &mut dyn Write, stop: &AtomicBool) -> Result<()> {
+pub fn run(
+    home: PathBuf,
+    opts: UiOptions,
+    out: &mut dyn Write,
+    stop: Arc<AtomicBool>,
+) -> Result<()> {
     if !opts.listen.ip().is_loopback() {
         return Err(NodeError::Usage(format!(
             "{} is not a loopback address: the window is for this computer only, so it \
@@ -107,7 +122,16 @@ pub fn run(home: PathBuf, opts: UiOptions, out: &mut dyn Write, stop: &AtomicBoo
         sessions: Mutex::new(HashSet::new()),
         cookie: format!("grapevine_session_{port}"),
         say,
+        folders: Mutex::new(folders::Folders {
+            folders: opts.watch.folders.clone(),
+            media: opts.watch.media.clone(),
+            ..Default::default()
+        }),
+        live: tokio::sync::broadcast::channel(256).0,
+        watch: opts.watch.clone(),
+        stop: stop.clone(),
     });
+    folders::start(&app, &opts.watch, stop.clone());
     let link = app.url(&app.secret.lock().unwrap_or_else(|p| p.into_inner()));
     writeln!(out, "open {link}").map_err(|source| NodeError::Io {
         path: "standard output".into(),

@@ -62,6 +62,7 @@ impl Log<'_> {
         let line = if self.json {
             fields["event"] = json!(event);
             fields["at"] = json!(crate::now_ms());
+            fields["says"] = json!(text);
             fields.to_string()
         } else {
             text

@@ -29,7 +29,11 @@ function grapevine(home, ...args) {
 
 /** Starts `grapevine ui` on `home`; resolves to its link, the process and its next lines. */
 function openWindow(home) {
-  const child = spawn(bin, ["--home", home, "ui"], { stdio: ["ignore", "pipe", "inherit"] });
+  return openWindowWith(home, ["ui"]);
+}
+
+function openWindowWith(home, args) {
+  const child = spawn(bin, ["--home", home, ...args], { stdio: ["ignore", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout });
   const waiting = [];
   lines.on("line", (line) => waiting.shift()?.(line));
@@ -276,5 +280,48 @@ test("two people and a shared folder: private messages, follows by name, a block
   } finally {
     for (const w of Object.values(windows)) w.child.kill("SIGTERM");
     for (const dir of [...Object.values(homes), folder]) rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a stick plugged in is synced, and the page says when it is safe to unplug", { skip }, async (t) => {
+  if (process.getuid?.() !== 0) {
+    if (process.env.CI) assert.fail("mounting a stand-in stick needs root, which CI has");
+    t.skip("mounting a stand-in stick needs root");
+    return;
+  }
+  const homes = { alice: home("alice"), bob: home("bob") };
+  const ids = {};
+  for (const [who, dir] of Object.entries(homes)) ids[who] = grapevine(dir, "init", "--name", who);
+  grapevine(homes.alice, "follow", ids.bob, "--yes");
+  grapevine(homes.bob, "post", "Bob's news, on a stick");
+  const media = mkdtempSync(join(tmpdir(), "gv-e2e-media-"));
+  const stick = join(media, "STICK");
+  const window = await openWindowWith(homes.alice, ["ui", "--media", media]);
+  let mounted = false;
+  try {
+    await withBrowser(async (browser) => {
+      const page = await browser.newPage({ viewport: { width: 900, height: 800 } });
+      await page.goto(window.url);
+      await page.waitForFunction(() => document.body.dataset.live === "yes");
+      await page.getByRole("link", { name: "Sticks and folders" }).click();
+      await page.getByText(`Sticks plugged in under ${media}`).waitFor();
+      // The stick is plugged in: a file system of its own appears under the mount root.
+      mkdirSync(stick);
+      const mount = spawnSync("mount", ["-t", "tmpfs", "-o", "size=16m", "stick", stick]);
+      assert.equal(mount.status, 0, String(mount.stderr));
+      mounted = true;
+      grapevine(homes.bob, "sync-dir", join(stick, "grapevine"), "--create");
+      await page.getByRole("status").getByText(`Safe to unplug ${stick}`).waitFor({ timeout: 15000 });
+      await page.getByRole("link", { name: "Timeline" }).click();
+      await page.getByText("Bob's news, on a stick").waitFor({ timeout: 15000 });
+      await page.getByRole("link", { name: "Sticks and folders" }).click();
+      await page.getByText(/merged gv-/).first().waitFor();
+      assert.deepEqual(await accessibilityProblems(page), []);
+      await page.screenshot({ path: join(screens, "sticks.png"), fullPage: true });
+    });
+  } finally {
+    window.child.kill("SIGTERM");
+    if (mounted) spawnSync("umount", [stick]);
+    for (const dir of [...Object.values(homes), media]) rmSync(dir, { recursive: true, force: true });
   }
 });

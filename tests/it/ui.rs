@@ -18,7 +18,11 @@ struct Window {
 }
 
 fn open_window(node: &TestNode) -> Window {
-    let mut running = node.spawn(&["ui"]);
+    open_window_with(node, &["ui"])
+}
+
+fn open_window_with(node: &TestNode, args: &[&str]) -> Window {
+    let mut running = node.spawn(args);
     let line = running.expect(Duration::from_secs(20), "the link", |l| {
         l.starts_with("open http://127.0.0.1:")
     });
@@ -564,4 +568,82 @@ fn people_and_private_messages_through_the_window() {
         assert_eq!(reply.status, 400, "{what}: {}", reply.body);
         assert!(reply.json()["error"].is_string(), "{what}");
     }
+}
+
+/// `grapevine ui FOLDER` keeps the folder in sync as `watch` does: a friend's bundle is merged
+/// and the open page hears it; "Sync now" works on that folder and on no other path; and with
+/// a watcher already running on the home, the window says it leaves the work to it.
+#[test]
+fn the_window_keeps_its_folders_in_sync() {
+    let alice = TestNode::new("alice");
+    let bob = TestNode::new("bob");
+    alice.follow(&bob);
+    let shared = crate::harness::stick();
+    let folder = crate::harness::path_str(shared.path()).to_owned();
+    let w = open_window_with(&alice, &["ui", &folder]);
+    let cookie = sign_in(&w);
+    let with = [("Cookie", cookie.as_str())];
+    let mut stream = TcpStream::connect(("127.0.0.1", w.port)).unwrap();
+    write!(
+        stream,
+        "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nCookie: {cookie}\r\n\r\n",
+        w.port
+    )
+    .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut lines = BufReader::new(stream).lines();
+    bob.post("carried by the shared folder");
+    bob.ok(&["sync-dir", &folder]);
+    let merged = loop {
+        let line = lines.next().expect("the stream goes on").expect("an event");
+        if line.starts_with("data: ") && line.contains("\"event\":\"merged\"") {
+            break line;
+        }
+    };
+    assert!(merged.contains("\"says\":\"merged"), "{merged}");
+    let folders = http(w.port, "GET", "/api/folders", &with, "").json();
+    assert_eq!(folders["folders"][0], folder.as_str());
+    assert!(
+        folders["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "merged")
+    );
+    assert_eq!(folders["elsewhere"], Value::Null);
+    assert!(
+        alice
+            .ok(&["timeline"])
+            .contains("carried by the shared folder")
+    );
+
+    let sync = |folder: &str| {
+        let body = serde_json::json!({ "folder": folder }).to_string();
+        http(w.port, "POST", "/api/sync", &with, &body)
+    };
+    assert_eq!(sync(&folder).status, 200);
+    let elsewhere = crate::harness::stick();
+    let refused = sync(crate::harness::path_str(elsewhere.path()));
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+
+    // One home, one watcher: a second window leaves the folders to the first.
+    let second = open_window_with(&alice, &["ui", &folder]);
+    let cookie2 = sign_in(&second);
+    // The second window's watcher finds the lock taken on its own thread: await its word.
+    crate::harness::eventually(Duration::from_secs(20), "the second window's word", || {
+        let folders = http(
+            second.port,
+            "GET",
+            "/api/folders",
+            &[("Cookie", &cookie2)],
+            "",
+        )
+        .json();
+        folders["elsewhere"]
+            .as_str()
+            .is_some_and(|why| why.contains("another watcher already runs"))
+    });
 }

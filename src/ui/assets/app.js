@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const views = ["first-run", "backup", "timeline", "private", "people", "person"];
+const views = ["first-run", "backup", "timeline", "private", "people", "person", "folders"];
 let replyTo = null;
 let privateReplyTo = null;
 let me = null;
@@ -244,6 +244,45 @@ async function showPerson(id) {
   show("person");
 }
 
+async function refreshFolders() {
+  const state = await api("GET", "/api/folders");
+  const kept = state.folders.map((f) => ({ path: f, what: "folder" }))
+    .concat(state.media.map((m) => ({ path: m, what: "sticks" })));
+  $("folders-none").hidden = kept.length > 0;
+  $("folders-elsewhere").hidden = !state.elsewhere;
+  $("folders-elsewhere").textContent = state.elsewhere
+    ? `Another grapevine keeps these folders in sync on this computer: ${state.elsewhere}` : "";
+  $("folder-list").replaceChildren(...kept.map((k) => {
+    const item = el("li");
+    if (k.what === "folder") {
+      item.append(el("span", "", k.path), " ",
+        button("Sync now", `Sync now: ${k.path}`, () => act(async () => {
+          const done = await api("POST", "/api/sync", { folder: k.path });
+          notice(done.error || `Synced ${k.path}: ${done.new} new messages${done.wrote ? ", your bundle left there" : ""}.`);
+        })));
+    } else {
+      item.append(el("span", "", `Sticks plugged in under ${k.path}`));
+    }
+    return item;
+  }));
+  $("folder-events").replaceChildren(...state.events.slice(-30).reverse()
+    .map((e) => el("li", `event ${e.event}`, `${new Date(e.at).toLocaleTimeString()} · ${e.says}`)));
+}
+
+function heard(event) {
+  const stick = $("stick");
+  if (event.event === "mounted") {
+    stick.textContent = `Syncing the stick ${event.mount}: keep it plugged in…`;
+    stick.hidden = false;
+  } else if (event.event === "unplug") {
+    stick.textContent = `Safe to unplug ${event.mount}`;
+    stick.hidden = false;
+  } else if (event.event === "unplugged") {
+    stick.hidden = true;
+  }
+  if (!$("folders").hidden) refreshFolders().catch((e) => notice(e.message));
+}
+
 async function refresh() {
   const unread = (await refreshTimeline()) + (me ? await refreshPrivate() : 0);
   document.title = unread ? `(${unread}) grapevine` : "grapevine";
@@ -256,15 +295,17 @@ function route() {
     showPerson(hash.slice(7)).catch((e) => notice(e.message));
     return;
   }
-  const view = ["private", "people"].includes(hash) ? hash : "timeline";
+  const view = ["private", "people", "folders"].includes(hash) ? hash : "timeline";
   show(view);
-  if (view !== "timeline") refreshPeople().catch((e) => notice(e.message));
+  if (view === "folders") refreshFolders().catch((e) => notice(e.message));
+  else if (view !== "timeline") refreshPeople().catch((e) => notice(e.message));
 }
 
 function listen() {
   const events = new EventSource("/api/events");
   events.addEventListener("changed", () => refresh().catch((e) => notice(e.message)));
   events.addEventListener("ready", () => { document.body.dataset.live = "yes"; });
+  events.addEventListener("watch", (message) => heard(JSON.parse(message.data)));
 }
 
 async function enter(who) {
