@@ -423,11 +423,16 @@ fn device_offer(message: &Message, me: &FeedId) -> Option<bool> {
         return None;
     }
     // Most carried messages are no `device` message, and are not parsed.
-    if !message.content.windows(8).any(|w| w == b"\"device\"") {
+    if !holds(&message.content, b"\"device\"") {
         return None;
     }
     let change = content::read_device(&message.json()?)?;
     (change.device == *me && message.header.author != *me).then_some(change.linked)
+}
+
+/// Whether `content` holds `needle`: a cheap look before parsing JSON.
+fn holds(content: &[u8], needle: &[u8]) -> bool {
+    content.windows(needle.len()).any(|w| w == needle)
 }
 
 fn rejection(message: &Message, place: &str, error: &MessageError) -> Rejection {
@@ -442,9 +447,7 @@ fn rejection(message: &Message, place: &str, error: &MessageError) -> Rejection 
 /// The name an `about` message gives its own author, looked for only in JSON messages that
 /// mention `"about"` (most carried messages do not, and are not parsed).
 fn about_self(message: &Message) -> Option<String> {
-    if message.header.kind != ContentKind::Json
-        || !message.content.windows(7).any(|w| w == b"\"about\"")
-    {
+    if message.header.kind != ContentKind::Json || !holds(&message.content, b"\"about\"") {
         return None;
     }
     content::self_name(message.header.author, &message.json()?)
@@ -487,6 +490,16 @@ mod tests {
     }
 
     /// Every rejection, unreadable box and fork is counted; the first 50 are kept to show.
+    #[test]
+    fn a_cheap_look_finds_only_what_is_there() {
+        assert!(holds(br#"{"type":"device"}"#, br#""device""#));
+        assert!(!holds(
+            br#"{"type":"post","text":"devices"}"#,
+            br#""device""#
+        ));
+        assert!(!holds(b"\"dev", br#""device""#));
+    }
+
     #[test]
     fn reports_count_everything_and_keep_the_first_fifty() {
         let mut report = IngestReport::default();

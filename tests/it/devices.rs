@@ -365,6 +365,11 @@ fn an_offer_from_the_old_device_reaches_the_new_one() {
 fn offers_are_withdrawn_and_blocked_offers_dropped() {
     let me = TestNode::new("dana");
     let stranger = TestNode::new("mallory");
+    // A link of some other device, carried past us, is no offer to us.
+    let third = TestNode::new("someone else");
+    stranger.ok(&["device", "link", &third.id()]);
+    carry(&stranger, &me);
+    assert!(device_states(&me).is_empty(), "an offer to another device");
     stranger.ok(&["device", "link", &me.id()]);
     carry(&stranger, &me);
     assert_eq!(device_states(&me), [(stranger.id(), "offered".into())]);
