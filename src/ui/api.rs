@@ -142,6 +142,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/timeline"),
     ("POST", "/api/posts"),
     ("POST", "/api/likes"),
+    ("GET", "/api/thread"),
+    ("GET", "/api/posts"),
     ("GET", "/api/conversations"),
     ("POST", "/api/private"),
     ("GET", "/api/network"),
@@ -166,6 +168,8 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<Arc<App>>> {
         ("GET", "/api/timeline") => get(timeline),
         ("POST", "/api/posts") => post(write_post),
         ("POST", "/api/likes") => post(like),
+        ("GET", "/api/thread") => get(thread),
+        ("GET", "/api/posts") => get(find_posts),
         ("GET", "/api/conversations") => get(conversations),
         ("POST", "/api/private") => post(write_private),
         ("GET", "/api/network") => get(network),
@@ -357,6 +361,83 @@ async fn like(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejection>)
     let value = with_node(&app, move |node| {
         let message = node.like(id, request.like)?;
         Ok(written_json(&message, &node.names()?))
+    })
+    .await?;
+    json_answer(value)
+}
+
+#[derive(Deserialize)]
+struct ThreadQuery {
+    id: String,
+}
+
+/// A post and every reply held, as a tree: each post with its `depth`.
+async fn thread(
+    State(app): State<Arc<App>>,
+    asked: Result<Query<ThreadQuery>, QueryRejection>,
+) -> Answer {
+    let id = message_id(&query(asked)?.id)?;
+    let value = with_node(&app, move |node| {
+        let names = node.names()?;
+        let posts = node.store().thread(&id)?;
+        if posts.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "that post is not held here",
+            ));
+        }
+        Ok(json!({
+            "posts": posts
+                .iter()
+                .map(|(depth, p)| {
+                    let mut v = post_json(p, &names);
+                    v["depth"] = json!(depth);
+                    v
+                })
+                .collect::<Vec<_>>(),
+        }))
+    })
+    .await?;
+    json_answer(value)
+}
+
+#[derive(Deserialize)]
+struct FindQuery {
+    tag: Option<String>,
+    search: Option<String>,
+    mentions: Option<String>,
+}
+
+/// Posts by one of: `tag` (tagged #tag), `search` (words, your private messages included),
+/// `mentions` (that mention a person; `me` for you). At most 50.
+async fn find_posts(
+    State(app): State<Arc<App>>,
+    asked: Result<Query<FindQuery>, QueryRejection>,
+) -> Answer {
+    let asked = query(asked)?;
+    let value = with_node(&app, move |node| {
+        let names = node.names()?;
+        let posts = match (&asked.tag, &asked.search, &asked.mentions) {
+            (Some(tag), None, None) => node.store().tagged(tag, 50)?,
+            (None, Some(words), None) => node.store().search(words, 50)?,
+            (None, None, Some(who)) => {
+                let feed = if who == "me" {
+                    node.id()
+                } else {
+                    resolve(node, who)?
+                };
+                node.store().mentioning(names.person(&feed), 50)?
+            }
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "ask for one of tag, search or mentions",
+                ));
+            }
+        };
+        Ok(json!({
+            "posts": posts.iter().map(|p| post_json(p, &names)).collect::<Vec<_>>(),
+        }))
     })
     .await?;
     json_answer(value)

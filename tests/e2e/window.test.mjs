@@ -114,6 +114,21 @@ test("a newcomer creates a diary, posts, and sees the terminal's posts live, as 
 
       assert.deepEqual(await accessibilityProblems(page), []);
       await page.screenshot({ path: join(screens, "timeline.png"), fullPage: true });
+
+      // Tags are links; search finds words; a post's time opens its conversation.
+      await page.getByLabel("Write a post").fill("Market day tomorrow #Market");
+      await page.getByRole("button", { name: "Post", exact: true }).click();
+      await page.getByRole("link", { name: "#Market" }).click();
+      await page.getByRole("region", { name: "Posts tagged #market" }).getByText("Market day tomorrow").waitFor();
+      await page.getByRole("searchbox", { name: "Search" }).fill("window");
+      await page.getByRole("button", { name: "Search", exact: true }).click();
+      const found = page.getByRole("region", { name: "Posts with “window”" });
+      await found.getByText("Hello from the window").waitFor();
+      await found.getByRole("link", { name: /the conversation around this post/ }).first().click();
+      await page.getByRole("region", { name: "Conversation" }).getByText("Answering myself").waitFor();
+      assert.deepEqual(await accessibilityProblems(page), []);
+      await page.screenshot({ path: join(screens, "thread.png"), fullPage: true });
+      await page.getByRole("link", { name: "Timeline" }).click();
       // Narrow: no sideways scrolling at 360 px.
       await page.setViewportSize({ width: 360, height: 800 });
       assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 360));

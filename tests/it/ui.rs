@@ -277,6 +277,27 @@ fn the_window_writes_what_the_terminal_reads() {
     assert_eq!(thread[0]["text"], hostile, "the text is kept as written");
     assert_eq!(thread[0]["likes"], 1);
     assert_eq!(thread[1]["text"], "and a reply");
+    let shown = http(w.port, "GET", &format!("/api/thread?id={id}"), &with, "").json();
+    assert_eq!(
+        shown["posts"], thread,
+        "the window's thread is the terminal's"
+    );
+    let reply_text = serde_json::json!({ "text": "#Bees in the #garden" }).to_string();
+    assert_eq!(
+        http(w.port, "POST", "/api/posts", &with, &reply_text).status,
+        200
+    );
+    for (query, expected) in [
+        ("tag=bees", "#Bees in the #garden"),
+        ("search=garden", "#Bees in the #garden"),
+        ("search=reply", "and a reply"),
+    ] {
+        let found = http(w.port, "GET", &format!("/api/posts?{query}"), &with, "").json();
+        assert_eq!(found["posts"][0]["text"], expected, "{query}");
+        assert_eq!(found["posts"].as_array().unwrap().len(), 1, "{query}");
+    }
+    let unknown = format!("/api/thread?id=%25{}", "a".repeat(52));
+    assert_eq!(http(w.port, "GET", &unknown, &with, "").status, 404);
 
     for (body, what) in [
         ("{", "broken JSON"),
@@ -298,7 +319,7 @@ fn the_window_writes_what_the_terminal_reads() {
     let timeline: Value = serde_json::from_str(&alice.ok(&["timeline", "--json"])).unwrap();
     assert_eq!(
         timeline.as_array().unwrap().len(),
-        2,
+        3,
         "nothing else was written"
     );
 }

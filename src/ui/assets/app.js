@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const views = ["first-run", "backup", "timeline", "private", "people", "person", "folders"];
+const views = ["first-run", "backup", "timeline", "private", "people", "person", "folders", "found"];
 let replyTo = null;
 let privateReplyTo = null;
 let me = null;
@@ -81,13 +81,42 @@ function audience(feeds) {
   return others.length ? `${others.join(", ")} and you` : "only you";
 }
 
+/** A post's text as nodes: its #tags and @mentions become links, the rest stays text. */
+function richText(post) {
+  const p = el("p", "text");
+  const byName = new Map(post.mentions.filter((f) => f.name).map((f) => [f.name.toLowerCase(), f]));
+  const tags = new Set(post.tags);
+  let rest = "";
+  for (const part of post.text.split(/([#@][\p{L}\p{N}_-]+)/u)) {
+    const word = part.slice(1);
+    const tag = part.startsWith("#") && tags.has(word.toLowerCase());
+    const mention = part.startsWith("@") && byName.get(word.toLowerCase());
+    if (!tag && !mention) {
+      rest += part;
+      continue;
+    }
+    if (rest) p.append(rest);
+    rest = "";
+    const a = el("a", tag ? "tag" : "mention", part);
+    a.href = tag ? `#tag/${encodeURIComponent(word.toLowerCase())}` : `#person/${encodeURIComponent(mention.id)}`;
+    p.append(a);
+  }
+  if (rest) p.append(rest);
+  return p;
+}
+
 function renderPost(post) {
   const item = el("li", post.unread ? "post unread" : "post");
   item.dataset.id = post.id;
+  if (post.depth) item.style.marginLeft = `${Math.min(post.depth, 6) * 1.25}rem`;
   const head = el("p", "meta");
-  head.append(personLink(post.author), " · ", el("time", "when", ago(post.at)));
+  const when = el("a", "when", ago(post.at));
+  when.href = `#thread/${encodeURIComponent(post.id)}`;
+  when.setAttribute("aria-label", `${ago(post.at)}: the conversation around this post`);
+  head.append(personLink(post.author), " · ", when);
   if (post.reply_author) head.append(" · in reply to ", el("span", "", name(post.reply_author)));
-  item.append(head, el("p", "text", post.text));
+  if (post.replies) head.append(` · ${post.replies} ${post.replies === 1 ? "reply" : "replies"}`);
+  item.append(head, richText(post));
   if (!post.private) {
     const actions = el("div", "actions");
     actions.append(
@@ -289,12 +318,25 @@ async function refresh() {
   if (!$("people").hidden || !$("private").hidden) await refreshPeople();
 }
 
+async function showFound(title, path) {
+  const { posts } = await api("GET", path);
+  $("found-title").textContent = title;
+  $("found-posts").replaceChildren(...posts.map(renderPost));
+  $("found-none").hidden = posts.length > 0;
+  show("found");
+}
+
 function route() {
   const hash = decodeURIComponent(location.hash.slice(1));
+  const found = (title, path) => showFound(title, path).catch((e) => notice(e.message));
   if (hash.startsWith("person/")) {
     showPerson(hash.slice(7)).catch((e) => notice(e.message));
     return;
   }
+  if (hash.startsWith("thread/")) return found("Conversation", `/api/thread?id=${encodeURIComponent(hash.slice(7))}`);
+  if (hash.startsWith("tag/")) return found(`Posts tagged #${hash.slice(4)}`, `/api/posts?tag=${encodeURIComponent(hash.slice(4))}`);
+  if (hash.startsWith("search/")) return found(`Posts with “${hash.slice(7)}”`, `/api/posts?search=${encodeURIComponent(hash.slice(7))}`);
+  if (hash === "mentions") return found("Posts that mention you", "/api/posts?mentions=me");
   const view = ["private", "people", "folders"].includes(hash) ? hash : "timeline";
   show(view);
   if (view === "folders") refreshFolders().catch((e) => notice(e.message));
@@ -312,6 +354,7 @@ async function enter(who) {
   me = who;
   $("me").textContent = `You are ${name(who)}`;
   $("nav").hidden = false;
+  $("search").hidden = false;
   window.addEventListener("hashchange", route);
   route();
   describeAudience();
@@ -397,6 +440,11 @@ $("petname").addEventListener("submit", (event) => {
     await api("POST", "/api/petname", { person, name: value || null });
     await showPerson(person);
   });
+});
+
+$("search").addEventListener("submit", (event) => {
+  event.preventDefault();
+  location.hash = `search/${encodeURIComponent($("search-words").value.trim())}`;
 });
 
 $("to").addEventListener("input", describeAudience);
