@@ -8,7 +8,6 @@ use anyhow::{Result, bail};
 use grapevine::node::ImportSummary;
 use grapevine::people::Names;
 use grapevine::view;
-use serde_json::{Value, json};
 
 use super::EXIT_IMPORT_PROBLEMS;
 use super::render::{count, counted};
@@ -79,35 +78,7 @@ fn starts_like_a_bundle(path: &Path) -> bool {
         .is_ok_and(|()| grapevine::bundle::has_bundle_magic(&first))
 }
 
-pub fn import_json(names: &Names, summary: &ImportSummary) -> Value {
-    let total = summary.total();
-    json!({
-        "bundles": summary.bundles.iter().map(|b| json!({
-            "file": b.path,
-            "exporter": b.container.manifest.as_ref().map(|m| names.json(&m.exporter)),
-            "new": b.messages.new,
-            "already_held": b.messages.already_held,
-            "rejected": b.messages.rejected,
-            "not_wanted": b.messages.not_wanted,
-            "clean": b.is_clean(),
-            "problems": b.container.problems.iter().map(|p| p.to_string())
-                .chain(b.messages.rejections.iter().map(|r| r.to_string()))
-                .collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "new": total.new,
-        "already_held": total.already_held,
-        "rejected": total.rejected,
-        "not_wanted": total.not_wanted,
-        "pending": total.pending,
-        "forks": total.forks,
-        "unreadable": summary.unreadable.iter().map(|(p, e)| json!({"file": p, "error": e})).collect::<Vec<_>>(),
-        "not_for_you": summary.not_for_us,
-        "not_wanted_feeds": summary.not_wanted_feeds().iter().map(|f| names.json(f)).collect::<Vec<_>>(),
-        "requests": total.requests,
-        "device_offers": total.offered_by.iter().map(|f| names.json(f)).collect::<Vec<_>>(),
-        "blocked_feeds": summary.blocked.len(),
-    })
-}
+pub use grapevine::view::json::import_json;
 
 pub fn import_text(names: &Names, summary: &ImportSummary) -> String {
     let total = summary.total();

@@ -20,11 +20,13 @@ use super::{App, assets, guard};
 use crate::node::{Node, NodeError};
 use crate::store::Filter;
 use crate::view::json::{
-    contact_json, conversation_json, network_json, post_json, who_json, written_json,
+    contact_json, conversation_json, import_json, network_json, post_json, who_json, written_json,
 };
 
 /// Largest request body taken (a post is at most 8 KiB of content).
 pub const MAX_BODY: usize = 64 * 1024;
+/// Largest bundle file a page may hand in to import.
+pub const MAX_UPLOAD: usize = 128 << 20;
 /// Most posts one timeline request returns.
 pub const MAX_PAGE: u64 = 200;
 
@@ -150,6 +152,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/person"),
     ("POST", "/api/contacts"),
     ("POST", "/api/petname"),
+    ("POST", "/api/import"),
     ("GET", "/api/folders"),
     ("POST", "/api/sync"),
     ("GET", "/api/events"),
@@ -176,6 +179,7 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<Arc<App>>> {
         ("GET", "/api/person") => get(person),
         ("POST", "/api/contacts") => post(contact),
         ("POST", "/api/petname") => post(petname),
+        ("POST", "/api/import") => post(import).layer(DefaultBodyLimit::max(MAX_UPLOAD)),
         ("GET", "/api/folders") => get(folders),
         ("POST", "/api/sync") => post(sync_now),
         ("GET", "/api/events") => get(events),
@@ -595,6 +599,36 @@ async fn petname(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejectio
             "feed": node.names()?.json(&feed),
             "petname": node.store().petname(&feed)?,
         }))
+    })
+    .await?;
+    json_answer(value)
+}
+
+/// A bundle file the person chose in the page: kept in a private temporary file in the home
+/// while it is imported, then removed. The answer is `import --json`'s.
+async fn import(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejection>) -> Answer {
+    let bytes = bytes.map_err(|e| {
+        ApiError::new(
+            e.status(),
+            format!("the file could not be taken ({e}); a bundle is at most {MAX_UPLOAD} bytes"),
+        )
+    })?;
+    let value = with_node(&app, move |node| {
+        let home = node.home().to_owned();
+        let io = |source| {
+            ApiError::from(NodeError::Io {
+                path: home.clone(),
+                source,
+            })
+        };
+        let mut file = tempfile::Builder::new()
+            .prefix(".upload-")
+            .suffix(&format!(".{}", crate::bundle::EXTENSION))
+            .tempfile_in(node.home())
+            .map_err(io)?;
+        std::io::Write::write_all(&mut file, &bytes).map_err(io)?;
+        let summary = node.import(&[file.path().to_owned()])?;
+        Ok(import_json(&node.names()?, &summary))
     })
     .await?;
     json_answer(value)

@@ -136,3 +136,34 @@ pub fn network_json(picture: &crate::graph_view::Picture, names: &Names) -> Valu
         .collect();
     json!({ "people": people })
 }
+
+/// What an import did (docs/json.md, `import`).
+pub fn import_json(names: &Names, summary: &ImportSummary) -> Value {
+    let total = summary.total();
+    json!({
+        "bundles": summary.bundles.iter().map(|b| json!({
+            "file": b.path,
+            "exporter": b.container.manifest.as_ref().map(|m| names.json(&m.exporter)),
+            "new": b.messages.new,
+            "already_held": b.messages.already_held,
+            "rejected": b.messages.rejected,
+            "not_wanted": b.messages.not_wanted,
+            "clean": b.is_clean(),
+            "problems": b.container.problems.iter().map(|p| p.to_string())
+                .chain(b.messages.rejections.iter().map(|r| r.to_string()))
+                .collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "new": total.new,
+        "already_held": total.already_held,
+        "rejected": total.rejected,
+        "not_wanted": total.not_wanted,
+        "pending": total.pending,
+        "forks": total.forks,
+        "unreadable": summary.unreadable.iter().map(|(p, e)| json!({"file": p, "error": e})).collect::<Vec<_>>(),
+        "not_for_you": summary.not_for_us,
+        "not_wanted_feeds": summary.not_wanted_feeds().iter().map(|f| names.json(f)).collect::<Vec<_>>(),
+        "requests": total.requests,
+        "device_offers": total.offered_by.iter().map(|f| names.json(f)).collect::<Vec<_>>(),
+        "blocked_feeds": summary.blocked.len(),
+    })
+}

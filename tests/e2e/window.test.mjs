@@ -320,6 +320,13 @@ test("a stick plugged in is synced, and the page says when it is safe to unplug"
       await page.waitForFunction(() => document.body.dataset.live === "yes");
       await page.getByRole("link", { name: "Sticks and folders" }).click();
       await page.getByText(`Sticks plugged in under ${media}`).waitFor();
+      // A bundle file someone handed over, chosen in the page.
+      const handed = mkdtempSync(join(tmpdir(), "gv-e2e-file-"));
+      grapevine(homes.bob, "export", "--all", join(handed, "from-bob.gvb"));
+      await page.getByLabel("Import a bundle file").setInputFiles(join(handed, "from-bob.gvb"));
+      await page.getByRole("button", { name: "Import", exact: true }).click();
+      await page.getByText(/^from-bob\.gvb: 2 new messages/).waitFor();
+      rmSync(handed, { recursive: true, force: true });
       // The stick is plugged in: a file system of its own appears under the mount root.
       mkdirSync(stick);
       const mount = spawnSync("mount", ["-t", "tmpfs", "-o", "size=16m", "stick", stick]);

@@ -668,3 +668,50 @@ fn the_window_keeps_its_folders_in_sync() {
             .is_some_and(|why| why.contains("another watcher already runs"))
     });
 }
+
+/// A bundle file chosen in the page is imported as `import` would, and reports the same way;
+/// a file that is no bundle is said to be one, and nothing is left behind in the home.
+#[test]
+fn a_bundle_file_chosen_in_the_page_is_imported() {
+    let alice = TestNode::new("alice");
+    let bob = TestNode::new("bob");
+    alice.follow(&bob);
+    bob.post("handed over as a file");
+    let s = crate::harness::stick();
+    let file = bob.export_to(s.path());
+    let w = open_window(&alice);
+    let cookie = sign_in(&w);
+    let upload = |bytes: &[u8]| {
+        let mut stream = TcpStream::connect(("127.0.0.1", w.port)).unwrap();
+        write!(
+            stream,
+            "POST /api/import HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n\
+             Cookie: {cookie}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n",
+            bytes.len(),
+            port = w.port
+        )
+        .unwrap();
+        stream.write_all(bytes).unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        (
+            head[9..12].parse::<u16>().unwrap(),
+            serde_json::from_str::<Value>(body).unwrap(),
+        )
+    };
+    let (status, report) = upload(&std::fs::read(&file).unwrap());
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["new"], 2, "{report}");
+    assert!(alice.ok(&["timeline"]).contains("handed over as a file"));
+    let (status, report) = upload(b"not a bundle at all");
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["new"], 0);
+    let left: Vec<_> = std::fs::read_dir(alice.home())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".upload-"))
+        .collect();
+    assert!(left.is_empty(), "uploads are removed");
+}

@@ -442,6 +442,22 @@ $("petname").addEventListener("submit", (event) => {
   });
 });
 
+$("import").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const file = $("bundle-file").files[0];
+  if (!file) return;
+  act(async () => {
+    const response = await fetch("/api/import", { method: "POST", body: file, credentials: "same-origin" });
+    const done = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(done.error || `the window answered ${response.status}`);
+    const problems = done.bundles.flatMap((b) => b.problems).concat(done.unreadable.map((u) => u.error));
+    notice(`${file.name}: ${done.new} new messages, ${done.already_held} already held, `
+      + `${done.not_wanted} of people you do not follow`
+      + (problems.length ? `. Problems: ${problems.join("; ")}` : "."));
+    $("bundle-file").value = "";
+  });
+});
+
 $("search").addEventListener("submit", (event) => {
   event.preventDefault();
   location.hash = `search/${encodeURIComponent($("search-words").value.trim())}`;
