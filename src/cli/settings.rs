@@ -116,6 +116,9 @@ pub enum Settings {
         /// Where to listen: a loopback address only (port 0 picks a free port).
         #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
         listen: std::net::SocketAddr,
+        /// Open the window in the default browser.
+        #[arg(long)]
+        open: bool,
     },
     /// Three people, one USB stick and a spammer: a tour in a temporary folder.
     Demo {
@@ -181,6 +184,7 @@ impl Settings {
                 dirs,
                 media,
                 listen,
+                open,
             } => {
                 let stop = stop_on_signal()?;
                 let (roots, folders): (Vec<PathBuf>, Vec<PathBuf>) = dirs
@@ -197,7 +201,11 @@ impl Settings {
                 };
                 grapevine::ui::run(
                     ctx.home()?,
-                    grapevine::ui::UiOptions { listen, watch },
+                    grapevine::ui::UiOptions {
+                        listen,
+                        watch,
+                        open,
+                    },
                     &mut ctx.out,
                     stop,
                 )?;

@@ -141,6 +141,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", guard::SESSION_ROUTE),
     ("GET", "/api/state"),
     ("POST", "/api/init"),
+    ("POST", "/api/restore"),
     ("GET", "/api/timeline"),
     ("POST", "/api/posts"),
     ("POST", "/api/likes"),
@@ -168,6 +169,7 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<Arc<App>>> {
         ("POST", guard::SESSION_ROUTE) => post(session),
         ("GET", "/api/state") => get(state),
         ("POST", "/api/init") => post(init),
+        ("POST", "/api/restore") => post(restore),
         ("GET", "/api/timeline") => get(timeline),
         ("POST", "/api/posts") => post(write_post),
         ("POST", "/api/likes") => post(like),
@@ -303,6 +305,36 @@ async fn init(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejection>)
 }
 
 #[derive(Deserialize)]
+struct RestoreRequest {
+    words: String,
+}
+
+/// The first-run form's other way: a diary back from its 24 backup words. Nothing is written
+/// until the diary's newest message is back (from a friend's bundle, a stick, the network).
+async fn restore(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejection>) -> Answer {
+    let request: RestoreRequest = body(bytes)?;
+    let app2 = app.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut slot = app2.node.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_some() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "this home already has a diary",
+            ));
+        }
+        let identity = crate::backup::identity_from_words(&request.words)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+        let node = Node::init_restored(&app2.home, &identity, None, None)?;
+        super::folders::start(&app2, &app2.watch, app2.stop.clone());
+        let me = node.names()?.json(&node.id());
+        *slot = Some(node);
+        json_answer(json!({ "me": me }))
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+#[derive(Deserialize)]
 struct Page {
     limit: Option<u64>,
 }
@@ -320,9 +352,12 @@ async fn timeline(
             limit: Some(limit),
             ..Filter::default()
         })?;
-        Ok(json!({
+        let value = json!({
             "posts": posts.iter().map(|p| post_json(p, &names)).collect::<Vec<_>>(),
-        }))
+        });
+        // Shown once as unread, as the terminal's `timeline` does.
+        node.mark_read(&posts.iter().collect::<Vec<_>>())?;
+        Ok(value)
     })
     .await?;
     json_answer(value)
@@ -452,9 +487,11 @@ async fn conversations(State(app): State<Arc<App>>) -> Answer {
     let value = with_node(&app, |node| {
         let names = node.names()?;
         let list = node.conversations(50)?;
-        Ok(json!({
+        let value = json!({
             "conversations": list.iter().map(|c| conversation_json(c, &names)).collect::<Vec<_>>(),
-        }))
+        });
+        node.mark_read(&list.iter().flat_map(|c| &c.posts).collect::<Vec<_>>())?;
+        Ok(value)
     })
     .await?;
     json_answer(value)

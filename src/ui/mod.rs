@@ -30,6 +30,8 @@ pub struct UiOptions {
     pub listen: SocketAddr,
     /// The folders and mount roots to keep in sync, as `watch` does (none: none).
     pub watch: crate::watch::WatchOptions,
+    /// Open the link in the default browser (`xdg-open`).
+    pub open: bool,
 }
 
 /// What every request handler shares.
@@ -61,6 +63,44 @@ pub(crate) struct App {
 impl App {
     fn url(&self, secret: &str) -> String {
         format!("{}/#{secret}", self.origins[0])
+    }
+}
+
+/// Opens `link` in the default browser without putting its secret on a command line (where
+/// any local user could read it): the browser is handed a file only we can read, which sends
+/// it on to the link, and which is removed a moment later.
+fn open_in_browser(home: &std::path::Path, link: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = home.join("open-the-window.html");
+    let page = format!(
+        "<!doctype html><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={link}\">\
+         <title>grapevine</title><a href=\"{link}\">Open grapevine</a>\n"
+    );
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(page.as_bytes()));
+    let opened = written.and_then(|()| {
+        std::process::Command::new("xdg-open")
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+    });
+    match opened {
+        Ok(status) if status.success() => {
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_secs(10));
+                let _ = std::fs::remove_file(path);
+            });
+        }
+        _ => {
+            let _ = std::fs::remove_file(&path);
+            eprintln!("could not open a browser here: open the link above yourself");
+        }
     }
 }
 
@@ -142,6 +182,9 @@ pub fn run(
         "the window is this link, for this computer only: open it in a browser here. Ctrl-C \
          ends it"
     );
+    if opts.open {
+        open_in_browser(&app.home, &link);
+    }
     let router = api::router(app.clone());
     let server = runtime.spawn(async move {
         axum::serve(listener, router.into_make_service())

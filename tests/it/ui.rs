@@ -350,6 +350,24 @@ fn the_first_run_creates_a_diary_in_the_page() {
     let restored = TestNode::uninitialised("restored");
     let out = restored.run_with_input(&["init", "--restore"], words.join(" ").as_bytes());
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id.trim());
+
+    // The other way in: the words, typed into another home's first-run page.
+    let elsewhere = TestNode::uninitialised("elsewhere");
+    let w2 = open_window(&elsewhere);
+    let cookie2 = sign_in(&w2);
+    let with2 = [("Cookie", cookie2.as_str())];
+    let wrong = http(
+        w2.port,
+        "POST",
+        "/api/restore",
+        &with2,
+        r#"{"words":"one two three"}"#,
+    );
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    let body = serde_json::json!({ "words": words.join(" ") }).to_string();
+    let back = http(w2.port, "POST", "/api/restore", &with2, &body).json();
+    assert_eq!(back["me"]["id"], id.trim());
+    assert_eq!(elsewhere.ok(&["whoami"]).trim(), id.trim());
 }
 
 /// Live: a post written by another process (the terminal, a watcher merging a bundle) reaches
@@ -634,11 +652,11 @@ fn the_window_keeps_its_folders_in_sync() {
             .any(|e| e["event"] == "merged")
     );
     assert_eq!(folders["elsewhere"], Value::Null);
-    assert!(
-        alice
-            .ok(&["timeline"])
-            .contains("carried by the shared folder")
-    );
+    let shown = http(w.port, "GET", "/api/timeline", &with, "").json();
+    assert_eq!(shown["posts"][0]["text"], "carried by the shared folder");
+    assert_eq!(shown["posts"][0]["unread"], true);
+    let again = http(w.port, "GET", "/api/timeline", &with, "").json();
+    assert_eq!(again["posts"][0]["unread"], false, "shown once as unread");
 
     let sync = |folder: &str| {
         let body = serde_json::json!({ "folder": folder }).to_string();
@@ -714,4 +732,48 @@ fn a_bundle_file_chosen_in_the_page_is_imported() {
         .filter(|e| e.file_name().to_string_lossy().starts_with(".upload-"))
         .collect();
     assert!(left.is_empty(), "uploads are removed");
+}
+
+/// `--open` hands the browser a file only this user can read, never the secret on a command
+/// line where any local user could read it.
+#[test]
+fn open_hands_the_browser_a_private_file_not_the_secret() {
+    use std::os::unix::fs::PermissionsExt;
+    let alice = TestNode::new("alice");
+    let tools = tempfile::tempdir().unwrap();
+    let record = tools.path().join("asked");
+    let script = tools.path().join("xdg-open");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$@\" > '{r}.args'\nstat -c %a \"$1\" > '{r}.mode'\ncp \"$1\" '{r}.page'\n",
+            r = record.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut command = alice.command(&["ui", "--open"]);
+    let path = std::env::var("PATH").unwrap_or_default();
+    command.env("PATH", format!("{}:{path}", tools.path().display()));
+    let mut running = alice.spawn_command(command);
+    let line = running.expect(Duration::from_secs(20), "the link", |l| {
+        l.starts_with("open http://127.0.0.1:")
+    });
+    let (_, secret) = link(&line);
+    let page = record.with_extension("page");
+    crate::harness::eventually(Duration::from_secs(20), "the browser was asked", || {
+        page.exists()
+    });
+    let args = std::fs::read_to_string(record.with_extension("args")).unwrap();
+    assert!(
+        !args.contains(&secret),
+        "the secret on a command line: {args}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(record.with_extension("mode"))
+            .unwrap()
+            .trim(),
+        "600"
+    );
+    assert!(std::fs::read_to_string(&page).unwrap().contains(&secret));
 }

@@ -398,6 +398,17 @@ $("create").addEventListener("submit", (event) => {
   });
 });
 
+$("restore").addEventListener("submit", (event) => {
+  event.preventDefault();
+  act(async () => {
+    const restored = await api("POST", "/api/restore", { words: $("words-typed").value });
+    $("words-typed").value = "";
+    await enter(restored.me);
+    notice("Your key is back. Your diary comes back with the next bundle from a friend who "
+      + "follows you: sync a stick or shared folder you both use. Until then nothing is written.");
+  });
+});
+
 $("compose").addEventListener("submit", (event) => {
   event.preventDefault();
   const text = $("post-text").value;
