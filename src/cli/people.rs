@@ -343,30 +343,18 @@ fn resolve_requester(node: &Node, names: &Names, input: &str) -> Result<FeedId> 
 /// The message requests, newest first.
 fn requests(node: &Node, names: &Names, json: bool) -> Result<String> {
     let list = node.store().requests()?;
-    let text_of = |plaintext: &str| {
-        serde_json::from_str::<serde_json::Value>(plaintext)
-            .ok()
-            .and_then(|v| v.get("text").and_then(|t| t.as_str()).map(str::to_owned))
-            .unwrap_or_default()
-    };
     if json {
         return pretty(&serde_json::Value::Array(
             list.iter()
-                .map(|r| {
-                    json!({
-                        "id": r.id,
-                        "author": names.json(&r.author),
-                        "sequence": r.sequence,
-                        "at": r.at,
-                        "text": text_of(&r.plaintext),
-                    })
-                })
+                .map(|r| grapevine::view::json::request_json(r, names))
                 .collect(),
         ));
     }
+    let text_of = grapevine::view::json::request_text;
     if list.is_empty() {
-        return Ok("no message requests: private messages from people you don't follow                    show here"
-            .into());
+        return Ok(
+            "no message requests: private messages from people you don't follow show here".into(),
+        );
     }
     let now = grapevine::now_ms();
     let mut text = String::new();

@@ -149,7 +149,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/posts"),
     ("GET", "/api/conversations"),
     ("POST", "/api/private"),
+    ("GET", "/api/requests"),
+    ("POST", "/api/requests"),
     ("GET", "/api/network"),
+    ("GET", "/api/network.svg"),
+    ("GET", "/api/settings"),
+    ("POST", "/api/settings"),
     ("GET", "/api/person"),
     ("POST", "/api/contacts"),
     ("POST", "/api/petname"),
@@ -177,7 +182,12 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<Arc<App>>> {
         ("GET", "/api/posts") => get(find_posts),
         ("GET", "/api/conversations") => get(conversations),
         ("POST", "/api/private") => post(write_private),
+        ("GET", "/api/requests") => get(requests),
+        ("POST", "/api/requests") => post(answer_request),
         ("GET", "/api/network") => get(network),
+        ("GET", "/api/network.svg") => get(network_picture),
+        ("GET", "/api/settings") => get(settings),
+        ("POST", "/api/settings") => post(change_setting),
         ("GET", "/api/person") => get(person),
         ("POST", "/api/contacts") => post(contact),
         ("POST", "/api/petname") => post(petname),
@@ -553,6 +563,114 @@ async fn write_private(
     })
     .await?;
     json_answer(value)
+}
+
+/// Private messages for you from people you do not follow, waiting apart.
+async fn requests(State(app): State<Arc<App>>) -> Answer {
+    let value = with_node(&app, |node| {
+        let names = node.names()?;
+        let list = node.store().requests()?;
+        Ok(json!({
+            "requests": list
+                .iter()
+                .map(|r| crate::view::json::request_json(r, &names))
+                .collect::<Vec<_>>(),
+        }))
+    })
+    .await?;
+    json_answer(value)
+}
+
+#[derive(Deserialize)]
+struct RequestAnswer {
+    person: String,
+    action: String,
+}
+
+/// Accept a person's requests (a follow: their messages move to your private messages) or
+/// dismiss them (later ones from them arrive dismissed too).
+async fn answer_request(
+    State(app): State<Arc<App>>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Answer {
+    use crate::content::ContactChange;
+    let request: RequestAnswer = body(bytes)?;
+    let value = with_node(&app, move |node| {
+        let feed = resolve(node, &request.person)?;
+        match request.action.as_str() {
+            "accept" => {
+                let (message, settled) = node.contact(feed, ContactChange::Follow)?;
+                let names = node.names()?;
+                Ok(contact_json(
+                    &message,
+                    &feed,
+                    ContactChange::Follow,
+                    &settled,
+                    &names,
+                ))
+            }
+            "dismiss" => Ok(json!({ "dismissed": node.dismiss_requests(&feed)? })),
+            other => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("action is accept or dismiss, not {other:?}"),
+            )),
+        }
+    })
+    .await?;
+    json_answer(value)
+}
+
+/// The settings a person may change in the window.
+const SETTINGS: &[&str] = &["hops", "forget-after-days", "folder-stale-days", "network"];
+
+/// The window's settings, each `{"key", "value"}` as `config get` says it.
+async fn settings(State(app): State<Arc<App>>) -> Answer {
+    let value = with_node(&app, |node| {
+        let list = SETTINGS
+            .iter()
+            .map(|key| Ok(json!({ "key": key, "value": node.config(key)? })))
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        Ok(json!({ "settings": list }))
+    })
+    .await?;
+    json_answer(value)
+}
+
+#[derive(Deserialize)]
+struct SettingChange {
+    key: String,
+    value: String,
+}
+
+/// Changes a setting as `config set` does (and settles, when what is replicated changes).
+async fn change_setting(
+    State(app): State<Arc<App>>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let change: SettingChange = body(bytes)?;
+    if !SETTINGS.contains(&change.key.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "the window changes {}, not {:?}",
+                SETTINGS.join(", "),
+                change.key
+            ),
+        ));
+    }
+    let value = with_node(&app, move |node| {
+        node.set_config(&change.key, &change.value)?;
+        Ok(json!({ "key": change.key, "value": node.config(&change.key)? }))
+    })
+    .await?;
+    json_answer(value)
+}
+
+/// The gossip network as a picture (the SVG of `graph`): shown as an image, so nothing in it
+/// runs, whatever names peers chose.
+async fn network_picture(State(app): State<Arc<App>>) -> Answer {
+    let svg = with_node(&app, |node| Ok(node.picture()?.svg())).await?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
 }
 
 /// The gossip network: everyone replicated or excluded, with hops and follows.

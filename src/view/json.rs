@@ -167,3 +167,22 @@ pub fn import_json(names: &Names, summary: &ImportSummary) -> Value {
         "blocked_feeds": summary.blocked.len(),
     })
 }
+
+/// A private message's text as its plaintext gives it (empty when it has none).
+pub fn request_text(plaintext: &str) -> String {
+    serde_json::from_str::<Value>(plaintext)
+        .ok()
+        .and_then(|v| v.get("text").and_then(|t| t.as_str()).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A message request: a private message for you from a feed you do not replicate.
+pub fn request_json(r: &crate::store::requests::Request, names: &Names) -> Value {
+    json!({
+        "id": r.id,
+        "author": names.json(&r.author),
+        "sequence": r.sequence,
+        "at": r.at,
+        "text": request_text(&r.plaintext),
+    })
+}

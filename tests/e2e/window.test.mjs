@@ -129,6 +129,18 @@ test("a newcomer creates a diary, posts, and sees the terminal's posts live, as 
       assert.deepEqual(await accessibilityProblems(page), []);
       await page.screenshot({ path: join(screens, "thread.png"), fullPage: true });
       await page.getByRole("link", { name: "Timeline" }).click();
+      // Settings, as `config set` would.
+      await page.getByRole("link", { name: "Settings" }).click();
+      const hops = page.getByLabel(/follow-steps away/);
+      await page.waitForFunction(() => document.getElementById("setting-hops").value !== "");
+      assert.equal(await hops.inputValue(), "2");
+      await hops.fill("3");
+      await page.getByRole("button", { name: "Save the settings" }).click();
+      await page.getByText("Settings saved.").waitFor();
+      assert.equal(grapevine(alice, "config", "get", "hops"), "3");
+      assert.deepEqual(await accessibilityProblems(page), []);
+      await page.getByRole("link", { name: "Timeline" }).click();
+
       // Narrow: no sideways scrolling at 360 px.
       await page.setViewportSize({ width: 360, height: 800 });
       assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 360));

@@ -277,7 +277,14 @@ fn the_window_writes_what_the_terminal_reads() {
     assert_eq!(thread[0]["text"], hostile, "the text is kept as written");
     assert_eq!(thread[0]["likes"], 1);
     assert_eq!(thread[1]["text"], "and a reply");
-    let shown = http(w.port, "GET", &format!("/api/thread?id={id}"), &with, "").json();
+    let shown = http(
+        w.port,
+        "GET",
+        &format!("/api/thread?id={}", id.replace('%', "%25")),
+        &with,
+        "",
+    )
+    .json();
     assert_eq!(
         shown["posts"], thread,
         "the window's thread is the terminal's"
@@ -776,4 +783,59 @@ fn open_hands_the_browser_a_private_file_not_the_secret() {
         "600"
     );
     assert!(std::fs::read_to_string(&page).unwrap().contains(&secret));
+}
+
+/// Message requests answered in the window, settings changed there, and the network picture
+/// served as an image.
+#[test]
+fn requests_settings_and_the_network_picture() {
+    let alice = TestNode::new("alice");
+    let carol = TestNode::new("carol");
+    carol.ok(&["dm", "--to", &alice.id(), "hello from a stranger", "--yes"]);
+    let s = crate::harness::stick();
+    alice.import(&carol.export_to(s.path()));
+    let w = open_window(&alice);
+    let cookie = sign_in(&w);
+    let with = [("Cookie", cookie.as_str())];
+    let waiting = http(w.port, "GET", "/api/requests", &with, "").json();
+    assert_eq!(waiting["requests"][0]["text"], "hello from a stranger");
+    let accept = serde_json::json!({"person": carol.id(), "action": "accept"}).to_string();
+    let accepted = http(w.port, "POST", "/api/requests", &with, &accept);
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert_eq!(accepted.json()["change"], "follow");
+    let waiting = http(w.port, "GET", "/api/requests", &with, "").json();
+    assert_eq!(waiting["requests"], serde_json::json!([]));
+    let inbox = http(w.port, "GET", "/api/conversations", &with, "").json();
+    assert_eq!(
+        inbox["conversations"][0]["posts"][0]["text"],
+        "hello from a stranger"
+    );
+
+    let settings = http(w.port, "GET", "/api/settings", &with, "").json();
+    assert!(
+        settings["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["key"] == "hops" && s["value"] == "2"),
+        "{settings}"
+    );
+    let set = |key: &str, value: &str| {
+        let body = serde_json::json!({"key": key, "value": value}).to_string();
+        http(w.port, "POST", "/api/settings", &with, &body)
+    };
+    assert_eq!(set("hops", "3").status, 200);
+    assert_eq!(alice.ok(&["config", "get", "hops"]).trim(), "3");
+    assert_eq!(set("hops", "99").status, 400, "out of range");
+    assert_eq!(
+        set("restored", "yes").status,
+        400,
+        "not the window's to change"
+    );
+    assert_eq!(alice.ok(&["config", "get", "hops"]).trim(), "3");
+
+    let picture = http(w.port, "GET", "/api/network.svg", &with, "");
+    assert_eq!(picture.status, 200);
+    assert_eq!(picture.header("content-type"), Some("image/svg+xml"));
+    assert!(picture.body.contains("<svg"), "{}", &picture.body[..80]);
 }

@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const views = ["first-run", "backup", "timeline", "private", "people", "person", "folders", "found"];
+const views = ["first-run", "backup", "timeline", "private", "people", "person", "folders", "found", "settings"];
 let replyTo = null;
 let privateReplyTo = null;
 let me = null;
@@ -24,10 +24,16 @@ async function api(method, path, body) {
   return value;
 }
 
-function notice(text) {
+function notice(text, good = false) {
   const p = $("notice");
   p.textContent = text;
   p.hidden = !text;
+  p.classList.toggle("ok", good);
+}
+
+/** Says that something worked (the same place, without the look of a problem). */
+function tell(text) {
+  notice(text, true);
 }
 
 function show(section) {
@@ -192,6 +198,29 @@ async function refreshPrivate() {
   return conversations.reduce((n, c) => n + c.unread_posts, 0);
 }
 
+async function refreshRequests() {
+  const { requests } = await api("GET", "/api/requests");
+  $("requests-box").hidden = requests.length === 0;
+  $("requests").replaceChildren(...requests.map((r) => {
+    const item = el("li", "post unread");
+    const head = el("p", "meta");
+    head.append(el("span", "author", name(r.author)), " · ", el("time", "when", ago(r.at)));
+    const answer = (action) => act(() => api("POST", "/api/requests", { person: r.author.id, action }));
+    const actions = el("div", "actions");
+    actions.append(
+      button("Accept", `Accept ${name(r.author)}'s messages (follow them)`, () => answer("accept")),
+      button("Dismiss", `Dismiss ${name(r.author)}'s messages`, () => answer("dismiss")),
+    );
+    item.append(head, el("p", "text", r.text), actions);
+    return item;
+  }));
+}
+
+async function refreshSettings() {
+  const { settings } = await api("GET", "/api/settings");
+  for (const s of settings) $(`setting-${s.key}`).value = s.value;
+}
+
 function endPrivateReply() {
   privateReplyTo = null;
   $("to").disabled = false;
@@ -209,6 +238,7 @@ function describeAudience() {
 
 async function refreshPeople() {
   const { people } = await api("GET", "/api/network");
+  $("network-picture").src = `/api/network.svg?at=${Date.now()}`;
   $("known-names").replaceChildren(
     ...people.filter((p) => p.feed.name && !isMe(p.feed)).map((p) => {
       const option = document.createElement("option");
@@ -287,7 +317,8 @@ async function refreshFolders() {
       item.append(el("span", "", k.path), " ",
         button("Sync now", `Sync now: ${k.path}`, () => act(async () => {
           const done = await api("POST", "/api/sync", { folder: k.path });
-          notice(done.error || `Synced ${k.path}: ${done.new} new messages${done.wrote ? ", your bundle left there" : ""}.`);
+          if (done.error) notice(done.error);
+          else tell(`Synced ${k.path}: ${done.new} new messages${done.wrote ? ", your bundle left there" : ""}.`);
         })));
     } else {
       item.append(el("span", "", `Sticks plugged in under ${k.path}`));
@@ -314,6 +345,7 @@ function heard(event) {
 
 async function refresh() {
   const unread = (await refreshTimeline()) + (me ? await refreshPrivate() : 0);
+  if (me) await refreshRequests();
   document.title = unread ? `(${unread}) grapevine` : "grapevine";
   if (!$("people").hidden || !$("private").hidden) await refreshPeople();
 }
@@ -337,9 +369,10 @@ function route() {
   if (hash.startsWith("tag/")) return found(`Posts tagged #${hash.slice(4)}`, `/api/posts?tag=${encodeURIComponent(hash.slice(4))}`);
   if (hash.startsWith("search/")) return found(`Posts with “${hash.slice(7)}”`, `/api/posts?search=${encodeURIComponent(hash.slice(7))}`);
   if (hash === "mentions") return found("Posts that mention you", "/api/posts?mentions=me");
-  const view = ["private", "people", "folders"].includes(hash) ? hash : "timeline";
+  const view = ["private", "people", "folders", "settings"].includes(hash) ? hash : "timeline";
   show(view);
   if (view === "folders") refreshFolders().catch((e) => notice(e.message));
+  else if (view === "settings") refreshSettings().catch((e) => notice(e.message));
   else if (view !== "timeline") refreshPeople().catch((e) => notice(e.message));
 }
 
@@ -404,7 +437,7 @@ $("restore").addEventListener("submit", (event) => {
     const restored = await api("POST", "/api/restore", { words: $("words-typed").value });
     $("words-typed").value = "";
     await enter(restored.me);
-    notice("Your key is back. Your diary comes back with the next bundle from a friend who "
+    tell("Your key is back. Your diary comes back with the next bundle from a friend who "
       + "follows you: sync a stick or shared folder you both use. Until then nothing is written.");
   });
 });
@@ -438,7 +471,7 @@ $("follow").addEventListener("submit", (event) => {
   act(async () => {
     const done = await api("POST", "/api/contacts", { person, change: "follow" });
     $("follow-name").value = "";
-    notice(`Now following ${name(done.contact)}.`);
+    tell(`Now following ${name(done.contact)}.`);
     await refreshPeople();
   });
 });
@@ -462,10 +495,21 @@ $("import").addEventListener("submit", (event) => {
     const done = await response.json().catch(() => ({}));
     if (!response.ok) throw new Error(done.error || `the window answered ${response.status}`);
     const problems = done.bundles.flatMap((b) => b.problems).concat(done.unreadable.map((u) => u.error));
-    notice(`${file.name}: ${done.new} new messages, ${done.already_held} already held, `
+    (problems.length ? notice : tell)(`${file.name}: ${done.new} new messages, ${done.already_held} already held, `
       + `${done.not_wanted} of people you do not follow`
       + (problems.length ? `. Problems: ${problems.join("; ")}` : "."));
     $("bundle-file").value = "";
+  });
+});
+
+$("settings-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  act(async () => {
+    for (const key of ["hops", "forget-after-days", "folder-stale-days", "network"]) {
+      await api("POST", "/api/settings", { key, value: $(`setting-${key}`).value });
+    }
+    await refreshSettings();
+    tell("Settings saved.");
   });
 });
 
