@@ -17,7 +17,7 @@ fn say(out: &mut dyn Write, text: &str) -> Result<()> {
 
 /// Runs the demo in a fresh temporary folder, narrating to `out`. The folder is removed at the
 /// end, and the last line says so, unless `keep`: then its four homes stay to explore.
-pub fn run(out: &mut dyn Write, keep: bool) -> Result<()> {
+pub fn run(out: &mut dyn Write, keep: bool) -> Result<Option<std::path::PathBuf>> {
     let root = tempfile::Builder::new()
         .prefix("grapevine-demo-")
         .tempdir()
@@ -35,7 +35,8 @@ pub fn run(out: &mut dyn Write, keep: bool) -> Result<()> {
                 kept.display(),
                 kept.display()
             ),
-        )
+        )?;
+        Ok(Some(kept))
     } else {
         say(
             out,
@@ -44,7 +45,8 @@ pub fn run(out: &mut dyn Write, keep: bool) -> Result<()> {
                  explore",
                 root.path().display()
             ),
-        )
+        )?;
+        Ok(None)
     }
 }
 

@@ -125,6 +125,9 @@ pub enum Settings {
         /// Leave the demo's four homes and stick in place to explore afterwards.
         #[arg(long)]
         keep: bool,
+        /// Then open alice's window in the browser (the homes stay; Ctrl-C ends the window).
+        #[arg(long)]
+        ui: bool,
     },
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     #[command(
@@ -211,8 +214,30 @@ impl Settings {
                 )?;
                 return Ok(ExitCode::SUCCESS);
             }
-            Settings::Demo { keep } => {
-                grapevine::demo::run(&mut ctx.out, keep)?;
+            Settings::Demo { keep, ui } => {
+                let kept = grapevine::demo::run(&mut ctx.out, keep || ui)?;
+                if let (true, Some(root)) = (ui, kept) {
+                    let stop = stop_on_signal()?;
+                    let watch = grapevine::watch::WatchOptions {
+                        folders: vec![root.join("usb-stick")],
+                        media: Vec::new(),
+                        export: true,
+                        json: true,
+                        rescan: std::time::Duration::from_secs(60),
+                        settle: std::time::Duration::from_secs(10),
+                    };
+                    ctx.say("\nalice's window, with the demo's stick kept in sync:")?;
+                    grapevine::ui::run(
+                        root.join("alice"),
+                        grapevine::ui::UiOptions {
+                            listen: "127.0.0.1:0".parse()?,
+                            watch,
+                            open: true,
+                        },
+                        &mut ctx.out,
+                        stop,
+                    )?;
+                }
                 return Ok(ExitCode::SUCCESS);
             }
             Settings::Completions { shell } => {

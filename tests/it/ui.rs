@@ -839,3 +839,55 @@ fn requests_settings_and_the_network_picture() {
     assert_eq!(picture.header("content-type"), Some("image/svg+xml"));
     assert!(picture.body.contains("<svg"), "{}", &picture.body[..80]);
 }
+
+/// `demo --ui`: the demo's four diaries stay, and alice's window opens on them, keeping the
+/// demo's stick in sync.
+#[test]
+fn the_demo_opens_alices_window() {
+    use std::os::unix::fs::PermissionsExt;
+    let somebody = TestNode::uninitialised("visitor");
+    let tools = tempfile::tempdir().unwrap();
+    let opener = tools.path().join("xdg-open");
+    std::fs::write(&opener, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut command = somebody.command(&["demo", "--ui"]);
+    let path = std::env::var("PATH").unwrap_or_default();
+    command.env("PATH", format!("{}:{path}", tools.path().display()));
+    let mut running = somebody.spawn_command(command);
+    let stays = running.expect(Duration::from_secs(60), "where the homes stay", |l| {
+        l.contains("The four homes stay in")
+    });
+    let root = stays
+        .split("stay in ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .expect("a folder")
+        .to_owned();
+    let line = running.expect(Duration::from_secs(20), "the link", |l| {
+        l.starts_with("open http://127.0.0.1:")
+    });
+    let (port, secret) = link(&line);
+    let w = Window {
+        running,
+        port,
+        secret,
+    };
+    let cookie = sign_in(&w);
+    let with = [("Cookie", cookie.as_str())];
+    let state = http(w.port, "GET", "/api/state", &with, "").json();
+    assert_eq!(state["me"]["name"], "alice");
+    let timeline = http(w.port, "GET", "/api/timeline", &with, "").json();
+    assert!(
+        !timeline["posts"].as_array().unwrap().is_empty(),
+        "{timeline}"
+    );
+    let folders = http(w.port, "GET", "/api/folders", &with, "").json();
+    assert!(
+        folders["folders"][0]
+            .as_str()
+            .is_some_and(|f| f.ends_with("usb-stick")),
+        "{folders}"
+    );
+    drop(w);
+    let _ = std::fs::remove_dir_all(root);
+}
