@@ -279,18 +279,35 @@ struct InitRequest {
     name: String,
 }
 
-/// The first-run form: a new identity under `name`, and its 24 backup words.
-async fn init(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejection>) -> Answer {
-    let request: InitRequest = body(bytes)?;
-    let app2 = app.clone();
+/// Makes the home's diary with `make` (first run), unless it has one: the window then uses
+/// it, and starts keeping its folders in sync.
+async fn first_run(
+    app: &Arc<App>,
+    make: impl FnOnce(&std::path::Path) -> Result<(Node, Value), ApiError> + Send + 'static,
+) -> Answer {
+    let app = app.clone();
     tokio::task::spawn_blocking(move || {
-        let mut slot = app2.node.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = app.node.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_some() {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "this home already has a diary",
             ));
         }
+        let (node, mut value) = make(&app.home)?;
+        value["me"] = node.names()?.json(&node.id());
+        *slot = Some(node);
+        super::folders::start(&app, &app.watch, app.stop.clone());
+        json_answer(value)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+/// The first-run form: a new identity under `name`, and its 24 backup words.
+async fn init(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejection>) -> Answer {
+    let request: InitRequest = body(bytes)?;
+    first_run(&app, move |home| {
         let name = request.name.trim();
         if name.is_empty() {
             return Err(ApiError::new(
@@ -298,20 +315,14 @@ async fn init(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejection>)
                 "a name is needed: the one your friends know you by",
             ));
         }
-        let node = Node::init_with(&app2.home, Some(name), None)?;
-        super::folders::start(&app2, &app2.watch, app2.stop.clone());
+        let node = Node::init_with(home, Some(name), None)?;
         let identity = crate::identity::Identity::load(&node.home().join(crate::node::KEY_FILE))
             .map_err(NodeError::from)?;
         let words = crate::backup::words(&identity).to_string();
-        let me = node.names()?.json(&node.id());
-        *slot = Some(node);
-        json_answer(json!({
-            "me": me,
-            "words": words.split_whitespace().collect::<Vec<_>>(),
-        }))
+        let words: Vec<&str> = words.split_whitespace().collect();
+        Ok((node, json!({ "words": words })))
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
 }
 
 #[derive(Deserialize)]
@@ -323,25 +334,12 @@ struct RestoreRequest {
 /// until the diary's newest message is back (from a friend's bundle, a stick, the network).
 async fn restore(State(app): State<Arc<App>>, bytes: Result<Bytes, BytesRejection>) -> Answer {
     let request: RestoreRequest = body(bytes)?;
-    let app2 = app.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut slot = app2.node.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_some() {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "this home already has a diary",
-            ));
-        }
+    first_run(&app, move |home| {
         let identity = crate::backup::identity_from_words(&request.words)
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-        let node = Node::init_restored(&app2.home, &identity, None, None)?;
-        super::folders::start(&app2, &app2.watch, app2.stop.clone());
-        let me = node.names()?.json(&node.id());
-        *slot = Some(node);
-        json_answer(json!({ "me": me }))
+        Ok((Node::init_restored(home, &identity, None, None)?, json!({})))
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
 }
 
 #[derive(Deserialize)]
