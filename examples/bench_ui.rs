@@ -13,7 +13,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use grapevine::node::Node;
 use grapevine::store::Filter;
 
 const ROUNDS: usize = 100;
