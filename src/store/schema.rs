@@ -261,6 +261,9 @@ const MIGRATIONS: &[&str] = &[
         seq INTEGER NOT NULL,
         linked INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    // 11: private and public posts each in time order, so that listing the private ones (the
+    // window's conversations, `inbox`) does not scan every public post.
+    "CREATE INDEX posts_by_privacy ON posts (private, at);",
 ];
 
 /// What a Rust step fills from the messages held, once all SQL steps have run (so it reads and

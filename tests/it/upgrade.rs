@@ -63,7 +63,7 @@ fn a_schema_7_store_upgrades_with_every_post_read_state_and_index_kept() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 10);
+    assert_eq!(version, 11);
 
     // Every reading command prints what the old version printed, in the order it was recorded
     // (the timeline marks what it shows as read).
