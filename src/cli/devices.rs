@@ -5,10 +5,9 @@ use clap::Subcommand;
 use grapevine::devices::LinkState;
 use grapevine::people::Names;
 use grapevine::{FeedId, Node};
-use serde_json::json;
 
 use super::people::resolve_person;
-use super::render::{counted, pretty, written_json};
+use super::render::{counted, pretty};
 
 #[derive(Subcommand)]
 pub enum Device {
@@ -76,11 +75,9 @@ fn changed(
     let state = node.devices()?.state(&node.id(), &feed);
     let device = device_name(&names, &feed).unwrap_or_else(|| before.name(&feed));
     if json {
-        let mut value = written_json(message, &names);
-        value["device"] = names.json(&feed);
-        value["state"] = json!(state);
-        value["took_in"] = json!(took_in);
-        return pretty(&value);
+        return pretty(&grapevine::view::json::device_change_json(
+            message, &feed, state, took_in, &names,
+        ));
     }
     if took_in > 0 {
         eprintln!(
@@ -129,13 +126,7 @@ fn list(node: &Node, names: &Names, json: bool) -> Result<String> {
     let me = node.id();
     let entries = node.device_list()?;
     if json {
-        return pretty(&json!({
-            "this_device": names.json(&me),
-            "links": entries
-                .iter()
-                .map(|e| json!({ "device": names.json(&e.feed), "state": e.state }))
-                .collect::<Vec<_>>(),
-        }));
+        return pretty(&grapevine::view::json::devices_json(&me, &entries, names));
     }
     let own = |feed: &FeedId| {
         names

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+pub use devices::DeviceEntry;
 pub use dropfolder::{SyncReport, parse_bundle_name};
 pub use export::{ExportOptions, ExportPlan, ExportReport, ExportSummary, StaleParticipant};
 pub use import::{BundleOutcome, ImportSummary, bundles_in};

@@ -186,3 +186,29 @@ pub fn request_json(r: &crate::store::requests::Request, names: &Names) -> Value
         "text": request_text(&r.plaintext),
     })
 }
+
+/// This device and the links it holds (docs/json.md, `device list`).
+pub fn devices_json(me: &FeedId, entries: &[crate::node::DeviceEntry], names: &Names) -> Value {
+    json!({
+        "this_device": names.json(me),
+        "links": entries
+            .iter()
+            .map(|e| json!({ "device": names.json(&e.feed), "state": e.state }))
+            .collect::<Vec<_>>(),
+    })
+}
+
+/// A device link or unlink just written, how the link stands now, and what settling took in.
+pub fn device_change_json(
+    message: &Message,
+    device: &FeedId,
+    state: Option<crate::devices::LinkState>,
+    took_in: u64,
+    names: &Names,
+) -> Value {
+    let mut value = written_json(message, names);
+    value["device"] = names.json(device);
+    value["state"] = json!(state);
+    value["took_in"] = json!(took_in);
+    value
+}

@@ -891,3 +891,35 @@ fn the_demo_opens_alices_window() {
     drop(w);
     let _ = std::fs::remove_dir_all(root);
 }
+
+/// Devices in the window: an offer from the old device shows as `offered`, linking it by the
+/// name its offer gave makes one person, and unlinking ends it.
+#[test]
+fn devices_are_linked_in_the_window() {
+    let laptop = TestNode::new("alice");
+    let desktop = TestNode::new("alice (desktop)");
+    laptop.ok(&["device", "link", &desktop.id()]);
+    let s = crate::harness::stick();
+    desktop.import(&laptop.export_to(s.path()));
+    let w = open_window(&desktop);
+    let cookie = sign_in(&w);
+    let with = [("Cookie", cookie.as_str())];
+    let list = http(w.port, "GET", "/api/devices", &with, "").json();
+    assert_eq!(list["this_device"]["id"], desktop.id().as_str());
+    assert_eq!(list["links"][0]["state"], "offered", "{list}");
+    let link = serde_json::json!({"device": "alice", "action": "link"}).to_string();
+    let linked = http(w.port, "POST", "/api/devices", &with, &link);
+    assert_eq!(linked.status, 200, "{}", linked.body);
+    assert_eq!(linked.json()["state"], "linked");
+    assert!(desktop.ok(&["device", "list"]).contains("linked both ways"));
+    let unlink = serde_json::json!({"device": laptop.id(), "action": "unlink"}).to_string();
+    assert_eq!(
+        http(w.port, "POST", "/api/devices", &with, &unlink).json()["state"],
+        "unlinked"
+    );
+    let wrong = serde_json::json!({"device": laptop.id(), "action": "merge"}).to_string();
+    assert_eq!(
+        http(w.port, "POST", "/api/devices", &with, &wrong).status,
+        400
+    );
+}

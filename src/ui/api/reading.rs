@@ -236,3 +236,17 @@ pub(super) async fn events(State(app): State<Arc<App>>) -> Result<Response, ApiE
         .keep_alive(KeepAlive::default())
         .into_response())
 }
+
+/// This device, and how each link with another of yours stands (offers included).
+pub(super) async fn devices(State(app): State<Arc<App>>) -> Answer {
+    let value = with_node(&app, |node| {
+        let entries = node.device_list()?;
+        Ok(crate::view::json::devices_json(
+            &node.id(),
+            &entries,
+            &node.names()?,
+        ))
+    })
+    .await?;
+    json_answer(value)
+}

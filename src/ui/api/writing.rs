@@ -334,3 +334,41 @@ pub(super) async fn sync_now(
     .await?;
     json_answer(value)
 }
+
+#[derive(Deserialize)]
+pub(super) struct DeviceChange {
+    device: String,
+    action: String,
+}
+
+/// Links another device of yours (by its id, or the name its offer gave), or ends a link.
+pub(super) async fn change_device(
+    State(app): State<Arc<App>>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let request: DeviceChange = body(bytes)?;
+    let value = with_node(&app, move |node| {
+        let feed = resolve(node, &request.device)?;
+        let (message, settled) = match request.action.as_str() {
+            "link" => node.link_device(feed)?,
+            "unlink" => node.unlink_device(feed)?,
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("action is link or unlink, not {other:?}"),
+                ));
+            }
+        };
+        let state = node.devices()?.state(&node.id(), &feed);
+        let names = node.names()?;
+        Ok(crate::view::json::device_change_json(
+            &message,
+            &feed,
+            state,
+            settled.total().new,
+            &names,
+        ))
+    })
+    .await?;
+    json_answer(value)
+}

@@ -219,6 +219,27 @@ async function refreshRequests() {
 async function refreshSettings() {
   const { settings } = await api("GET", "/api/settings");
   for (const s of settings) $(`setting-${s.key}`).value = s.value;
+  const devices = await api("GET", "/api/devices");
+  const says = {
+    linked: "linked both ways: one person",
+    waiting: "waiting for that device to link this one",
+    offered: "asks to be linked",
+    unlinked: "unlinked",
+  };
+  const change = (device, action) => act(async () => {
+    await api("POST", "/api/devices", { device: device.id, action });
+    await refreshSettings();
+  });
+  const items = devices.links.map((l) => {
+    const item = el("li");
+    item.append(el("span", "author", name(l.device)), ` · ${says[l.state] ?? l.state} `);
+    if (l.state === "offered") item.append(button("Link it", `Link ${name(l.device)} as a device of yours`, () => change(l.device, "link")));
+    if (l.state === "linked" || l.state === "waiting") item.append(button("Unlink", `Unlink ${name(l.device)}`, () => change(l.device, "unlink")));
+    return item;
+  });
+  const here = el("li");
+  here.append(el("span", "author", name(devices.this_device)), ` · this device: ${devices.this_device.id}`);
+  $("device-list").replaceChildren(here, ...items);
 }
 
 function endPrivateReply() {
@@ -499,6 +520,17 @@ $("import").addEventListener("submit", (event) => {
       + `${done.not_wanted} of people you do not follow`
       + (problems.length ? `. Problems: ${problems.join("; ")}` : "."));
     $("bundle-file").value = "";
+  });
+});
+
+$("link-device").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const device = $("device-id").value.trim();
+  act(async () => {
+    await api("POST", "/api/devices", { device, action: "link" });
+    $("device-id").value = "";
+    tell("Linked from this side: link this device from the other one too.");
+    await refreshSettings();
   });
 });
 
