@@ -447,7 +447,10 @@ fn rejection(message: &Message, place: &str, error: &MessageError) -> Rejection 
 /// The name an `about` message gives its own author, looked for only in JSON messages that
 /// mention `"about"` (most carried messages do not, and are not parsed).
 fn about_self(message: &Message) -> Option<String> {
-    if message.header.kind != ContentKind::Json || !holds(&message.content, b"\"about\"") {
+    if message.header.kind != ContentKind::Json {
+        return None;
+    }
+    if !holds(&message.content, b"\"about\"") {
         return None;
     }
     content::self_name(message.header.author, &message.json()?)
