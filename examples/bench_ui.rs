@@ -17,23 +17,6 @@ use grapevine::store::Filter;
 
 const ROUNDS: usize = 100;
 
-/// Hands the window's output lines to the bench.
-struct Lines(mpsc::Sender<String>, Vec<u8>);
-
-impl Write for Lines {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.1.extend_from_slice(data);
-        while let Some(end) = self.1.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.1.drain(..=end).collect();
-            let _ = self.0.send(String::from_utf8_lossy(&line).into_owned());
-        }
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn get(port: u16, path: &str, cookie: &str) -> (u16, usize) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(
@@ -105,7 +88,13 @@ fn main() {
             },
             open: false,
         };
-        grapevine::ui::run(window_home, options, &mut Lines(tx, Vec::new()), stopper).unwrap();
+        grapevine::ui::run(
+            window_home,
+            options,
+            &mut common::Lines(tx, Vec::new()),
+            stopper,
+        )
+        .unwrap();
     });
     let link = rx.recv_timeout(Duration::from_secs(30)).unwrap();
     let rest = &link[link.find("127.0.0.1:").unwrap() + 10..];

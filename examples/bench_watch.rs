@@ -2,31 +2,14 @@
 //! (median of 20). `cargo run --release --example bench-watch`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
+mod common;
+
+use common::Lines;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use grapevine::node::{ExportOptions, Node};
 use grapevine::watch::{WatchOptions, run};
-
-/// Hands each output line of the watcher to the bench thread.
-struct Lines(mpsc::Sender<String>, Vec<u8>);
-
-impl Write for Lines {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.1.extend_from_slice(data);
-        while let Some(end) = self.1.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.1.drain(..=end).collect();
-            let _ = self
-                .0
-                .send(String::from_utf8_lossy(&line).trim_end().to_owned());
-        }
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();

@@ -123,3 +123,22 @@ pub fn follower(home: &Path, feeds: &[FeedId]) -> grapevine::node::Node {
     }
     node
 }
+
+/// Hands each line a writer gets (a watcher's or a window's output) to a channel, trimmed.
+pub struct Lines(pub std::sync::mpsc::Sender<String>, pub Vec<u8>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.1.extend_from_slice(data);
+        while let Some(end) = self.1.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.1.drain(..=end).collect();
+            let _ = self
+                .0
+                .send(String::from_utf8_lossy(&line).trim_end().to_owned());
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

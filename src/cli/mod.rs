@@ -2,6 +2,7 @@
 //! and its handler; all of them thin layers over [`grapevine::Node`].
 
 mod devices;
+mod graph;
 mod import_report;
 mod people;
 mod reading;

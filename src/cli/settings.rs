@@ -12,6 +12,7 @@ use clap::Subcommand;
 use grapevine::{FeedId, Node, view};
 use serde_json::json;
 
+use super::graph::{GraphFormat, graph_format, graph_json, graph_outline};
 use super::render::{count, counted, pretty, when};
 use super::{Ctx, EXIT_INCONSISTENT};
 
@@ -162,12 +163,6 @@ pub enum ConfigAction {
         #[arg(long)]
         json: bool,
     },
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum GraphFormat {
-    Dot,
-    Svg,
 }
 
 /// A flag SIGINT and SIGTERM set, for commands that run until stopped.
@@ -421,67 +416,6 @@ fn created(node: &Node, restored: bool, json: bool) -> Result<String> {
         }));
     }
     Ok(node.id().to_string())
-}
-
-/// The picture's format: as asked, else from the file's extension; an extension that names
-/// neither format is refused, so that no `.png` holds SVG.
-fn graph_format(asked: Option<GraphFormat>, out: Option<&std::path::Path>) -> Result<GraphFormat> {
-    let extension = out
-        .and_then(|p| p.extension())
-        .map(|e| e.to_string_lossy().to_lowercase());
-    let from_name = match extension.as_deref() {
-        None => None,
-        Some("svg") => Some(GraphFormat::Svg),
-        Some("dot" | "gv") => Some(GraphFormat::Dot),
-        Some(other) => bail!(
-            "graph writes SVG or Graphviz DOT, not .{other}: name the file network.svg (a \
-             browser opens it) or network.dot"
-        ),
-    };
-    Ok(match (asked, from_name) {
-        (Some(GraphFormat::Svg), Some(GraphFormat::Dot))
-        | (Some(GraphFormat::Dot), Some(GraphFormat::Svg)) => {
-            bail!("--format and the --out file's extension disagree: give one of them")
-        }
-        (Some(format), _) | (None, Some(format)) => format,
-        (None, None) => GraphFormat::Svg,
-    })
-}
-
-/// The network in words, for a terminal: who is how many hops away.
-fn graph_outline(picture: &grapevine::graph_view::Picture) -> String {
-    let mut rings: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
-    let mut blocked = Vec::new();
-    for node in &picture.nodes {
-        let label = view::escape(&node.label);
-        match node.distance {
-            Some(hops) => rings.entry(hops).or_default().push(label),
-            None => blocked.push(label),
-        }
-    }
-    let mut text = String::new();
-    for (hops, mut labels) in rings {
-        labels.sort();
-        let ring = match hops {
-            0 => "you".to_owned(),
-            1 => "1 hop".to_owned(),
-            n => format!("{n} hops"),
-        };
-        text += &format!("{ring:<9} {}\n", labels.join(", "));
-    }
-    if !blocked.is_empty() {
-        blocked.sort();
-        text += &format!("{:<9} {}\n", "blocked", blocked.join(", "));
-    }
-    text + "the picture: `grapevine graph --out network.svg`, then open network.svg in a browser"
-}
-
-/// The network as JSON: every feed in the picture with its hops and whom it follows.
-fn graph_json(node: &Node, picture: &grapevine::graph_view::Picture) -> Result<String> {
-    pretty(&grapevine::view::json::network_json(
-        picture,
-        &node.names()?,
-    ))
 }
 
 /// The store alone: a check needs no key, so it runs even where the key cannot be read.

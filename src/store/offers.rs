@@ -42,22 +42,16 @@ pub(crate) fn note(tx: &Transaction<'_>, m: &Message, linked: bool) -> Result<bo
 impl Store {
     /// Feeds we do not replicate whose latest word about this device links it.
     pub fn device_offers(&self) -> Result<Vec<FeedId>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT author FROM device_offers WHERE linked ORDER BY author")?;
-        let rows = stmt.query_map([], |r| Ok(blob_id(r.get_ref(0)?.as_blob()?)))?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.extend(row?.map(FeedId));
-        }
-        Ok(out)
+        self.offer_feeds("SELECT author FROM device_offers WHERE linked ORDER BY author")
     }
 
     /// Every feed with an offer kept, linking or not.
     pub fn offer_authors(&self) -> Result<Vec<FeedId>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT author FROM device_offers")?;
+        self.offer_feeds("SELECT author FROM device_offers")
+    }
+
+    fn offer_feeds(&self, sql: &str) -> Result<Vec<FeedId>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt.query_map([], |r| Ok(blob_id(r.get_ref(0)?.as_blob()?)))?;
         let mut out = Vec::new();
         for row in rows {

@@ -101,7 +101,13 @@ pub fn start(app: &Arc<App>, options: &WatchOptions, stop: Arc<AtomicBool>) {
     }
     let mut node = match Node::open(&app.home) {
         Ok(node) => node,
-        Err(_) => return,
+        Err(e) => {
+            app.folders
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .elsewhere = Some(format!("the folders are not kept in sync: {e}"));
+            return;
+        }
     };
     let options = WatchOptions {
         folders: options.folders.clone(),
