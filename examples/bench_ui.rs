@@ -82,11 +82,11 @@ fn main() {
                 folders: vec![],
                 media: vec![],
                 export: false,
-                json: true,
                 rescan: Duration::from_secs(60),
                 settle: Duration::from_secs(10),
             },
             open: false,
+            serve: None,
         };
         grapevine::ui::run(
             window_home,

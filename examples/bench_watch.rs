@@ -2,9 +2,6 @@
 //! (median of 20). `cargo run --release --example bench-watch`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::Lines;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -26,15 +23,16 @@ fn main() {
         folders: vec![folder.clone()],
         media: vec![],
         export: false,
-        json: false,
         rescan: Duration::from_secs(60),
         settle: Duration::from_secs(10),
     };
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stopper = stop.clone();
     let watcher = std::thread::spawn(move || {
-        let mut out = Lines(tx, Vec::new());
-        run(&mut b, opts, &mut out, &stopper).unwrap();
+        let mut tell = |event: grapevine::events::Event| {
+            let _ = tx.send(event.says());
+        };
+        run(&mut b, opts, &mut tell, &stopper).unwrap();
     });
     let wait = |what: &str| loop {
         let line = rx

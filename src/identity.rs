@@ -147,6 +147,13 @@ impl Identity {
     /// Reads the key file: a regular file, readable by its owner only (as ssh insists), of at
     /// most [`MAX_KEY_FILE`] bytes.
     pub fn load(path: &Path) -> Result<Self, IdentityError> {
+        Self::load_with(path, Passphrase::Ask)
+    }
+
+    /// [`Identity::load`], with the passphrase of a locked key found as `how` says. A key
+    /// unlocked once is open to the rest of the process: the store handles and threads that
+    /// load it again need no passphrase.
+    pub fn load_with(path: &Path, how: Passphrase) -> Result<Self, IdentityError> {
         use std::io::Read;
         use std::os::unix::fs::PermissionsExt;
         let io_error = |source: io::Error| match source.kind() {
@@ -180,24 +187,33 @@ impl Identity {
         };
         match parse_key_text(&bytes).map_err(malformed)? {
             KeyText::Plain(seed) => Ok(Self::from_seed(&seed)),
-            KeyText::Locked(line) => Self::unlock(path, line),
+            KeyText::Locked(line) => Self::unlock(path, line, how),
         }
     }
 
     /// Opens a locked key with the passphrase from [`passphrase`]. Unlocked seeds are kept for
     /// the life of the process, so that its many store handles pay for Argon2 once.
-    fn unlock(path: &Path, line: &str) -> Result<Self, IdentityError> {
+    fn unlock(path: &Path, line: &str, how: Passphrase) -> Result<Self, IdentityError> {
         static UNLOCKED: Mutex<Vec<(String, Zeroizing<[u8; 32]>)>> = Mutex::new(Vec::new());
         let mut unlocked = UNLOCKED.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((_, seed)) = unlocked.iter().find(|(l, _)| l == line) {
             return Ok(Self::from_seed(seed));
         }
-        let phrase = passphrase(&format!("passphrase for {}: ", path.display()))
-            .map_err(|e| match e {
-                IdentityError::EmptyPassphrase => IdentityError::Locked(path.to_owned()),
-                other => other,
-            })?
-            .ok_or_else(|| IdentityError::Locked(path.to_owned()))?;
+        let phrase = match how {
+            Passphrase::Given("") => return Err(IdentityError::EmptyPassphrase),
+            Passphrase::Given(given) => Zeroizing::new(given.to_owned()),
+            Passphrase::FromEnvironment => std::env::var(PASSPHRASE_VAR)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(Zeroizing::new)
+                .ok_or_else(|| IdentityError::Locked(path.to_owned()))?,
+            Passphrase::Ask => passphrase(&format!("passphrase for {}: ", path.display()))
+                .map_err(|e| match e {
+                    IdentityError::EmptyPassphrase => IdentityError::Locked(path.to_owned()),
+                    other => other,
+                })?
+                .ok_or_else(|| IdentityError::Locked(path.to_owned()))?,
+        };
         let seed = keylock::unlock(line, phrase.as_bytes()).map_err(|e| match e {
             UnlockError::Wrong => IdentityError::WrongPassphrase(path.to_owned()),
             UnlockError::Malformed => IdentityError::Malformed {
@@ -235,6 +251,17 @@ impl Identity {
         .map_err(|_| IdentityError::Random("could not derive a key from the passphrase".into()))?;
         write_key_file(path, &format!("{line}\n"))
     }
+}
+
+/// Where the passphrase of a locked key comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum Passphrase<'a> {
+    /// [`PASSPHRASE_VAR`], else asked on the terminal (see [`passphrase`]).
+    Ask,
+    /// [`PASSPHRASE_VAR`] only: never a prompt (the window asks in its page instead).
+    FromEnvironment,
+    /// This one.
+    Given(&'a str),
 }
 
 /// The passphrase from [`PASSPHRASE_VAR`], else asked on the terminal; `None` when neither is

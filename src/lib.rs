@@ -15,6 +15,7 @@ pub mod bytes;
 pub mod content;
 pub mod demo;
 pub mod devices;
+pub mod events;
 pub mod fsutil;
 pub mod graph;
 pub mod graph_view;

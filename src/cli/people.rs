@@ -424,6 +424,9 @@ fn who(node: &Node, names: &Names, feed: &FeedId, json: bool) -> Result<String> 
         (None, _) => "outside what you replicate: follow them to carry their feed".to_owned(),
     };
     text += &format!("\n  reach       {reach}");
+    if let Some(back) = grapevine::view::reach_back(&w) {
+        text += &format!("\n  reach back  {back}");
+    }
     text += &format!("\n  holds       {}", counted(w.messages, "message"));
     if w.pending > 0 {
         text += &format!(" ({} waiting for earlier ones)", w.pending);

@@ -120,6 +120,21 @@ pub enum Settings {
         /// Open the window in the default browser.
         #[arg(long)]
         open: bool,
+        /// Do not run the LAN service (as `serve` does) in the window.
+        #[arg(long)]
+        no_serve: bool,
+        /// Address the LAN service accepts sessions on.
+        #[arg(
+            long,
+            default_value = "0.0.0.0:8008",
+            value_name = "ADDR",
+            conflicts_with = "no_serve"
+        )]
+        serve_on: std::net::SocketAddr,
+        /// Do not announce or listen for peers on the LAN (pubs and incoming sessions still
+        /// work).
+        #[arg(long, conflicts_with = "no_serve")]
+        no_discovery: bool,
     },
     /// Three people, one USB stick and a spammer: a tour in a temporary folder.
     Demo {
@@ -183,6 +198,9 @@ impl Settings {
                 media,
                 listen,
                 open,
+                no_serve,
+                serve_on,
+                no_discovery,
             } => {
                 let stop = stop_on_signal()?;
                 let (roots, folders): (Vec<PathBuf>, Vec<PathBuf>) = dirs
@@ -193,7 +211,6 @@ impl Settings {
                     folders: folders.iter().map(absolute).collect(),
                     media: roots.iter().chain(&media).map(absolute).collect(),
                     export: true,
-                    json: true,
                     rescan: std::time::Duration::from_secs(60),
                     settle: std::time::Duration::from_secs(10),
                 };
@@ -203,6 +220,11 @@ impl Settings {
                         listen,
                         watch,
                         open,
+                        serve: (!no_serve).then(|| grapevine::lan::ServeOptions {
+                            listen: serve_on,
+                            discovery: !no_discovery,
+                            ..Default::default()
+                        }),
                     },
                     &mut ctx.out,
                     stop,
@@ -217,7 +239,6 @@ impl Settings {
                         folders: vec![root.join("usb-stick")],
                         media: Vec::new(),
                         export: true,
-                        json: true,
                         rescan: std::time::Duration::from_secs(60),
                         settle: std::time::Duration::from_secs(10),
                     };
@@ -228,6 +249,8 @@ impl Settings {
                             listen: "127.0.0.1:0".parse()?,
                             watch,
                             open: true,
+                            // The demo's diaries are for this computer only.
+                            serve: None,
                         },
                         &mut ctx.out,
                         stop,

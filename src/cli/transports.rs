@@ -126,6 +126,9 @@ pub enum Transports {
         /// Network name (default: `config get network`); only nodes with the same name talk.
         #[arg(long, value_name = "NAME")]
         network: Option<String>,
+        /// One JSON object per line for each event (docs/json.md).
+        #[arg(long)]
+        json: bool,
     },
     /// One session with a peer on the network, then a summary.
     #[command(after_help = "Example:\n  grapevine sync 192.168.1.20:8008")]
@@ -368,12 +371,12 @@ impl Transports {
                     folders: folders.iter().map(|f| absolute(f)).collect(),
                     media: roots.iter().chain(&media).map(|f| absolute(f)).collect(),
                     export: !no_export,
-                    json,
                     rescan: Duration::from_secs(rescan.max(1)),
                     settle: Duration::from_secs(settle),
                 };
                 let stop = super::settings::stop_on_signal()?;
-                grapevine::watch::run(&mut node, options, &mut ctx.out, &stop)?;
+                let print = grapevine::events::print_to(io::stdout(), json);
+                grapevine::watch::run(&mut node, options, &mut |e| print(e), &stop)?;
                 Ok(ExitCode::SUCCESS)
             }
             Transports::Serve {
@@ -384,6 +387,7 @@ impl Transports {
                 announce,
                 timeout,
                 network,
+                json,
             } => {
                 let options = grapevine::lan::ServeOptions {
                     listen,
@@ -413,13 +417,12 @@ impl Transports {
                     let _ = out.flush();
                     std::process::exit(0);
                 });
-                // Session threads print too: each line takes standard output for itself.
-                let log = std::sync::Arc::new(|line: String| {
-                    let mut out = io::stdout().lock();
-                    let _ = writeln!(out, "{line}");
-                    let _ = out.flush();
-                });
-                grapevine::lan::serve(&home, &options, log)?;
+                // Session threads tell too: each line takes standard output for itself.
+                grapevine::lan::serve(
+                    &home,
+                    &options,
+                    grapevine::events::print_to(io::stdout(), json),
+                )?;
                 Ok(ExitCode::SUCCESS)
             }
             Transports::Sync {
@@ -444,12 +447,9 @@ impl Transports {
                 drop(busy);
                 let names = node.names()?;
                 let text = if json {
-                    pretty(&json!({
-                        "peer": report.peer.map(|p| names.json(&p)),
-                        "address": address,
-                        "received": report.received.new,
-                        "sent": report.sent,
-                    }))?
+                    pretty(&grapevine::view::json::synced_json(
+                        &report, &address, &names,
+                    ))?
                 } else {
                     let peer = report
                         .peer

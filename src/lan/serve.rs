@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::limits::{HandshakeSlot, Limits, SessionSlot};
 use super::session::{self, SessionConfig, SessionError, SessionReport};
 use super::{discovery, network_key};
+use crate::events::{Event, Place, Tell, Who};
 use crate::ids::FeedId;
 use crate::node::{Node, NodeError};
 
@@ -34,12 +35,28 @@ pub struct ServeOptions {
     pub pub_every: Duration,
 }
 
-type Log = Arc<dyn Fn(String) + Send + Sync>;
+impl Default for ServeOptions {
+    /// `serve` without options: all addresses at the default port, discovery on, the default
+    /// network.
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], super::DEFAULT_PORT)),
+            discovery: true,
+            discovery_port: super::DEFAULT_PORT,
+            announce_every: Duration::from_secs(5),
+            pub_mode: false,
+            network: super::DEFAULT_NETWORK.into(),
+            timeout: Duration::from_secs(45),
+            keepalive: Duration::from_secs(15),
+            pub_every: Duration::from_secs(30),
+        }
+    }
+}
 
 struct Shared {
     home: PathBuf,
     config: SessionConfig,
-    log: Log,
+    tell: Tell,
     /// Feeds we are in a session with.
     connected: Mutex<HashSet<FeedId>>,
     /// Signalled whenever a session ends and leaves `connected`.
@@ -50,13 +67,40 @@ struct Shared {
 }
 
 /// Runs until the process is stopped: accepts sessions, announces itself, dials peers it
-/// hears and pubs it knows. Prints one line per event to `log`.
-pub fn serve(home: &Path, opts: &ServeOptions, log: Log) -> Result<(), NodeError> {
+/// hears and pubs it knows. Tells each event to `tell`.
+pub fn serve(home: &Path, opts: &ServeOptions, tell: Tell) -> Result<(), NodeError> {
     let listener = TcpListener::bind(opts.listen).map_err(|e| NodeError::Io {
         path: PathBuf::from(opts.listen.to_string()),
         source: e,
     })?;
-    serve_on(home, listener, opts, log)
+    serve_on(home, listener, opts, tell)
+}
+
+/// The file a running LAN service holds locked, so that one home has one.
+pub const LOCK_FILE: &str = "serve.lock";
+
+/// Takes the home's LAN lock ([`LOCK_FILE`]): two services on one home would dial the same
+/// peers twice and each refuse the other's sessions as duplicates.
+fn lock_home(node: &Node) -> Result<std::fs::File, NodeError> {
+    let path = node.home().join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| NodeError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(NodeError::Usage(
+            "the LAN service already runs on this home (`grapevine serve`, or a window): one \
+             home has one. Stop it first to serve with other settings"
+                .into(),
+        )),
+        Err(std::fs::TryLockError::Error(source)) => Err(NodeError::Io { path, source }),
+    }
 }
 
 /// `serve` on a listener the caller already bound.
@@ -64,9 +108,10 @@ pub fn serve_on(
     home: &Path,
     listener: TcpListener,
     opts: &ServeOptions,
-    log: Log,
+    tell: Tell,
 ) -> Result<(), NodeError> {
     let mut node = Node::open(home)?;
+    let _lock = lock_home(&node)?;
     if opts.pub_mode && !node.is_pub()? {
         // Remembered, so that settling, import and export in this home keep the followers.
         node.set_config("pub", "on")?;
@@ -85,7 +130,7 @@ pub fn serve_on(
             live: true,
             pub_mode: opts.pub_mode,
         },
-        log: log.clone(),
+        tell: tell.clone(),
         connected: Mutex::default(),
         session_ended: Condvar::new(),
         dialled: Mutex::default(),
@@ -102,15 +147,12 @@ pub fn serve_on(
         std::thread::spawn(move || visit_pubs(&shared, every));
     }
     // Said once everything is running, so that whoever waits for it can connect at once.
-    log(format!(
-        "listening on {bound} as {me}{}{}",
-        if opts.pub_mode { " (pub)" } else { "" },
-        if opts.discovery {
-            ""
-        } else {
-            "; discovery off"
-        }
-    ));
+    tell(Event::Listening {
+        address: bound,
+        me: Who::named(&node.names()?, &me),
+        pub_mode: opts.pub_mode,
+        discovery: opts.discovery,
+    });
     // The accept loop only counts and hands off: it never waits on a peer, so it cannot be
     // starved, and a slot is taken here, before the next accept, so counts cannot race.
     let mut refused = Refused::default();
@@ -128,7 +170,7 @@ pub fn serve_on(
             }
             Err(why) => {
                 drop(stream);
-                refused.note(&from, &why.to_string(), &*log);
+                refused.note(&from, &why.to_string(), &*tell);
             }
         }
     }
@@ -143,7 +185,7 @@ struct Refused {
 }
 
 impl Refused {
-    fn note(&mut self, from: &SocketAddr, why: &str, log: &(dyn Fn(String) + Send + Sync)) {
+    fn note(&mut self, from: &SocketAddr, why: &str, tell: &(dyn Fn(Event) + Send + Sync)) {
         self.count += 1;
         if self
             .last_log
@@ -151,15 +193,11 @@ impl Refused {
         {
             return;
         }
-        let others = self.count - 1;
-        log(format!(
-            "refused {from}: {why}{}",
-            if others > 0 {
-                format!(" ({others} more refused since the last such line)")
-            } else {
-                String::new()
-            }
-        ));
+        tell(Event::Refused {
+            from: *from,
+            why: why.to_owned(),
+            more: self.count - 1,
+        });
         self.count = 0;
         self.last_log = Some(Instant::now());
     }
@@ -208,20 +246,20 @@ fn run_session(
         if let Ok(mut s) = session_slot.lock() {
             *s = Some(slot);
         }
-        (shared.log)(format!(
-            "session with {} at {address}",
-            crate::people::called_in(&shared.home, &peer)
-        ));
+        (shared.tell)(Event::Session {
+            peer: Who::in_home(&shared.home, &peer),
+            address: address.clone(),
+        });
         Ok(())
     };
-    let log = |line: String| (shared.log)(line);
+    let tell = |event: Event| (shared.tell)(event);
     let result = session::run(
         &shared.home,
         stream,
         initiator,
         &shared.config,
         &admit,
-        &log,
+        &tell,
     );
     if let Some(peer) = admitted.lock().ok().and_then(|a| *a) {
         if let Ok(mut c) = shared.connected.lock() {
@@ -236,21 +274,25 @@ fn run_session(
     }
     drop(handshake_slot);
     drop(session_slot);
-    match result {
-        Ok(report) => (shared.log)(format!(
-            "session with {} at {address} ended: {}",
-            report
-                .peer
-                .map(|p| crate::people::called_in(&shared.home, &p))
-                .unwrap_or_else(|| "?".into()),
-            summary(&report)
-        )),
-        Err(SessionError::Duplicate(peer)) => (shared.log)(format!(
-            "closed a second connection from {} at {address}",
-            crate::people::called_in(&shared.home, &peer)
-        )),
-        Err(e) => (shared.log)(format!("dropped {address}: {e}")),
-    }
+    (shared.tell)(match result {
+        Ok(report) => Event::SessionEnded {
+            peer: report.peer.map(|p| Who::in_home(&shared.home, &p)),
+            address,
+            new: report.received.new,
+            already_held: report.received.already_held,
+            not_wanted: report.received.not_wanted,
+            sent: report.sent,
+            duration: report.duration,
+        },
+        Err(SessionError::Duplicate(peer)) => Event::Duplicate {
+            peer: Who::in_home(&shared.home, &peer),
+            address,
+        },
+        Err(e) => Event::Disconnected {
+            address,
+            error: e.to_string(),
+        },
+    });
 }
 
 /// A one-line summary of a session.
@@ -280,7 +322,11 @@ fn dial(shared: &Arc<Shared>, address: SocketAddr, key: Option<String>) {
             {
                 set.remove(k);
             }
-            (shared.log)(format!("could not reach {address}: {e}"));
+            (shared.tell)(Event::error(
+                Place::Peer(address.to_string()),
+                &e,
+                format!("could not reach {address}: {e}"),
+            ));
         }
     }
 }
@@ -292,9 +338,13 @@ fn discover(shared: &Arc<Shared>, opts: &ServeOptions, me: FeedId, tcp_port: u16
     let socket = match discovery::socket(opts.discovery_port) {
         Ok(s) => s,
         Err(e) => {
-            (shared.log)(format!(
-                "discovery off: cannot use UDP port {}: {e}",
-                opts.discovery_port
+            (shared.tell)(Event::error(
+                Place::Peer(format!("0.0.0.0:{}", opts.discovery_port)),
+                &e,
+                format!(
+                    "discovery off: cannot use UDP port {}: {e}",
+                    opts.discovery_port
+                ),
             ));
             return;
         }
@@ -307,7 +357,11 @@ fn discover(shared: &Arc<Shared>, opts: &ServeOptions, me: FeedId, tcp_port: u16
     loop {
         if last_announce.elapsed() >= opts.announce_every {
             if let Err(e) = discovery::broadcast(&socket, &announcement, opts.discovery_port) {
-                (shared.log)(format!("could not announce: {e}"));
+                (shared.tell)(Event::error(
+                    Place::Peer(format!("255.255.255.255:{}", opts.discovery_port)),
+                    &e,
+                    format!("could not announce: {e}"),
+                ));
             }
             last_announce = Instant::now();
         }
@@ -325,11 +379,10 @@ fn discover(shared: &Arc<Shared>, opts: &ServeOptions, me: FeedId, tcp_port: u16
             .is_ok_and(|set| set.contains(&peer));
         if !wanted {
             if ignored.insert(peer) {
-                (shared.log)(format!(
-                    "ignoring {} at {}: not a feed we replicate",
-                    crate::people::called_in(&shared.home, &peer),
-                    from.ip()
-                ));
+                (shared.tell)(Event::Ignoring {
+                    peer: Who::in_home(&shared.home, &peer),
+                    address: from.ip(),
+                });
             }
             continue;
         }
@@ -341,11 +394,10 @@ fn discover(shared: &Arc<Shared>, opts: &ServeOptions, me: FeedId, tcp_port: u16
         *count += 1;
         if me < peer || *count > 3 {
             *count = 0;
-            (shared.log)(format!(
-                "discovered {} at {}:{port}",
-                crate::people::called_in(&shared.home, &peer),
-                from.ip()
-            ));
+            (shared.tell)(Event::Discovered {
+                peer: Who::in_home(&shared.home, &peer),
+                address: SocketAddr::new(from.ip(), port),
+            });
             dial(shared, SocketAddr::new(from.ip(), port), None);
         }
     }
@@ -370,7 +422,11 @@ fn visit_pubs(shared: &Arc<Shared>, every: Duration) {
                     if let Ok(mut d) = shared.dialled.lock() {
                         d.remove(&address);
                     }
-                    (shared.log)(format!("cannot resolve pub {address}"));
+                    (shared.tell)(Event::error(
+                        Place::Peer(address.clone()),
+                        "no such host",
+                        format!("cannot resolve pub {address}"),
+                    ));
                 }
             }
         }

@@ -19,6 +19,7 @@ use thiserror::Error;
 use super::frame::{FrameError, FrameReader, FrameWriter, MAX_PAYLOAD, handshake};
 use super::wire::{BYE, DONE, MAX_WANTS, MESSAGES, PING, ends_burst, send_wants};
 pub use super::wire::{Frame, parse_frame};
+use crate::events::{self, Who};
 use crate::graph::ReplicationSet;
 use crate::ids::FeedId;
 use crate::ingest::{IngestReport, Ingester};
@@ -89,7 +90,7 @@ pub fn run(
     initiator: bool,
     config: &SessionConfig,
     admit: Admit<'_>,
-    log: &(dyn Fn(String) + Sync),
+    tell: &(dyn Fn(events::Event) + Sync),
 ) -> Result<SessionReport, SessionError> {
     let started = Instant::now();
     let address = stream.peer_addr().ok();
@@ -157,7 +158,7 @@ pub fn run(
         &theirs,
         &events,
         config,
-        log,
+        tell,
     );
     writer.shutdown();
     let received = reader
@@ -250,7 +251,7 @@ fn send_side(
     theirs: &Mutex<HashMap<FeedId, u64>>,
     events: &mpsc::Receiver<Event>,
     config: &SessionConfig,
-    log: &(dyn Fn(String) + Sync),
+    tell: &(dyn Fn(events::Event) + Sync),
 ) -> Result<u64, SessionError> {
     let deadline = Instant::now() + config.timeout;
     let mut peer_bye = false;
@@ -364,10 +365,9 @@ fn send_side(
         }
         if answered >= 1 && !announced {
             announced = true;
-            log(format!(
-                "in sync with {}; pushing new messages live",
-                crate::people::called_in(node.home(), &peer)
-            ));
+            tell(events::Event::InSync {
+                peer: Who::in_home(node.home(), &peer),
+            });
         }
         // Live: push whatever is new in our store (posts, imports, other sessions).
         if changed {
@@ -375,11 +375,10 @@ fn send_side(
             if n > 0 {
                 sent += n;
                 last_sent = Instant::now();
-                log(format!(
-                    "pushed {} to {}",
-                    crate::view::count(n, "new message", "new messages"),
-                    crate::people::called_in(node.home(), &peer)
-                ));
+                tell(events::Event::Pushed {
+                    peer: Who::in_home(node.home(), &peer),
+                    messages: n,
+                });
             }
         }
         if last_sent.elapsed() >= config.keepalive {

@@ -34,6 +34,11 @@ pub struct Who {
     pub last_heard: Option<i64>,
     /// The time of the newest post we hold from any of its devices.
     pub last_post: Option<i64>,
+    /// How many follow-steps from them we are, in what they carry as far as we know their
+    /// follows (at the default hops): `None` when our posts may not reach them.
+    pub reaches_them: Option<u32>,
+    /// Whether it blocks us (then nothing of ours reaches it).
+    pub blocks_us: bool,
 }
 
 /// The people we follow, who follow us, and whom we block.
@@ -248,6 +253,12 @@ impl Node {
             blocked_by_us: graph.blocks(&self.id(), feed),
             last_heard,
             last_post,
+            reaches_them: graph
+                .replication_set(*feed, crate::graph::DEFAULT_HOPS)
+                .distance
+                .get(&self.id())
+                .copied(),
+            blocks_us: graph.blocks(feed, &self.id()),
         })
     }
 

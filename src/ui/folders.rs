@@ -5,7 +5,6 @@
 //! work to it and says so.
 
 use std::collections::VecDeque;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -13,19 +12,20 @@ use std::sync::atomic::AtomicBool;
 use serde_json::{Value, json};
 
 use super::App;
+use crate::events::Event;
 use crate::node::Node;
 use crate::watch::WatchOptions;
 
 /// How many of the watcher's latest events the window keeps for a page that opens later.
 const KEPT_EVENTS: usize = 200;
 
-/// What the window knows of the folders it keeps in sync.
+/// What the window knows of the folders it keeps in sync, or of its LAN service.
 #[derive(Default)]
 pub struct Folders {
     /// The folders and mount roots asked for.
     pub folders: Vec<PathBuf>,
     pub media: Vec<PathBuf>,
-    /// The watcher's latest events (its `watch --json` lines), oldest first.
+    /// The latest events (as `watch --json` and `serve --json` print them), oldest first.
     pub events: VecDeque<Value>,
     /// Why this window is not the one keeping them in sync, if it is not.
     pub elsewhere: Option<String>,
@@ -56,40 +56,33 @@ impl Folders {
     }
 }
 
-/// The watcher's output: whole JSON lines, each kept and sent to open pages.
-struct EventSink {
-    app: Arc<App>,
-    pending: Vec<u8>,
-}
-
-impl Write for EventSink {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.pending.extend_from_slice(data);
-        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.pending.drain(..=end).collect();
-            if let Ok(event) = serde_json::from_slice::<Value>(&line) {
-                self.app.heard(event);
-            }
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 impl App {
-    /// Keeps a watcher event and tells open pages of it.
-    fn heard(&self, event: Value) {
-        {
-            let mut folders = self.folders.lock().unwrap_or_else(|p| p.into_inner());
-            if folders.events.len() == KEPT_EVENTS {
-                folders.events.pop_front();
+    /// Keeps an event of the watcher or the LAN service and tells open pages of it.
+    pub(super) fn heard(&self, event: &Event) {
+        let value = event.json(crate::now_ms());
+        let keep = |events: &mut VecDeque<Value>| {
+            if events.len() == KEPT_EVENTS {
+                events.pop_front();
             }
-            folders.events.push_back(event.clone());
+            events.push_back(value.clone());
+        };
+        match event.is_lan() {
+            true => {
+                let mut lan = self.lan.lock().unwrap_or_else(|p| p.into_inner());
+                if let Event::Listening { address, .. } = event {
+                    lan.listening = Some(*address);
+                }
+                keep(&mut lan.events);
+            }
+            false => keep(
+                &mut self
+                    .folders
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .events,
+            ),
         }
-        let _ = self.live.send(event.to_string());
+        let _ = self.live.send(value.to_string());
     }
 }
 
@@ -109,20 +102,12 @@ pub fn start(app: &Arc<App>, options: &WatchOptions, stop: Arc<AtomicBool>) {
             return;
         }
     };
-    let options = WatchOptions {
-        folders: options.folders.clone(),
-        media: options.media.clone(),
-        json: true,
-        ..*options
-    };
-    let sink_app = app.clone();
+    let options = options.clone();
     let report = app.clone();
+    let app = app.clone();
     std::thread::spawn(move || {
-        let mut sink = EventSink {
-            app: sink_app,
-            pending: Vec::new(),
-        };
-        if let Err(e) = crate::watch::run(&mut node, options, &mut sink, &stop) {
+        let mut tell = |event: Event| app.heard(&event);
+        if let Err(e) = crate::watch::run(&mut node, options, &mut tell, &stop) {
             let said = e.to_string();
             report
                 .folders

@@ -11,6 +11,7 @@ mod api;
 mod assets;
 mod folders;
 mod guard;
+mod lan;
 
 pub use api::ROUTES;
 
@@ -32,6 +33,9 @@ pub struct UiOptions {
     pub watch: crate::watch::WatchOptions,
     /// Open the link in the default browser (`xdg-open`).
     pub open: bool,
+    /// The LAN service to run, as `serve` does (none: `--no-serve`). Its network and pub
+    /// mode are the home's settings.
+    pub serve: Option<crate::lan::ServeOptions>,
 }
 
 /// What every request handler shares.
@@ -53,7 +57,9 @@ pub(crate) struct App {
     say: std::sync::mpsc::Sender<String>,
     /// The folders kept in sync, and what the watcher said of them.
     folders: Mutex<folders::Folders>,
-    /// The watcher's events, for open pages.
+    /// The LAN service, and what it said.
+    lan: Mutex<lan::Lan>,
+    /// The watcher's and the LAN service's events, for open pages.
     live: tokio::sync::broadcast::Sender<String>,
     /// How to start the watcher once a first-run page made a diary, and what stops it.
     watch: crate::watch::WatchOptions,
@@ -125,10 +131,13 @@ pub fn run(
             opts.listen.ip()
         )));
     }
-    let node = match Node::open(&home) {
-        Ok(node) => Some(node),
-        Err(NodeError::Identity(crate::identity::IdentityError::Missing(_))) => None,
-        Err(e) => return Err(e),
+    // A locked key is unlocked in the page, never at a prompt that no one may be watching.
+    use crate::identity::{Identity, IdentityError, Passphrase};
+    let key = home.join(crate::node::KEY_FILE);
+    let node = match Identity::load_with(&key, Passphrase::FromEnvironment) {
+        Ok(_) => Some(Node::open(&home)?),
+        Err(IdentityError::Missing(_) | IdentityError::Locked(_)) => None,
+        Err(e) => return Err(e.into()),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -167,11 +176,18 @@ pub fn run(
             media: opts.watch.media.clone(),
             ..Default::default()
         }),
+        lan: Mutex::new(lan::Lan {
+            options: opts.serve.clone(),
+            ..Default::default()
+        }),
         live: tokio::sync::broadcast::channel(256).0,
         watch: opts.watch.clone(),
         stop: stop.clone(),
     });
-    folders::start(&app, &opts.watch, stop.clone());
+    if app.node.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+        folders::start(&app, &opts.watch, stop.clone());
+        lan::start(&app);
+    }
     let link = app.url(&app.secret.lock().unwrap_or_else(|p| p.into_inner()));
     writeln!(out, "open {link}").map_err(|source| NodeError::Io {
         path: "standard output".into(),

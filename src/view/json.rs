@@ -76,6 +76,8 @@ pub fn who_json(feed: &FeedId, w: &Who, names: &Names) -> Value {
         "blocked_by_you": w.blocked_by_us,
         "last_heard": w.last_heard,
         "last_post": w.last_post,
+        "reaches_them": w.reaches_them,
+        "blocks_you": w.blocks_us,
     })
 }
 
@@ -211,4 +213,18 @@ pub fn device_change_json(
     value["state"] = json!(state);
     value["took_in"] = json!(took_in);
     value
+}
+
+/// One LAN session run on request (`sync --json`, the window's "Sync with").
+pub fn synced_json(
+    report: &crate::lan::session::SessionReport,
+    address: &str,
+    names: &Names,
+) -> Value {
+    json!({
+        "peer": report.peer.map(|p| names.json(&p)),
+        "address": address,
+        "received": report.received.new,
+        "sent": report.sent,
+    })
 }

@@ -195,6 +195,23 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
+/// Whether our posts reach `w` (Patchwork's hint), when it is someone else whose follows we
+/// hold, said after their name: "(bob) follows no one who follows you: your posts may not
+/// reach them".
+pub fn reach_back(w: &crate::node::Who) -> Option<&'static str> {
+    if w.hops == Some(0) || w.messages == 0 {
+        return None;
+    }
+    Some(match (w.blocks_us, w.reaches_them) {
+        (true, _) => "blocks you: your posts do not reach them",
+        (false, Some(1)) => "follows you: your posts reach them",
+        (false, Some(_)) => {
+            "follows someone who follows you: your posts reach them through friends"
+        }
+        (false, None) => "follows no one who follows you: your posts may not reach them",
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 //! logged and the watcher carries on.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use crate::FeedId;
 use crate::bundle;
+use crate::events::{Event, Place, Who};
 use crate::node::{BundleOutcome, ImportSummary, Node, NodeError, Result};
 
 mod sticks;
@@ -34,7 +35,6 @@ pub struct WatchOptions {
     /// Mount roots where sticks appear (`/media/$USER`, …).
     pub media: Vec<PathBuf>,
     pub export: bool,
-    pub json: bool,
     pub rescan: Duration,
     /// How long a file must stay unchanged and incomplete before it is taken as cut for good.
     pub settle: Duration,
@@ -52,31 +52,10 @@ enum FileState {
     GaveUp(Stamp),
 }
 
-struct Log<'a> {
-    out: &'a mut dyn Write,
-    json: bool,
-}
-
-impl Log<'_> {
-    fn event(&mut self, event: &str, text: String, mut fields: Value) {
-        let line = if self.json {
-            fields["event"] = json!(event);
-            fields["at"] = json!(crate::now_ms());
-            fields["says"] = json!(text);
-            fields.to_string()
-        } else {
-            text
-        };
-        // A closed standard output must not stop the watcher.
-        let _ = writeln!(self.out, "{line}");
-        let _ = self.out.flush();
-    }
-}
-
 struct Watcher<'a> {
     node: &'a mut Node,
     opts: WatchOptions,
-    log: Log<'a>,
+    tell: &'a mut dyn FnMut(Event),
     files: HashMap<PathBuf, FileState>,
     mounts: HashSet<PathBuf>,
     /// Folders our bundle could not be written to (a locked stick, a full share): when to try
@@ -149,7 +128,7 @@ fn lock_home(node: &Node) -> Result<std::fs::File> {
 pub fn run(
     node: &mut Node,
     opts: WatchOptions,
-    out: &mut dyn Write,
+    tell: &mut dyn FnMut(Event),
     stop: &std::sync::atomic::AtomicBool,
 ) -> Result<()> {
     let _lock = lock_home(node)?;
@@ -158,10 +137,7 @@ pub fn run(
         .map_err(|e| NodeError::Usage(format!("cannot watch folders: {e}")))?;
     let mut w = Watcher {
         node,
-        log: Log {
-            out,
-            json: opts.json,
-        },
+        tell,
         opts,
         files: HashMap::new(),
         mounts: HashSet::new(),
@@ -195,21 +171,16 @@ pub fn run(
         "since": crate::now_ms(),
     });
     let _ = w.node.store.set_config(WATCHING, &note.to_string());
-    w.log.event(
-        "ready",
-        format!(
-            "watching {} and {}",
-            crate::view::counted(folders.len() as u64, "folder"),
-            crate::view::counted(media.len() as u64, "mount root")
-        ),
-        json!({ "folders": folders, "media": media }),
-    );
+    (w.tell)(Event::Ready {
+        folders: w.opts.folders.clone(),
+        media: w.opts.media.clone(),
+    });
     let mut last_rescan = Instant::now();
     let mut data_version = w.node.store().data_version().unwrap_or(0);
     loop {
         if stop.load(std::sync::atomic::Ordering::Relaxed) {
             let _ = w.node.store.set_config(WATCHING, "");
-            w.log.event("stopped", "stopped watching".into(), json!({}));
+            (w.tell)(Event::Stopped);
             return Ok(());
         }
         match rx.recv_timeout(Duration::from_millis(500)) {
@@ -244,11 +215,11 @@ pub fn run(
             }
             Ok(Err(errors)) => {
                 for e in errors {
-                    w.log.event(
-                        "error",
+                    (w.tell)(Event::error(
+                        Place::Nowhere,
+                        &e,
                         format!("watch error: {e}"),
-                        json!({ "error": e.to_string() }),
-                    );
+                    ));
                 }
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -295,11 +266,11 @@ pub fn run(
 }
 
 impl Watcher<'_> {
-    /// A feed in a JSON event: `{"id", "name"}` (docs/json.md).
-    fn feed_json(&self, feed: &FeedId) -> Value {
+    /// Who `feed` is, for an event.
+    fn who(&self, feed: &FeedId) -> Who {
         match self.node.names() {
-            Ok(names) => names.json(feed),
-            Err(_) => json!({ "id": feed, "name": null }),
+            Ok(names) => Who::named(&names, feed),
+            Err(_) => Who::unnamed(feed),
         }
     }
 
@@ -321,11 +292,11 @@ impl Watcher<'_> {
                     Ok(()) => {
                         watched.insert(path.clone());
                     }
-                    Err(e) => self.log.event(
-                        "error",
+                    Err(e) => (self.tell)(Event::error(
+                        Place::Watched(path.clone()),
+                        &e,
                         format!("cannot watch {}: {e}; will retry", path.display()),
-                        json!({ "path": path, "error": e }),
-                    ),
+                    )),
                 }
             }
         }
@@ -383,15 +354,10 @@ impl Watcher<'_> {
                 return false;
             }
             self.files.insert(file.to_owned(), FileState::GaveUp(stamp));
-            self.log.event(
-                "incomplete",
-                format!(
-                    "{}: incomplete and unchanged for {} s; salvaging what verifies, leaving the file in place",
-                    file.display(),
-                    settle.as_secs()
-                ),
-                json!({ "file": file }),
-            );
+            (self.tell)(Event::Incomplete {
+                file: file.to_owned(),
+                settled: settle,
+            });
         }
         match self.node.import(&[file.to_owned()]) {
             Ok(summary) => {
@@ -403,11 +369,11 @@ impl Watcher<'_> {
                 true
             }
             Err(e) => {
-                self.log.event(
-                    "error",
+                (self.tell)(Event::error(
+                    Place::File(file.to_owned()),
+                    &e,
                     format!("{}: {e}", file.display()),
-                    json!({ "file": file, "error": e.to_string() }),
-                );
+                ));
                 false
             }
         }
@@ -418,29 +384,20 @@ impl Watcher<'_> {
             self.log_merge(outcome);
         }
         for (path, why) in &summary.unreadable {
-            self.log.event(
-                "problem",
-                format!("{}: {why}", path.display()),
-                json!({ "file": path, "problem": why }),
-            );
+            (self.tell)(Event::Problem {
+                file: path.clone(),
+                problem: why.to_string(),
+            });
         }
         for path in &summary.not_for_us {
-            self.log.event(
-                "not-for-us",
-                format!("{}: sealed for someone else; skipped", path.display()),
-                json!({ "file": path }),
-            );
+            (self.tell)(Event::NotForUs { file: path.clone() });
         }
         for (feed, messages) in &summary.dropped {
-            self.log.event(
-                "dropped",
-                format!(
-                    "dropped {} of {} (no longer replicated)",
-                    crate::view::counted(*messages, "message"),
-                    feed.short()
-                ),
-                json!({ "feed": self.feed_json(feed), "messages": messages }),
-            );
+            let feed = self.who(feed);
+            (self.tell)(Event::Dropped {
+                feed,
+                messages: *messages,
+            });
         }
     }
 
@@ -449,60 +406,36 @@ impl Watcher<'_> {
     fn settle(&mut self) {
         match self.node.settle() {
             Ok(summary) => self.log_summary(&summary),
-            Err(e) => self.log.event(
-                "error",
+            Err(e) => (self.tell)(Event::error(
+                Place::Nowhere,
+                &e,
                 format!("could not settle the store: {e}"),
-                json!({ "error": e.to_string() }),
-            ),
+            )),
         }
     }
 
     fn log_merge(&mut self, outcome: &BundleOutcome) {
         let m = &outcome.messages;
-        let from = outcome.container.manifest.as_ref().map(|m| m.exporter);
-        let who = match (from, self.node.names()) {
-            (Some(id), Ok(names)) => names.name(&id),
-            (Some(id), Err(_)) => id.short(),
-            (None, _) => "an unknown exporter".into(),
-        };
-        let file = outcome
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        self.log.event(
-            "merged",
-            format!(
-                "merged {file} from {who}{}: {}, {} already held, {} not wanted, {} rejected",
-                if outcome.reread > 0 {
-                    " (read again: its feeds are now wanted)"
-                } else {
-                    ""
-                },
-                crate::view::count(m.new, "new message", "new messages"),
-                m.already_held,
-                m.not_wanted,
-                m.rejected
-            ),
-            json!({
-                "file": outcome.path, "exporter": from.map(|f| self.feed_json(&f)), "new": m.new,
-                "already_held": m.already_held, "not_wanted": m.not_wanted, "rejected": m.rejected,
-                "reread": outcome.reread,
-            }),
-        );
-        for problem in &outcome.container.problems {
-            self.log.event(
-                "problem",
-                format!("{file}: {problem}"),
-                json!({ "file": outcome.path, "problem": problem.to_string() }),
-            );
-        }
-        for r in &m.rejections {
-            self.log.event(
-                "problem",
-                format!("{file}: {r}"),
-                json!({ "file": outcome.path, "problem": r.to_string() }),
-            );
+        let exporter = outcome
+            .container
+            .manifest
+            .as_ref()
+            .map(|m| self.who(&m.exporter));
+        (self.tell)(Event::Merged {
+            file: outcome.path.clone(),
+            exporter,
+            new: m.new,
+            already_held: m.already_held,
+            not_wanted: m.not_wanted,
+            rejected: m.rejected,
+            reread: outcome.reread.into(),
+        });
+        let problems = outcome.container.problems.iter().map(ToString::to_string);
+        for problem in problems.chain(m.rejections.iter().map(ToString::to_string)) {
+            (self.tell)(Event::Problem {
+                file: outcome.path.clone(),
+                problem,
+            });
         }
     }
 
@@ -522,21 +455,23 @@ impl Watcher<'_> {
             Ok(report) => {
                 self.unwritable.remove(folder);
                 for stale in &report.stale {
-                    let text = self.node.stale_text(stale);
-                    self.log.event(
-                        "stale",
-                        text,
-                        json!({ "folder": folder, "peer": self.feed_json(&stale.peer), "newest": stale.newest }),
-                    );
+                    let event = Event::Stale {
+                        folder: folder.to_owned(),
+                        peer: self.who(&stale.peer),
+                        newest: stale.newest,
+                        says: self.node.stale_text(stale),
+                    };
+                    (self.tell)(event);
                 }
                 let Some(wrote) = report.wrote else {
                     return false;
                 };
-                self.log.event(
-                    "wrote",
-                    format!("wrote {} ({} of {})", wrote.path.display(), crate::view::counted(wrote.messages, "message"), crate::view::counted(wrote.feeds as u64, "feed")),
-                    json!({ "file": wrote.path, "messages": wrote.messages, "feeds": wrote.feeds, "bytes": wrote.bytes }),
-                );
+                (self.tell)(Event::Wrote {
+                    file: wrote.path.clone(),
+                    messages: wrote.messages,
+                    feeds: wrote.feeds,
+                    bytes: wrote.bytes,
+                });
                 true
             }
             Err(e) => {
@@ -554,14 +489,14 @@ impl Watcher<'_> {
                     NodeError::CannotWrite { .. } => e.to_string(),
                     _ => format!("could not write our bundle to {}: {e}", folder.display()),
                 };
-                self.log.event(
-                    "error",
+                (self.tell)(Event::error(
+                    Place::Folder(folder.to_owned()),
+                    &e,
                     format!(
                         "{what}; trying again in {} min, or when the stick is plugged in again",
                         wait.as_secs().div_ceil(60)
                     ),
-                    json!({ "folder": folder, "error": e.to_string() }),
-                );
+                ));
                 false
             }
         }

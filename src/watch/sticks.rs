@@ -5,7 +5,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::json;
+use crate::events::{Event, Place};
 
 use super::{STICK_FOLDER, Watcher};
 
@@ -47,11 +47,7 @@ impl Watcher<'_> {
         for mount in gone {
             self.mounts.remove(&mount);
             self.unwritable.remove(&mount.join(STICK_FOLDER));
-            self.log.event(
-                "unplugged",
-                format!("{} went away", mount.display()),
-                json!({ "mount": mount }),
-            );
+            (self.tell)(Event::Unplugged { mount });
         }
         for mount in present {
             if self.mounts.insert(mount.clone()) {
@@ -62,17 +58,15 @@ impl Watcher<'_> {
 
     fn sync_stick(&mut self, mount: &Path) {
         let folder = mount.join(STICK_FOLDER);
-        self.log.event(
-            "mounted",
-            format!("{} mounted; syncing {}", mount.display(), folder.display()),
-            json!({ "mount": mount }),
-        );
+        (self.tell)(Event::Mounted {
+            mount: mount.to_owned(),
+        });
         if let Err(e) = std::fs::create_dir_all(&folder) {
-            self.log.event(
-                "error",
+            (self.tell)(Event::error(
+                Place::Folder(folder.clone()),
+                &e,
                 format!("cannot use {}: {e}", folder.display()),
-                json!({ "folder": folder, "error": e.to_string() }),
-            );
+            ));
             return;
         }
         for file in crate::node::bundles_in(&folder) {
@@ -87,10 +81,8 @@ impl Watcher<'_> {
     }
 
     pub(super) fn safe_to_unplug(&mut self, mount: &Path) {
-        self.log.event(
-            "unplug",
-            format!("{}: done, safe to unplug", mount.display()),
-            json!({ "mount": mount }),
-        );
+        (self.tell)(Event::SafeToUnplug {
+            mount: mount.to_owned(),
+        });
     }
 }

@@ -32,8 +32,10 @@ function openWindow(home) {
   return openWindowWith(home, ["ui"]);
 }
 
+/** Without the LAN service unless `args` ask for it: no test announces itself on a real network. */
 function openWindowWith(home, args) {
-  const child = spawn(bin, ["--home", home, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  const lan = args.includes("--serve-on") ? [] : ["--no-serve"];
+  const child = spawn(bin, ["--home", home, ...args, ...lan], { stdio: ["ignore", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout });
   const waiting = [];
   lines.on("line", (line) => waiting.shift()?.(line));

@@ -200,11 +200,31 @@ fn every_command_speaks_one_json_vocabulary() {
             .unwrap_or_else(|e| panic!("`{command}` printed no JSON ({e}):\n{out}"));
         walk(command, &value, &known, &mut seen);
     }
-    // The documentation lists nothing that no command prints (watch and sync aside, which
-    // run elsewhere).
+    // The documentation lists nothing that no command prints (watch, serve and sync aside,
+    // which run elsewhere).
     let elsewhere = [
-        "event", "says", "folders", "media", "folder", "mount", "problem", "error", "newest",
-        "address", "received", "sent", "reread", "feeds", "bytes",
+        "event",
+        "says",
+        "folders",
+        "media",
+        "folder",
+        "mount",
+        "problem",
+        "error",
+        "newest",
+        "address",
+        "received",
+        "sent",
+        "reread",
+        "feeds",
+        "bytes",
+        "me",
+        "pub",
+        "discovery",
+        "ms",
+        "why",
+        "more",
+        "path",
     ];
     for field in &known {
         assert!(
@@ -212,4 +232,56 @@ fn every_command_speaks_one_json_vocabulary() {
             "docs/json.md documents `{field}`, which no command printed"
         );
     }
+}
+
+/// `serve --json` speaks the same vocabulary: each event of a session, from `listening` to
+/// `session-ended`, is one JSON line whose fields docs/json.md documents, and says in words
+/// what the plain `serve` prints.
+#[test]
+fn serve_tells_its_events_as_json() {
+    let known = documented();
+    let alice = TestNode::new("alice");
+    let bob = TestNode::new("bob");
+    alice.follow(&bob);
+    bob.follow(&alice);
+    alice.post("over the LAN");
+    let mut serving = alice.spawn(&[
+        "serve",
+        "--json",
+        "--listen",
+        "127.0.0.1:0",
+        "--no-discovery",
+    ]);
+    let wait = std::time::Duration::from_secs(20);
+    let parse = |line: &str| -> Value {
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    };
+    let listening = parse(&serving.expect(wait, "listening", |l| l.contains("\"listening\"")));
+    assert_eq!(listening["me"]["id"], alice.id());
+    let address = listening["address"]
+        .as_str()
+        .expect("an address")
+        .to_owned();
+    bob.ok(&["sync", &address]);
+    let ended = parse(&serving.expect(wait, "the session's end", |l| {
+        l.contains("\"session-ended\"")
+    }));
+    assert_eq!(ended["peer"]["id"], bob.id());
+    // alice's name, follow and post; bob's name and follow.
+    assert_eq!(
+        (&ended["sent"], &ended["new"]),
+        (&3.into(), &2.into()),
+        "{ended}"
+    );
+    assert!(
+        ended["says"]
+            .as_str()
+            .is_some_and(|s| s.contains(" ended: received ")),
+        "{ended}"
+    );
+    let mut seen = BTreeSet::new();
+    for event in [&listening, &ended] {
+        walk("serve --json", event, &known, &mut seen);
+    }
+    drop(serving);
 }

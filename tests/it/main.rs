@@ -26,5 +26,6 @@ mod soak;
 mod syncthing;
 mod trust;
 mod ui;
+mod ui_more;
 mod upgrade;
 mod vectors;

@@ -11,18 +11,24 @@ use serde_json::Value;
 use crate::harness::{Running, TestNode};
 
 /// A running window: its port and the secret its link carries.
-struct Window {
-    running: Running,
-    port: u16,
-    secret: String,
+pub struct Window {
+    pub running: Running,
+    pub port: u16,
+    pub secret: String,
 }
 
-fn open_window(node: &TestNode) -> Window {
+pub fn open_window(node: &TestNode) -> Window {
     open_window_with(node, &["ui"])
 }
 
-fn open_window_with(node: &TestNode, args: &[&str]) -> Window {
-    let mut running = node.spawn(args);
+/// A window on `args`; without the LAN service unless they ask for it (`--serve-on`), so
+/// that no test announces itself on a real network.
+pub fn open_window_with(node: &TestNode, args: &[&str]) -> Window {
+    let mut args = args.to_vec();
+    if !args.contains(&"--serve-on") {
+        args.push("--no-serve");
+    }
+    let mut running = node.spawn(&args);
     let line = running.expect(Duration::from_secs(20), "the link", |l| {
         l.starts_with("open http://127.0.0.1:")
     });
@@ -41,21 +47,23 @@ fn link(line: &str) -> (u16, String) {
     (port.parse().expect("a port"), secret.trim().to_owned())
 }
 
-struct Reply {
-    status: u16,
+pub struct Reply {
+    pub status: u16,
     headers: Vec<(String, String)>,
-    body: String,
+    pub body: String,
+    /// The body as sent (a downloaded bundle is no text).
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
     }
@@ -63,7 +71,7 @@ impl Reply {
 
 /// One request. `headers` replace the defaults of the same name (Host; Origin on writes);
 /// a header given with an empty value is left out.
-fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
     let ours = format!("127.0.0.1:{port}");
     let origin = format!("http://{ours}");
     let mut all: Vec<(&str, &str)> = vec![("Host", &ours)];
@@ -87,8 +95,12 @@ fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &st
     stream.write_all(request.as_bytes()).expect("send");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).expect("read the reply");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("a reply");
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a reply");
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let bytes = raw[end + 4..].to_vec();
     let mut lines = head.lines();
     let status = lines.next().unwrap()[9..12].parse().unwrap();
     let headers = lines
@@ -98,12 +110,13 @@ fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &st
     Reply {
         status,
         headers,
-        body: body.to_owned(),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes,
     }
 }
 
 /// Shows the window's secret and returns the session cookie (`name=token`).
-fn sign_in(w: &Window) -> String {
+pub fn sign_in(w: &Window) -> String {
     let reply = http(
         w.port,
         "POST",
@@ -759,7 +772,7 @@ fn open_hands_the_browser_a_private_file_not_the_secret() {
     )
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut command = alice.command(&["ui", "--open"]);
+    let mut command = alice.command(&["ui", "--open", "--no-serve"]);
     let path = std::env::var("PATH").unwrap_or_default();
     command.env("PATH", format!("{}:{path}", tools.path().display()));
     let mut running = alice.spawn_command(command);

@@ -14,8 +14,10 @@ use serde_json::{Value, json};
 
 use super::{App, assets, guard};
 
+mod lan;
 mod reading;
 mod session;
+mod sticks;
 mod writing;
 use crate::node::{Node, NodeError};
 
@@ -138,6 +140,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/state"),
     ("POST", "/api/init"),
     ("POST", "/api/restore"),
+    ("POST", "/api/unlock"),
     ("GET", "/api/timeline"),
     ("POST", "/api/posts"),
     ("POST", "/api/likes"),
@@ -159,7 +162,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/import"),
     ("GET", "/api/folders"),
     ("POST", "/api/sync"),
+    ("POST", "/api/bundle"),
     ("GET", "/api/events"),
+    ("GET", "/api/lan"),
+    ("POST", "/api/pubs"),
+    ("POST", "/api/lan/sync"),
 ];
 
 /// The handler of a route in [`ROUTES`].
@@ -173,6 +180,7 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<Arc<App>>> {
         ("GET", "/api/state") => get(session::state),
         ("POST", "/api/init") => post(session::init),
         ("POST", "/api/restore") => post(session::restore),
+        ("POST", "/api/unlock") => post(session::unlock),
         ("GET", "/api/timeline") => get(reading::timeline),
         ("POST", "/api/posts") => post(writing::write_post),
         ("POST", "/api/likes") => post(writing::like),
@@ -191,10 +199,14 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<Arc<App>>> {
         ("GET", "/api/person") => get(reading::person),
         ("POST", "/api/contacts") => post(writing::contact),
         ("POST", "/api/petname") => post(writing::petname),
-        ("POST", "/api/import") => post(writing::import).layer(DefaultBodyLimit::max(MAX_UPLOAD)),
-        ("GET", "/api/folders") => get(writing::folders),
-        ("POST", "/api/sync") => post(writing::sync_now),
+        ("POST", "/api/import") => post(sticks::import).layer(DefaultBodyLimit::max(MAX_UPLOAD)),
+        ("GET", "/api/folders") => get(sticks::folders),
+        ("POST", "/api/sync") => post(sticks::sync_now),
+        ("POST", "/api/bundle") => post(sticks::write_bundle),
         ("GET", "/api/events") => get(reading::events),
+        ("GET", "/api/lan") => get(lan::lan),
+        ("POST", "/api/pubs") => post(lan::change_pub),
+        ("POST", "/api/lan/sync") => post(lan::sync_with),
         _ => return None,
     })
 }

@@ -212,7 +212,7 @@ pub(super) async fn events(State(app): State<Arc<App>>) -> Result<Response, ApiE
                 tokio::select! {
                     told = heard.recv() => match told {
                         Ok(text) => {
-                            let event = Event::default().event("watch").data(text);
+                            let event = Event::default().event("event").data(text);
                             return Some((Ok::<_, Infallible>(event), (store, last, heard)));
                         }
                         // Too slow a page misses events, not the next change.

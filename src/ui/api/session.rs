@@ -50,7 +50,7 @@ pub(super) async fn session(
     Ok(guard::session_cookie(&app, &token))
 }
 
-/// Whether this home has a diary yet, and whose.
+/// Whether this home has a diary yet, and whose; or whether its key waits for its passphrase.
 pub(super) async fn state(State(app): State<Arc<App>>) -> Answer {
     let app2 = app.clone();
     let me = tokio::task::spawn_blocking(move || {
@@ -62,7 +62,37 @@ pub(super) async fn state(State(app): State<Arc<App>>) -> Answer {
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
     .map_err(ApiError::from)?;
-    json_answer(json!({ "me": me }))
+    let locked = me.is_none() && app.home.join(crate::node::KEY_FILE).exists();
+    json_answer(json!({ "me": me, "locked": locked }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct UnlockRequest {
+    passphrase: String,
+}
+
+/// Opens a passphrase-locked key with the passphrase typed in the page.
+pub(super) async fn unlock(
+    State(app): State<Arc<App>>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let request: UnlockRequest = body(bytes)?;
+    first_run(&app, move |home| {
+        let key = home.join(crate::node::KEY_FILE);
+        let phrase = crate::identity::Passphrase::Given(&request.passphrase);
+        crate::identity::Identity::load_with(&key, phrase).map_err(|e| match e {
+            crate::identity::IdentityError::WrongPassphrase(_) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "that is not this diary's passphrase; try again",
+            ),
+            crate::identity::IdentityError::EmptyPassphrase => {
+                ApiError::new(StatusCode::BAD_REQUEST, "type the passphrase first")
+            }
+            other => NodeError::from(other).into(),
+        })?;
+        Ok((Node::open(home)?, json!({})))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -89,6 +119,7 @@ pub(super) async fn first_run(
         value["me"] = node.names()?.json(&node.id());
         *slot = Some(node);
         super::super::folders::start(&app, &app.watch, app.stop.clone());
+        super::super::lan::start(&app);
         json_answer(value)
     })
     .await

@@ -1,5 +1,5 @@
 //! Routes that change something: posts, likes, private messages, contacts, petnames, message
-//! requests, settings, imports and folder syncs.
+//! requests, devices and settings.
 
 use std::sync::Arc;
 
@@ -12,8 +12,7 @@ use serde_json::json;
 
 use super::super::App;
 use super::*;
-use crate::node::NodeError;
-use crate::view::json::{contact_json, import_json, written_json};
+use crate::view::json::{contact_json, written_json};
 
 #[derive(Deserialize)]
 pub(super) struct PostRequest {
@@ -252,84 +251,6 @@ pub(super) async fn petname(
             "feed": node.names()?.json(&feed),
             "petname": node.store().petname(&feed)?,
         }))
-    })
-    .await?;
-    json_answer(value)
-}
-
-/// A bundle file the person chose in the page: kept in a private temporary file in the home
-/// while it is imported, then removed. The answer is `import --json`'s.
-pub(super) async fn import(
-    State(app): State<Arc<App>>,
-    bytes: Result<Bytes, BytesRejection>,
-) -> Answer {
-    let bytes = bytes.map_err(|e| {
-        ApiError::new(
-            e.status(),
-            format!("the file could not be taken ({e}); a bundle is at most {MAX_UPLOAD} bytes"),
-        )
-    })?;
-    let value = with_node(&app, move |node| {
-        let home = node.home().to_owned();
-        let io = |source| {
-            ApiError::from(NodeError::Io {
-                path: home.clone(),
-                source,
-            })
-        };
-        let mut file = tempfile::Builder::new()
-            .prefix(".upload-")
-            .suffix(&format!(".{}", crate::bundle::EXTENSION))
-            .tempfile_in(node.home())
-            .map_err(io)?;
-        std::io::Write::write_all(&mut file, &bytes).map_err(io)?;
-        let summary = node.import(&[file.path().to_owned()])?;
-        Ok(import_json(&node.names()?, &summary))
-    })
-    .await?;
-    json_answer(value)
-}
-
-/// The folders and sticks kept in sync, and the watcher's latest events.
-pub(super) async fn folders(State(app): State<Arc<App>>) -> Answer {
-    let value = app.folders.lock().unwrap_or_else(|p| p.into_inner()).json();
-    json_answer(value)
-}
-
-#[derive(Deserialize)]
-pub(super) struct SyncRequest {
-    folder: std::path::PathBuf,
-}
-
-/// One round in a kept folder now ("Sync now"): read the others' bundles, leave ours.
-pub(super) async fn sync_now(
-    State(app): State<Arc<App>>,
-    bytes: Result<Bytes, BytesRejection>,
-) -> Answer {
-    let request: SyncRequest = body(bytes)?;
-    let allowed = app
-        .folders
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .allows(&request.folder);
-    if !allowed {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "the window syncs only the folders and sticks it was started with",
-        ));
-    }
-    let value = with_node(&app, move |node| {
-        let report = node.sync_dir(&request.folder, true)?;
-        let mut value = json!({
-            "new": report.imported.total().new,
-            "wrote": report.wrote.map(|w| json!({
-                "file": w.path, "messages": w.messages, "feeds": w.feeds, "bytes": w.bytes,
-            })),
-        });
-        if let Some(why) = report.not_written {
-            value["error"] = json!(why);
-        }
-        Ok(value)
     })
     .await?;
     json_answer(value)

@@ -3,10 +3,14 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const views = ["first-run", "backup", "timeline", "private", "people", "person", "folders", "found", "settings"];
+const views = ["first-run", "unlock", "backup", "timeline", "private", "people", "person", "folders", "lan", "found", "settings"];
 let replyTo = null;
 let privateReplyTo = null;
 let me = null;
+/** Names people can be mentioned by (no spaces: an @mention is one word). */
+let knownNames = [];
+/** What was unread at the last look, to notify of what is new. */
+let seen = null;
 
 async function api(method, path, body) {
   const options = { method, headers: {}, credentials: "same-origin" };
@@ -260,6 +264,8 @@ function describeAudience() {
 async function refreshPeople() {
   const { people } = await api("GET", "/api/network");
   $("network-picture").src = `/api/network.svg?at=${Date.now()}`;
+  knownNames = people.filter((p) => p.feed.name && !isMe(p.feed) && p.hops !== null)
+    .map((p) => p.feed.name).filter((n) => /^[\p{L}\p{N}_-]+$/u.test(n));
   $("known-names").replaceChildren(
     ...people.filter((p) => p.feed.name && !isMe(p.feed)).map((p) => {
       const option = document.createElement("option");
@@ -287,6 +293,16 @@ async function refreshPeople() {
   }));
 }
 
+/** Patchwork's hint: whether my posts reach them, as far as I know whom they follow. */
+function reachBack(who) {
+  if (who.hops === 0 || who.messages === 0) return "";
+  const them = name(who.feed);
+  if (who.blocks_you) return `${them} blocks you: your posts do not reach them`;
+  if (who.reaches_them === 1) return `${them} follows you: your posts reach them`;
+  if (who.reaches_them) return `${them} follows someone who follows you: your posts reach them through friends`;
+  return `${them} follows no one who follows you: your posts may not reach them`;
+}
+
 async function showPerson(id) {
   const who = await api("GET", `/api/person?who=${encodeURIComponent(id)}`);
   $("person-title").textContent = name(who.feed);
@@ -299,6 +315,7 @@ async function showPerson(id) {
       : who.hops === 1 ? "followed by you"
       : who.hops ? `${who.hops} steps from you: carried as a friend of a friend`
       : "outside what you carry: follow them to carry their diary"],
+    ["Reaches back", reachBack(who)],
     ["Holds", `${who.messages} messages`],
     ["Follows", who.follows.map(name).join(", ") || "no one you know of"],
     ["Followed by", who.followers.map(name).join(", ") || "no one you know of"],
@@ -362,13 +379,52 @@ function heard(event) {
     stick.hidden = true;
   }
   if (!$("folders").hidden) refreshFolders().catch((e) => notice(e.message));
+  if (!$("lan").hidden) refreshLan().catch((e) => notice(e.message));
 }
 
 async function refresh() {
-  const unread = (await refreshTimeline()) + (me ? await refreshPrivate() : 0);
+  const posts = await refreshTimeline();
+  const privately = me ? await refreshPrivate() : 0;
   if (me) await refreshRequests();
+  const unread = posts + privately;
   document.title = unread ? `(${unread}) grapevine` : "grapevine";
   if (!$("people").hidden || !$("private").hidden) await refreshPeople();
+  if (!$("lan").hidden) await refreshLan();
+  await notify(privately);
+}
+
+/** A browser notification for new private messages and mentions, once the person allowed it. */
+async function notify(privately) {
+  const { posts } = await api("GET", "/api/posts?mentions=me");
+  const mentions = posts.filter((p) => p.unread).length;
+  const before = seen;
+  seen = { privately, mentions };
+  if (!before || !("Notification" in window) || Notification.permission !== "granted") return;
+  const news = [];
+  if (privately > before.privately) news.push(`${privately - before.privately} new private message${privately - before.privately === 1 ? "" : "s"}`);
+  if (mentions > before.mentions) news.push(`${mentions - before.mentions} new mention${mentions - before.mentions === 1 ? "" : "s"}`);
+  if (news.length) new Notification("grapevine", { body: news.join(" and "), tag: "grapevine" });
+}
+
+async function refreshLan() {
+  const lan = await api("GET", "/api/lan");
+  $("lan-state").textContent = lan.elsewhere
+    ? `The window does not serve the local network: ${lan.elsewhere}`
+    : !lan.serving ? "The window does not serve the local network (it was started with --no-serve)."
+    : lan.listening ? `Friends nearby can sync with this computer at ${lan.listening}${lan.discovery ? "; it also finds them by itself" : ""}.`
+    : "Starting…";
+  $("pub-list").replaceChildren(...lan.pubs.map((address) => {
+    const item = el("li");
+    item.append(el("span", "", address), " ",
+      button("Remove", `Remove the pub ${address}`, () => act(async () => {
+        await api("POST", "/api/pubs", { address, action: "remove" });
+        await refreshLan();
+      })));
+    return item;
+  }));
+  if (!lan.pubs.length) $("pub-list").replaceChildren(el("li", "empty", "No pubs yet."));
+  $("lan-events").replaceChildren(...lan.events.slice(-30).reverse()
+    .map((e) => el("li", `event ${e.event}`, `${new Date(e.at).toLocaleTimeString()} · ${e.says}`)));
 }
 
 async function showFound(title, path) {
@@ -390,9 +446,10 @@ function route() {
   if (hash.startsWith("tag/")) return found(`Posts tagged #${hash.slice(4)}`, `/api/posts?tag=${encodeURIComponent(hash.slice(4))}`);
   if (hash.startsWith("search/")) return found(`Posts with “${hash.slice(7)}”`, `/api/posts?search=${encodeURIComponent(hash.slice(7))}`);
   if (hash === "mentions") return found("Posts that mention you", "/api/posts?mentions=me");
-  const view = ["private", "people", "folders", "settings"].includes(hash) ? hash : "timeline";
+  const view = ["private", "people", "folders", "lan", "settings"].includes(hash) ? hash : "timeline";
   show(view);
   if (view === "folders") refreshFolders().catch((e) => notice(e.message));
+  else if (view === "lan") refreshLan().catch((e) => notice(e.message));
   else if (view === "settings") refreshSettings().catch((e) => notice(e.message));
   else if (view !== "timeline") refreshPeople().catch((e) => notice(e.message));
 }
@@ -401,11 +458,12 @@ function listen() {
   const events = new EventSource("/api/events");
   events.addEventListener("changed", () => refresh().catch((e) => notice(e.message)));
   events.addEventListener("ready", () => { document.body.dataset.live = "yes"; });
-  events.addEventListener("watch", (message) => heard(JSON.parse(message.data)));
+  events.addEventListener("event", (message) => heard(JSON.parse(message.data)));
 }
 
 async function enter(who) {
   me = who;
+  refreshPeople().catch(() => {});
   $("me").textContent = `You are ${name(who)}`;
   $("nav").hidden = false;
   $("search").hidden = false;
@@ -436,6 +494,9 @@ async function start() {
   }
   if (state.me) {
     await enter(state.me);
+  } else if (state.locked) {
+    show("unlock");
+    $("passphrase").focus();
   } else {
     show("first-run");
     $("name").focus();
@@ -549,6 +610,122 @@ $("search").addEventListener("submit", (event) => {
   event.preventDefault();
   location.hash = `search/${encodeURIComponent($("search-words").value.trim())}`;
 });
+
+$("unlock-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  act(async () => {
+    const opened = await api("POST", "/api/unlock", { passphrase: $("passphrase").value });
+    $("passphrase").value = "";
+    await enter(opened.me);
+  });
+});
+
+$("download").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const people = $("download-for").value.split(",").map((s) => s.trim()).filter(Boolean);
+  const seal = $("download-seal").checked;
+  act(async () => {
+    const response = await fetch("/api/bundle", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ for: people, seal }),
+    });
+    if (!response.ok) {
+      const problem = await response.json().catch(() => ({}));
+      throw new Error(problem.error || `the window answered ${response.status}`);
+    }
+    const file = (response.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/)?.[1] || "grapevine.gvb";
+    const link = el("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = file;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+    tell(`${file} is ready in your downloads${people.length ? ` for ${people.join(", ")}` : ""}.`);
+  });
+});
+
+$("sync-with").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const address = $("peer-address").value.trim();
+  act(async () => {
+    tell(`Syncing with ${address}…`);
+    const done = await api("POST", "/api/lan/sync", { address });
+    tell(`Synced with ${done.peer ? name(done.peer) : address}: ${done.received} new messages, ${done.sent} sent.`);
+  });
+});
+
+$("add-pub").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const address = $("pub-address").value.trim();
+  act(async () => {
+    await api("POST", "/api/pubs", { address, action: "add" });
+    $("pub-address").value = "";
+    await refreshLan();
+  });
+});
+
+$("allow-notifications").addEventListener("click", async () => {
+  if (!("Notification" in window)) return notice("This browser cannot show notifications.");
+  const answer = await Notification.requestPermission();
+  if (answer === "granted") tell("You will be told of new private messages and mentions while this page is open.");
+  else notice("Notifications are off: the browser was not allowed to show them.");
+});
+
+mentions($("post-text"), $("mention-list"));
+
+/** @name suggestions for a text box: type @ and a few letters; arrows, Enter or a click pick. */
+function mentions(box, list) {
+  let choices = [];
+  let chosen = 0;
+  const word = () => box.value.slice(0, box.selectionStart).match(/@([\p{L}\p{N}_-]*)$/u);
+  const close = () => { list.hidden = true; choices = []; box.removeAttribute("aria-activedescendant"); };
+  const pick = (name) => {
+    const at = word();
+    if (!at) return close();
+    const start = box.selectionStart - at[0].length;
+    box.value = `${box.value.slice(0, start)}@${name} ${box.value.slice(box.selectionStart)}`;
+    box.selectionStart = box.selectionEnd = start + name.length + 2;
+    close();
+    box.focus();
+  };
+  const draw = () => {
+    list.replaceChildren(...choices.map((n, i) => {
+      const item = el("li", "", `@${n}`);
+      item.id = `mention-${i}`;
+      item.setAttribute("role", "option");
+      item.setAttribute("aria-selected", String(i === chosen));
+      item.addEventListener("mousedown", (e) => { e.preventDefault(); pick(n); });
+      return item;
+    }));
+    list.hidden = choices.length === 0;
+    if (choices.length) box.setAttribute("aria-activedescendant", `mention-${chosen}`);
+  };
+  box.addEventListener("input", () => {
+    const at = word();
+    if (!at) return close();
+    const start = at[1].toLowerCase();
+    choices = knownNames.filter((n) => n.toLowerCase().startsWith(start)).slice(0, 6);
+    chosen = 0;
+    draw();
+  });
+  box.addEventListener("keydown", (e) => {
+    if (list.hidden) return;
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      chosen = (chosen + (e.key === "ArrowDown" ? 1 : choices.length - 1)) % choices.length;
+      draw();
+    } else if (e.key === "Enter" || e.key === "Tab") {
+      e.preventDefault();
+      pick(choices[chosen]);
+    } else if (e.key === "Escape") {
+      close();
+    }
+  });
+  box.addEventListener("blur", close);
+}
 
 $("to").addEventListener("input", describeAudience);
 $("cancel-reply").addEventListener("click", endReply);
