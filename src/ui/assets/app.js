@@ -261,9 +261,9 @@ function describeAudience() {
     : "Write the names of the people it is for.";
 }
 
-async function refreshPeople() {
+/** Names known here, for the To field, "Follow someone" and @mention suggestions. */
+async function refreshNames() {
   const { people } = await api("GET", "/api/network");
-  $("network-picture").src = `/api/network.svg?at=${Date.now()}`;
   knownNames = people.filter((p) => p.feed.name && !isMe(p.feed) && p.hops !== null)
     .map((p) => p.feed.name).filter((n) => /^[\p{L}\p{N}_-]+$/u.test(n));
   $("known-names").replaceChildren(
@@ -273,6 +273,12 @@ async function refreshPeople() {
       return option;
     }),
   );
+  return people;
+}
+
+async function refreshPeople() {
+  const people = await refreshNames();
+  $("network-picture").src = `/api/network.svg?at=${Date.now()}`;
   const rings = [
     ["You follow", (p) => p.hops === 1],
     ["Friends of friends", (p) => p.hops !== null && p.hops > 1],
@@ -388,21 +394,25 @@ async function refresh() {
   if (me) await refreshRequests();
   const unread = posts + privately;
   document.title = unread ? `(${unread}) grapevine` : "grapevine";
-  if (!$("people").hidden || !$("private").hidden) await refreshPeople();
+  if (!$("people").hidden) await refreshPeople();
+  else await refreshNames();
   if (!$("lan").hidden) await refreshLan();
   await notify(privately);
 }
 
 /** A browser notification for new private messages and mentions, once the person allowed it. */
 async function notify(privately) {
+  // Mentions by id: showing the timeline marks them read, so an unread count would miss them.
   const { posts } = await api("GET", "/api/posts?mentions=me");
-  const mentions = posts.filter((p) => p.unread).length;
+  const mentions = new Set(posts.map((p) => p.id));
   const before = seen;
   seen = { privately, mentions };
   if (!before || !("Notification" in window) || Notification.permission !== "granted") return;
+  const fresh = [...mentions].filter((id) => !before.mentions.has(id)).length;
   const news = [];
-  if (privately > before.privately) news.push(`${privately - before.privately} new private message${privately - before.privately === 1 ? "" : "s"}`);
-  if (mentions > before.mentions) news.push(`${mentions - before.mentions} new mention${mentions - before.mentions === 1 ? "" : "s"}`);
+  const count = (n, what) => `${n} new ${what}${n === 1 ? "" : "s"}`;
+  if (privately > before.privately) news.push(count(privately - before.privately, "private message"));
+  if (fresh) news.push(count(fresh, "mention"));
   if (news.length) new Notification("grapevine", { body: news.join(" and "), tag: "grapevine" });
 }
 
@@ -463,7 +473,6 @@ function listen() {
 
 async function enter(who) {
   me = who;
-  refreshPeople().catch(() => {});
   $("me").textContent = `You are ${name(who)}`;
   $("nav").hidden = false;
   $("search").hidden = false;
