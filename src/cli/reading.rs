@@ -101,7 +101,7 @@ pub enum Reading {
         json: bool,
     },
     /// Search the text of every post you hold, and of private messages you can read; best
-    /// matches first.
+    /// matches first, of the newest 2,000 that hold every word.
     #[command(after_help = "Example:\n  grapevine search well water")]
     Search {
         /// Words that must all occur.
