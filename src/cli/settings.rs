@@ -574,6 +574,7 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
                 "behind": p.behind,
             })).collect::<Vec<_>>(),
             "watching": grapevine::watch::watching(node).map(|(folders, _)| folders).unwrap_or_default(),
+            "serving": grapevine::lan::serve::serving(node).map(|(address, _)| address),
             "fork_proofs": forks.iter().map(|(f, s)| json!({"feed": names.json(f), "sequence": s})).collect::<Vec<_>>(),
             "restoring": node.restore_wait()?.map(|(held, known)| json!({"held": held, "known": known})),
             "hidden_feeds": hidden,
@@ -647,6 +648,12 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
             )
         }
         None => text += "\nwatching nothing (`grapevine watch FOLDER` keeps a folder in sync)",
+    }
+    if let Some((address, since)) = grapevine::lan::serve::serving(node) {
+        text += &format!(
+            "\nserving  the local network on {address} (since {})",
+            when(since, now)
+        );
     }
     if peers.is_empty() {
         text += "\npeers    none yet: export a bundle to a stick, or `grapevine sync HOST:PORT`";

@@ -79,6 +79,24 @@ pub fn serve(home: &Path, opts: &ServeOptions, tell: Tell) -> Result<(), NodeErr
 /// The file a running LAN service holds locked, so that one home has one.
 pub const LOCK_FILE: &str = "serve.lock";
 
+/// The setting in which a running LAN service notes its process and address.
+const SERVING: &str = "serving";
+
+/// Where a LAN service running on this home listens, and since when: from the note it left,
+/// if its process is still alive.
+pub fn serving(node: &Node) -> Option<(String, i64)> {
+    let note: serde_json::Value =
+        serde_json::from_str(&node.store().config(SERVING).ok()??).ok()?;
+    let pid = note.get("pid")?.as_u64()?;
+    if !Path::new(&format!("/proc/{pid}")).exists() {
+        return None;
+    }
+    Some((
+        note.get("address")?.as_str()?.to_owned(),
+        note.get("since")?.as_i64()?,
+    ))
+}
+
 /// Takes the home's LAN lock ([`LOCK_FILE`]): two services on one home would dial the same
 /// peers twice and each refuse the other's sessions as duplicates.
 fn lock_home(node: &Node) -> Result<std::fs::File, NodeError> {
@@ -94,11 +112,11 @@ fn lock_home(node: &Node) -> Result<std::fs::File, NodeError> {
         })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(NodeError::Usage(
-            "the LAN service already runs on this home (`grapevine serve`, or a window): one \
-             home has one. Stop it first to serve with other settings"
-                .into(),
-        )),
+        Err(std::fs::TryLockError::WouldBlock) => Err(NodeError::Usage(format!(
+            "the LAN service already runs on this home{} (`grapevine serve`, or a window): \
+             one home has one. Stop it first to serve with other settings",
+            serving(node).map_or(String::new(), |(at, _)| format!(", listening on {at}"))
+        ))),
         Err(std::fs::TryLockError::Error(source)) => Err(NodeError::Io { path, source }),
     }
 }
@@ -121,6 +139,13 @@ pub fn serve_on(
         path: PathBuf::from(opts.listen.to_string()),
         source: e,
     })?;
+    // So that `status` and a window can say where the LAN service of this home listens.
+    let note = serde_json::json!({
+        "pid": std::process::id(),
+        "address": bound,
+        "since": crate::now_ms(),
+    });
+    node.store.set_config(SERVING, &note.to_string())?;
     let shared = Arc::new(Shared {
         home: home.to_owned(),
         config: SessionConfig {

@@ -135,6 +135,13 @@ test("a newcomer creates a diary, posts, and sees the terminal's posts live, as 
       assert.deepEqual(await accessibilityProblems(page), []);
       await page.screenshot({ path: join(screens, "thread.png"), fullPage: true });
       await page.getByRole("link", { name: "Timeline" }).click();
+      // Her own profile: a few words about her, published as `about` would.
+      await page.getByRole("link", { name: "My profile" }).click();
+      await page.getByLabel("A few words about you").fill("I keep bees by the river");
+      await page.getByRole("button", { name: "Save my profile" }).click();
+      await page.getByText("Your profile is saved").waitFor();
+      assert.match(grapevine(alice, "who", grapevine(alice, "whoami")), /I keep bees by the river/);
+      assert.deepEqual(await accessibilityProblems(page), []);
       // Settings, as `config set` would.
       await page.getByRole("link", { name: "Settings" }).click();
       const hops = page.getByLabel(/follow-steps away/);
@@ -359,6 +366,7 @@ test("a stick plugged in is synced, and the page says when it is safe to unplug"
       await page.getByText("Bob's news, on a stick").waitFor({ timeout: 15000 });
       await page.getByRole("link", { name: "Sticks and folders" }).click();
       await page.getByText(/merged gv-/).first().waitFor();
+      await page.getByText(/safe to unplug · last synced just now, brought 0 new messages, left 2 messages from 1 diary/).waitFor();
       assert.deepEqual(await accessibilityProblems(page), []);
       await page.screenshot({ path: join(screens, "sticks.png"), fullPage: true });
     });

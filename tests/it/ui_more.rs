@@ -63,7 +63,17 @@ fn the_window_serves_the_lan() {
     });
 
     let said = alice.fails_with(1, &["serve", "--listen", "127.0.0.1:0", "--no-discovery"]);
-    assert!(said.contains("already runs on this home"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "already runs on this home, listening on {address}"
+        )),
+        "{said}"
+    );
+    let status = alice.ok(&["status"]);
+    assert!(
+        status.contains(&format!("serving  the local network on {address}")),
+        "{status}"
+    );
 
     let (mut carol_serving, carol_at) = crate::lan::serve(&carol, &[]);
     let synced = post("/api/lan/sync", json!({ "address": carol_at }));
@@ -268,4 +278,42 @@ fn whether_my_posts_reach_them_is_said() {
             .contains("follows you: your posts reach them")
     );
     assert!(me.ok(&["who", &blocker.id()]).contains("blocks you"));
+}
+
+/// Your own profile, edited in the page: the name and the few words are published as `name`
+/// and `about` would, only when they changed; a bad name is refused and nothing is written.
+#[test]
+fn your_own_profile_is_edited_in_the_page() {
+    let alice = TestNode::new("alice");
+    let w = open_window(&alice);
+    let cookie = sign_in(&w);
+    let about = |body: Value| {
+        http(
+            w.port,
+            "POST",
+            "/api/about",
+            &[("Cookie", &cookie)],
+            &body.to_string(),
+        )
+    };
+    let messages = || alice.feed(&alice.id()).len();
+    let before = messages();
+    let saved = about(json!({ "name": "alicia", "description": "I keep bees" }));
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    assert_eq!(saved.json()["feed"]["name"], "alicia");
+    assert_eq!(saved.json()["description"], "I keep bees");
+    assert_eq!(messages(), before + 2);
+    let who = alice.ok(&["who", &alice.id()]);
+    assert!(
+        who.contains("alicia") && who.contains("I keep bees"),
+        "{who}"
+    );
+    let again = about(json!({ "name": "alicia", "description": "I keep bees" }));
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(messages(), before + 2, "nothing changed, nothing written");
+    let empty = about(json!({ "name": "  " }));
+    assert_eq!(empty.status, 400, "{}", empty.body);
+    let long = about(json!({ "name": "x".repeat(200) }));
+    assert_eq!(long.status, 400, "{}", long.body);
+    assert_eq!(messages(), before + 2);
 }

@@ -1,5 +1,5 @@
 //! Routes that change something: posts, likes, private messages, contacts, petnames, message
-//! requests, devices and settings.
+//! requests, your own profile, devices and settings.
 
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::super::App;
 use super::*;
-use crate::view::json::{contact_json, written_json};
+use crate::view::json::{contact_json, who_json, written_json};
 
 #[derive(Deserialize)]
 pub(super) struct PostRequest {
@@ -251,6 +251,38 @@ pub(super) async fn petname(
             "feed": node.names()?.json(&feed),
             "petname": node.store().petname(&feed)?,
         }))
+    })
+    .await?;
+    json_answer(value)
+}
+
+#[derive(Deserialize)]
+pub(super) struct AboutRequest {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+/// Your own profile: the name others should show for you, and a few words about you, each
+/// published only when it changed. The answer is `who --json` of you.
+pub(super) async fn about(
+    State(app): State<Arc<App>>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Answer {
+    let request: AboutRequest = body(bytes)?;
+    let value = with_node(&app, move |node| {
+        let me = node.id();
+        let now = node.who(&me)?;
+        if let Some(name) = request.name.as_deref().map(str::trim)
+            && now.name.as_deref() != Some(name)
+        {
+            node.set_name(name)?;
+        }
+        if let Some(text) = request.description.as_deref().map(str::trim)
+            && now.description.as_deref() != Some(text)
+        {
+            node.set_description(text)?;
+        }
+        Ok(who_json(&me, &node.who(&me)?, &node.names()?))
     })
     .await?;
     json_answer(value)

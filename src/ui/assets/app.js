@@ -310,7 +310,7 @@ function reachBack(who) {
 }
 
 async function showPerson(id) {
-  const who = await api("GET", `/api/person?who=${encodeURIComponent(id)}`);
+  const who = await api("GET", `/api/person?who=${encodeURIComponent(id === "me" ? me.id : id)}`);
   $("person-title").textContent = name(who.feed);
   const facts = [
     ["Calls themselves", who.self_name ?? "(no name published)"],
@@ -325,6 +325,10 @@ async function showPerson(id) {
     ["Holds", `${who.messages} messages`],
     ["Follows", who.follows.map(name).join(", ") || "no one you know of"],
     ["Followed by", who.followers.map(name).join(", ") || "no one you know of"],
+    ["Blocks", who.blocks.map(name).join(", ")],
+    ["Devices", who.devices.length ? `also ${who.devices.map(name).join(", ")}: one person` : ""],
+    ["Last heard", who.last_heard ? ago(who.last_heard) : ""],
+    ["Last post", who.last_post ? ago(who.last_post) : ""],
   ];
   $("person-facts").replaceChildren(...facts.filter(([, v]) => v).flatMap(([k, v]) => [el("dt", "", k), el("dd", "", v)]));
   const change = (what) => act(async () => {
@@ -342,6 +346,11 @@ async function showPerson(id) {
   }
   $("person-actions").replaceChildren(...actions);
   $("petname").hidden = who.hops === 0;
+  $("profile").hidden = who.hops !== 0;
+  if (who.hops === 0) {
+    $("my-name").value = who.self_name ?? "";
+    $("my-description").value = who.description ?? "";
+  }
   $("petname-text").value = who.petname ?? "";
   $("petname").dataset.person = who.feed.id;
   show("person");
@@ -355,10 +364,30 @@ async function refreshFolders() {
   $("folders-elsewhere").hidden = !state.elsewhere;
   $("folders-elsewhere").textContent = state.elsewhere
     ? `Another grapevine keeps these folders in sync on this computer: ${state.elsewhere}` : "";
+  const within = (e, path) => [e.file, e.folder, e.mount, e.path].some((p) => p && (p === path || p.startsWith(`${path}/`)));
+  // What the latest round in a folder did: its newest merges and the bundle we left.
+  const lastRound = (path) => {
+    const mine = state.events.filter((e) => within(e, path));
+    if (!mine.length) return "not synced yet";
+    const last = mine.at(-1);
+    const merged = mine.filter((e) => e.event === "merged" && e.at >= last.at - 5000);
+    const wrote = mine.filter((e) => e.event === "wrote").at(-1);
+    const parts = [`last synced ${ago(last.at)}`];
+    const brought = merged.reduce((n, e) => n + e.new, 0);
+    if (merged.length) parts.push(`brought ${brought} new message${brought === 1 ? "" : "s"}`);
+    if (wrote && wrote.at >= last.at - 5000) parts.push(`left ${wrote.messages} message${wrote.messages === 1 ? "" : "s"} from ${wrote.feeds} ${wrote.feeds === 1 ? "diary" : "diaries"}`);
+    return parts.join(", ");
+  };
+  const plugged = new Map();
+  for (const e of state.events) {
+    if (e.event === "mounted") plugged.set(e.mount, "syncing…");
+    else if (e.event === "unplug") plugged.set(e.mount, "safe to unplug");
+    else if (e.event === "unplugged") plugged.delete(e.mount);
+  }
   $("folder-list").replaceChildren(...kept.map((k) => {
     const item = el("li");
     if (k.what === "folder") {
-      item.append(el("span", "", k.path), " ",
+      item.append(el("span", "author", k.path), el("span", "meta", ` · ${lastRound(k.path)} `),
         button("Sync now", `Sync now: ${k.path}`, () => act(async () => {
           const done = await api("POST", "/api/sync", { folder: k.path });
           if (done.error) notice(done.error);
@@ -366,6 +395,19 @@ async function refreshFolders() {
         })));
     } else {
       item.append(el("span", "", `Sticks plugged in under ${k.path}`));
+      const sticks = el("ul", "people");
+      sticks.append(...[...plugged].filter(([m]) => m.startsWith(`${k.path}/`)).map(([m, state]) => {
+        const stick = el("li");
+        const folder = `${m}/grapevine`;
+        stick.append(el("span", "author", m), el("span", "meta", ` · ${state} · ${lastRound(m)} `),
+          button("Sync now", `Sync now: the stick ${m}`, () => act(async () => {
+            const done = await api("POST", "/api/sync", { folder });
+            if (done.error) notice(done.error);
+            else tell(`Synced the stick ${m}: ${done.new} new messages.`);
+          })));
+        return stick;
+      }));
+      item.append(sticks);
     }
     return item;
   }));
@@ -564,6 +606,20 @@ $("follow").addEventListener("submit", (event) => {
     $("follow-name").value = "";
     tell(`Now following ${name(done.contact)}.`);
     await refreshPeople();
+  });
+});
+
+$("profile").addEventListener("submit", (event) => {
+  event.preventDefault();
+  act(async () => {
+    const who = await api("POST", "/api/about", {
+      name: $("my-name").value,
+      description: $("my-description").value.trim() || undefined,
+    });
+    me = who.feed;
+    $("me").textContent = `You are ${name(me)}`;
+    tell("Your profile is saved: it travels with your diary.");
+    await showPerson(me.id);
   });
 });
 
