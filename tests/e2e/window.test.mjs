@@ -306,6 +306,9 @@ test("two people and a shared folder: private messages, follows by name, a block
       await bob.getByText("Now following carol.").waitFor();
       assert.deepEqual(await accessibilityProblems(bob), []);
       await bob.screenshot({ path: join(screens, "people.png"), fullPage: true });
+      // In the network picture, each person is a link to their profile.
+      await bob.getByRole("group", { name: "Your gossip network" }).getByRole("link", { name: /^carol \(/ }).click();
+      await bob.getByRole("heading", { name: "carol", exact: true }).waitFor();
       await bob.getByRole("link", { name: "Timeline" }).click();
       await bob.getByText("Carol's garden is open on Sunday").waitFor({ timeout: 5000 });
 

@@ -276,9 +276,35 @@ async function refreshNames() {
   return people;
 }
 
+/** The picture `graph` draws, in the page, each person in it a link to their profile. The
+ * server escapes every name in it; the page's CSP runs no script or handler it could hold. */
+async function drawNetwork() {
+  const response = await fetch("/api/network.svg", { credentials: "same-origin" });
+  if (!response.ok) throw new Error(`the network picture: the window answered ${response.status}`);
+  const parsed = new DOMParser().parseFromString(await response.text(), "image/svg+xml").documentElement;
+  if (parsed.nodeName !== "svg") throw new Error("the network picture could not be read");
+  // Taken into this document before listeners are added: a copy would not keep them.
+  const picture = document.importNode(parsed, true);
+  picture.removeAttribute("width");
+  picture.removeAttribute("height");
+  picture.setAttribute("role", "group");
+  picture.setAttribute("aria-label", "Your gossip network");
+  for (const node of picture.querySelectorAll("g.feed[data-feed]")) {
+    const id = node.getAttribute("data-feed");
+    const title = node.querySelector("title")?.textContent ?? id;
+    node.setAttribute("role", "link");
+    node.setAttribute("tabindex", "0");
+    node.setAttribute("aria-label", title);
+    const open = () => { location.hash = `person/${encodeURIComponent(id)}`; };
+    node.addEventListener("click", open);
+    node.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
+  }
+  $("network-picture").replaceChildren(picture);
+}
+
 async function refreshPeople() {
   const people = await refreshNames();
-  $("network-picture").src = `/api/network.svg?at=${Date.now()}`;
+  drawNetwork().catch((e) => notice(e.message));
   const rings = [
     ["You follow", (p) => p.hops === 1],
     ["Friends of friends", (p) => p.hops !== null && p.hops > 1],
