@@ -1,7 +1,8 @@
 //! How fast the window answers, on a store of 100,000 posts from 100 feeds: each route's
 //! latency over loopback HTTP (p50, p95), against the same views built by a direct library
 //! call in the same run (the ceiling: what the store and the JSON cost without HTTP).
-//! `cargo run --release --example bench-ui [POSTS]`.
+//! `cargo run --release --example bench-ui [POSTS] [KEEP]`: with KEEP, the store is built in
+//! that folder and left there, for the browser's side (tests/e2e/bench-window.mjs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -47,7 +48,10 @@ fn main() {
     let posts = common::count_arg(100_000);
     let feeds = 100.min(posts).max(1);
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("reader");
+    let home = match std::env::args().nth(2) {
+        Some(keep) => std::path::PathBuf::from(keep),
+        None => dir.path().join("reader"),
+    };
     let mut node = common::follower(&home, &common::sample_feeds(feeds));
     let bundle = dir.path().join("sample.gvb");
     common::sample_bundle(&bundle, feeds, posts / feeds);

@@ -204,27 +204,41 @@ pub(super) async fn events(State(app): State<Arc<App>>) -> Result<Response, ApiE
         Event::default().event("ready").data("{}"),
     )]);
     let heard = app.live.subscribe();
+    // A steady tick, not a sleep per wait: a stream of watcher events must not put off the
+    // look at the store. Right after a told event the store is looked at too (a merge is one).
+    let mut ticker = tokio::time::interval(Duration::from_millis(200));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let changes = futures_util::stream::unfold(
-        (store, first, heard),
-        |(store, last, mut heard)| async move {
+        (store, first, heard, ticker, false),
+        |(store, last, mut heard, mut ticker, told_one)| async move {
             use tokio::sync::broadcast::error::RecvError;
+            let changed = |store: &crate::store::Store| {
+                let now = store.data_version().ok();
+                (now != last).then_some(now)
+            };
+            if told_one && let Some(now) = changed(&store) {
+                let event = Event::default().event("changed").data("{}");
+                return Some((
+                    Ok::<_, Infallible>(event),
+                    (store, now, heard, ticker, false),
+                ));
+            }
             loop {
                 tokio::select! {
                     told = heard.recv() => match told {
                         Ok(text) => {
                             let event = Event::default().event("event").data(text);
-                            return Some((Ok::<_, Infallible>(event), (store, last, heard)));
+                            return Some((Ok::<_, Infallible>(event), (store, last, heard, ticker, true)));
                         }
                         // Too slow a page misses events, not the next change.
                         Err(RecvError::Lagged(_)) => continue,
                         // The window is ending.
                         Err(RecvError::Closed) => return None,
                     },
-                    () = tokio::time::sleep(Duration::from_millis(200)) => {
-                        let now = store.data_version().ok();
-                        if now != last {
+                    _ = ticker.tick() => {
+                        if let Some(now) = changed(&store) {
                             let event = Event::default().event("changed").data("{}");
-                            return Some((Ok::<_, Infallible>(event), (store, now, heard)));
+                            return Some((Ok::<_, Infallible>(event), (store, now, heard, ticker, false)));
                         }
                     }
                 }
