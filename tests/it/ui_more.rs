@@ -317,3 +317,67 @@ fn your_own_profile_is_edited_in_the_page() {
     assert_eq!(long.status, 400, "{}", long.body);
     assert_eq!(messages(), before + 2);
 }
+
+/// Every data route, from the server's own list: without a session it answers 401; under a
+/// foreign Host, 421; every write without an Origin or from another origin, 403 — and none
+/// of those requests changes the store.
+#[test]
+fn every_route_refuses_strangers() {
+    let alice = TestNode::new("alice");
+    alice.post("kept");
+    let w = open_window(&alice);
+    let cookie = sign_in(&w);
+    let before = alice.feed(&alice.id()).len();
+    let rebound = format!("evil.example:{}", w.port);
+    let other_port = format!("http://127.0.0.1:{}", w.port + 1);
+    let body = r#"{"text":"x","name":"x","passphrase":"x","address":"127.0.0.1:9","action":"add","person":"alice","change":"block","key":"hops","value":"0","for":[]}"#;
+    let mut checked = 0;
+    for (method, path) in grapevine::ui::ROUTES {
+        if !path.starts_with("/api/") || *path == "/api/session" {
+            continue;
+        }
+        checked += 1;
+        let none = http(w.port, method, path, &[], body);
+        assert_eq!(
+            none.status, 401,
+            "{method} {path} without a session: {}",
+            none.body
+        );
+        let host = http(
+            w.port,
+            method,
+            path,
+            &[("Host", &rebound), ("Cookie", &cookie)],
+            body,
+        );
+        assert_eq!(
+            host.status, 421,
+            "{method} {path} under another Host: {}",
+            host.body
+        );
+        if *method == "POST" {
+            for origin in ["", other_port.as_str(), "null"] {
+                let reply = http(
+                    w.port,
+                    method,
+                    path,
+                    &[("Cookie", &cookie), ("Origin", origin)],
+                    body,
+                );
+                assert_eq!(
+                    reply.status, 403,
+                    "{method} {path} from {origin:?}: {}",
+                    reply.body
+                );
+            }
+        }
+    }
+    assert!(checked >= 30, "only {checked} routes");
+    assert_eq!(
+        alice.feed(&alice.id()).len(),
+        before,
+        "a refused request wrote"
+    );
+    assert!(alice.ok(&["pub", "list"]).contains("no pubs"));
+    assert_eq!(alice.ok(&["config", "get", "hops"]).trim(), "2");
+}
