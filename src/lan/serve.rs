@@ -85,12 +85,7 @@ const SERVING: &str = "serving";
 /// Where a LAN service running on this home listens, and since when: from the note it left,
 /// if its process is still alive.
 pub fn serving(node: &Node) -> Option<(String, i64)> {
-    let note: serde_json::Value =
-        serde_json::from_str(&node.store().config(SERVING).ok()??).ok()?;
-    let pid = note.get("pid")?.as_u64()?;
-    if !Path::new(&format!("/proc/{pid}")).exists() {
-        return None;
-    }
+    let note = node.running(SERVING)?;
     Some((
         note.get("address")?.as_str()?.to_owned(),
         note.get("since")?.as_i64()?,
@@ -100,25 +95,13 @@ pub fn serving(node: &Node) -> Option<(String, i64)> {
 /// Takes the home's LAN lock ([`LOCK_FILE`]): two services on one home would dial the same
 /// peers twice and each refuse the other's sessions as duplicates.
 fn lock_home(node: &Node) -> Result<std::fs::File, NodeError> {
-    let path = node.home().join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|source| NodeError::Io {
-            path: path.clone(),
-            source,
-        })?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(NodeError::Usage(format!(
+    crate::node::running::lock(node.home(), LOCK_FILE)?.ok_or_else(|| {
+        NodeError::Usage(format!(
             "the LAN service already runs on this home{} (`grapevine serve`, or a window): \
              one home has one. Stop it first to serve with other settings",
             serving(node).map_or(String::new(), |(at, _)| format!(", listening on {at}"))
-        ))),
-        Err(std::fs::TryLockError::Error(source)) => Err(NodeError::Io { path, source }),
-    }
+        ))
+    })
 }
 
 /// `serve` on a listener the caller already bound.
@@ -140,12 +123,7 @@ pub fn serve_on(
         source: e,
     })?;
     // So that `status` and a window can say where the LAN service of this home listens.
-    let note = serde_json::json!({
-        "pid": std::process::id(),
-        "address": bound,
-        "since": crate::now_ms(),
-    });
-    node.store.set_config(SERVING, &note.to_string())?;
+    node.note_running(SERVING, serde_json::json!({ "address": bound }))?;
     let shared = Arc::new(Shared {
         home: home.to_owned(),
         config: SessionConfig {

@@ -5,6 +5,7 @@ mod dropfolder;
 mod export;
 mod import;
 mod reading;
+pub mod running;
 mod settle;
 
 use std::fs;

@@ -72,11 +72,7 @@ const WATCHING: &str = "watching";
 /// The folders and mount roots a watcher on this home is watching now, and since when: from
 /// the note it left, if its process is still alive.
 pub fn watching(node: &Node) -> Option<(Vec<String>, i64)> {
-    let note: Value = serde_json::from_str(&node.store().config(WATCHING).ok()??).ok()?;
-    let pid = note.get("pid")?.as_u64()?;
-    if !Path::new(&format!("/proc/{pid}")).exists() {
-        return None;
-    }
+    let note = node.running(WATCHING)?;
     let list = |key: &str| -> Vec<String> {
         note.get(key)
             .and_then(Value::as_array)
@@ -95,33 +91,18 @@ pub fn watching(node: &Node) -> Option<(Vec<String>, i64)> {
 /// The file a running watcher holds locked, so that one home has one watcher.
 pub const LOCK_FILE: &str = "watch.lock";
 
-/// Takes the home's watcher lock: an advisory lock on [`LOCK_FILE`], which the system lets go
-/// when the process ends however it ends, so a crashed watcher never leaves it behind.
+/// Takes the home's watcher lock ([`LOCK_FILE`]), or says which watcher holds it.
 fn lock_home(node: &Node) -> Result<std::fs::File> {
-    let path = node.home().join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|source| NodeError::Io {
-            path: path.clone(),
-            source,
-        })?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let what = match watching(node) {
-                Some((folders, _)) => format!(" ({})", folders.join(", ")),
-                None => String::new(),
-            };
-            Err(NodeError::Usage(format!(
-                "another watcher already runs on this home{what}: one home has one watcher. \
-                 `grapevine status` shows it; stop it first to watch other folders"
-            )))
-        }
-        Err(std::fs::TryLockError::Error(source)) => Err(NodeError::Io { path, source }),
-    }
+    crate::node::running::lock(node.home(), LOCK_FILE)?.ok_or_else(|| {
+        let what = match watching(node) {
+            Some((folders, _)) => format!(" ({})", folders.join(", ")),
+            None => String::new(),
+        };
+        NodeError::Usage(format!(
+            "another watcher already runs on this home{what}: one home has one watcher. \
+             `grapevine status` shows it; stop it first to watch other folders"
+        ))
+    })
 }
 
 /// Runs until `stop` is set (by a signal handler, or a test), then says so and returns.
@@ -164,13 +145,9 @@ pub fn run(
         .map(|f| f.display().to_string())
         .collect();
     // So that `status` can say what is watched, by which process.
-    let note = json!({
-        "pid": std::process::id(),
-        "folders": folders,
-        "media": media,
-        "since": crate::now_ms(),
-    });
-    let _ = w.node.store.set_config(WATCHING, &note.to_string());
+    let _ = w
+        .node
+        .note_running(WATCHING, json!({ "folders": folders, "media": media }));
     (w.tell)(Event::Ready {
         folders: w.opts.folders.clone(),
         media: w.opts.media.clone(),
