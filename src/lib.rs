@@ -28,6 +28,7 @@ pub mod message;
 pub mod node;
 pub mod people;
 pub mod private_box;
+pub mod replicate;
 pub mod sealed;
 pub mod signature;
 pub mod store;

@@ -25,6 +25,7 @@ use crate::ids::FeedId;
 use crate::ingest::{IngestReport, Ingester};
 use crate::message::Message;
 use crate::node::{Node, NodeError};
+use crate::replicate::{self, Audience, Reader};
 
 #[derive(Debug, Error)]
 pub enum SessionError {
@@ -403,8 +404,9 @@ fn note_wants(
     Ok(())
 }
 
-/// Sends, for every wanted feed, the messages beyond what the peer is known to hold: linked
-/// ones, and verified ones beyond a gap (`beyond` remembers how far those were sent).
+/// Sends, for every wanted feed, what the peer lacks as the one planner
+/// ([`crate::replicate::plan`]) works it out: linked messages beyond what it is known to hold,
+/// and verified ones beyond a gap not sent yet (`beyond` remembers how far those went).
 fn push_new(
     node: &Node,
     writer: &mut FrameWriter,
@@ -412,32 +414,29 @@ fn push_new(
     theirs: &Mutex<HashMap<FeedId, u64>>,
     beyond: &mut HashMap<FeedId, u64>,
 ) -> Result<u64, SessionError> {
+    let reader = Reader {
+        wants: None,
+        holds: theirs
+            .lock()
+            .map_err(|_| SessionError::Protocol("lock".into()))?
+            .clone(),
+        sent_beyond: beyond.clone(),
+    };
+    let ranges = replicate::plan(
+        wanted.iter().copied(),
+        node.store(),
+        &Audience::Readers(std::slice::from_ref(&reader)),
+        None,
+    )?;
     let mut sent = 0u64;
     let mut frame = vec![MESSAGES];
-    for feed in wanted {
-        let have = node.store().frontier(feed)?.sequence;
-        let known = theirs
-            .lock()
-            .map(|m| m.get(feed).copied().unwrap_or(0))
-            .unwrap_or(0);
-        let top = node
-            .store()
-            .pending_runs(feed)?
-            .last()
-            .map_or(have, |run| run.1.max(have));
-        let pending_sent = beyond.get(feed).copied().unwrap_or(0);
-        if have <= known && top <= pending_sent.max(known) {
-            continue;
-        }
-        let mut failure = None;
+    let mut failure = None;
+    for range in &ranges {
         node.store().for_each_record_in_range(
-            feed,
-            known.saturating_add(1),
-            top,
-            |seq, envelope, content| {
-                if seq > have && seq <= pending_sent {
-                    return Ok(());
-                }
+            &range.feed,
+            range.first,
+            range.last,
+            |_, envelope, content| {
                 // Stored records go out as they are: the peer verifies each.
                 if frame.len() + envelope.len() + content.len() > MAX_PAYLOAD {
                     if let Err(e) = writer.write(&frame) {
@@ -451,17 +450,25 @@ fn push_new(
                 Ok(())
             },
         )?;
-        if let Some(e) = failure {
+        if let Some(e) = failure.take() {
             return Err(e.into());
         }
-        if let Ok(mut map) = theirs.lock() {
-            let known = map.entry(*feed).or_insert(0);
-            *known = (*known).max(have);
-        }
-        beyond.insert(*feed, top.max(pending_sent));
     }
     if frame.len() > 1 {
         writer.write(&frame)?;
+    }
+    // What the peer now holds, as a contiguous frontier, and how far runs beyond went.
+    let mut known = theirs
+        .lock()
+        .map_err(|_| SessionError::Protocol("lock".into()))?;
+    for range in ranges {
+        let have = node.store().frontier(&range.feed)?.sequence;
+        let held = known.entry(range.feed).or_insert(0);
+        *held = (*held).max(have.min(range.last));
+        if range.last > have {
+            let went = beyond.entry(range.feed).or_insert(0);
+            *went = (*went).max(range.last);
+        }
     }
     Ok(sent)
 }

@@ -9,8 +9,28 @@ use crate::bundle::{self, BundleWriter, FeedRange, FrontierEntry, Manifest};
 use crate::graph::{DEFAULT_HOPS, Graph};
 use crate::identity::{Identity, IdentityError};
 use crate::ids::FeedId;
+use crate::replicate::{self, Reader};
 use crate::sealed::SealWriter;
 use crate::store::{Frontier, Store};
+
+/// What we hold, for the planner: frontiers read once for every feed, runs beyond a gap
+/// from the store as they are asked for.
+struct Held<'a> {
+    frontiers: &'a HashMap<FeedId, Frontier>,
+    store: &'a Store,
+}
+
+impl replicate::Holdings for Held<'_> {
+    type Error = crate::store::StoreError;
+
+    fn frontier(&self, feed: &FeedId) -> std::result::Result<u64, Self::Error> {
+        Ok(self.frontiers.get(feed).map_or(0, |f| f.sequence))
+    }
+
+    fn pending_runs(&self, feed: &FeedId) -> std::result::Result<Vec<(u64, u64)>, Self::Error> {
+        self.store.pending_runs(feed)
+    }
+}
 
 /// Who a bundle is for.
 #[derive(Clone, Debug, Default)]
@@ -104,15 +124,9 @@ enum Meets {
 /// A drop folder's recent participants, by whether we replicate them, and those gone stale.
 #[derive(Default)]
 struct FolderAudience {
-    trusted: Vec<Audience>,
-    strangers: Vec<Audience>,
+    trusted: Vec<Reader>,
+    strangers: Vec<Reader>,
     stale: Vec<StaleParticipant>,
-}
-
-/// One reader of the bundle: what it replicates (if known) and what it holds.
-struct Audience {
-    wants: Option<HashSet<FeedId>>,
-    holds: HashMap<FeedId, u64>,
 }
 
 impl Node {
@@ -319,40 +333,24 @@ impl Node {
         let introduce = folder
             .filter(|_| !options.all && options.for_peers.is_empty())
             .is_some_and(|dir| self.newest_own_manifest(dir).is_none());
-        let me = self.id();
-        let mut ranges = Vec::new();
-        for (feed, _) in mine.members() {
-            let frontier = held.get(&feed).copied().unwrap_or(Frontier::EMPTY);
-            let first = if audience.is_empty() || (introduce && feed == me) {
-                Some(1)
-            } else {
-                audience
-                    .iter()
-                    .filter(|a| a.wants.as_ref().is_none_or(|set| set.contains(&feed)))
-                    .map(|a| a.holds.get(&feed).copied().unwrap_or(0).saturating_add(1))
-                    .min()
-            };
-            let Some(first) = first else {
-                continue;
-            };
-            if first <= frontier.sequence {
-                ranges.push(FeedRange {
-                    feed,
-                    first,
-                    last: frontier.sequence,
-                });
-            }
-            // Verified messages beyond a gap travel on too, each run as its own range.
-            for (low, high) in self.store.pending_runs(&feed)? {
-                if high >= first {
-                    ranges.push(FeedRange {
-                        feed,
-                        first: low.max(first),
-                        last: high,
-                    });
-                }
-            }
-        }
+        let introduced = introduce.then(|| self.id());
+        let audience = match audience.is_empty() {
+            true => replicate::Audience::Everyone,
+            false => replicate::Audience::Readers(&audience),
+        };
+        let feeds = mine.members().into_iter().map(|(feed, _)| feed);
+        let holdings = Held {
+            frontiers: &held,
+            store: &self.store,
+        };
+        let ranges = replicate::plan(feeds, &holdings, &audience, introduced)?
+            .into_iter()
+            .map(|r| FeedRange {
+                feed: r.feed,
+                first: r.first,
+                last: r.last,
+            })
+            .collect();
         Ok(ExportPlan { ranges, stale })
     }
 
@@ -361,7 +359,7 @@ impl Node {
     /// follows (which may travel in this very bundle); without its contacts, for a reader we
     /// meet `Seldom`, by the follows of each feed it wants and holds none of; else, if we hold
     /// its feed, its replication set at the default hops; else unknown.
-    fn audience(&self, peer: FeedId, known: &Known, meets: Meets) -> Result<Audience> {
+    fn audience(&self, peer: FeedId, known: &Known, meets: Meets) -> Result<Reader> {
         let me = self.id();
         let mut holds = self.store.peer_frontier(&peer)?;
         // No one holds more of our diary than we wrote: such a claim is false, and ignored.
@@ -406,7 +404,11 @@ impl Node {
             set.insert(peer);
             set
         });
-        Ok(Audience { wants, holds })
+        Ok(Reader {
+            wants,
+            holds,
+            ..Reader::default()
+        })
     }
 
     fn stale_cutoff(&self) -> Result<i64> {
@@ -468,13 +470,14 @@ impl Node {
     /// there, who lacks what is newer than the frontier it advertised, and the peers we heard
     /// from after that bundle was written, by word no older than `folder-stale-days`. None (so
     /// everything) if we have no bundle there.
-    fn stick_audience(&self, dir: &Path, known: &Known) -> Result<Vec<Audience>> {
+    fn stick_audience(&self, dir: &Path, known: &Known) -> Result<Vec<Reader>> {
         let Some(last) = self.newest_own_manifest(dir) else {
             return Ok(Vec::new());
         };
-        let mut list = vec![Audience {
+        let mut list = vec![Reader {
             wants: None,
             holds: last.frontier.iter().map(|e| (e.feed, e.sequence)).collect(),
+            ..Reader::default()
         }];
         // Peers we heard from after our last bundle here was written (the people met since,
         // who may read it next). Those heard from only before are left out: what we know of
