@@ -74,7 +74,7 @@ fn main() {
     let peer = ids[0].feed_id();
     let known: Vec<_> = ids.iter().step_by(2).map(|i| (i.feed_id(), 5u64)).collect();
     me.store_mut_for_bench()
-        .note_heard(&peer, &known, None, 0, "bench")
+        .note_heard(&peer, &known, None, 0, "bench", 0)
         .unwrap();
     let options = ExportOptions {
         for_peers: vec![peer],

@@ -70,8 +70,15 @@ fn main() {
     let stale_days: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let root = tempfile::tempdir().unwrap();
+    // The village's own time: days pass in seconds, for these nodes only.
+    let clock = grapevine::clock::ManualClock::starting_at(grapevine::now_ms());
+    let shared: grapevine::clock::SharedClock = clock.clone();
     let mut people: Vec<Node> = (0..MEMBERS)
-        .map(|i| Node::init(&root.path().join(format!("p{i}")), Some(&format!("p{i}"))).unwrap())
+        .map(|i| {
+            Node::init(&root.path().join(format!("p{i}")), Some(&format!("p{i}")))
+                .unwrap()
+                .with_clock(shared.clone())
+        })
         .collect();
     for p in &mut people {
         p.set_config("folder-stale-days", &stale_days.to_string())
@@ -123,7 +130,9 @@ fn main() {
     };
     let folders = make_dirs("folder", CLUSTERS);
     let sticks = make_dirs("stick", MEMBERS);
-    let mut stranger = Node::init(&root.path().join("stranger"), Some("stranger")).unwrap();
+    let mut stranger = Node::init(&root.path().join("stranger"), Some("stranger"))
+        .unwrap()
+        .with_clock(shared.clone());
     println!(
         "{MEMBERS} members in {CLUSTERS} folders, {days} days, seed {seed}, folder-stale-days {stale_days}, meetings in {}",
         if one_step { "one step" } else { "two steps" }
@@ -149,7 +158,7 @@ fn main() {
     let active = |i: usize, day: u64| i != LEAVER || day <= LEAVES_AFTER;
     println!("day  delivered  epidemic  ratio");
     for day in 1..=days {
-        grapevine::advance_clock(86_400_000);
+        clock.advance(86_400_000);
         for (i, person) in people.iter_mut().enumerate() {
             if !active(i, day) {
                 continue;

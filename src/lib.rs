@@ -12,6 +12,7 @@
 pub mod backup;
 pub mod bundle;
 pub mod bytes;
+pub mod clock;
 pub mod content;
 pub mod demo;
 pub mod devices;
@@ -39,20 +40,9 @@ pub mod watch;
 pub use ids::{FeedId, MessageId};
 pub use node::Node;
 
-/// Milliseconds since the Unix epoch (0 if the clock is before 1970), plus any offset a
-/// simulation set with [`advance_clock`].
+/// Milliseconds since the Unix epoch, by the system clock: for what a person is shown now
+/// (how long ago). The node, the store and the LAN session read the [`clock::Clock`] they
+/// were given instead.
 pub fn now_ms() -> i64 {
-    let real = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    real.saturating_add(CLOCK_OFFSET.load(std::sync::atomic::Ordering::Relaxed))
-}
-
-static CLOCK_OFFSET: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
-
-/// Moves this process's clock forward by `ms`, for simulations that run days in seconds
-/// (examples/village.rs). Nothing in grapevine itself calls it.
-pub fn advance_clock(ms: i64) {
-    CLOCK_OFFSET.fetch_add(ms, std::sync::atomic::Ordering::Relaxed);
+    clock::Clock::now_ms(&clock::SystemClock)
 }

@@ -95,6 +95,7 @@ pub fn serve_on_loopback(home: &Path) -> std::net::SocketAddr {
         timeout: Duration::from_secs(60),
         keepalive: Duration::from_secs(20),
         pub_every: Duration::from_secs(3600),
+        clock: grapevine::clock::system(),
     };
     let home = home.to_owned();
     std::thread::spawn(move || {
@@ -110,6 +111,7 @@ pub fn sync(home: &Path, address: std::net::SocketAddr) -> grapevine::lan::Sessi
         &address.to_string(),
         grapevine::lan::DEFAULT_NETWORK,
         std::time::Duration::from_secs(60),
+        grapevine::clock::system(),
     )
     .unwrap()
 }

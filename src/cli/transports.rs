@@ -402,6 +402,7 @@ impl Transports {
                     timeout: Duration::from_secs(timeout.max(1)),
                     keepalive: Duration::from_secs((timeout / 3).max(1)),
                     pub_every: Duration::from_secs(30),
+                    clock: node.clock().clone(),
                 };
                 let home = node.home().to_owned();
                 drop(node);
@@ -442,6 +443,7 @@ impl Transports {
                     &address,
                     &network,
                     Duration::from_secs(timeout.max(1)),
+                    node.clock().clone(),
                 )
                 .with_context(|| format!("sync with {address} failed"))?;
                 drop(busy);

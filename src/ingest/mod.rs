@@ -109,6 +109,8 @@ impl IngestReport {
 pub struct Ingester<'a> {
     store: &'a mut Store,
     opener: &'a Opener,
+    /// The clock each batch is placed by (a live session lasts hours: read per batch).
+    clock: &'a dyn crate::clock::Clock,
     wanted: Option<Cow<'a, ReplicationSet>>,
     batch: Vec<(Message, String)>,
     /// Messages of feeds we do not replicate that still matter once verified: `about`
@@ -166,10 +168,15 @@ impl Checked {
 }
 
 impl<'a> Ingester<'a> {
-    pub fn new(store: &'a mut Store, opener: &'a Opener) -> Self {
+    pub fn new(
+        store: &'a mut Store,
+        opener: &'a Opener,
+        clock: &'a dyn crate::clock::Clock,
+    ) -> Self {
         Self {
             store,
             opener,
+            clock,
             wanted: None,
             batch: Vec::new(),
             heard: Vec::new(),
@@ -299,6 +306,7 @@ impl<'a> Ingester<'a> {
     /// Stores one verified batch in one transaction, in feed order.
     fn write(&mut self, checked: Checked) -> store::Result<()> {
         let (tx, packer) = self.store.write_packing()?;
+        let now = self.clock.now_ms();
         let mut verified = Vec::with_capacity(checked.fresh.len());
         let batch = checked.fresh.into_iter().zip(checked.packed);
         for (((message, place), packed), verdict) in batch.zip(checked.verdicts) {
@@ -312,7 +320,7 @@ impl<'a> Ingester<'a> {
             match (heard, verdict) {
                 (Heard::Name(name), Ok(())) => store::posts::heard_name(&tx, message, name)?,
                 (Heard::Request(plaintext), Ok(())) => {
-                    if store::requests::add(&tx, message, plaintext)? {
+                    if store::requests::add(&tx, message, plaintext, now)? {
                         self.report.requests += 1;
                         self.report.requested_by.insert(message.header.author);
                     }
@@ -325,7 +333,7 @@ impl<'a> Ingester<'a> {
                 (_, Err(_)) => {}
             }
         }
-        let mut placer = Placer::new(&tx, self.opener, &mut self.report, packer);
+        let mut placer = Placer::new(&tx, self.opener, &mut self.report, packer, now);
         for (message, packed) in verified {
             placer.apply(message, packed)?;
         }
@@ -552,7 +560,8 @@ mod tests {
             .collect();
         let seen = RefCell::new(Vec::new());
         let note = |n: u64| seen.borrow_mut().push(n);
-        let mut ingester = Ingester::new(&mut store, &opener).reporting(Some(&note));
+        let mut ingester =
+            Ingester::new(&mut store, &opener, &crate::clock::SystemClock).reporting(Some(&note));
         let messages = feed(&me, &posts);
         for m in messages.iter().cloned().chain([messages[0].clone()]) {
             ingester.push(m, "test").expect("push");
@@ -585,7 +594,7 @@ mod tests {
         let (fa, fb) = (feed(&a, &posts), feed(&b, &posts));
         // Another message b signed for position 2, while 1 is missing: fork evidence.
         let other = feed(&b, &[posts[2].clone(), posts[1].clone()]);
-        let mut ingester = Ingester::new(&mut store, &opener);
+        let mut ingester = Ingester::new(&mut store, &opener, &crate::clock::SystemClock);
         let pushed = [
             &fa[0], &fa[1], &fa[2], &fa[1], &fa[2], &fb[1], &fb[2], &fb[1], &other[1], &fb[1],
         ];
@@ -617,7 +626,8 @@ mod tests {
             .collect();
         let bobs = feed(&bob, &posts);
         let set = only(me.feed_id());
-        let mut ingester = Ingester::new(&mut store, &opener).wanting(&set);
+        let mut ingester =
+            Ingester::new(&mut store, &opener, &crate::clock::SystemClock).wanting(&set);
         ingester.push(bobs[0].clone(), "test").expect("push");
         ingester.settle().expect("settle");
         assert_eq!((ingester.report.new, ingester.report.not_wanted), (0, 1));
@@ -687,7 +697,8 @@ mod tests {
             )
         };
         let set = only(me.feed_id());
-        let mut ingester = Ingester::new(&mut store, &opener).wanting(&set);
+        let mut ingester =
+            Ingester::new(&mut store, &opener, &crate::clock::SystemClock).wanting(&set);
         for m in feed(&bob, &[about(&bob, "bob")]) {
             ingester.push(m, "test").expect("push");
         }

@@ -40,6 +40,8 @@ pub(super) struct Placer<'t, 'c> {
     packer: Option<&'t mut store::Packer>,
     /// The feeds met in this transaction.
     feeds: HashMap<FeedId, Feed>,
+    /// When the transaction places its messages (the clock the ingester was given).
+    at: i64,
 }
 
 /// What a transaction knows of one feed, read once and kept up to date as it places messages.
@@ -60,6 +62,7 @@ impl<'t, 'c> Placer<'t, 'c> {
         opener: &'t Opener,
         report: &'t mut IngestReport,
         packer: Option<&'t mut store::Packer>,
+        at: i64,
     ) -> Self {
         Self {
             tx,
@@ -67,6 +70,7 @@ impl<'t, 'c> Placer<'t, 'c> {
             report,
             packer,
             feeds: HashMap::new(),
+            at,
         }
     }
 
@@ -96,7 +100,7 @@ impl<'t, 'c> Placer<'t, 'c> {
             if held == Some(message.id) {
                 self.report.already_held += 1;
             } else {
-                write::record_fork(tx, &message, held)?;
+                write::record_fork(tx, &message, held, self.at)?;
                 self.report.fork(h.author, h.sequence);
             }
         } else if h.sequence == frontier.sequence + 1 {
@@ -106,7 +110,7 @@ impl<'t, 'c> Placer<'t, 'c> {
                 self.link_pending(h.author)?;
             } else {
                 // Signed by the author, yet chained to a different predecessor than the one held.
-                write::record_fork(tx, &message, frontier.head)?;
+                write::record_fork(tx, &message, frontier.head, self.at)?;
                 self.report.fork(h.author, h.sequence);
             }
         } else {
@@ -119,7 +123,7 @@ impl<'t, 'c> Placer<'t, 'c> {
                 }
                 Some(id) if id == message.id => self.report.already_held += 1,
                 Some(id) => {
-                    write::record_fork(tx, &message, Some(id))?;
+                    write::record_fork(tx, &message, Some(id), self.at)?;
                     self.report.fork(h.author, h.sequence);
                 }
             }
@@ -168,7 +172,7 @@ impl<'t, 'c> Placer<'t, 'c> {
             if next.header.previous == now.head {
                 self.link(&next, Packing::Untried)?;
             } else {
-                write::record_fork(self.tx, &next, now.head)?;
+                write::record_fork(self.tx, &next, now.head, self.at)?;
                 self.report.fork(author, next.header.sequence);
                 return Ok(());
             }
@@ -193,7 +197,7 @@ impl<'t, 'c> Placer<'t, 'c> {
             return self.open_box(key, message);
         }
         match message.json() {
-            Some(json) => write::derive(self.tx, key, message, &json),
+            Some(json) => write::derive(self.tx, key, message, &json, self.at),
             None => Ok(()),
         }
     }
@@ -214,7 +218,7 @@ impl<'t, 'c> Placer<'t, 'c> {
             Ok(Some(plaintext)) => {
                 write::add_to_inbox(self.tx, message, &plaintext)?;
                 if let Ok(value) = serde_json::from_str(&plaintext) {
-                    store::posts::index(self.tx, key, message, &value)?;
+                    store::posts::index(self.tx, key, message, &value, self.at)?;
                 }
             }
             Ok(None) => {}
@@ -229,15 +233,16 @@ impl<'t, 'c> Placer<'t, 'c> {
     }
 }
 
-/// Links a message of our own, just signed at our frontier + 1.
+/// Links a message of our own, just signed at our frontier + 1, at `now`.
 pub(crate) fn link_own(
     tx: &rusqlite::Transaction<'_>,
     opener: &Opener,
     packer: Option<&mut store::Packer>,
     message: &Message,
+    now: i64,
 ) -> store::Result<()> {
     let mut report = IngestReport::default();
-    let mut placer = Placer::new(tx, opener, &mut report, packer);
+    let mut placer = Placer::new(tx, opener, &mut report, packer, now);
     let key = placer.link(message, Packing::Untried)?;
     store::posts::mark_read(tx, key)?;
     placer.set_frontiers()

@@ -33,6 +33,8 @@ pub struct ServeOptions {
     pub keepalive: Duration,
     /// How often known pubs are visited when not connected.
     pub pub_every: Duration,
+    /// The time sessions stamp what they store and hear with.
+    pub clock: crate::clock::SharedClock,
 }
 
 impl Default for ServeOptions {
@@ -49,6 +51,7 @@ impl Default for ServeOptions {
             timeout: Duration::from_secs(45),
             keepalive: Duration::from_secs(15),
             pub_every: Duration::from_secs(30),
+            clock: crate::clock::system(),
         }
     }
 }
@@ -111,7 +114,7 @@ pub fn serve_on(
     opts: &ServeOptions,
     tell: Tell,
 ) -> Result<(), NodeError> {
-    let mut node = Node::open(home)?;
+    let mut node = Node::open(home)?.with_clock(opts.clock.clone());
     let _lock = lock_home(&node)?;
     if opts.pub_mode && !node.is_pub()? {
         // Remembered, so that settling, import and export in this home keep the followers.
@@ -132,6 +135,7 @@ pub fn serve_on(
             keepalive: opts.keepalive,
             live: true,
             pub_mode: opts.pub_mode,
+            clock: opts.clock.clone(),
         },
         tell: tell.clone(),
         connected: Mutex::default(),
@@ -459,6 +463,7 @@ pub fn sync(
     address: &str,
     network: &str,
     timeout: Duration,
+    clock: crate::clock::SharedClock,
 ) -> Result<SessionReport, SessionError> {
     let resolved = resolve(address).ok_or_else(|| {
         SessionError::Protocol(format!(
@@ -475,6 +480,7 @@ pub fn sync(
         keepalive: timeout / 3,
         live: false,
         pub_mode: false,
+        clock,
     };
     session::run(home, stream, true, &config, &|_, _| Ok(()), &|_| {})
 }

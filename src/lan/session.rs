@@ -65,6 +65,8 @@ pub struct SessionConfig {
     pub live: bool,
     /// Pub mode: also replicate every feed that follows us, and whoever connects.
     pub pub_mode: bool,
+    /// The time the session stamps what it stores and hears with.
+    pub clock: crate::clock::SharedClock,
 }
 
 /// What a session did.
@@ -102,7 +104,7 @@ pub fn run(
         .set_write_timeout(Some(config.timeout))
         .map_err(FrameError::Io)?;
     stream.set_nodelay(true).map_err(FrameError::Io)?;
-    let mut writer_node = Node::open(home)?;
+    let mut writer_node = Node::open(home)?.with_clock(config.clock.clone());
     let identity = crate::identity::Identity::load(&home.join(crate::node::KEY_FILE))
         .map_err(NodeError::from)?;
     let (peer, reader, mut writer) = handshake(
@@ -138,9 +140,11 @@ pub fn run(
     let reader_theirs = theirs.clone();
     let shared_wanted = Arc::new(RwLock::new(mine.clone()));
     let reader_wanted = shared_wanted.clone();
+    let reader_clock = config.clock.clone();
     let reader = std::thread::spawn(move || {
         receive(
             &reader_home,
+            reader_clock,
             reader,
             &reader_wanted,
             gate,
@@ -281,8 +285,9 @@ fn send_side(
         &peer,
         &frontier,
         Some((&their_wants, None)),
-        crate::now_ms(),
+        node.now(),
         &via,
+        node.now(),
     )?;
     // A set: later want lists are checked against it, and a list may name 200,000 feeds.
     let mut their_list: HashSet<FeedId> = their_wants.iter().copied().collect();
@@ -476,18 +481,19 @@ fn push_new(
 /// The receiving half: parses frames, ingests messages of wanted feeds, and tells the sender.
 fn receive(
     home: &Path,
+    clock: crate::clock::SharedClock,
     reader: FrameReader,
     wanted: &RwLock<ReplicationSet>,
     gate: Option<PubGate>,
     theirs: &Mutex<HashMap<FeedId, u64>>,
     events: &mpsc::Sender<Event>,
 ) -> Result<IngestReport, SessionError> {
-    let mut node = Node::open(home)?;
+    let mut node = Node::open(home)?.with_clock(clock);
     // One ingester for the session: while a batch is written, the next is verified. A burst's
     // last frame (or a single live message) is stored before the next frame is read, so
     // latency stays low.
     let mut intake = Intake {
-        ingester: Ingester::new(&mut node.store, &node.opener),
+        ingester: Ingester::new(&mut node.store, &node.opener, &*node.clock),
         wanted,
         gate,
     };

@@ -219,7 +219,7 @@ impl Node {
             version: bundle::FORMAT_VERSION,
             bundle_id: random_hex()?,
             exporter: self.id(),
-            created_at: crate::now_ms(),
+            created_at: self.now(),
             recipient: match options.for_peers.as_slice() {
                 [one] => Some(*one),
                 _ => None,
@@ -413,7 +413,7 @@ impl Node {
 
     fn stale_cutoff(&self) -> Result<i64> {
         let days = i64::from(self.folder_stale_days()?);
-        Ok(crate::now_ms().saturating_sub(days.saturating_mul(86_400_000)))
+        Ok(self.now().saturating_sub(days.saturating_mul(86_400_000)))
     }
 
     /// The other participants of a drop folder that wrote there lately: exporters of bundles

@@ -261,7 +261,7 @@ impl Node {
         let set = self.replication_set()?;
         file.seek(SeekFrom::Start(0)).map_err(super::io_at(path))?;
         let mut sink = IngestSink {
-            ingester: Ingester::new(&mut self.store, &self.opener)
+            ingester: Ingester::new(&mut self.store, &self.opener, &*self.clock)
                 .wanting(&set)
                 .reporting(self.progress.as_deref().map(|p| p as &dyn Fn(u64))),
             stop: self.stop.as_deref(),
@@ -316,14 +316,15 @@ impl Node {
         verified: bool,
         new_messages: u64,
     ) -> Result<()> {
-        self.store.record_bundle(
-            &m.bundle_id,
-            &m.exporter,
-            m.created_at,
-            &path.display().to_string(),
-            verified,
-            new_messages,
-        )?;
+        let file = path.display().to_string();
+        let seen = crate::store::BundleSeen {
+            bundle_id: &m.bundle_id,
+            exporter: &m.exporter,
+            created_at: m.created_at,
+            file: &file,
+        };
+        self.store
+            .record_bundle(&seen, verified, new_messages, self.clock.now_ms())?;
         if verified && m.exporter != self.id() && !self.replication_set()?.is_blocked(&m.exporter) {
             let frontier: Vec<_> = m.frontier.iter().map(|e| (e.feed, e.sequence)).collect();
             let name = path
@@ -337,6 +338,7 @@ impl Node {
                 m.wants.as_deref().map(|list| (list, m.hops)),
                 m.created_at,
                 &via,
+                self.clock.now_ms(),
             )?;
         }
         Ok(())

@@ -97,6 +97,8 @@ pub struct Node {
     /// Set (by a Ctrl-C handler) to end an import after the batch being read: what was
     /// verified before is kept.
     pub(crate) stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// The time everything this node writes and decides is stamped with.
+    pub(crate) clock: crate::clock::SharedClock,
 }
 
 impl Node {
@@ -208,7 +210,24 @@ impl Node {
             store,
             progress: None,
             stop: None,
+            clock: crate::clock::system(),
         })
+    }
+
+    /// This node, run by `clock` instead of the system's (a simulation's own time).
+    pub fn with_clock(mut self, clock: crate::clock::SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock this node runs by.
+    pub fn clock(&self) -> &crate::clock::SharedClock {
+        &self.clock
+    }
+
+    /// Now, by this node's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     pub fn id(&self) -> FeedId {
@@ -259,11 +278,11 @@ impl Node {
             identity,
             frontier.sequence + 1,
             frontier.head,
-            crate::now_ms(),
+            self.clock.now_ms(),
             kind,
             content,
         )?;
-        crate::ingest::link_own(&tx, &self.opener, packer, &message)?;
+        crate::ingest::link_own(&tx, &self.opener, packer, &message, self.clock.now_ms())?;
         tx.commit().map_err(StoreError::from)?;
         self.store.train_if_due()?;
         Ok(message)
@@ -739,7 +758,7 @@ impl Node {
             marks.names.insert(feed, names.name(&feed));
         }
         // Heard from in the last week: a bundle read or a session held.
-        let lately = crate::now_ms().saturating_sub(7 * 86_400_000);
+        let lately = self.now().saturating_sub(7 * 86_400_000);
         let pubs = self.pubs()?;
         for peer in self.store.peers()? {
             if peer.last_heard.is_some_and(|at| at >= lately) {

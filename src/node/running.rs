@@ -33,7 +33,7 @@ impl Node {
     /// Leaves the note `key` for this process: `fields`, with its pid and since when.
     pub(crate) fn note_running(&mut self, key: &str, mut fields: Value) -> Result<()> {
         fields["pid"] = std::process::id().into();
-        fields["since"] = crate::now_ms().into();
+        fields["since"] = self.now().into();
         Ok(self.store.set_config(key, &fields.to_string())?)
     }
 

@@ -33,7 +33,7 @@ impl Node {
 
     pub(super) fn settle_into(&mut self, summary: &mut ImportSummary) -> Result<()> {
         let me = self.id();
-        let now = crate::now_ms();
+        let now = self.now();
         let forget_before =
             now.saturating_sub(i64::from(self.forget_after_days()?).saturating_mul(86_400_000));
         let mut tried: HashSet<(PathBuf, FeedId)> = HashSet::new();
@@ -50,7 +50,7 @@ impl Node {
             }
             for (feed, since) in hidden {
                 if set.contains(&feed) {
-                    self.store.show_feed(&feed)?;
+                    self.store.show_feed(&feed, now)?;
                     summary.shown.push(feed);
                     changed = true;
                 } else if since <= forget_before {

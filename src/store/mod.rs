@@ -77,6 +77,15 @@ pub struct Store {
     packer: Option<pack::Packer>,
 }
 
+/// A bundle as it was read: its id, who signed it and when, and the file it came in.
+#[derive(Clone, Copy, Debug)]
+pub struct BundleSeen<'a> {
+    pub bundle_id: &'a str,
+    pub exporter: &'a FeedId,
+    pub created_at: i64,
+    pub file: &'a str,
+}
+
 impl Store {
     pub fn open(path: &Path) -> Result<Self> {
         let conn = Connection::open(path)?;
@@ -486,21 +495,27 @@ impl Store {
         Ok(stmt.query_row(params![bundle_id, exporter.as_bytes()], |r| r.get(0))?)
     }
 
+    /// Records a bundle read at `now`: whether its signature verified, and how many of its
+    /// messages were new.
     pub fn record_bundle(
         &mut self,
-        bundle_id: &str,
-        exporter: &FeedId,
-        created_at: i64,
-        file: &str,
+        seen: &BundleSeen<'_>,
         verified: bool,
         new_messages: u64,
+        now: i64,
     ) -> Result<()> {
+        let BundleSeen {
+            bundle_id,
+            exporter,
+            created_at,
+            file,
+        } = *seen;
         self.conn.execute(
             "INSERT INTO bundles (bundle_id, exporter, created_at, imported_at, file, verified, new) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
              ON CONFLICT (bundle_id) DO UPDATE SET imported_at = ?4, file = ?5, \
                 verified = max(verified, ?6), new = new + ?7",
-            params![bundle_id, exporter.as_bytes(), created_at, crate::now_ms(), file, verified, new_messages as i64],
+            params![bundle_id, exporter.as_bytes(), created_at, now, file, verified, new_messages as i64],
         )?;
         Ok(())
     }

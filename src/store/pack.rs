@@ -160,7 +160,7 @@ mod tests {
 
     fn ingest(store: &mut Store, reader: &Identity, messages: Vec<Message>) {
         let opener = Opener::of(reader);
-        let mut ingester = Ingester::new(store, &opener);
+        let mut ingester = Ingester::new(store, &opener, &crate::clock::SystemClock);
         for m in messages {
             ingester.push(m, "test").expect("push");
         }

@@ -105,6 +105,7 @@ impl Store {
         wants: Option<(&[FeedId], Option<u32>)>,
         created_at: i64,
         via: &str,
+        now: i64,
     ) -> Result<()> {
         let tx = self.write()?;
         let known: Option<Option<i64>> = tx
@@ -118,13 +119,7 @@ impl Store {
                 heard_created_at = max(coalesce(heard_created_at, ?3), ?3), \
                 via = CASE WHEN ?5 THEN ?4 ELSE via END",
         )?
-        .execute(params![
-            peer.as_bytes(),
-            crate::now_ms(),
-            created_at,
-            via,
-            newer
-        ])?;
+        .execute(params![peer.as_bytes(), now, created_at, via, newer])?;
         if newer {
             tx.prepare_cached("DELETE FROM peer_frontiers WHERE peer = ?1")?
                 .execute([peer.as_bytes()])?;

@@ -449,10 +449,16 @@ fn sql_limit(limit: Option<u64>) -> i64 {
 
 /// Indexes what a newly linked message (stored under `key`) means for reading: a post (public,
 /// or private with the `content` we opened) or a vote.
-pub(crate) fn index(tx: &Transaction<'_>, key: i64, m: &Message, content: &Value) -> Result<()> {
+pub(crate) fn index(
+    tx: &Transaction<'_>,
+    key: i64,
+    m: &Message,
+    content: &Value,
+    now: i64,
+) -> Result<()> {
     let private = m.header.kind == ContentKind::PrivateBox;
     if let Some(post) = content::read_post(content) {
-        index_post(tx, key, m, &post, private)?;
+        index_post(tx, key, m, &post, private, now)?;
     } else if let (Some((link, liked)), false) = (content::read_vote(content), private) {
         tx.prepare_cached(
             "INSERT INTO votes (link, author, liked, seq) VALUES (?1, ?2, ?3, ?4) \
@@ -474,6 +480,7 @@ fn index_post(
     m: &Message,
     post: &Post,
     private: bool,
+    now: i64,
 ) -> Result<()> {
     let inserted = tx
         .prepare_cached(
@@ -482,7 +489,7 @@ fn index_post(
         )?
         .execute(params![
             key,
-            m.header.timestamp.min(crate::now_ms()),
+            m.header.timestamp.min(now),
             post.reply.map(|r| r.0.to_vec()),
             private
         ])?;
@@ -548,12 +555,12 @@ pub(crate) fn forget_feed(tx: &Transaction<'_>, feed: &FeedId) -> Result<()> {
 }
 
 /// Derives again everything reading takes from `feed`'s linked messages (a hidden feed shown
-/// again); its posts count as read.
-pub(crate) fn derive_feed(tx: &Transaction<'_>, feed: &FeedId) -> Result<()> {
+/// again, `now`); its posts count as read.
+pub(crate) fn derive_feed(tx: &Transaction<'_>, feed: &FeedId, now: i64) -> Result<()> {
     for_each_of(tx, Some(feed), |key, message, content| {
         match (content, message.header.kind) {
-            (Some(value), ContentKind::PrivateBox) => index(tx, key, message, &value)?,
-            (Some(value), _) => super::write::derive(tx, key, message, &value)?,
+            (Some(value), ContentKind::PrivateBox) => index(tx, key, message, &value, now)?,
+            (Some(value), _) => super::write::derive(tx, key, message, &value, now)?,
             (None, _) => {}
         }
         mark_read(tx, key)
@@ -598,9 +605,12 @@ fn for_each_of(
 /// Fills the reading tables from the messages and opened private messages already held; all of
 /// them count as read.
 pub(super) fn backfill(tx: &Transaction<'_>) -> Result<()> {
+    // A migration runs once, on the machine that opens the store: its own clock caps the
+    // claimed times of what was held before.
+    let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
     for_each_held(tx, |key, message, content| {
         if let Some(content) = content {
-            index(tx, key, message, &content)?;
+            index(tx, key, message, &content, now)?;
             if let Some(text) = content::self_description(message.header.author, &content) {
                 super::write::set_description(
                     tx,

@@ -25,7 +25,7 @@ pub struct Request {
 
 /// Keeps a verified private message for us from a feed we do not replicate; true if it is new.
 /// One from a feed whose requests were dismissed is kept dismissed.
-pub(crate) fn add(tx: &Transaction<'_>, m: &Message, plaintext: &str) -> Result<bool> {
+pub(crate) fn add(tx: &Transaction<'_>, m: &Message, plaintext: &str, now: i64) -> Result<bool> {
     let author = m.header.author.as_bytes();
     let added = tx
         .prepare_cached(
@@ -38,7 +38,7 @@ pub(crate) fn add(tx: &Transaction<'_>, m: &Message, plaintext: &str) -> Result<
             m.id.as_bytes(),
             author,
             m.header.sequence as i64,
-            m.header.timestamp.min(crate::now_ms()),
+            m.header.timestamp.min(now),
             plaintext,
             MAX_REQUESTS
         ])?;

@@ -112,7 +112,14 @@ pub fn pending_id(tx: &Transaction<'_>, feed: &FeedId, sequence: u64) -> Result<
 }
 
 /// Keeps evidence that `m`'s author signed two different messages for one position.
-pub fn record_fork(tx: &Transaction<'_>, m: &Message, held: Option<MessageId>) -> Result<()> {
+/// A second message at a taken position of its feed, kept as the proof of a fork (`now`:
+/// when it was met).
+pub fn record_fork(
+    tx: &Transaction<'_>,
+    m: &Message,
+    held: Option<MessageId>,
+    now: i64,
+) -> Result<()> {
     let h = &m.header;
     tx.prepare_cached(
         "INSERT OR IGNORE INTO forks (author, seq, held, other, other_envelope, other_content, seen_at) \
@@ -125,7 +132,7 @@ pub fn record_fork(tx: &Transaction<'_>, m: &Message, held: Option<MessageId>) -
         m.id.as_bytes(),
         &m.envelope[..],
         &m.content,
-        crate::now_ms()
+        now
     ])?;
     tx.prepare_cached(
         "INSERT INTO feeds (author, seq, head, forked) VALUES (?1, 0, NULL, 1) \
@@ -224,10 +231,11 @@ pub(crate) fn derive(
     key: i64,
     message: &Message,
     json: &serde_json::Value,
+    now: i64,
 ) -> Result<()> {
     use crate::content::{self, ContactChange::*};
     let h = &message.header;
-    super::posts::index(tx, key, message, json)?;
+    super::posts::index(tx, key, message, json, now)?;
     if let Some(name) = content::self_name(h.author, json) {
         set_name(tx, &h.author, &name, h.sequence)?;
     }

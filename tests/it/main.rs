@@ -13,6 +13,7 @@ mod dropfolder;
 mod guide;
 mod harness;
 mod hostile;
+mod in_process;
 mod json;
 mod lan;
 mod local;

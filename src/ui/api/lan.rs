@@ -86,11 +86,12 @@ pub(super) async fn sync_with(
 ) -> Answer {
     let request: SyncWith = body(bytes)?;
     let address = request.address.trim().to_owned();
-    let network = with_node(&app, |node| Ok(node.network()?)).await?;
+    let (network, clock) =
+        with_node(&app, |node| Ok((node.network()?, node.clock().clone()))).await?;
     let home = app.home.clone();
     let at = address.clone();
     let report = tokio::task::spawn_blocking(move || {
-        crate::lan::sync(&home, &at, &network, SYNC_TIMEOUT).map_err(|e| {
+        crate::lan::sync(&home, &at, &network, SYNC_TIMEOUT, clock).map_err(|e| {
             ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 format!("could not sync with {at}: {e}"),
