@@ -90,14 +90,15 @@ pub struct ExportSummary {
 /// What planning knows of everyone: the feeds we hold (whose contacts we know) and the graph,
 /// read once per plan however many readers there are.
 struct Known {
-    held: HashSet<FeedId>,
+    /// How far we hold each feed.
+    held: HashMap<FeedId, u64>,
     graph: Graph,
 }
 
 impl Known {
-    fn new(node: &Node, held: HashSet<FeedId>) -> Result<Self> {
+    fn new(node: &Node, held: &HashMap<FeedId, Frontier>) -> Result<Self> {
         Ok(Self {
-            held,
+            held: held.iter().map(|(f, at)| (*f, at.sequence)).collect(),
             graph: node.graph()?,
         })
     }
@@ -111,6 +112,50 @@ impl Known {
             .map(|(feed, _)| feed)
             .collect()
     }
+}
+
+/// `wants`, widened by what a reader without contacts we hold may want once it reads this
+/// bundle (a LAN session would ask for it at once): the follows of each feed it wants and
+/// will learn more of, as far as its `hops` reach, and their devices. A feed that names the
+/// reader as a device may become one, and its follows are a step from the reader. Those it
+/// does not want are left aside when it reads them.
+fn widened(
+    mut wants: HashSet<FeedId>,
+    holds: &HashMap<FeedId, u64>,
+    reader: FeedId,
+    hops: u32,
+    known: &Known,
+) -> HashSet<FeedId> {
+    let devices = known.graph.devices();
+    // Each feed to look at, with how many follow-steps its follows may still take.
+    let mut learning: Vec<(FeedId, u32)> = wants
+        .iter()
+        .filter(|f| {
+            let theirs = holds.get(*f).copied().unwrap_or(0);
+            known.held.get(*f).is_some_and(|ours| *ours > theirs)
+        })
+        .map(|f| {
+            let own = *f == reader || devices.claimed_by(f).contains(&reader);
+            (*f, if own { hops } else { hops.saturating_sub(1) })
+        })
+        .collect();
+    // The most steps each feed was reached with: reached again with more, it is looked at again.
+    let mut best: HashMap<FeedId, u32> = learning.iter().copied().collect();
+    while let Some((feed, steps)) = learning.pop() {
+        let follows = known.graph.follows(&feed).iter().filter(|_| steps > 0);
+        let linked = devices.others(&feed).chain(devices.claimed_by(&feed));
+        for (other, left) in follows
+            .map(|f| (f, steps - 1))
+            .chain(linked.map(|d| (d, steps)))
+        {
+            wants.insert(*other);
+            if best.get(other).is_none_or(|had| left > *had) {
+                best.insert(*other, left);
+                learning.push((*other, left));
+            }
+        }
+    }
+    wants
 }
 
 /// How soon a reader reads our next bundle: folder participants at their next visit, which
@@ -306,14 +351,14 @@ impl Node {
         let audience = if options.all {
             Vec::new()
         } else if !options.for_peers.is_empty() {
-            let known = Known::new(self, held.keys().copied().collect())?;
+            let known = Known::new(self, &held)?;
             let mut list = Vec::new();
             for peer in &options.for_peers {
                 list.push(self.audience(*peer, &known, Meets::Seldom)?);
             }
             list
         } else if let Some(dir) = folder {
-            let known = Known::new(self, held.keys().copied().collect())?;
+            let known = Known::new(self, &held)?;
             let found = self.folder_audience(dir, &known)?;
             stale = found.stale;
             let mut list = found.trusted;
@@ -367,7 +412,7 @@ impl Node {
         if holds.get(&me).is_some_and(|claimed| *claimed > written) && !self.is_restoring()? {
             holds.remove(&me);
         }
-        let held = known.held.contains(&peer);
+        let held = known.held.contains_key(&peer);
         let wants = match self.store.peer_wants(&peer)? {
             Some((list, Some(hops))) if held => {
                 let mut set = known.derived(peer, hops);
@@ -376,18 +421,13 @@ impl Node {
             }
             Some((list, hops)) => {
                 let mut set: HashSet<FeedId> = list.into_iter().collect();
-                // A feed it wants and holds none of yet brings it that feed's follows, which
-                // it will want next if they are within its hops. Without its contacts we cannot
-                // tell which, so for a peer we may not meet again soon they travel too.
-                if meets == Meets::Seldom && hops.unwrap_or(DEFAULT_HOPS) >= 2 {
-                    let first_met: Vec<FeedId> = set
-                        .iter()
-                        .filter(|f| !holds.contains_key(*f))
-                        .copied()
-                        .collect();
-                    for feed in first_met {
-                        set.extend(known.graph.follows(&feed).iter().copied());
-                    }
+                // A feed of which this bundle brings it new messages may bring it new follows,
+                // which it will want next if they are within its hops (a LAN session would ask
+                // for them at once). Without its contacts we cannot tell which: for a peer we
+                // may not meet again soon, the follows we know of travel too, as far as its
+                // hops reach; those it does not want are left aside when it reads them.
+                if meets == Meets::Seldom {
+                    set = widened(set, &holds, peer, hops.unwrap_or(DEFAULT_HOPS), known);
                 }
                 Some(set)
             }
