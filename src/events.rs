@@ -133,6 +133,8 @@ pub enum Event {
     },
     Mounted {
         mount: PathBuf,
+        /// Its folder that is synced.
+        folder: PathBuf,
     },
     /// A stick holds all it should: it may be pulled out.
     SafeToUnplug {
@@ -267,7 +269,7 @@ impl Event {
 
     /// The line a terminal prints.
     pub fn says(&self) -> String {
-        use crate::view::{count, counted};
+        use crate::text::{count, counted};
         let file_name = |file: &PathBuf| {
             file.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -329,11 +331,9 @@ impl Event {
                 counted(*messages, "message"),
                 counted(*feeds as u64, "feed")
             ),
-            Self::Mounted { mount } => format!(
-                "{} mounted; syncing {}",
-                mount.display(),
-                mount.join(crate::watch::STICK_FOLDER).display()
-            ),
+            Self::Mounted { mount, folder } => {
+                format!("{} mounted; syncing {}", mount.display(), folder.display())
+            }
             Self::SafeToUnplug { mount } => format!("{}: done, safe to unplug", mount.display()),
             Self::Unplugged { mount } => format!("{} went away", mount.display()),
             Self::Listening {
@@ -433,7 +433,8 @@ impl Event {
                 feeds,
                 bytes,
             } => json!({ "file": file, "messages": messages, "feeds": feeds, "bytes": bytes }),
-            Self::Mounted { mount } | Self::SafeToUnplug { mount } | Self::Unplugged { mount } => {
+            Self::Mounted { mount, folder } => json!({ "mount": mount, "folder": folder }),
+            Self::SafeToUnplug { mount } | Self::Unplugged { mount } => {
                 json!({ "mount": mount })
             }
             Self::Listening {

@@ -160,7 +160,7 @@ impl Picture {
             let label = if d == rings {
                 "blocked".to_owned()
             } else {
-                crate::view::count(u64::from(d), "hop", "hops")
+                crate::text::count(u64::from(d), "hop", "hops")
             };
             // Labelled in the middle of the widest gap between the ring's nodes.
             let mut angles: Vec<f64> = positions

@@ -33,6 +33,7 @@ pub mod replicate;
 pub mod sealed;
 pub mod signature;
 pub mod store;
+pub mod text;
 pub mod ui;
 pub mod view;
 pub mod watch;

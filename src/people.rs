@@ -10,7 +10,7 @@ use thiserror::Error;
 use crate::devices::Devices;
 use crate::ids::{FeedId, ID_CHARS, MessageId};
 use crate::store::{self, Store};
-use crate::view::{escape, escape_name};
+use crate::text::{escape, escape_name};
 
 /// Shortest id prefix taken as one (shorter ones match too much to be meant).
 pub const MIN_PREFIX: usize = 4;
@@ -118,7 +118,7 @@ impl Names {
             if let Some(name) = self.shown(feed) {
                 let person = self.lead.get(feed).copied().unwrap_or(*feed);
                 by_key
-                    .entry(crate::view::lookalike_key(name))
+                    .entry(crate::text::lookalike_key(name))
                     .or_default()
                     .insert(person);
             }
@@ -300,19 +300,6 @@ impl Names {
             input: escape(input),
             candidates,
         }
-    }
-}
-
-/// How logs name a feed: "bob (@dwgf3x2a)", or the short id alone when no name is known
-/// (or the store in `home` cannot be read).
-pub fn called_in(home: &std::path::Path, feed: &FeedId) -> String {
-    let name = Store::open(&home.join(crate::node::STORE_FILE))
-        .ok()
-        .and_then(|store| Names::load(&store, *feed).ok())
-        .map(|names| names.name(feed));
-    match name {
-        Some(name) if name != feed.short() => format!("{name} ({})", feed.short()),
-        _ => feed.short(),
     }
 }
 

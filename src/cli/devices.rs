@@ -6,8 +6,8 @@ use grapevine::devices::LinkState;
 use grapevine::people::Names;
 use grapevine::{FeedId, Node};
 
-use super::people::resolve_person;
 use super::render::{counted, pretty};
+use super::resolve::resolve_person;
 
 #[derive(Subcommand)]
 pub enum Device {

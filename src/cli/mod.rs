@@ -7,6 +7,7 @@ mod import_report;
 mod people;
 mod reading;
 pub mod render;
+mod resolve;
 mod settings;
 mod transports;
 mod writing;

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::Ctx;
 use super::render::{count, counted, pretty, when};
+use super::resolve::{person_or_me, resolve_person};
 
 #[derive(Subcommand)]
 pub enum People {
@@ -116,40 +117,6 @@ pub enum People {
     /// Link your devices into one person: `device link`, `device unlink`, `device list`.
     #[command(subcommand)]
     Device(super::devices::Device),
-}
-
-/// The feed a person typed, resolved by [`Names::resolve_feed`]; an id nobody here has seen
-/// is refused unless `yes`, since a mistyped id would silently name no one.
-pub fn resolve_person(node: &Node, names: &Names, input: &str, yes: bool) -> Result<FeedId> {
-    let feed = names.resolve_feed(node.store(), input)?;
-    if !yes && feed != node.id() && !node.store().has_seen(&feed)? {
-        bail!(
-            "no bundle or message seen here mentions {feed}: if it was typed by hand, a \
-             character may be wrong. Check it with its owner, or add --yes to go ahead"
-        );
-    }
-    Ok(feed)
-}
-
-/// The person named, or you when none is.
-pub fn person_or_me(node: &Node, names: &Names, input: Option<&str>) -> Result<FeedId> {
-    match input {
-        Some(p) => resolve_person(node, names, p, true),
-        None => Ok(node.id()),
-    }
-}
-
-/// Recipients of a private message.
-pub fn resolve_recipients(
-    node: &Node,
-    names: &Names,
-    inputs: &[String],
-    yes: bool,
-) -> Result<Vec<FeedId>> {
-    inputs
-        .iter()
-        .map(|input| resolve_person(node, names, input, yes))
-        .collect()
 }
 
 impl People {

@@ -12,8 +12,8 @@ use grapevine::{Node, view};
 use serde_json::{Value, json};
 
 use super::Ctx;
-use super::people::{person_or_me, resolve_person};
 use super::render::{self, Style, count, counted, post, post_json, pretty};
+use super::resolve::{person_or_me, resolve_person};
 
 #[derive(Subcommand)]
 pub enum Reading {

@@ -13,8 +13,8 @@ use serde_json::json;
 
 use super::Ctx;
 use super::import_report::{import_json, import_status, import_text, messages_in, not_a_bundle};
-use super::people::resolve_person;
 use super::render::{busy, counted, pretty};
+use super::resolve::resolve_person;
 
 #[derive(Subcommand)]
 pub enum Transports {

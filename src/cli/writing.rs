@@ -7,8 +7,8 @@ use clap::Subcommand;
 use grapevine::message::{ContentKind, Message};
 use grapevine::people::{Names, resolve_message};
 
-use super::people::resolve_recipients;
 use super::render::{pretty, short_id, written_json};
+use super::resolve::resolve_recipients;
 use super::{Ctx, read_text};
 
 #[derive(Subcommand)]

@@ -197,7 +197,7 @@ impl<'t, 'c> Placer<'t, 'c> {
             return self.open_box(key, message);
         }
         match message.json() {
-            Some(json) => write::derive(self.tx, key, message, &json, self.at),
+            Some(json) => store::derive(self.tx, key, message, &json, self.at),
             None => Ok(()),
         }
     }

@@ -6,19 +6,21 @@
 //! per session keeps SQLite connections on their own threads; LAN peers are few.
 
 pub mod discovery;
+mod error;
 pub mod frame;
 pub mod limits;
 pub mod serve;
 pub mod session;
 pub mod wire;
 
+pub use error::SessionError;
 pub use serve::{ServeOptions, serve, serve_on, sync};
-pub use session::{SessionConfig, SessionError, SessionReport};
+pub use session::{SessionConfig, SessionReport};
 
 /// TCP port `serve` listens on, and UDP port of discovery, by default.
 pub const DEFAULT_PORT: u16 = 8008;
-/// The network name used when none is configured.
-pub const DEFAULT_NETWORK: &str = "grapevine";
+/// The network name used when none is configured (a setting of the node's).
+pub use crate::node::DEFAULT_NETWORK;
 
 /// The 32-byte key of a named network: only nodes with the same name can talk.
 pub fn network_key(name: &str) -> [u8; 32] {

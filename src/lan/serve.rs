@@ -306,7 +306,7 @@ fn run_session(
 pub fn summary(report: &SessionReport) -> String {
     format!(
         "received {} ({} already held, {} not wanted), sent {} in {:.2} s",
-        crate::view::count(report.received.new, "new message", "new messages"),
+        crate::text::count(report.received.new, "new message", "new messages"),
         report.received.already_held,
         report.received.not_wanted,
         report.sent,

@@ -14,8 +14,6 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use thiserror::Error;
-
 use super::frame::{FrameError, FrameReader, FrameWriter, MAX_PAYLOAD, handshake};
 use super::wire::{BYE, DONE, MAX_WANTS, MESSAGES, PING, ends_burst, send_wants};
 pub use super::wire::{Frame, parse_frame};
@@ -27,32 +25,7 @@ use crate::message::Message;
 use crate::node::{Node, NodeError};
 use crate::replicate::{self, Audience, Reader};
 
-#[derive(Debug, Error)]
-pub enum SessionError {
-    #[error(transparent)]
-    Frame(#[from] FrameError),
-    #[error(transparent)]
-    Node(#[from] NodeError),
-    #[error("protocol violation: {0}")]
-    Protocol(String),
-    #[error("{0} is blocked; session refused")]
-    Blocked(FeedId),
-    #[error("already in a session with {0}")]
-    Duplicate(FeedId),
-    #[error("{0} refused: {1}")]
-    Full(FeedId, super::limits::Refusal),
-    #[error(
-        "{0} ended the session before it began: it may have blocked you, or have no room for \
-         another session now. Try again later, or carry a stick"
-    )]
-    EndedEarly(FeedId),
-}
-
-impl From<crate::store::StoreError> for SessionError {
-    fn from(e: crate::store::StoreError) -> Self {
-        Self::Node(e.into())
-    }
-}
+pub use super::error::SessionError;
 
 #[derive(Clone, Debug)]
 pub struct SessionConfig {

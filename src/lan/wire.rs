@@ -1,8 +1,8 @@
 //! The session's frames (bundle-format/lan-protocol.md, "Frames"): their types, the want-list
 //! encoder, and `parse_frame`, a pure decoder of untrusted plaintext (fuzzed).
 
+use super::error::SessionError;
 use super::frame::{FrameWriter, MAX_PAYLOAD};
-use super::session::SessionError;
 use crate::bytes::ByteReader;
 use crate::ids::FeedId;
 use crate::message::{ENVELOPE_LEN, MAX_CONTENT, Message};

@@ -178,13 +178,13 @@ impl Node {
     /// One line telling the user a folder participant no longer shapes what we write.
     pub fn stale_text(&self, stale: &StaleParticipant) -> String {
         let who = match self.store.name_of(&stale.peer).ok().flatten() {
-            Some(name) => format!("{} ({})", crate::view::escape(&name), stale.peer),
+            Some(name) => format!("{} ({})", crate::text::escape(&name), stale.peer),
             None => stale.peer.to_string(),
         };
         format!(
             "{who} last wrote here {}, more than folder-stale-days ({}) ago: what they lack no \
              longer shapes what we write here",
-            crate::view::time(stale.newest),
+            crate::text::time(stale.newest),
             self.folder_stale_days()
                 .unwrap_or(crate::node::DEFAULT_STALE_DAYS)
         )

@@ -30,6 +30,8 @@ use crate::private_box::{self, BoxError, Opener, Randomness};
 use crate::store::{self, Store, StoreError};
 
 pub const KEY_FILE: &str = "secret.key";
+/// The LAN network name used when none is configured (`config set network`).
+pub const DEFAULT_NETWORK: &str = "grapevine";
 /// The setting that holds a restored key back from writing (`pending`, then `done`).
 const RESTORED: &str = "restored";
 pub const STORE_FILE: &str = "store.sqlite";
@@ -503,7 +505,7 @@ impl Node {
         Ok(self
             .store
             .config("network")?
-            .unwrap_or_else(|| crate::lan::DEFAULT_NETWORK.to_owned()))
+            .unwrap_or_else(|| DEFAULT_NETWORK.to_owned()))
     }
 
     /// Always-on peers that `serve` visits (`pub add HOST:PORT`).

@@ -6,6 +6,7 @@
 //! Every change happens inside a transaction, so a kill at any moment leaves a consistent store.
 
 mod check;
+mod derive;
 mod lean;
 pub(crate) mod offers;
 pub(crate) mod pack;
@@ -17,6 +18,7 @@ mod sources;
 pub(crate) mod write;
 
 pub use check::CheckReport;
+pub(crate) use derive::derive;
 pub(crate) use pack::Packer;
 pub use peers::PeerRecord;
 pub use posts::{Filter, PostView};

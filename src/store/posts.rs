@@ -554,21 +554,8 @@ pub(crate) fn forget_feed(tx: &Transaction<'_>, feed: &FeedId) -> Result<()> {
     Ok(())
 }
 
-/// Derives again everything reading takes from `feed`'s linked messages (a hidden feed shown
-/// again, `now`); its posts count as read.
-pub(crate) fn derive_feed(tx: &Transaction<'_>, feed: &FeedId, now: i64) -> Result<()> {
-    for_each_of(tx, Some(feed), |key, message, content| {
-        match (content, message.header.kind) {
-            (Some(value), ContentKind::PrivateBox) => index(tx, key, message, &value, now)?,
-            (Some(value), _) => super::write::derive(tx, key, message, &value, now)?,
-            (None, _) => {}
-        }
-        mark_read(tx, key)
-    })
-}
-
 /// Each linked message with its key and the plaintext we opened, if private, in feed order.
-fn for_each_held(
+pub(super) fn for_each_held(
     tx: &Transaction<'_>,
     each: impl FnMut(i64, &Message, Option<Value>) -> Result<()>,
 ) -> Result<()> {
@@ -576,7 +563,7 @@ fn for_each_held(
 }
 
 /// [`for_each_held`], of one feed only when `feed` is given.
-fn for_each_of(
+pub(super) fn for_each_of(
     tx: &Transaction<'_>,
     feed: Option<&FeedId>,
     mut each: impl FnMut(i64, &Message, Option<Value>) -> Result<()>,
@@ -599,30 +586,6 @@ fn for_each_of(
         };
         each(key, &message, content)?;
     }
-    Ok(())
-}
-
-/// Fills the reading tables from the messages and opened private messages already held; all of
-/// them count as read.
-pub(super) fn backfill(tx: &Transaction<'_>) -> Result<()> {
-    // A migration runs once, on the machine that opens the store: its own clock caps the
-    // claimed times of what was held before.
-    let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
-    for_each_held(tx, |key, message, content| {
-        if let Some(content) = content {
-            index(tx, key, message, &content, now)?;
-            if let Some(text) = content::self_description(message.header.author, &content) {
-                super::write::set_description(
-                    tx,
-                    &message.header.author,
-                    &text,
-                    message.header.sequence,
-                )?;
-            }
-        }
-        Ok(())
-    })?;
-    tx.execute("UPDATE posts SET unread = 0", [])?;
     Ok(())
 }
 

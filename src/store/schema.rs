@@ -304,7 +304,7 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     if found > 0 {
         for step in backfills(found as usize) {
             match step {
-                Backfill::Reading => super::posts::backfill(&tx)?,
+                Backfill::Reading => super::derive::backfill(&tx)?,
                 Backfill::Search => super::posts::backfill_search(&tx)?,
                 Backfill::Devices => super::peers::backfill_devices(&tx)?,
             }

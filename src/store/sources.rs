@@ -152,7 +152,7 @@ impl Store {
     /// removed (its posts count as read, as they were before it was hidden), at `now`.
     pub fn show_feed(&mut self, feed: &FeedId, now: i64) -> Result<()> {
         let tx = self.write()?;
-        super::posts::derive_feed(&tx, feed, now)?;
+        super::derive::derive_feed(&tx, feed, now)?;
         tx.execute(
             "UPDATE feeds SET hidden_at = NULL WHERE author = ?1",
             [feed.as_bytes()],

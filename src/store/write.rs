@@ -223,36 +223,3 @@ pub fn set_contact(
     ])?;
     Ok(())
 }
-
-/// Everything reading derives from one linked public message's JSON content, stored under
-/// `key`: its post or vote, its author's name and description, devices and contacts.
-pub(crate) fn derive(
-    tx: &Transaction<'_>,
-    key: i64,
-    message: &Message,
-    json: &serde_json::Value,
-    now: i64,
-) -> Result<()> {
-    use crate::content::{self, ContactChange::*};
-    let h = &message.header;
-    super::posts::index(tx, key, message, json, now)?;
-    if let Some(name) = content::self_name(h.author, json) {
-        set_name(tx, &h.author, &name, h.sequence)?;
-    }
-    if let Some(text) = content::self_description(h.author, json) {
-        set_description(tx, &h.author, &text, h.sequence)?;
-    }
-    if let Some(change) = content::read_device(json) {
-        set_device(tx, &h.author, &change, h.sequence)?;
-    }
-    if let Some((contact, change)) = content::contact_change(json) {
-        let (following, blocking) = match change {
-            Follow => (Some(true), None),
-            Unfollow => (Some(false), None),
-            Block => (None, Some(true)),
-            Unblock => (None, Some(false)),
-        };
-        set_contact(tx, &h.author, &contact, following, blocking, h.sequence)?;
-    }
-    Ok(())
-}

@@ -60,6 +60,7 @@ impl Watcher<'_> {
         let folder = mount.join(STICK_FOLDER);
         (self.tell)(Event::Mounted {
             mount: mount.to_owned(),
+            folder: folder.clone(),
         });
         if let Err(e) = std::fs::create_dir_all(&folder) {
             (self.tell)(Event::error(
