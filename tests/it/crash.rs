@@ -279,14 +279,13 @@ fn kills_during_export() {
     let out = stick();
     let args = ["export", path_str(out.path()), "--all"];
     let span = calibrate(&node, &fresh, &args);
-    let mut rng = Rng::new("export");
-    let mut left_temp = 0;
-    for round in 0..rounds() {
-        let delay = rng.moment(span, round, rounds());
-        kill_after(&node, &args, delay);
+    let mut moments = Moments::new("export", span);
+    while let Some((round, delay)) = moments.next() {
+        let landed = kill_after(&node, &args, delay);
         assert_eq!(held(&node), DIARY);
         let temps = final_names_complete(out.path());
-        left_temp += u32::from(temps > 0);
+        let finished = fs::read_dir(out.path()).unwrap().count() > temps;
+        moments.landed(delay, landed && temps > 0, temps == 0 && !finished);
         node.ok(&args);
         assert_eq!(
             final_names_complete(out.path()),
@@ -298,11 +297,7 @@ fn kills_during_export() {
         }
         eprintln!("export round {round}: killed at {delay:?}, {temps} temporary files left");
     }
-    assert!(
-        left_temp > 0 || rounds() < 4,
-        "no kill landed while a bundle was being written ({} rounds of {span:?})",
-        rounds()
-    );
+    moments.check("while a bundle was being written");
 }
 
 /// Kill rounds against `sync-dir` on a folder holding the diary: it imports and writes its own

@@ -104,6 +104,11 @@ impl TestNode {
         child.wait_with_output().expect("wait for grapevine")
     }
 
+    /// Runs a command, whatever its end: its exit code and all of its text.
+    pub fn said(&self, args: &[&str]) -> Said {
+        Said::from(self.run(args))
+    }
+
     /// Runs a command that must succeed; returns its standard output.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
@@ -121,14 +126,10 @@ impl TestNode {
 
     /// Runs a command that must fail with `code`; returns stdout and stderr together.
     pub fn fails_with(&self, code: i32, args: &[&str]) -> String {
-        let out = self.run(args);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let said = self.said(args);
+        let text = said.all();
         assert_eq!(
-            out.status.code(),
+            said.code,
             Some(code),
             "{}: `grapevine {}` should exit {code}; output:\n{text}",
             self.name,
@@ -420,4 +421,33 @@ pub fn eventually(
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     panic!("{what} did not happen within {within:?}");
+}
+
+/// What a command said: how it ended, its results (stdout) and its diagnostics (stderr).
+#[derive(Debug)]
+pub struct Said {
+    pub code: Option<i32>,
+    pub out: String,
+    pub err: String,
+}
+
+impl Said {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// Both streams, results first: for what a person sees in a terminal.
+    pub fn all(&self) -> String {
+        format!("{}{}", self.out, self.err)
+    }
+}
+
+impl From<Output> for Said {
+    fn from(out: Output) -> Self {
+        Self {
+            code: out.status.code(),
+            out: String::from_utf8_lossy(&out.stdout).into_owned(),
+            err: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
 }

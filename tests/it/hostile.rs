@@ -10,7 +10,7 @@ use grapevine::identity::Identity;
 use grapevine::message::{ContentKind, Message};
 
 use crate::damage::write_bundle;
-use crate::harness::{TestNode, path_str, stick};
+use crate::harness::{Said, TestNode, path_str, stick};
 
 /// Waits for a spawned command at most `within`; a hang is a failure, not a stuck suite.
 fn finishes(node: &TestNode, args: &[&str], within: Duration) -> (i32, String) {
@@ -31,13 +31,8 @@ fn finishes(node: &TestNode, args: &[&str], within: Duration) -> (i32, String) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+    let said = Said::from(child.wait_with_output().unwrap());
+    (said.code.unwrap_or(-1), said.all())
 }
 
 /// Regression (issue 10, finding 1): validly signed messages with timestamps a peer chose at
@@ -174,20 +169,16 @@ fn a_key_locked_with_a_passphrase_needs_it() {
     };
     let posted = with(phrase, &["post", "behind a passphrase"]);
     assert!(posted.status.success(), "{posted:?}");
-    let wrong = with("not it", &["whoami"]);
-    assert_eq!(wrong.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&wrong.stderr);
-    assert!(err.contains("wrong passphrase"), "{err}");
+    let wrong = Said::from(with("not it", &["whoami"]));
+    assert_eq!(wrong.code, Some(1));
+    assert!(wrong.err.contains("wrong passphrase"), "{wrong:?}");
     let none = me.fails_with(1, &["whoami"]);
     assert!(
         none.contains("locked with a passphrase") && none.contains("GRAPEVINE_PASSPHRASE"),
         "{none}"
     );
-    let feed = with(phrase, &["feed", &id, "--json"]);
-    assert!(
-        String::from_utf8_lossy(&feed.stdout).contains("behind a passphrase"),
-        "{feed:?}"
-    );
+    let feed = Said::from(with(phrase, &["feed", &id, "--json"]));
+    assert!(feed.out.contains("behind a passphrase"), "{feed:?}");
     // `check` needs only the store, never the key.
     me.ok(&["check"]);
 }
@@ -232,8 +223,7 @@ fn a_forged_manifest_in_a_drop_folder_cannot_silence_a_node() {
         let writer =
             BundleWriter::new(fs::File::create(&forged).unwrap(), &attacker, &manifest).unwrap();
         writer.finish().unwrap();
-        let out = victim.run(&["sync-dir", path_str(dir.path())]);
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = victim.said(&["sync-dir", path_str(dir.path())]).out;
         assert!(text.contains("wrote"), "the victim wrote a bundle: {text}");
         friend.ok(&["sync-dir", path_str(dir.path())]);
         assert_eq!(
@@ -603,12 +593,9 @@ fn the_hostile_bundle_catalogue() {
             ])
             .output()
             .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(out.status.code(), Some(code), "{name}: {text}");
+        let said = Said::from(out);
+        let text = said.all();
+        assert_eq!(said.code, Some(code), "{name}: {text}");
         if code != 0 {
             assert!(
                 text.contains(&format!("{name}.gvb")),

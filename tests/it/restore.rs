@@ -1,10 +1,10 @@
 //! Backups and restoring without forking: 24 words (or a locked key file) bring a key back on
 //! a fresh home, which writes nothing until it holds its diary's newest message.
 
-use crate::harness::{TestNode, path_str, stick, wrote_path};
+use crate::harness::{Said, TestNode, path_str, stick, wrote_path};
 
-fn restore(node: &TestNode, words: &str) -> std::process::Output {
-    node.run_with_input(&["init", "--restore"], words.as_bytes())
+fn restore(node: &TestNode, words: &str) -> Said {
+    Said::from(node.run_with_input(&["init", "--restore"], words.as_bytes()))
 }
 
 #[test]
@@ -30,25 +30,20 @@ fn a_restored_key_waits_for_its_newest_message_and_never_forks() {
     let bob_bundle =
         wrote_path(&bob.ok(&["export", path_str(from_bob.path()), "--for", &alice.id()]));
 
-    let backup = alice.run(&["backup"]);
-    assert!(backup.status.success());
-    let words = String::from_utf8(backup.stdout).unwrap();
+    let backup = alice.said(&["backup"]);
+    assert!(backup.success(), "{backup:?}");
+    let words = &backup.out;
     assert_eq!(words.split_whitespace().count(), 24, "{words}");
-    let warning = String::from_utf8_lossy(&backup.stderr);
     assert!(
-        warning.contains("whoever reads them can write as you"),
-        "{warning}"
+        backup.err.contains("whoever reads them can write as you"),
+        "{backup:?}"
     );
 
     // A new computer: the words bring the key back, and nothing is written yet.
     let laptop = TestNode::uninitialised("laptop");
     let out = restore(&laptop, &format!("{}\n", words.trim()));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), alice.id());
+    assert!(out.success(), "{out:?}");
+    assert_eq!(out.out.trim(), alice.id());
     assert_eq!(
         laptop.status()["messages"],
         0,
@@ -86,8 +81,8 @@ fn a_restored_key_waits_for_its_newest_message_and_never_forks() {
     // Wrong words are refused with advice, and create nothing.
     let other = TestNode::uninitialised("other");
     let out = restore(&other, "abandon abandon abandon");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not the 24 backup words"));
+    assert_eq!(out.code, Some(1));
+    assert!(out.err.contains("not the 24 backup words"), "{out:?}");
     assert!(!other.home().join("secret.key").exists());
 }
 
@@ -101,12 +96,9 @@ fn a_locked_key_file_is_a_backup_too() {
             .env("GRAPEVINE_PASSPHRASE", phrase)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let said = Said::from(out);
+        assert!(said.success(), "{args:?}: {said:?}");
+        said.out
     };
     let alice = TestNode::new("alice");
     let file = tempfile::tempdir().unwrap();
@@ -135,8 +127,7 @@ fn a_fork_of_ones_own_diary_is_said_loudly_with_both_messages() {
     let s = stick();
     let out = alice.run(&["import", path_str(&twin.export_to(s.path()))]);
     assert!(out.status.success() || out.status.code() == Some(3));
-    let status = alice.run(&["status"]);
-    let warning = String::from_utf8_lossy(&status.stderr);
+    let warning = alice.said(&["status"]).err;
     assert!(warning.contains("YOUR OWN DIARY IS FORKED"), "{warning}");
     assert!(
         warning.contains("\"from the laptop\"") && warning.contains("\"from the phone\""),
