@@ -114,8 +114,13 @@ pub struct Identity {
 impl Identity {
     /// A fresh identity from the operating system's random number generator.
     pub fn generate() -> Result<Self, IdentityError> {
+        Self::generate_from(&crate::entropy::OsEntropy)
+    }
+
+    /// A fresh identity from `entropy` (the system's, or a simulation's seeded one).
+    pub fn generate_from(entropy: &dyn crate::entropy::Entropy) -> Result<Self, IdentityError> {
         let mut seed = Zeroizing::new([0u8; 32]);
-        getrandom::fill(seed.as_mut()).map_err(|e| IdentityError::Random(e.to_string()))?;
+        entropy.fill(seed.as_mut()).map_err(IdentityError::Random)?;
         Ok(Self::from_seed(&seed))
     }
 

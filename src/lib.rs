@@ -16,6 +16,7 @@ pub mod clock;
 pub mod content;
 pub mod demo;
 pub mod devices;
+pub mod entropy;
 pub mod events;
 pub mod fsutil;
 pub mod graph;

@@ -61,14 +61,20 @@ pub struct Randomness {
 }
 
 impl Randomness {
+    /// Drawn from the operating system's generator.
     pub fn fresh() -> Result<Self, BoxError> {
+        Self::drawn(&crate::entropy::OsEntropy)
+    }
+
+    /// Drawn from `entropy`.
+    pub fn drawn(entropy: &dyn crate::entropy::Entropy) -> Result<Self, BoxError> {
         let mut r = Self {
             ephemeral: Zeroizing::new([0; 32]),
             body_key: Zeroizing::new([0; 32]),
             filler: vec![0; MAX_RECIPIENTS * SLOT_LEN],
         };
         for buf in [&mut r.ephemeral[..], &mut r.body_key[..], &mut r.filler[..]] {
-            getrandom::fill(buf).map_err(|e| BoxError::Random(e.to_string()))?;
+            entropy.fill(buf).map_err(BoxError::Random)?;
         }
         Ok(r)
     }

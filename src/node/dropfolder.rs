@@ -78,7 +78,9 @@ impl Node {
             .flat_map(|first| (first..=u64::MAX).take(1_000));
         let random = std::iter::repeat_with(|| {
             let mut bytes = [0u8; 8];
-            getrandom::fill(&mut bytes).map(|()| u64::from_le_bytes(bytes) >> 1)
+            self.entropy
+                .fill(&mut bytes)
+                .map(|()| u64::from_le_bytes(bytes) >> 1)
         })
         .take(64)
         .filter_map(std::result::Result::ok);

@@ -234,9 +234,11 @@ impl Node {
             }
         }
         let wrote = match folder {
-            Some(dir) if options.seal => {
-                self.export_planned(&sealed_bundle_path(dir)?, options, plan.ranges)?
-            }
+            Some(dir) if options.seal => self.export_planned(
+                &sealed_bundle_path(dir, &*self.entropy)?,
+                options,
+                plan.ranges,
+            )?,
             Some(dir) => self.write_own_bundle(dir, options, plan.ranges)?,
             None => self.export_planned(target, options, plan.ranges)?,
         };
@@ -262,7 +264,7 @@ impl Node {
         let manifest = Manifest {
             format: bundle::FORMAT.into(),
             version: bundle::FORMAT_VERSION,
-            bundle_id: random_hex()?,
+            bundle_id: random_hex(&*self.entropy)?,
             exporter: self.id(),
             created_at: self.now(),
             recipient: match options.for_peers.as_slice() {
@@ -293,7 +295,10 @@ impl Node {
         };
         let (bytes, messages) = crate::fsutil::write_new_atomically(&path, |out| {
             if options.seal {
-                let sealer = SealWriter::new(out, &options.for_peers).map_err(io::Error::other)?;
+                let random = crate::private_box::Randomness::drawn(&*self.entropy)
+                    .map_err(io::Error::other)?;
+                let sealer = SealWriter::with_randomness(out, &options.for_peers, &random)
+                    .map_err(io::Error::other)?;
                 let (sealer, counts) =
                     write_bundle(sealer, &self.identity, &self.store, &manifest)?;
                 sealer.finish()?;
@@ -588,14 +593,18 @@ fn write_bundle<W: io::Write>(
     Ok((out, (bytes, messages)))
 }
 
-fn random_hex() -> Result<String> {
+fn random_hex(entropy: &dyn crate::entropy::Entropy) -> Result<String> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| IdentityError::Random(e.to_string()))?;
+    entropy.fill(&mut bytes).map_err(IdentityError::Random)?;
     Ok(data_encoding::HEXLOWER.encode(&bytes))
 }
 
 /// Sealed bundles get a random name (`gv-sealed-<hex>.gvb`) so that not even the file name
 /// tells who wrote them.
-fn sealed_bundle_path(dir: &Path) -> Result<PathBuf> {
-    Ok(dir.join(format!("gv-sealed-{}.{}", random_hex()?, bundle::EXTENSION)))
+fn sealed_bundle_path(dir: &Path, entropy: &dyn crate::entropy::Entropy) -> Result<PathBuf> {
+    Ok(dir.join(format!(
+        "gv-sealed-{}.{}",
+        random_hex(entropy)?,
+        bundle::EXTENSION
+    )))
 }

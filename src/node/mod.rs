@@ -7,6 +7,8 @@ mod import;
 mod reading;
 pub mod running;
 mod settle;
+#[cfg(test)]
+mod simulation_tests;
 
 use std::fs;
 use std::io;
@@ -101,6 +103,8 @@ pub struct Node {
     pub(crate) stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// The time everything this node writes and decides is stamped with.
     pub(crate) clock: crate::clock::SharedClock,
+    /// Where its private boxes, sealed bundles and bundle ids draw randomness from.
+    pub(crate) entropy: crate::entropy::SharedEntropy,
 }
 
 impl Node {
@@ -111,13 +115,41 @@ impl Node {
 
     /// `init`, with the key locked by `passphrase` when one is given.
     pub fn init_with(home: &Path, name: Option<&str>, passphrase: Option<&str>) -> Result<Self> {
+        Self::create(
+            home,
+            name,
+            passphrase,
+            crate::clock::system(),
+            crate::entropy::os(),
+        )
+    }
+
+    /// `init` for a node run by `clock`, its key and everything random it makes drawn from
+    /// `entropy` (a simulation's).
+    pub fn init_in(
+        home: &Path,
+        name: Option<&str>,
+        clock: crate::clock::SharedClock,
+        entropy: crate::entropy::SharedEntropy,
+    ) -> Result<Self> {
+        Self::create(home, name, None, clock, entropy)
+    }
+
+    fn create(
+        home: &Path,
+        name: Option<&str>,
+        passphrase: Option<&str>,
+        clock: crate::clock::SharedClock,
+        entropy: crate::entropy::SharedEntropy,
+    ) -> Result<Self> {
         create_home(home)?;
-        let identity = Identity::generate()?;
+        let identity = Identity::generate_from(&*entropy)?;
         match passphrase {
             Some(phrase) => identity.save_new_locked(&home.join(KEY_FILE), phrase)?,
             None => identity.save_new(&home.join(KEY_FILE))?,
         }
-        let mut node = Self::open(home)?;
+        let mut node = Self::open(home)?.with_clock(clock);
+        node.entropy = entropy;
         if let Some(name) = name {
             node.set_name(name)?;
         }
@@ -213,6 +245,7 @@ impl Node {
             progress: None,
             stop: None,
             clock: crate::clock::system(),
+            entropy: crate::entropy::os(),
         })
     }
 
@@ -425,7 +458,8 @@ impl Node {
         }
         let plaintext = serde_json::to_vec(&content::private_post(text, &all, reply))
             .map_err(|e| NodeError::Usage(e.to_string()))?;
-        let sealed = private_box::seal(&me, &all, &plaintext, &Randomness::fresh()?)?;
+        let random = Randomness::drawn(&*self.entropy)?;
+        let sealed = private_box::seal(&me, &all, &plaintext, &random)?;
         self.publish(ContentKind::PrivateBox, sealed)
     }
 
