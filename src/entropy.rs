@@ -79,7 +79,11 @@ mod tests {
             e.fill(&mut b).unwrap();
             b
         };
-        let (a, again, other) = (Seeded::from_seed(7), Seeded::from_seed(7), Seeded::from_seed(8));
+        let (a, again, other) = (
+            Seeded::from_seed(7),
+            Seeded::from_seed(7),
+            Seeded::from_seed(8),
+        );
         assert_eq!(draw(&a), draw(&again));
         assert_ne!(draw(&a), draw(&other));
         assert_ne!(draw(&os()), draw(&os()));

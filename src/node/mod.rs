@@ -6,9 +6,11 @@ mod export;
 mod import;
 mod reading;
 pub mod running;
+mod settings;
 mod settle;
 #[cfg(test)]
 mod simulation_tests;
+mod writing;
 
 use std::fs;
 use std::io;
@@ -21,21 +23,21 @@ pub use dropfolder::{SyncReport, parse_bundle_name};
 pub use export::{ExportOptions, ExportPlan, ExportReport, ExportSummary, StaleParticipant};
 pub use import::{BundleOutcome, ImportSummary, bundles_in};
 pub use reading::{Contacts, Conversation, MAX_PETNAME, Who};
+pub use settings::{DEFAULT_FORGET_DAYS, DEFAULT_STALE_DAYS};
 
-use crate::content;
 use crate::devices::Devices;
-use crate::graph::{self, Graph, ReplicationSet};
+use crate::graph::{Graph, ReplicationSet};
 use crate::identity::{Identity, IdentityError};
 use crate::ids::FeedId;
-use crate::message::{ContentKind, Message, MessageError};
-use crate::private_box::{self, BoxError, Opener, Randomness};
-use crate::store::{self, Store, StoreError};
+use crate::message::MessageError;
+use crate::private_box::{BoxError, Opener};
+use crate::store::{Store, StoreError};
 
 pub const KEY_FILE: &str = "secret.key";
 /// The LAN network name used when none is configured (`config set network`).
 pub const DEFAULT_NETWORK: &str = "grapevine";
 /// The setting that holds a restored key back from writing (`pending`, then `done`).
-const RESTORED: &str = "restored";
+pub(crate) const RESTORED: &str = "restored";
 pub const STORE_FILE: &str = "store.sqlite";
 
 #[derive(Debug, Error)]
@@ -302,227 +304,6 @@ impl Node {
         self.home.join(STORE_FILE)
     }
 
-    /// Appends one message to our own feed, atomically with respect to other processes.
-    pub fn publish(&mut self, kind: ContentKind, content: Vec<u8>) -> Result<Message> {
-        self.check_restored()?;
-        self.check_links(kind, &content)?;
-        let identity = &self.identity;
-        let (tx, packer) = self.store.write_packing()?;
-        let frontier = store::frontier(&tx, &identity.feed_id())?;
-        let message = Message::create(
-            identity,
-            frontier.sequence + 1,
-            frontier.head,
-            self.clock.now_ms(),
-            kind,
-            content,
-        )?;
-        crate::ingest::link_own(&tx, &self.opener, packer, &message, self.clock.now_ms())?;
-        tx.commit().map_err(StoreError::from)?;
-        self.store.train_if_due()?;
-        Ok(message)
-    }
-
-    /// Appends public JSON content. Public content never links to a private message we hold
-    /// (bundle-format/messages.md, "Private conversations stay private"): that link alone
-    /// would tell every reader that we could read it.
-    pub fn publish_json(&mut self, value: &serde_json::Value) -> Result<Message> {
-        let bytes = serde_json::to_vec(value).map_err(|e| NodeError::Usage(e.to_string()))?;
-        self.publish(ContentKind::Json, bytes)
-    }
-
-    /// Refuses public content that links to a private message we hold (see `publish_json`).
-    fn check_links(&self, kind: ContentKind, content: &[u8]) -> Result<()> {
-        let Some(value) = (kind == ContentKind::Json)
-            .then(|| serde_json::from_slice::<serde_json::Value>(content).ok())
-            .flatten()
-        else {
-            return Ok(());
-        };
-        for link in content::links(&value) {
-            if self.is_private(&link)? {
-                return Err(NodeError::Usage(format!(
-                    "{} is a private message: anything public that names it would tell \
-                     everyone you can read it. Reply to it instead (grapevine reply), which \
-                     stays private among the same people",
-                    link.short()
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    pub fn set_name(&mut self, name: &str) -> Result<Message> {
-        let name = name.trim();
-        if name.is_empty() || name.len() > content::MAX_NAME {
-            return Err(NodeError::Usage(format!(
-                "a name has 1 to {} bytes (a letter outside ASCII takes 2 to 4); this one has {}",
-                content::MAX_NAME,
-                name.len()
-            )));
-        }
-        let me = self.id();
-        self.publish_json(&content::about(me, name))
-    }
-
-    /// Publishes a contact message (a block or unblock, one per device of the person), then
-    /// settles: feeds that became wanted are read from the
-    /// bundle files that still hold them, and feeds that left the set (a block forgets
-    /// everything held of the blocked feed) are dropped (docs/replication.md says why).
-    pub fn contact(
-        &mut self,
-        feed: FeedId,
-        change: content::ContactChange,
-    ) -> Result<(Message, ImportSummary)> {
-        let me = self.id();
-        if feed == me {
-            return Err(NodeError::Usage("that is your own feed id".into()));
-        }
-        let message = self.publish_json(&content::contact(feed, change))?;
-        if matches!(
-            change,
-            content::ContactChange::Block | content::ContactChange::Unblock
-        ) {
-            // A block names every device of the person: it must outlast what we forget of
-            // their links, and reach friends who never held those links.
-            let devices = self.devices()?;
-            let mine = devices.person(&me);
-            for other in devices.others(&feed).filter(|d| !mine.contains(d)) {
-                self.publish_json(&content::contact(*other, change))?;
-            }
-        }
-        let settled = self.settle()?;
-        if change == content::ContactChange::Block {
-            for device in self.devices()?.person(&feed) {
-                self.store.forget_claims(device)?;
-            }
-            self.store.forget_claims(&feed)?;
-        }
-        Ok((message, settled))
-    }
-
-    /// Sends `text` privately to `recipients` (and to ourselves, so we can read what we sent),
-    /// encrypted to every linked device of each.
-    pub fn dm(&mut self, recipients: &[FeedId], text: &str) -> Result<Message> {
-        self.private_post(recipients, text, None)
-    }
-
-    /// Whether `id` is a private message we hold (whether or not we could open it).
-    pub fn is_private(&self, id: &crate::ids::MessageId) -> Result<bool> {
-        Ok(self
-            .store
-            .message(id)?
-            .is_some_and(|m| m.header.kind == ContentKind::PrivateBox))
-    }
-
-    /// A private post to `recipients` (and us), answering `reply` when given.
-    pub(crate) fn private_post(
-        &mut self,
-        recipients: &[FeedId],
-        text: &str,
-        reply: Option<crate::ids::MessageId>,
-    ) -> Result<Message> {
-        if text.trim().is_empty() {
-            return Err(NodeError::Usage(
-                "the message is empty; write some text".into(),
-            ));
-        }
-        let me = self.id();
-        let devices = self.devices()?;
-        let mut all = vec![me];
-        // Every device of each person, ours included, takes a recipient slot.
-        for r in std::iter::once(&me).chain(recipients) {
-            for device in devices.person(r) {
-                if !all.contains(device) {
-                    all.push(*device);
-                }
-            }
-        }
-        if all.len() > private_box::MAX_RECIPIENTS {
-            let mut people: Vec<FeedId> = std::iter::once(&me)
-                .chain(recipients)
-                .map(|r| devices.person(r)[0])
-                .collect();
-            people.sort();
-            people.dedup();
-            let people = people.len();
-            if people == all.len() {
-                return Err(BoxError::RecipientCount(all.len()).into());
-            }
-            return Err(NodeError::Usage(format!(
-                "a private message holds {} recipients, one per device, and these {people} \
-                 people (you included) have {} devices between them; send to fewer people",
-                private_box::MAX_RECIPIENTS,
-                all.len()
-            )));
-        }
-        let plaintext = serde_json::to_vec(&content::private_post(text, &all, reply))
-            .map_err(|e| NodeError::Usage(e.to_string()))?;
-        let random = Randomness::drawn(&*self.entropy)?;
-        let sealed = private_box::seal(&me, &all, &plaintext, &random)?;
-        self.publish(ContentKind::PrivateBox, sealed)
-    }
-
-    /// Private messages we could open, newest first, with their plaintext content.
-    pub fn inbox(&self, limit: u64) -> Result<Vec<(Message, serde_json::Value)>> {
-        Ok(self
-            .store
-            .inbox(limit)?
-            .into_iter()
-            .map(|(m, text)| (m, serde_json::from_str(&text).unwrap_or_default()))
-            .collect())
-    }
-
-    /// What to show of a message: its JSON content, or a private message's plaintext if we
-    /// could open it (`None` for boxes not for us and opaque kinds).
-    pub fn readable_content(&self, message: &Message) -> Result<Option<serde_json::Value>> {
-        match message.header.kind {
-            ContentKind::PrivateBox => Ok(self
-                .store
-                .private_content(&message.id)?
-                .and_then(|text| serde_json::from_str(&text).ok())),
-            _ => Ok(message.json()),
-        }
-    }
-
-    /// The newest `limit` messages of a feed, newest first; none of a hidden feed (one we
-    /// unfollowed or blocked).
-    pub fn feed(&self, feed: &FeedId, limit: u64) -> Result<Vec<Message>> {
-        if self.store.is_hidden(feed)? {
-            return Ok(Vec::new());
-        }
-        Ok(self.store.latest(feed, limit)?)
-    }
-
-    /// How many follow-steps away feeds are replicated (`config set hops N`).
-    pub fn hops(&self) -> Result<u32> {
-        Ok(self
-            .store
-            .config("hops")?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(graph::DEFAULT_HOPS))
-    }
-
-    /// Days after which a drop-folder participant's newest file no longer shapes what we write
-    /// (`config set folder-stale-days N`).
-    pub fn folder_stale_days(&self) -> Result<u32> {
-        Ok(self
-            .store
-            .config("folder-stale-days")?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(DEFAULT_STALE_DAYS))
-    }
-
-    /// Days a feed that left the replication set stays hidden, ready to be shown again,
-    /// before it is forgotten (`config set forget-after-days N`).
-    pub fn forget_after_days(&self) -> Result<u32> {
-        Ok(self
-            .store
-            .config("forget-after-days")?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(DEFAULT_FORGET_DAYS))
-    }
-
     /// Forgets a hidden feed (one we unfollowed or blocked) now, instead of after
     /// `forget-after-days`; returns how many messages went. A feed we replicate is refused.
     pub fn forget(&mut self, feed: &FeedId) -> Result<u64> {
@@ -534,147 +315,8 @@ impl Node {
         Ok(self.store.drop_unwanted_feed(feed)?)
     }
 
-    /// The LAN network name (`config set network NAME`): only nodes with the same name talk.
-    pub fn network(&self) -> Result<String> {
-        Ok(self
-            .store
-            .config("network")?
-            .unwrap_or_else(|| DEFAULT_NETWORK.to_owned()))
-    }
-
-    /// Always-on peers that `serve` visits (`pub add HOST:PORT`).
-    pub fn pubs(&self) -> Result<Vec<String>> {
-        Ok(self
-            .store
-            .config("pubs")?
-            .and_then(|v| serde_json::from_str(&v).ok())
-            .unwrap_or_default())
-    }
-
-    /// Forgets a pub; false if it was not one.
-    pub fn remove_pub(&mut self, address: &str) -> Result<bool> {
-        let mut pubs = self.pubs()?;
-        let before = pubs.len();
-        pubs.retain(|p| p != address);
-        if pubs.len() == before {
-            return Ok(false);
-        }
-        let json = serde_json::to_string(&pubs).map_err(|e| NodeError::Usage(e.to_string()))?;
-        self.store.set_config("pubs", &json)?;
-        Ok(true)
-    }
-
-    pub fn add_pub(&mut self, address: &str) -> Result<()> {
-        use std::net::ToSocketAddrs;
-        if address
-            .to_socket_addrs()
-            .map(|mut a| a.next().is_none())
-            .unwrap_or(true)
-        {
-            return Err(NodeError::Usage(format!(
-                "'{address}' is not a HOST:PORT this machine can resolve"
-            )));
-        }
-        let mut pubs = self.pubs()?;
-        if !pubs.iter().any(|p| p == address) {
-            pubs.push(address.to_owned());
-        }
-        let json = serde_json::to_string(&pubs).map_err(|e| NodeError::Usage(e.to_string()))?;
-        Ok(self.store.set_config("pubs", &json)?)
-    }
-
-    pub fn config(&self, key: &str) -> Result<String> {
-        match key {
-            "hops" => Ok(self.hops()?.to_string()),
-            "network" => self.network(),
-            "pub" => Ok(if self.is_pub()? { "on" } else { "off" }.into()),
-            "folder-stale-days" => Ok(self.folder_stale_days()?.to_string()),
-            "forget-after-days" => Ok(self.forget_after_days()?.to_string()),
-            "restored" => Ok(self
-                .store
-                .config(RESTORED)?
-                .unwrap_or_else(|| "no".to_owned())),
-            other => Err(unknown_setting(other)),
-        }
-    }
-
-    pub fn set_config(&mut self, key: &str, value: &str) -> Result<()> {
-        match key {
-            "restored" => {
-                if value != "done" {
-                    return Err(NodeError::Usage(
-                        "restored can only be set to done: you are sure no one holds a later \
-                         message of your diary"
-                            .into(),
-                    ));
-                }
-                self.store.set_config(RESTORED, "done")?;
-                Ok(())
-            }
-            "hops" => {
-                let hops: u32 = value
-                    .parse()
-                    .ok()
-                    .filter(|h| *h <= graph::MAX_HOPS)
-                    .ok_or_else(|| {
-                        NodeError::Usage(format!(
-                            "hops is a whole number from 0 to {}",
-                            graph::MAX_HOPS
-                        ))
-                    })?;
-                self.store.set_config("hops", &hops.to_string())?;
-                self.settle()?;
-                Ok(())
-            }
-            "pub" => {
-                if !matches!(value, "on" | "off") {
-                    return Err(NodeError::Usage("pub is on or off".into()));
-                }
-                self.store.set_config("pub", value)?;
-                self.settle()?;
-                Ok(())
-            }
-            "network" if !value.trim().is_empty() => {
-                Ok(self.store.set_config("network", value.trim())?)
-            }
-            "folder-stale-days" => {
-                let days: u32 = value
-                    .parse()
-                    .ok()
-                    .filter(|d| (1..=MAX_STALE_DAYS).contains(d))
-                    .ok_or_else(|| {
-                        NodeError::Usage(format!(
-                            "folder-stale-days is a whole number of days from 1 to {MAX_STALE_DAYS}"
-                        ))
-                    })?;
-                Ok(self.store.set_config(key, &days.to_string())?)
-            }
-            "forget-after-days" => {
-                let days: u32 = value
-                    .parse()
-                    .ok()
-                    .filter(|d| *d <= MAX_STALE_DAYS)
-                    .ok_or_else(|| {
-                        NodeError::Usage(format!(
-                            "forget-after-days is a whole number of days from 0 (at once) to \
-                             {MAX_STALE_DAYS}"
-                        ))
-                    })?;
-                self.store.set_config(key, &days.to_string())?;
-                self.settle()?;
-                Ok(())
-            }
-            other => Err(unknown_setting(other)),
-        }
-    }
-
     pub fn graph(&self) -> Result<Graph> {
         Ok(Graph::new(self.store.edges()?).with_devices(Devices::new(self.store.device_claims()?)))
-    }
-
-    /// Pub mode (`serve --pub`, `config set pub on`): also carry every feed that follows us.
-    pub fn is_pub(&self) -> Result<bool> {
-        Ok(self.store.config("pub")?.as_deref() == Some("on"))
     }
 
     /// The feeds this node stores and carries.
@@ -697,19 +339,6 @@ impl Node {
         }
         Ok(set)
     }
-}
-
-pub const DEFAULT_STALE_DAYS: u32 = 30;
-pub const DEFAULT_FORGET_DAYS: u32 = 30;
-const MAX_STALE_DAYS: u32 = 36_500;
-
-fn unknown_setting(key: &str) -> NodeError {
-    NodeError::Usage(format!(
-        "there is no setting '{key}'; the settings are: hops (0 to {}), network (a name), \
-         pub (on or off), folder-stale-days (1 to {MAX_STALE_DAYS}), forget-after-days (0 to \
-         {MAX_STALE_DAYS})",
-        graph::MAX_HOPS
-    ))
 }
 
 /// The home holds the key and every private message we could open: only its owner may enter,

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::{Node, NodeError, Result};
+use super::{Node, Result};
 use crate::content;
 use crate::ids::{FeedId, MessageId};
-use crate::message::Message;
+use crate::message::{ContentKind, Message};
 use crate::people::Names;
 use crate::store::{Filter, PostView};
 
@@ -69,85 +69,6 @@ impl Node {
     /// The names this node knows, for showing and for reading what a person typed.
     pub fn names(&self) -> Result<Names> {
         Ok(Names::load(&self.store, self.id())?)
-    }
-
-    /// Posts `text` publicly (as a reply to `reply`, if given). Each `@name` in it that names
-    /// exactly one feed (petname or self-chosen name) is recorded in `mentions`. A reply to a
-    /// private message is private, to everyone who could read that message.
-    pub fn post(&mut self, text: &str, reply: Option<MessageId>) -> Result<Message> {
-        if text.trim().is_empty() {
-            return Err(NodeError::Usage(
-                "the post is empty; write some text".into(),
-            ));
-        }
-        let private_parent = match reply {
-            Some(parent) if self.is_private(&parent)? => Some(parent),
-            _ => None,
-        };
-        if let Some(parent) = private_parent {
-            let Some(opened) = self.store.post(&parent)? else {
-                return Err(NodeError::Usage(format!(
-                    "{} is a private message that was not written to you: you cannot reply to it",
-                    parent.short()
-                )));
-            };
-            let me = self.id();
-            let devices = self.devices()?;
-            let mine = devices.person(&me);
-            let others: Vec<FeedId> = opened
-                .recipients
-                .iter()
-                .chain([&opened.message.header.author])
-                .filter(|f| !mine.contains(f))
-                .copied()
-                .collect();
-            return self.private_post(&others, text, Some(parent));
-        }
-        let names = self.names()?;
-        let mut mentions = Vec::new();
-        for word in content::mention_words(text) {
-            // By name only: an `@word` that merely starts some feed's id is no mention.
-            if let Some(feed) = names.resolve_feed_by_name(word)
-                && !mentions.contains(&feed)
-                && mentions.len() < content::MAX_MENTIONS
-            {
-                mentions.push(feed);
-            }
-        }
-        self.publish_json(&content::post(text, reply, &mentions))
-    }
-
-    /// Publishes a few words about ourselves (shown by `who`).
-    pub fn set_description(&mut self, text: &str) -> Result<Message> {
-        let text = text.trim();
-        if text.is_empty() || text.len() > content::MAX_DESCRIPTION {
-            return Err(NodeError::Usage(format!(
-                "a description has 1 to {} bytes; this one has {}",
-                content::MAX_DESCRIPTION,
-                text.len()
-            )));
-        }
-        let me = self.id();
-        self.publish_json(&content::description(me, text))
-    }
-
-    /// Likes a message (or takes the like back). Likes are public, so a private message
-    /// cannot be liked (`publish_json` refuses it).
-    pub fn like(&mut self, id: MessageId, like: bool) -> Result<Message> {
-        self.publish_json(&content::vote(id, like))
-    }
-
-    /// Gives `feed` a name only this node uses (`None` removes it).
-    pub fn set_petname(&mut self, feed: &FeedId, name: Option<&str>) -> Result<()> {
-        let name = name.map(str::trim);
-        if let Some(name) = name
-            && (name.is_empty() || name.len() > MAX_PETNAME || name.contains(char::is_control))
-        {
-            return Err(NodeError::Usage(format!(
-                "a petname has 1 to {MAX_PETNAME} bytes and no control characters"
-            )));
-        }
-        Ok(self.store.set_petname(feed, name)?)
     }
 
     /// Public posts, newest first.
@@ -270,5 +191,44 @@ impl Node {
             followers: who.followers,
             blocked: who.blocks,
         })
+    }
+
+    /// Whether `id` is a private message we hold (whether or not we could open it).
+    pub fn is_private(&self, id: &crate::ids::MessageId) -> Result<bool> {
+        Ok(self
+            .store
+            .message(id)?
+            .is_some_and(|m| m.header.kind == ContentKind::PrivateBox))
+    }
+
+    /// Private messages we could open, newest first, with their plaintext content.
+    pub fn inbox(&self, limit: u64) -> Result<Vec<(Message, serde_json::Value)>> {
+        Ok(self
+            .store
+            .inbox(limit)?
+            .into_iter()
+            .map(|(m, text)| (m, serde_json::from_str(&text).unwrap_or_default()))
+            .collect())
+    }
+
+    /// What to show of a message: its JSON content, or a private message's plaintext if we
+    /// could open it (`None` for boxes not for us and opaque kinds).
+    pub fn readable_content(&self, message: &Message) -> Result<Option<serde_json::Value>> {
+        match message.header.kind {
+            ContentKind::PrivateBox => Ok(self
+                .store
+                .private_content(&message.id)?
+                .and_then(|text| serde_json::from_str(&text).ok())),
+            _ => Ok(message.json()),
+        }
+    }
+
+    /// The newest `limit` messages of a feed, newest first; none of a hidden feed (one we
+    /// unfollowed or blocked).
+    pub fn feed(&self, feed: &FeedId, limit: u64) -> Result<Vec<Message>> {
+        if self.store.is_hidden(feed)? {
+            return Ok(Vec::new());
+        }
+        Ok(self.store.latest(feed, limit)?)
     }
 }
