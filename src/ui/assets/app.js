@@ -11,6 +11,9 @@ let me = null;
 let knownNames = [];
 /** What was unread at the last look, to notify of what is new. */
 let seen = null;
+/** Posts that came in unread while this view was open: the server marks what it shows as read,
+ * but the page keeps the mark (and the tab title counts them) until the person moves on. */
+const arrived = { posts: new Set(), privately: new Set() };
 
 async function api(method, path, body) {
   const options = { method, headers: {}, credentials: "same-origin" };
@@ -165,13 +168,19 @@ async function act(work) {
 
 async function refreshTimeline() {
   const { posts } = await api("GET", "/api/timeline?limit=50");
-  $("posts").replaceChildren(...posts.map(renderPost));
+  for (const p of posts) if (p.unread) arrived.posts.add(p.id);
+  $("posts").replaceChildren(...posts.map((p) => renderPost({ ...p, unread: arrived.posts.has(p.id) })));
   $("empty").hidden = posts.length > 0;
-  return posts.filter((p) => p.unread).length;
+  return arrived.posts.size;
 }
 
 async function refreshPrivate() {
   const { conversations } = await api("GET", "/api/conversations");
+  for (const c of conversations) {
+    for (const p of c.posts) if (p.unread) arrived.privately.add(p.id);
+    c.posts = c.posts.map((p) => ({ ...p, unread: arrived.privately.has(p.id) }));
+    c.unread_posts = c.posts.filter((p) => p.unread).length;
+  }
   const list = conversations.map((c) => {
     const box = el("article", "conversation");
     const readers = audience(c.with.concat(me ? [me] : []));
@@ -199,7 +208,7 @@ async function refreshPrivate() {
   });
   $("conversations").replaceChildren(...list);
   $("no-conversations").hidden = conversations.length > 0;
-  return conversations.reduce((n, c) => n + c.unread_posts, 0);
+  return arrived.privately.size;
 }
 
 async function refreshRequests() {
@@ -514,6 +523,9 @@ async function showFound(title, path) {
 }
 
 function route() {
+  // Moving on is looking: what arrived while the last view was open counts as seen.
+  arrived.posts.clear();
+  arrived.privately.clear();
   const hash = decodeURIComponent(location.hash.slice(1));
   const found = (title, path) => showFound(title, path).catch((e) => notice(e.message));
   if (hash.startsWith("person/")) {
