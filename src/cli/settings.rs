@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result, bail};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use grapevine::{FeedId, Node, view};
 use serde_json::json;
 
@@ -20,39 +20,13 @@ use super::{Ctx, EXIT_INCONSISTENT};
 pub enum Settings {
     /// Create your identity and an empty store; prints your new feed id.
     #[command(after_help = "Example:\n  grapevine init --name alice")]
-    Init {
-        /// The name to publish for your feed.
-        #[arg(long)]
-        name: Option<String>,
-        /// Lock the key with a passphrase (asked twice, or taken from GRAPEVINE_PASSPHRASE);
-        /// every later command then needs it.
-        #[arg(long)]
-        passphrase: bool,
-        /// Restore your key from the 24 backup words `grapevine backup` showed (typed at the
-        /// prompt, or read from standard input). Nothing is written until your diary's newest
-        /// message is back.
-        #[arg(long, conflicts_with_all = ["restore_file", "name"])]
-        restore: bool,
-        /// Restore your key from a key file `grapevine backup --file` wrote.
-        #[arg(long, value_name = "FILE", conflicts_with = "name")]
-        restore_file: Option<PathBuf>,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Init(InitArgs),
     /// Show your key as 24 words to keep on paper (or write it to a passphrase-locked file):
     /// the way back after a lost or broken computer.
     #[command(
         after_help = "Examples:\n  grapevine backup\n  grapevine backup --file /media/$USER/SAFE/alice.key"
     )]
-    Backup {
-        /// Write a passphrase-locked key file here instead of showing words.
-        #[arg(long, value_name = "FILE")]
-        file: Option<PathBuf>,
-        /// Print the words (or the file written) as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Backup(BackupArgs),
     /// Print your feed id (give it to people so they can follow you).
     Whoami {
         /// Print as JSON (your id and name).
@@ -82,17 +56,7 @@ pub enum Settings {
         after_help = "Examples:\n  grapevine graph --out network.svg   (open it in a browser)\n  \
                       grapevine graph --out network.dot   (Graphviz)"
     )]
-    Graph {
-        /// Picture format (default: from the --out file's extension, else SVG).
-        #[arg(long, value_enum)]
-        format: Option<GraphFormat>,
-        /// Write to this file (.svg or .dot) instead of standard output.
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
-        /// Print the network as JSON instead of a picture.
-        #[arg(long, conflicts_with_all = ["format", "out"])]
-        json: bool,
-    },
+    Graph(GraphArgs),
     /// Prove the store consistent: SQLite's integrity check, every chain linked from 1, frontiers,
     /// pending and fork records, names, contacts and inbox agreeing with the messages.
     /// Exits 4 if anything is wrong.
@@ -107,44 +71,9 @@ pub enum Settings {
     /// Open grapevine in a browser window on this computer: prints the link to open (it works
     /// once; a new one is printed when it was used). Ctrl-C ends it.
     #[command(after_help = "Example:\n  grapevine ui")]
-    Ui {
-        /// Drop folders to keep in sync as `watch` does (shared folders, a stick's folder).
-        dirs: Vec<PathBuf>,
-        /// Mount roots where sticks appear (/media/$USER): each stick's `grapevine/` folder is
-        /// synced when it is plugged in, and the window says when it is safe to unplug.
-        #[arg(long, value_name = "DIR")]
-        media: Vec<PathBuf>,
-        /// Where to listen: a loopback address only (port 0 picks a free port).
-        #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
-        listen: std::net::SocketAddr,
-        /// Open the window in the default browser.
-        #[arg(long)]
-        open: bool,
-        /// Do not run the LAN service (as `serve` does) in the window.
-        #[arg(long)]
-        no_serve: bool,
-        /// Address the LAN service accepts sessions on.
-        #[arg(
-            long,
-            default_value = "0.0.0.0:8008",
-            value_name = "ADDR",
-            conflicts_with = "no_serve"
-        )]
-        serve_on: std::net::SocketAddr,
-        /// Do not announce or listen for peers on the LAN (pubs and incoming sessions still
-        /// work).
-        #[arg(long, conflicts_with = "no_serve")]
-        no_discovery: bool,
-    },
+    Ui(UiArgs),
     /// Three people, one USB stick and a spammer: a tour in a temporary folder.
-    Demo {
-        /// Leave the demo's four homes and stick in place to explore afterwards.
-        #[arg(long)]
-        keep: bool,
-        /// Then open alice's window in the browser (the homes stay; Ctrl-C ends the window).
-        #[arg(long)]
-        ui: bool,
-    },
+    Demo(DemoArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     #[command(
         after_help = "Example:\n  grapevine completions bash > ~/.local/share/bash-completion/completions/grapevine"
@@ -193,71 +122,8 @@ pub fn stop_on_signal() -> Result<Arc<AtomicBool>> {
 impl Settings {
     pub fn run(self, ctx: &mut Ctx) -> Result<ExitCode> {
         let text = match self {
-            Settings::Ui {
-                dirs,
-                media,
-                listen,
-                open,
-                no_serve,
-                serve_on,
-                no_discovery,
-            } => {
-                let stop = stop_on_signal()?;
-                let (roots, folders): (Vec<PathBuf>, Vec<PathBuf>) = dirs
-                    .into_iter()
-                    .partition(|d| grapevine::watch::is_media_root(d));
-                let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
-                let watch = grapevine::watch::WatchOptions {
-                    folders: folders.iter().map(absolute).collect(),
-                    media: roots.iter().chain(&media).map(absolute).collect(),
-                    export: true,
-                    rescan: std::time::Duration::from_secs(60),
-                    settle: std::time::Duration::from_secs(10),
-                };
-                grapevine::ui::run(
-                    ctx.home()?,
-                    grapevine::ui::UiOptions {
-                        listen,
-                        watch,
-                        open,
-                        serve: (!no_serve).then(|| grapevine::lan::ServeOptions {
-                            listen: serve_on,
-                            discovery: !no_discovery,
-                            ..Default::default()
-                        }),
-                    },
-                    &mut ctx.out,
-                    stop,
-                )?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            Settings::Demo { keep, ui } => {
-                let kept = grapevine::demo::run(&mut ctx.out, keep || ui)?;
-                if let (true, Some(root)) = (ui, kept) {
-                    let stop = stop_on_signal()?;
-                    let watch = grapevine::watch::WatchOptions {
-                        folders: vec![root.join("usb-stick")],
-                        media: Vec::new(),
-                        export: true,
-                        rescan: std::time::Duration::from_secs(60),
-                        settle: std::time::Duration::from_secs(10),
-                    };
-                    ctx.say("\nalice's window, with the demo's stick kept in sync:")?;
-                    grapevine::ui::run(
-                        root.join("alice"),
-                        grapevine::ui::UiOptions {
-                            listen: "127.0.0.1:0".parse()?,
-                            watch,
-                            open: true,
-                            // The demo's diaries are for this computer only.
-                            serve: None,
-                        },
-                        &mut ctx.out,
-                        stop,
-                    )?;
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
+            Settings::Ui(args) => return args.run(ctx),
+            Settings::Demo(args) => return args.run(ctx),
             Settings::Completions { shell } => {
                 clap_complete::generate(shell, &mut super::command(), "grapevine", &mut ctx.out);
                 return Ok(ExitCode::SUCCESS);
@@ -266,96 +132,8 @@ impl Settings {
                 clap_mangen::Man::new(super::command()).render(&mut ctx.out)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            Settings::Init {
-                restore: true,
-                passphrase,
-                json,
-                ..
-            } => {
-                let words = read_words()?;
-                let identity = grapevine::backup::identity_from_words(&words)?;
-                let phrase = if passphrase {
-                    Some(new_passphrase()?)
-                } else {
-                    None
-                };
-                let node = Node::init_restored(
-                    &ctx.home()?,
-                    &identity,
-                    None,
-                    phrase.as_deref().map(|p| p.as_str()),
-                )?;
-                eprintln!("{}", restored_advice(&node));
-                created(&node, true, json)?
-            }
-            Settings::Init {
-                restore_file: Some(file),
-                json,
-                ..
-            } => {
-                let identity = grapevine::identity::Identity::load(&file)?;
-                let node = Node::init_restored(&ctx.home()?, &identity, Some(&file), None)?;
-                eprintln!("{}", restored_advice(&node));
-                created(&node, true, json)?
-            }
-            Settings::Backup { file, json } => {
-                let node = ctx.node()?;
-                let identity = grapevine::identity::Identity::load(
-                    &node.home().join(grapevine::node::KEY_FILE),
-                )?;
-                match file {
-                    Some(file) => {
-                        let phrase = new_passphrase()?;
-                        identity.save_new_locked(&file, &phrase)?;
-                        if json {
-                            pretty(&json!({ "file": file }))?
-                        } else {
-                            format!(
-                                "wrote your key to {}, locked with the passphrase; `grapevine init \
-                             --restore-file` takes it back",
-                                file.display()
-                            )
-                        }
-                    }
-                    None => {
-                        eprintln!(
-                            "These 24 words are your key: whoever reads them can write as you. \
-                             Write them on paper and keep it safe; grapevine keeps no copy of \
-                             them. `grapevine init --restore` takes them back."
-                        );
-                        let words = grapevine::backup::words(&identity).to_string();
-                        if json {
-                            let list: Vec<&str> = words.split_whitespace().collect();
-                            pretty(&json!({ "words": list }))?
-                        } else {
-                            words
-                        }
-                    }
-                }
-            }
-            Settings::Init {
-                name,
-                passphrase,
-                json,
-                ..
-            } => {
-                let phrase = if passphrase {
-                    Some(new_passphrase()?)
-                } else {
-                    None
-                };
-                let node = Node::init_with(
-                    &ctx.home()?,
-                    name.as_deref(),
-                    phrase.as_deref().map(|p| p.as_str()),
-                )?;
-                eprintln!(
-                    "created your identity in {}; give your feed id (below) to the people \
-                     who should follow you",
-                    node.home().display()
-                );
-                created(&node, false, json)?
-            }
+            Settings::Backup(args) => args.run(ctx)?,
+            Settings::Init(args) => args.run(ctx)?,
             Settings::Check {
                 no_signatures,
                 json,
@@ -392,37 +170,10 @@ impl Settings {
                 }
             }
             Settings::Peers { json } => peers(&ctx.node()?, json)?,
-            Settings::Graph { format, out, json } => {
-                let node = ctx.node()?;
-                let picture = node.picture()?;
-                if json {
-                    ctx.say(graph_json(&node, &picture)?)?;
-                    return Ok(ExitCode::SUCCESS);
-                }
-                let format = graph_format(format, out.as_deref())?;
-                if out.is_none() && std::io::stdout().is_terminal() {
-                    ctx.say(graph_outline(&picture))?;
-                    return Ok(ExitCode::SUCCESS);
-                }
-                let text = match format {
-                    GraphFormat::Dot => picture.dot(),
-                    GraphFormat::Svg => picture.svg(),
-                };
-                match out {
-                    Some(file) => {
-                        grapevine::fsutil::write_atomically(&file, |w| {
-                            w.write_all(text.as_bytes())
-                        })
-                        .with_context(|| format!("could not write {}", file.display()))?;
-                        format!(
-                            "wrote {} ({})",
-                            file.display(),
-                            counted(picture.nodes.len() as u64, "feed")
-                        )
-                    }
-                    None => text.trim_end().to_owned(),
-                }
-            }
+            Settings::Graph(args) => match args.run(ctx)? {
+                Some(text) => text,
+                None => return Ok(ExitCode::SUCCESS),
+            },
         };
         ctx.say(text)?;
         Ok(ExitCode::SUCCESS)
@@ -722,4 +473,295 @@ fn peers(node: &Node, json: bool) -> Result<String> {
         );
     }
     Ok(text.trim_end().to_owned())
+}
+
+#[derive(Args)]
+pub struct UiArgs {
+    /// Drop folders to keep in sync as `watch` does (shared folders, a stick's folder).
+    dirs: Vec<PathBuf>,
+    /// Mount roots where sticks appear (/media/$USER): each stick's `grapevine/` folder is
+    /// synced when it is plugged in, and the window says when it is safe to unplug.
+    #[arg(long, value_name = "DIR")]
+    media: Vec<PathBuf>,
+    /// Where to listen: a loopback address only (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    listen: std::net::SocketAddr,
+    /// Open the window in the default browser.
+    #[arg(long)]
+    open: bool,
+    /// Do not run the LAN service (as `serve` does) in the window.
+    #[arg(long)]
+    no_serve: bool,
+    /// Address the LAN service accepts sessions on.
+    #[arg(
+        long,
+        default_value = "0.0.0.0:8008",
+        value_name = "ADDR",
+        conflicts_with = "no_serve"
+    )]
+    serve_on: std::net::SocketAddr,
+    /// Do not announce or listen for peers on the LAN (pubs and incoming sessions still
+    /// work).
+    #[arg(long, conflicts_with = "no_serve")]
+    no_discovery: bool,
+}
+
+impl UiArgs {
+    fn run(self, ctx: &mut Ctx) -> Result<ExitCode> {
+        let Self {
+            dirs,
+            media,
+            listen,
+            open,
+            no_serve,
+            serve_on,
+            no_discovery,
+        } = self;
+
+        let stop = stop_on_signal()?;
+        let (roots, folders): (Vec<PathBuf>, Vec<PathBuf>) = dirs
+            .into_iter()
+            .partition(|d| grapevine::watch::is_media_root(d));
+        let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        let watch = grapevine::watch::WatchOptions {
+            folders: folders.iter().map(absolute).collect(),
+            media: roots.iter().chain(&media).map(absolute).collect(),
+            export: true,
+            rescan: std::time::Duration::from_secs(60),
+            settle: std::time::Duration::from_secs(10),
+        };
+        grapevine::ui::run(
+            ctx.home()?,
+            grapevine::ui::UiOptions {
+                listen,
+                watch,
+                open,
+                serve: (!no_serve).then(|| grapevine::lan::ServeOptions {
+                    listen: serve_on,
+                    discovery: !no_discovery,
+                    ..Default::default()
+                }),
+            },
+            &mut ctx.out,
+            stop,
+        )?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Leave the demo's four homes and stick in place to explore afterwards.
+    #[arg(long)]
+    keep: bool,
+    /// Then open alice's window in the browser (the homes stay; Ctrl-C ends the window).
+    #[arg(long)]
+    ui: bool,
+}
+
+impl DemoArgs {
+    fn run(self, ctx: &mut Ctx) -> Result<ExitCode> {
+        let Self { keep, ui } = self;
+
+        let kept = grapevine::demo::run(&mut ctx.out, keep || ui)?;
+        if let (true, Some(root)) = (ui, kept) {
+            let stop = stop_on_signal()?;
+            let watch = grapevine::watch::WatchOptions {
+                folders: vec![root.join("usb-stick")],
+                media: Vec::new(),
+                export: true,
+                rescan: std::time::Duration::from_secs(60),
+                settle: std::time::Duration::from_secs(10),
+            };
+            ctx.say("\nalice's window, with the demo's stick kept in sync:")?;
+            grapevine::ui::run(
+                root.join("alice"),
+                grapevine::ui::UiOptions {
+                    listen: "127.0.0.1:0".parse()?,
+                    watch,
+                    open: true,
+                    // The demo's diaries are for this computer only.
+                    serve: None,
+                },
+                &mut ctx.out,
+                stop,
+            )?;
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// The name to publish for your feed.
+    #[arg(long)]
+    name: Option<String>,
+    /// Lock the key with a passphrase (asked twice, or taken from GRAPEVINE_PASSPHRASE);
+    /// every later command then needs it.
+    #[arg(long)]
+    passphrase: bool,
+    /// Restore your key from the 24 backup words `grapevine backup` showed (typed at the
+    /// prompt, or read from standard input). Nothing is written until your diary's newest
+    /// message is back.
+    #[arg(long, conflicts_with_all = ["restore_file", "name"])]
+    restore: bool,
+    /// Restore your key from a key file `grapevine backup --file` wrote.
+    #[arg(long, value_name = "FILE", conflicts_with = "name")]
+    restore_file: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl InitArgs {
+    /// A new identity, or one restored from its words or its key file: what was made, said.
+    fn run(self, ctx: &mut Ctx) -> Result<String> {
+        let Self {
+            name,
+            passphrase,
+            restore,
+            restore_file,
+            json,
+        } = self;
+        Ok({
+            if restore {
+                let words = read_words()?;
+                let identity = grapevine::backup::identity_from_words(&words)?;
+                let phrase = if passphrase {
+                    Some(new_passphrase()?)
+                } else {
+                    None
+                };
+                let node = Node::init_restored(
+                    &ctx.home()?,
+                    &identity,
+                    None,
+                    phrase.as_deref().map(|p| p.as_str()),
+                )?;
+                eprintln!("{}", restored_advice(&node));
+                created(&node, true, json)?
+            } else if let Some(file) = restore_file {
+                let identity = grapevine::identity::Identity::load(&file)?;
+                let node = Node::init_restored(&ctx.home()?, &identity, Some(&file), None)?;
+                eprintln!("{}", restored_advice(&node));
+                created(&node, true, json)?
+            } else {
+                let phrase = if passphrase {
+                    Some(new_passphrase()?)
+                } else {
+                    None
+                };
+                let node = Node::init_with(
+                    &ctx.home()?,
+                    name.as_deref(),
+                    phrase.as_deref().map(|p| p.as_str()),
+                )?;
+                eprintln!(
+                    "created your identity in {}; give your feed id (below) to the people \
+                 who should follow you",
+                    node.home().display()
+                );
+                created(&node, false, json)?
+            }
+        })
+    }
+}
+
+#[derive(Args)]
+pub struct BackupArgs {
+    /// Write a passphrase-locked key file here instead of showing words.
+    #[arg(long, value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Print the words (or the file written) as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl BackupArgs {
+    fn run(self, ctx: &mut Ctx) -> Result<String> {
+        let Self { file, json } = self;
+        Ok({
+            let node = ctx.node()?;
+            let identity =
+                grapevine::identity::Identity::load(&node.home().join(grapevine::node::KEY_FILE))?;
+            match file {
+                Some(file) => {
+                    let phrase = new_passphrase()?;
+                    identity.save_new_locked(&file, &phrase)?;
+                    if json {
+                        pretty(&json!({ "file": file }))?
+                    } else {
+                        format!(
+                            "wrote your key to {}, locked with the passphrase; `grapevine init \
+                     --restore-file` takes it back",
+                            file.display()
+                        )
+                    }
+                }
+                None => {
+                    eprintln!(
+                        "These 24 words are your key: whoever reads them can write as you. \
+                     Write them on paper and keep it safe; grapevine keeps no copy of \
+                     them. `grapevine init --restore` takes them back."
+                    );
+                    let words = grapevine::backup::words(&identity).to_string();
+                    if json {
+                        let list: Vec<&str> = words.split_whitespace().collect();
+                        pretty(&json!({ "words": list }))?
+                    } else {
+                        words
+                    }
+                }
+            }
+        })
+    }
+}
+
+#[derive(Args)]
+pub struct GraphArgs {
+    /// Picture format (default: from the --out file's extension, else SVG).
+    #[arg(long, value_enum)]
+    format: Option<GraphFormat>,
+    /// Write to this file (.svg or .dot) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Print the network as JSON instead of a picture.
+    #[arg(long, conflicts_with_all = ["format", "out"])]
+    json: bool,
+}
+
+impl GraphArgs {
+    /// The picture, or the words to print; `None` when it was printed already.
+    fn run(self, ctx: &mut Ctx) -> Result<Option<String>> {
+        let Self { format, out, json } = self;
+        Ok(Some({
+            let node = ctx.node()?;
+            let picture = node.picture()?;
+            if json {
+                ctx.say(graph_json(&node, &picture)?)?;
+                return Ok(None);
+            }
+            let format = graph_format(format, out.as_deref())?;
+            if out.is_none() && std::io::stdout().is_terminal() {
+                ctx.say(graph_outline(&picture))?;
+                return Ok(None);
+            }
+            let text = match format {
+                GraphFormat::Dot => picture.dot(),
+                GraphFormat::Svg => picture.svg(),
+            };
+            match out {
+                Some(file) => {
+                    grapevine::fsutil::write_atomically(&file, |w| w.write_all(text.as_bytes()))
+                        .with_context(|| format!("could not write {}", file.display()))?;
+                    format!(
+                        "wrote {} ({})",
+                        file.display(),
+                        counted(picture.nodes.len() as u64, "feed")
+                    )
+                }
+                None => text.trim_end().to_owned(),
+            }
+        }))
+    }
 }
