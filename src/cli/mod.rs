@@ -10,6 +10,7 @@ pub mod render;
 mod resolve;
 mod settings;
 mod transports;
+mod window;
 mod writing;
 
 use std::io::{self, Write};
