@@ -104,6 +104,20 @@ impl TestNode {
         child.wait_with_output().expect("wait for grapevine")
     }
 
+    /// A node whose key is locked with [`PASSPHRASE`], named `name`; and its feed id.
+    pub fn locked(name: &str) -> (Self, String) {
+        let node = Self::uninitialised(name);
+        let out = node
+            .command(&["init", "--name", name, "--passphrase"])
+            .env("GRAPEVINE_PASSPHRASE", PASSPHRASE)
+            .output()
+            .expect("run grapevine");
+        let said = Said::from(out);
+        assert!(said.success(), "init --passphrase: {said:?}");
+        let id = said.out.trim().to_owned();
+        (node, id)
+    }
+
     /// Runs a command, whatever its end: its exit code and all of its text.
     pub fn said(&self, args: &[&str]) -> Said {
         Said::from(self.run(args))
@@ -422,6 +436,9 @@ pub fn eventually(
     }
     panic!("{what} did not happen within {within:?}");
 }
+
+/// The passphrase of [`TestNode::locked`] nodes.
+pub const PASSPHRASE: &str = "seven unrelated words make a fine passphrase";
 
 /// What a command said: how it ended, its results (stdout) and its diagnostics (stderr).
 #[derive(Debug)]

@@ -145,15 +145,8 @@ fn a_key_file_must_be_private_and_regular() {
 #[test]
 fn a_key_locked_with_a_passphrase_needs_it() {
     use std::os::unix::fs::MetadataExt;
-    let me = TestNode::uninitialised("locked");
-    let phrase = "seven unrelated words make a fine passphrase";
-    let out = me
-        .command(&["init", "--name", "locked", "--passphrase"])
-        .env("GRAPEVINE_PASSPHRASE", phrase)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let phrase = crate::harness::PASSPHRASE;
+    let (me, id) = TestNode::locked("locked");
     assert_eq!(fs::metadata(me.home()).unwrap().mode() & 0o777, 0o700);
     let key = me.home().join("secret.key");
     assert_eq!(fs::metadata(&key).unwrap().mode() & 0o777, 0o600);

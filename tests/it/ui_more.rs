@@ -120,15 +120,8 @@ fn the_window_serves_the_lan() {
 /// nothing; the right one opens the diary.
 #[test]
 fn a_locked_key_is_unlocked_in_the_page() {
-    let me = TestNode::uninitialised("locked");
-    let phrase = "seven unrelated words make a fine passphrase";
-    let out = me
-        .command(&["init", "--name", "locked", "--passphrase"])
-        .env("GRAPEVINE_PASSPHRASE", phrase)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let id = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let phrase = crate::harness::PASSPHRASE;
+    let (me, id) = TestNode::locked("locked");
     let w = open_window(&me);
     let cookie = sign_in(&w);
     let get = |path: &str| http(w.port, "GET", path, &[("Cookie", &cookie)], "");
