@@ -64,7 +64,8 @@ impl Reader {
 pub enum Audience<'a> {
     /// Everyone: everything of each feed (`export --all`, a folder we never wrote to).
     Everyone,
-    /// These readers: for each feed, from the lowest sequence any reader that wants it lacks.
+    /// These readers: for each feed, from the lowest sequence any reader that wants it lacks
+    /// (none: nothing is sent).
     Readers(&'a [Reader]),
 }
 
@@ -82,7 +83,6 @@ pub fn plan<H: Holdings>(
         let (first, sent_beyond) = match audience {
             _ if whole == Some(feed) => (Some(1), 0),
             Audience::Everyone => (Some(1), 0),
-            Audience::Readers([]) => (Some(1), 0),
             Audience::Readers(readers) => {
                 let wanting = || readers.iter().filter(|r| r.wants(&feed));
                 (
@@ -120,6 +120,10 @@ fn feed_ranges<H: Holdings>(
     }
     let beyond_from = first.max(sent_beyond.saturating_add(1));
     for (low, high) in held.pending_runs(&feed)? {
+        debug_assert!(
+            frontier < low && low <= high,
+            "{feed}: a run beyond a gap is {low}..={high}, with the frontier at {frontier}"
+        );
         if high >= beyond_from {
             ranges.push(Range {
                 feed,
@@ -223,6 +227,15 @@ mod tests {
             Some(feed(1)),
         );
         assert_eq!(got, [range(1, 1, 5)]);
+    }
+
+    #[test]
+    fn no_readers_want_nothing() {
+        assert!(planned([feed(1), feed(2)], &Audience::Readers(&[]), None).is_empty());
+        assert_eq!(
+            planned([feed(1)], &Audience::Readers(&[]), Some(feed(1))),
+            [range(1, 1, 5)]
+        );
     }
 
     #[test]
