@@ -4,6 +4,7 @@ mod devices;
 mod dropfolder;
 mod export;
 mod import;
+mod plan;
 mod reading;
 pub mod running;
 mod settings;
@@ -20,8 +21,9 @@ use thiserror::Error;
 
 pub use devices::DeviceEntry;
 pub use dropfolder::{SyncReport, parse_bundle_name};
-pub use export::{ExportOptions, ExportPlan, ExportReport, ExportSummary, StaleParticipant};
+pub use export::{ExportOptions, ExportReport, ExportSummary};
 pub use import::{BundleOutcome, ImportSummary, bundles_in};
+pub use plan::{ExportPlan, StaleParticipant};
 pub use reading::{Contacts, Conversation, MAX_PETNAME, Who};
 pub use settings::{DEFAULT_FORGET_DAYS, DEFAULT_STALE_DAYS};
 

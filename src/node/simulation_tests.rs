@@ -1,3 +1,4 @@
+#![cfg(test)]
 //! Simulation builds: a world made with a seeded generator and a manual clock repeats byte for
 //! byte. The seeded generator exists only here (the library's tests) and with the
 //! `simulation` feature, never in a release build.

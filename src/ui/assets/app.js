@@ -479,12 +479,18 @@ async function refresh() {
 
 /** A browser notification for new private messages and mentions, once the person allowed it. */
 async function notify(privately) {
+  // Nothing to look up until the person allowed notifications; the first look then sets what
+  // counts as known.
+  if (!("Notification" in window) || Notification.permission !== "granted") {
+    seen = null;
+    return;
+  }
   // Mentions by id: showing the timeline marks them read, so an unread count would miss them.
   const { posts } = await api("GET", "/api/posts?mentions=me");
   const mentions = new Set(posts.map((p) => p.id));
   const before = seen;
   seen = { privately, mentions };
-  if (!before || !("Notification" in window) || Notification.permission !== "granted") return;
+  if (!before) return;
   const fresh = [...mentions].filter((id) => !before.mentions.has(id)).length;
   const news = [];
   const count = (n, what) => `${n} new ${what}${n === 1 ? "" : "s"}`;
