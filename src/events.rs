@@ -198,6 +198,8 @@ pub enum Event {
         peer: Who,
         address: std::net::IpAddr,
     },
+    /// The service was stopped (Ctrl-C, or a signal).
+    StoppedServing,
     // Either.
     /// Something failed; `says` tells what, and what happens next.
     Error {
@@ -221,7 +223,7 @@ impl Event {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Ready { .. } => "ready",
-            Self::Stopped => "stopped",
+            Self::Stopped | Self::StoppedServing => "stopped",
             Self::Merged { .. } => "merged",
             Self::Problem { .. } => "problem",
             Self::NotForUs { .. } => "not-for-us",
@@ -260,6 +262,7 @@ impl Event {
                 | Self::Refused { .. }
                 | Self::Discovered { .. }
                 | Self::Ignoring { .. }
+                | Self::StoppedServing
                 | Self::Error {
                     place: Place::Peer(_),
                     ..
@@ -282,6 +285,7 @@ impl Event {
                 counted(media.len() as u64, "mount root")
             ),
             Self::Stopped => "stopped watching".into(),
+            Self::StoppedServing => "stopped serving".into(),
             Self::Merged {
                 file,
                 exporter,
@@ -401,7 +405,7 @@ impl Event {
     pub fn json(&self, now: i64) -> Value {
         let mut fields = match self {
             Self::Ready { folders, media } => json!({ "folders": folders, "media": media }),
-            Self::Stopped => json!({}),
+            Self::Stopped | Self::StoppedServing => json!({}),
             Self::Merged {
                 file,
                 exporter,

@@ -1,6 +1,6 @@
 //! Moving messages: bundles on sticks and in shared folders, the watcher, and the LAN.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -441,23 +441,19 @@ impl ServeArgs {
         let home = node.home().to_owned();
         drop(node);
         let stop = super::settings::stop_on_signal()?;
+        // Session threads tell too: each line takes standard output for itself.
+        let tell = grapevine::events::print_to(io::stdout(), json);
+        let told = tell.clone();
         std::thread::spawn(move || {
             // Sessions write in transactions, so ending the process between them or
             // inside one loses nothing stored.
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(100));
             }
-            let mut out = io::stdout().lock();
-            let _ = writeln!(out, "stopped serving");
-            let _ = out.flush();
+            told(grapevine::events::Event::StoppedServing);
             std::process::exit(0);
         });
-        // Session threads tell too: each line takes standard output for itself.
-        grapevine::lan::serve(
-            &home,
-            &options,
-            grapevine::events::print_to(io::stdout(), json),
-        )?;
+        grapevine::lan::serve(&home, &options, tell)?;
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -279,9 +279,13 @@ fn serve_tells_its_events_as_json() {
             .is_some_and(|s| s.contains(" ended: received ")),
         "{ended}"
     );
+    // Stopped, it says so in JSON too: every line it printed parses.
+    let status = serving.stop_with("INT", wait);
+    assert_eq!(status.code(), Some(0));
+    let stopped = parse(&serving.expect(wait, "its last line", |l| l.contains("\"stopped\"")));
+    assert_eq!(stopped["says"], "stopped serving");
     let mut seen = BTreeSet::new();
-    for event in [&listening, &ended] {
+    for event in [&listening, &ended, &stopped] {
         walk("serve --json", event, &known, &mut seen);
     }
-    drop(serving);
 }
