@@ -349,7 +349,7 @@ async function showPerson(id) {
   $("person-title").textContent = name(who.feed);
   const facts = [
     ["Calls themselves", who.self_name ?? "(no name published)"],
-    ["Your name for them", who.petname ?? "(none)"],
+    ["Your name for them", who.hops === 0 ? "" : who.petname ?? "(none)"],
     ["Says", who.description ?? ""],
     ["Reach", who.blocked_by_you ? "blocked by you: nothing of theirs is shown or carried"
       : who.hops === 0 ? "you"
@@ -389,6 +389,10 @@ async function showPerson(id) {
   $("petname-text").value = who.petname ?? "";
   $("petname").dataset.person = who.feed.id;
   show("person");
+  // Your own profile is a view of its own in the menu.
+  const mine = $("my-profile");
+  if (who.hops === 0) mine.setAttribute("aria-current", "page");
+  else mine.removeAttribute("aria-current");
 }
 
 async function refreshFolders() {
