@@ -62,6 +62,9 @@ fn write_via_temp<T>(
             .create(true)
             .truncate(true)
             .open(&temp)?;
+        // Held until the file is placed, so a cleaner can tell a live writer from a killed
+        // one without trusting a pid that may have been reused (see `writer_gone`).
+        let _ = file.try_lock();
         let mut writer = io::BufWriter::with_capacity(1 << 16, file);
         let value = write(&mut writer)?;
         writer.flush()?;
@@ -76,6 +79,19 @@ fn write_via_temp<T>(
     let value = result?;
     sync_parent(path)?;
     Ok(value)
+}
+
+/// Whether the writer of the temporary file `temp` is gone: `Some(true)` when no process holds
+/// the lock writers take, `Some(false)` when one does, `None` when the file cannot be opened or
+/// locks are not supported there. A writer holds its lock from just after creating the file,
+/// so an empty file seen unlocked may be one being born: callers confirm those another way.
+pub fn writer_gone(temp: &Path) -> Option<bool> {
+    let file = File::open(temp).ok()?;
+    match file.try_lock() {
+        Ok(()) => Some(true),
+        Err(fs::TryLockError::WouldBlock) => Some(false),
+        Err(fs::TryLockError::Error(_)) => None,
+    }
 }
 
 #[cfg(test)]
@@ -105,6 +121,23 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path()).expect("listing").count(), 0);
         write_atomically(&path, |w| w.write_all(b"whole")).expect("writes");
         assert_eq!(fs::read(&path).expect("reads"), b"whole");
+    }
+
+    /// A writer's temporary file is held while it writes; one left by a dead writer is not.
+    #[test]
+    fn a_live_writer_holds_its_temporary_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("b.gvb");
+        let seen = write_atomically(&path, |w| {
+            w.write_all(b"half")?;
+            Ok(writer_gone(&temp_name(&path)))
+        })
+        .expect("writes");
+        assert_eq!(seen, Some(false), "the writer holds its file");
+        let abandoned = dir.path().join(".left.gvb.1.tmp");
+        fs::write(&abandoned, b"half").expect("plant");
+        assert_eq!(writer_gone(&abandoned), Some(true));
+        assert_eq!(writer_gone(&dir.path().join("missing")), None);
     }
 
     /// A new file never replaces one that is there, and leaves no temporary file behind.

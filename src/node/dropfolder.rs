@@ -122,9 +122,11 @@ impl Node {
     }
 
     /// Removes temporary files our own writers left in `dir` when they were killed mid-write:
-    /// `.gv-<our feed>-<n>.gvb.<pid>.tmp` whose process is gone. Only this node writes names
-    /// with its feed id, and its key lives on this machine, so a missing pid means a dead
-    /// writer; a live pid (ours, another process of ours, or a reused one) keeps its file.
+    /// `.gv-<our feed>-<n>.gvb.<pid>.tmp` whose writer is gone. Writers hold a lock on their
+    /// temporary file, which dies with them, so a reused pid cannot keep a dead writer's file
+    /// (it did, in a crash round on a busy machine). Where locks say nothing (an empty file, a
+    /// file system without them) the pid decides: only this node writes names with its feed id,
+    /// and its key lives on this machine, so a missing pid means a dead writer.
     fn remove_stale_temps(&self, dir: &Path) {
         let prefix = format!(".{}", own_prefix(&self.id()));
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -141,8 +143,18 @@ impl Node {
             else {
                 continue;
             };
-            if pid != std::process::id() && !process_alive(pid) {
-                let _ = std::fs::remove_file(entry.path());
+            if pid == std::process::id() {
+                continue;
+            }
+            let path = entry.path();
+            let written = entry.metadata().is_ok_and(|m| m.len() > 0);
+            let gone = match crate::fsutil::writer_gone(&path) {
+                Some(true) if written => true,
+                Some(false) => false,
+                _ => !process_alive(pid),
+            };
+            if gone {
+                let _ = std::fs::remove_file(&path);
             }
         }
     }
@@ -342,5 +354,38 @@ mod tests {
         assert_eq!(parse_bundle_name(&shouted), None);
         assert_eq!(parse_bundle_name(&name("7").replace(".gvb", ".gvbx")), None);
         assert_eq!(parse_bundle_name("gv-.gvb"), None);
+    }
+
+    /// A killed writer's temporary file goes even when its pid now names a live process (our
+    /// parent here, as after a reuse); an empty one of a live pid stays, as it may be a file being
+    /// born, and an empty one of a dead pid goes.
+    #[test]
+    fn a_killed_writers_file_goes_though_its_pid_lives_again() {
+        let dir = tempfile::tempdir().expect("dir");
+        let node = Node::init_in(
+            &dir.path().join("home"),
+            Some("me"),
+            crate::clock::ManualClock::starting_at(1_900_000_000_000),
+            crate::entropy::Seeded::from_seed(7),
+        )
+        .expect("a node");
+        let drop = dir.path().join("drop");
+        std::fs::create_dir(&drop).expect("drop folder");
+        let temp = |pid: u32| drop.join(format!(".{}1.gvb.{pid}.tmp", own_prefix(&node.id())));
+        let reused = std::os::unix::process::parent_id();
+        std::fs::write(temp(reused), b"half a bundle").expect("plant");
+        std::fs::write(temp(1), b"").expect("plant");
+        let dead = u32::MAX - 1;
+        std::fs::write(temp(dead), b"").expect("plant");
+        let theirs = drop.join(".gv-someone-1.gvb.1.tmp");
+        std::fs::write(&theirs, b"half").expect("plant");
+        node.next_own_bundle_path(&drop).expect("a name");
+        assert!(
+            !temp(reused).exists(),
+            "a reused pid kept a dead writer's file"
+        );
+        assert!(temp(1).exists(), "a file being born was removed");
+        assert!(!temp(dead).exists(), "a dead writer's empty file stayed");
+        assert!(theirs.exists(), "another writer's file was touched");
     }
 }
