@@ -1,7 +1,8 @@
 //! Any bytes as a decrypted LAN frame or a discovery datagram: decoded or refused, never a panic.
 #![no_main]
 
-use grapevine::lan::{discovery, network_key, session::parse_frame};
+use grapevine::lan::{discovery, network_key};
+use grapevine::replicate::wire::parse_frame;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -188,6 +188,11 @@ impl<'a> Ingester<'a> {
         }
     }
 
+    /// The store it writes to, to read between batches.
+    pub fn store(&self) -> &Store {
+        self.store
+    }
+
     /// Reports progress to `progress` (messages read so far) after each batch.
     pub fn reporting(mut self, progress: Option<&'a dyn Fn(u64)>) -> Self {
         self.progress = progress;

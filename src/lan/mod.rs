@@ -11,7 +11,6 @@ pub mod frame;
 pub mod limits;
 pub mod serve;
 pub mod session;
-pub mod wire;
 
 pub use error::SessionError;
 pub use serve::{ServeOptions, serve, serve_on, sync};

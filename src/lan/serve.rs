@@ -260,14 +260,12 @@ fn run_session(
         Ok(())
     };
     let tell = |event: Event| (shared.tell)(event);
-    let result = session::run(
-        &shared.home,
-        stream,
-        initiator,
-        &shared.config,
-        &admit,
-        &tell,
-    );
+    let result = Node::open(&shared.home)
+        .map(|node| node.with_clock(shared.config.clock.clone()))
+        .map_err(SessionError::from)
+        .and_then(|mut node| {
+            session::run(&mut node, stream, initiator, &shared.config, &admit, &tell)
+        });
     if let Some(peer) = admitted.lock().ok().and_then(|a| *a) {
         if let Ok(mut c) = shared.connected.lock() {
             c.remove(&peer);
@@ -482,7 +480,8 @@ pub fn sync(
         pub_mode: false,
         clock,
     };
-    session::run(home, stream, true, &config, &|_, _| Ok(()), &|_| {})
+    let mut node = Node::open(home)?.with_clock(config.clock.clone());
+    session::run(&mut node, stream, true, &config, &|_, _| Ok(()), &|_| {})
 }
 
 #[cfg(test)]

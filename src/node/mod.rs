@@ -269,6 +269,11 @@ impl Node {
         self.clock.now_ms()
     }
 
+    /// Its key, to prove who it is (a LAN handshake).
+    pub(crate) fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
     pub fn id(&self) -> FeedId {
         self.identity.feed_id()
     }

@@ -11,11 +11,10 @@
 //! SQL reads content through `unpack(content, dict)`, registered on the store's connection.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::functions::FunctionFlags;
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 use zstd::bulk::{Compressor, Decompressor};
 use zstd::zstd_safe::CParameter;
 
@@ -63,7 +62,7 @@ pub fn train(samples: &[Vec<u8>]) -> Option<Vec<u8>> {
 
 /// Unpacks content for SQL, with a decompressor per dictionary, each loaded on first use.
 struct Unpackers {
-    path: PathBuf,
+    location: super::Location,
     by_key: HashMap<i64, Decompressor<'static>>,
 }
 
@@ -88,8 +87,7 @@ impl Unpackers {
     /// A dictionary from the store, read on a connection of its own: this one may be inside a
     /// statement, and another process may have trained it.
     fn load(&self, key: i64) -> Result<Vec<u8>, String> {
-        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| e.to_string())?;
+        let conn = self.location.connect(true).map_err(|e| e.to_string())?;
         conn.query_row(
             "SELECT bytes FROM dictionaries WHERE key = ?1",
             [key],
@@ -101,11 +99,11 @@ impl Unpackers {
     }
 }
 
-/// Registers `unpack(content, dict)` on `conn`, the store at `path`. A dictionary is read
+/// Registers `unpack(content, dict)` on `conn`, the store at `location`. A dictionary is read
 /// when first needed, so one trained in a transaction is usable once that commits.
-pub fn register(conn: &Connection, path: &Path) -> rusqlite::Result<()> {
+pub(crate) fn register(conn: &Connection, location: &super::Location) -> rusqlite::Result<()> {
     let unpackers = Mutex::new(Unpackers {
-        path: path.to_owned(),
+        location: location.clone(),
         by_key: HashMap::new(),
     });
     conn.create_scalar_function("unpack", 2, FunctionFlags::SQLITE_UTF8, move |ctx| {

@@ -94,13 +94,15 @@ fn lan_session(a: &std::path::Path, b: &std::path::Path) {
     };
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let at = listener.local_addr().unwrap();
+    let (mut na, mut nb) = (Node::open(a).unwrap(), Node::open(b).unwrap());
     std::thread::scope(|s| {
         let serving = s.spawn(|| {
             let (stream, _) = listener.accept().unwrap();
-            grapevine::lan::session::run(a, stream, false, &config, &|_, _| Ok(()), &|_| {})
+            grapevine::lan::session::run(&mut na, stream, false, &config, &|_, _| Ok(()), &|_| {})
         });
         let stream = std::net::TcpStream::connect(at).unwrap();
-        grapevine::lan::session::run(b, stream, true, &config, &|_, _| Ok(()), &|_| {}).unwrap();
+        grapevine::lan::session::run(&mut nb, stream, true, &config, &|_, _| Ok(()), &|_| {})
+            .unwrap();
         serving.join().unwrap().unwrap();
     });
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use grapevine::identity::Identity;
 use grapevine::lan::frame::{FrameWriter, MAX_PAYLOAD, handshake};
 use grapevine::lan::limits::{MAX_HANDSHAKES, MAX_HANDSHAKES_PER_ADDRESS};
-use grapevine::lan::session::{Frame, parse_frame};
 use grapevine::message::{ContentKind, Message};
+use grapevine::replicate::wire::{Frame, parse_frame};
 
 use crate::harness::{Running, TestNode, eventually, import_counts};
 

@@ -1,33 +1,63 @@
-//! The session's frames (bundle-format/lan-protocol.md, "Frames"): their types, the want-list
-//! encoder, and `parse_frame`, a pure decoder of untrusted plaintext (fuzzed).
+//! The session's frames (bundle-format/lan-protocol.md, "Frames"): their types, the encoders,
+//! and `parse_frame`, a pure decoder of untrusted plaintext (fuzzed). How frames travel (Noise
+//! over TCP, or a simulation's memory) is the transport's business.
 
-use super::error::SessionError;
-use super::frame::{FrameWriter, MAX_PAYLOAD};
 use crate::bytes::ByteReader;
 use crate::ids::FeedId;
 use crate::message::{ENVELOPE_LEN, MAX_CONTENT, Message};
 
-pub(super) const WANT: u8 = 1;
-pub(super) const MESSAGES: u8 = 2;
-pub(super) const DONE: u8 = 3;
-pub(super) const PING: u8 = 4;
-pub(super) const BYE: u8 = 5;
+pub const WANT: u8 = 1;
+pub const MESSAGES: u8 = 2;
+pub const DONE: u8 = 3;
+pub const PING: u8 = 4;
+pub const BYE: u8 = 5;
 /// Most feeds a want list may name.
-pub(super) const MAX_WANTS: usize = 200_000;
-pub(super) const WANT_ENTRY: usize = 40;
+pub const MAX_WANTS: usize = 200_000;
+const WANT_ENTRY: usize = 40;
+/// Largest plaintext one frame carries: a Noise message (65,535 bytes) less its tag.
+pub const MAX_PAYLOAD: usize = 65_535 - 16;
 
-pub(super) fn send_wants(
-    writer: &mut FrameWriter,
-    wants: &[(FeedId, u64)],
-) -> Result<(), SessionError> {
-    for frame in want_frames(wants) {
-        writer.write(&frame)?;
+/// A frame that breaks the protocol: the peer is dropped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation(pub String);
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
-    Ok(())
+}
+
+/// Packs stored records into `messages` frames, each as full as one payload allows.
+pub struct MessageFrames {
+    frame: Vec<u8>,
+}
+
+impl Default for MessageFrames {
+    fn default() -> Self {
+        Self {
+            frame: vec![MESSAGES],
+        }
+    }
+}
+
+impl MessageFrames {
+    /// Adds a record (envelope and content); returns the frame it filled, if it did.
+    pub fn push(&mut self, envelope: &[u8], content: &[u8]) -> Option<Vec<u8>> {
+        let full = (self.frame.len() + envelope.len() + content.len() > MAX_PAYLOAD)
+            .then(|| std::mem::replace(&mut self.frame, vec![MESSAGES]));
+        self.frame.extend_from_slice(envelope);
+        self.frame.extend_from_slice(content);
+        full
+    }
+
+    /// The last frame, if it holds a record.
+    pub fn finish(self) -> Option<Vec<u8>> {
+        (self.frame.len() > 1).then_some(self.frame)
+    }
 }
 
 /// A want list as frames that each fit one payload; all but the last say another follows.
-fn want_frames(wants: &[(FeedId, u64)]) -> Vec<Vec<u8>> {
+pub fn want_frames(wants: &[(FeedId, u64)]) -> Vec<Vec<u8>> {
     let per_frame = (MAX_PAYLOAD - 2) / WANT_ENTRY;
     let chunks: Vec<&[(FeedId, u64)]> = if wants.is_empty() {
         vec![&[]]
@@ -52,7 +82,7 @@ fn want_frames(wants: &[(FeedId, u64)]) -> Vec<Vec<u8>> {
 /// Whether a messages frame of `len` bytes ends a burst. A sender fills each frame until the
 /// next record does not fit, so a frame that still had room for the largest record was its
 /// last for now, and what came is stored before the next frame is read.
-pub(super) fn ends_burst(len: usize) -> bool {
+pub fn ends_burst(len: usize) -> bool {
     len + ENVELOPE_LEN + MAX_CONTENT <= MAX_PAYLOAD
 }
 
@@ -72,8 +102,8 @@ pub enum Frame {
 
 /// Decodes one frame's plaintext. Any malformed frame, or any message in it that fails its
 /// checks (signatures are checked at ingest), is a protocol violation that drops the peer.
-pub fn parse_frame(frame: &[u8]) -> Result<Frame, SessionError> {
-    let bad = |why: &str| SessionError::Protocol(why.to_owned());
+pub fn parse_frame(frame: &[u8]) -> Result<Frame, Violation> {
+    let bad = |why: &str| Violation(why.to_owned());
     let (&kind, body) = frame.split_first().ok_or_else(|| bad("an empty frame"))?;
     match kind {
         WANT => {
@@ -100,7 +130,7 @@ pub fn parse_frame(frame: &[u8]) -> Result<Frame, SessionError> {
             let mut messages = Vec::new();
             while !records.is_empty() {
                 let message = Message::read_record(&mut records)
-                    .map_err(|e| SessionError::Protocol(format!("an invalid message: {e}")))?;
+                    .map_err(|e| Violation(format!("an invalid message: {e}")))?;
                 messages.push(message);
             }
             Ok(Frame::Messages(messages))
@@ -108,7 +138,7 @@ pub fn parse_frame(frame: &[u8]) -> Result<Frame, SessionError> {
         DONE if body.is_empty() => Ok(Frame::Done),
         PING if body.is_empty() => Ok(Frame::Ping),
         BYE if body.is_empty() => Ok(Frame::Bye),
-        other => Err(SessionError::Protocol(format!(
+        other => Err(Violation(format!(
             "unknown frame type {other} of {} bytes",
             frame.len()
         ))),
@@ -164,6 +194,31 @@ mod tests {
                 .collect();
             let _ = parse_frame(&bytes);
         }
+    }
+
+    /// Records are packed into frames that each fit one payload, in order, none lost; only a
+    /// frame's last record may leave room for the largest (it ends the burst).
+    #[test]
+    fn records_fill_frames_in_order() {
+        let mut frames = MessageFrames::default();
+        let mut out = Vec::new();
+        let envelope = [1u8; ENVELOPE_LEN];
+        for i in 0..40u16 {
+            let content = vec![(i % 251) as u8; 3_000 + usize::from(i) * 7];
+            out.extend(frames.push(&envelope, &content));
+        }
+        out.extend(frames.finish());
+        assert!(out.len() > 1, "40 records of 3 KB need several frames");
+        let mut bytes = 0;
+        for (i, frame) in out.iter().enumerate() {
+            assert!(frame.len() <= MAX_PAYLOAD);
+            assert_eq!(frame[0], MESSAGES);
+            assert_eq!(ends_burst(frame.len()), i + 1 == out.len(), "frame {i}");
+            bytes += frame.len() - 1;
+        }
+        let expected: usize = (0..40).map(|i| ENVELOPE_LEN + 3_000 + i * 7).sum();
+        assert_eq!(bytes, expected);
+        assert!(MessageFrames::default().finish().is_none());
     }
 
     /// A long want list is cut into frames that each fit one payload, flagged so the reader
