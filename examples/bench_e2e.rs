@@ -245,9 +245,9 @@ fn main() {
 
     // LAN sync: an empty node c, following the same feeds, takes them from a over loopback
     // TCP; its ceiling is the import into an empty store above.
-    let a_address = common::serve_on_loopback(a.home());
+    let a_address = common::serve_on_loopback(a.home().expect("on disk"));
     let c = common::follower(&dir.path().join("c"), &common::sample_feeds(feeds));
-    let c_home = c.home().to_owned();
+    let c_home = c.home().expect("on disk").to_owned();
     drop(c);
     let t = Instant::now();
     let synced = common::sync(&c_home, a_address);
@@ -285,7 +285,7 @@ fn main() {
     let decode_secs = zstd_decode_secs(&path);
     let compress_secs = zstd_compress_secs(&path, threads);
     let insert_secs = sqlite_insert_secs(dir.path(), total);
-    let (store_size, parts) = store_bytes(a.home());
+    let (store_size, parts) = store_bytes(a.home().expect("on disk"));
     let held = total + fresh + feeds + 1;
     let import = rate(total, import_secs);
     let figures = serde_json::json!({

@@ -21,12 +21,12 @@ fn main() {
     let s = server.import(std::slice::from_ref(&path)).unwrap();
     let bundle_secs = t.elapsed().as_secs_f64();
     assert_eq!(s.total().new, total);
-    let server_home = server.home().to_owned();
+    let server_home = server.home().expect("on disk").to_owned();
     drop(server);
 
     let listen = common::serve_on_loopback(&server_home);
     let client = common::follower(&dir.path().join("client"), &ids);
-    let client_home = client.home().to_owned();
+    let client_home = client.home().expect("on disk").to_owned();
     drop(client);
     let t = Instant::now();
     let report = common::sync(&client_home, listen);

@@ -43,6 +43,14 @@ impl Who {
         }
     }
 
+    /// `id` with the names `store` knows for it.
+    pub fn in_store(store: &crate::store::Store, id: &FeedId) -> Self {
+        match Names::load(store, *id) {
+            Ok(names) => Self::named(&names, id),
+            Err(_) => Self::unnamed(id),
+        }
+    }
+
     /// `id` with no name known.
     pub fn unnamed(id: &FeedId) -> Self {
         Self {

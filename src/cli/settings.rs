@@ -185,7 +185,7 @@ fn created(node: &Node, restored: bool, json: bool) -> Result<String> {
     if json {
         return pretty(&json!({
             "me": node.names()?.json(&node.id()),
-            "home": node.home(),
+            "home": node.home()?,
             "restored": restored,
         }));
     }
@@ -262,12 +262,16 @@ fn read_words() -> Result<zeroize::Zeroizing<String>> {
 }
 
 fn restored_advice(node: &Node) -> String {
+    let home = node
+        .home()
+        .map(|h| h.display().to_string())
+        .unwrap_or_default();
     format!(
         "restored your key in {}. Before it writes anything, this node needs your diary's newest \
          message. Run `grapevine sync-dir STICK` on a stick (or shared folder) that someone who \
          follows you syncs too: your bundle there asks for your diary, their next one brings it, \
          and your next sync-dir takes it in. `grapevine sync HOST:PORT` with them does it at once",
-        node.home().display()
+        home
     )
 }
 
@@ -312,7 +316,7 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
         let value = json!({
             "me": names.json(&me),
             "devices": devices.iter().map(|d| names.json(d)).collect::<Vec<_>>(),
-            "home": node.home(),
+            "home": node.home()?,
             "store": node.store_path(),
             "feeds": feeds,
             "messages": messages,
@@ -336,7 +340,7 @@ fn status(node: &Node, as_json: bool) -> Result<String> {
     let mut text = format!(
         "you      {} {me}\nhome     {}\nholds    {} of {}",
         names.name(&me),
-        node.home().display(),
+        node.home()?.display(),
         counted(messages, "message"),
         counted(feeds, "feed"),
     );
@@ -543,7 +547,7 @@ impl InitArgs {
                 eprintln!(
                     "created your identity in {}; give your feed id (below) to the people \
                  who should follow you",
-                    node.home().display()
+                    node.home()?.display()
                 );
                 created(&node, false, json)?
             }
@@ -567,7 +571,7 @@ impl BackupArgs {
         Ok({
             let node = ctx.node()?;
             let identity =
-                grapevine::identity::Identity::load(&node.home().join(grapevine::node::KEY_FILE))?;
+                grapevine::identity::Identity::load(&node.home()?.join(grapevine::node::KEY_FILE))?;
             match file {
                 Some(file) => {
                     let phrase = new_passphrase()?;

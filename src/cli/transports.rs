@@ -438,7 +438,7 @@ impl ServeArgs {
             pub_every: Duration::from_secs(30),
             clock: node.clock().clone(),
         };
-        let home = node.home().to_owned();
+        let home = node.home()?.to_owned();
         drop(node);
         let stop = super::settings::stop_on_signal()?;
         // Session threads tell too: each line takes standard output for itself.
@@ -488,7 +488,7 @@ impl SyncArgs {
             Some(n) => n,
             None => node.network()?,
         };
-        let home = node.home().to_owned();
+        let home = node.home()?.to_owned();
         let busy = busy(&format!("syncing with {address}"), false);
         let report = grapevine::lan::sync(
             &home,

@@ -179,12 +179,17 @@ impl<'t, 'c> Placer<'t, 'c> {
         }
     }
 
-    /// Records the frontiers that moved (once per feed per transaction, not per message).
+    /// Records the frontiers that moved (once per feed per transaction, not per message), in
+    /// the feeds' order: the same messages make the same store, byte for byte.
     pub(super) fn set_frontiers(&self) -> store::Result<()> {
-        for (author, feed) in &self.feeds {
-            if feed.start != feed.now {
-                write::set_frontier(self.tx, author, &feed.now)?;
-            }
+        let mut moved: Vec<_> = self
+            .feeds
+            .iter()
+            .filter(|(_, f)| f.start != f.now)
+            .collect();
+        moved.sort_unstable_by_key(|(author, _)| **author);
+        for (author, feed) in moved {
+            write::set_frontier(self.tx, author, &feed.now)?;
         }
         Ok(())
     }

@@ -98,7 +98,7 @@ pub fn serving(node: &Node) -> Option<(String, i64)> {
 /// Takes the home's LAN lock ([`LOCK_FILE`]): two services on one home would dial the same
 /// peers twice and each refuse the other's sessions as duplicates.
 fn lock_home(node: &Node) -> Result<std::fs::File, NodeError> {
-    crate::node::running::lock(node.home(), LOCK_FILE)?.ok_or_else(|| {
+    crate::node::running::lock(node.home()?, LOCK_FILE)?.ok_or_else(|| {
         NodeError::Usage(format!(
             "the LAN service already runs on this home{} (`grapevine serve`, or a window): \
              one home has one. Stop it first to serve with other settings",

@@ -251,7 +251,7 @@ impl Sender<'_> {
                 self.sent += n;
                 if live && n > 0 {
                     (self.tell)(events::Event::Pushed {
-                        peer: Who::in_home(node.home(), &self.peer),
+                        peer: Who::in_store(node.store(), &self.peer),
                         messages: n,
                     });
                 }
@@ -274,7 +274,7 @@ impl Sender<'_> {
                 return self.feed(turn, Input::Stored(set));
             }
             Output::InSync => (self.tell)(events::Event::InSync {
-                peer: Who::in_home(node.home(), &self.peer),
+                peer: Who::in_store(node.store(), &self.peer),
             }),
             Output::Finish => return Ok(true),
             // Only frames received make these, and the receiving side does them.

@@ -196,7 +196,7 @@ impl Node {
         summary: &mut ImportSummary,
     ) -> Result<()> {
         let temp = self
-            .home
+            .home()?
             .join(format!(".unsealed-{}.gvb", std::process::id()));
         let mut out = OpenOptions::new()
             .write(true)

@@ -3,7 +3,9 @@
 mod devices;
 mod dropfolder;
 mod export;
+mod home;
 mod import;
+mod meet;
 mod plan;
 mod reading;
 pub mod running;
@@ -22,7 +24,9 @@ use thiserror::Error;
 pub use devices::DeviceEntry;
 pub use dropfolder::{SyncReport, parse_bundle_name};
 pub use export::{ExportOptions, ExportReport, ExportSummary};
+pub use home::Home;
 pub use import::{BundleOutcome, ImportSummary, bundles_in};
+pub use meet::Met;
 pub use plan::{ExportPlan, StaleParticipant};
 pub use reading::{Contacts, Conversation, MAX_PETNAME, Who};
 pub use settings::{DEFAULT_FORGET_DAYS, DEFAULT_STALE_DAYS};
@@ -96,7 +100,8 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> NodeError + '_ {
 }
 
 pub struct Node {
-    home: PathBuf,
+    /// Its folder on disk; `None` for a node in memory.
+    home: Option<Home>,
     identity: Identity,
     pub(crate) opener: Opener,
     pub(crate) store: Store,
@@ -239,10 +244,20 @@ impl Node {
     }
 
     pub fn open(home: &Path) -> Result<Self> {
-        let identity = Identity::load(&home.join(KEY_FILE))?;
-        let store = Store::open(&home.join(STORE_FILE))?;
+        let home = Home::at(home);
+        let identity = Identity::load(&home.key_file())?;
+        let store = Store::open(&home.store_file())?;
         Ok(Self {
-            home: home.to_owned(),
+            home: Some(home),
+            ..Self::new(identity, store)
+        })
+    }
+
+    /// A node of `identity` over `store`, with no home folder (with [`Store::in_memory`], a
+    /// node that never touches a disk), run by the system's clock and randomness.
+    pub fn new(identity: Identity, store: Store) -> Self {
+        Self {
+            home: None,
             opener: Opener::of(&identity),
             identity,
             store,
@@ -250,7 +265,23 @@ impl Node {
             stop: None,
             clock: crate::clock::system(),
             entropy: crate::entropy::os(),
-        })
+        }
+    }
+
+    /// A node in memory run by `clock`, its key and everything random it makes drawn from
+    /// `entropy`: a simulation's person.
+    pub fn in_memory(
+        name: Option<&str>,
+        clock: crate::clock::SharedClock,
+        entropy: crate::entropy::SharedEntropy,
+    ) -> Result<Self> {
+        let identity = Identity::generate_from(&*entropy)?;
+        let mut node = Self::new(identity, Store::in_memory()?).with_clock(clock);
+        node.entropy = entropy;
+        if let Some(name) = name {
+            node.set_name(name)?;
+        }
+        Ok(node)
     }
 
     /// This node, run by `clock` instead of the system's (a simulation's own time).
@@ -278,8 +309,11 @@ impl Node {
         self.identity.feed_id()
     }
 
-    pub fn home(&self) -> &Path {
-        &self.home
+    /// Its home folder; an error for a node in memory, which has none.
+    pub fn home(&self) -> Result<&Path> {
+        self.home.as_ref().map(Home::dir).ok_or_else(|| {
+            NodeError::Usage("this node lives in memory: it has no home folder".into())
+        })
     }
 
     /// Reports, during imports, how many messages of the file being read were read so far.
@@ -307,8 +341,9 @@ impl Node {
         &mut self.store
     }
 
-    pub fn store_path(&self) -> PathBuf {
-        self.home.join(STORE_FILE)
+    /// Where its store lives on disk (`None` in memory).
+    pub fn store_path(&self) -> Option<PathBuf> {
+        self.home.as_ref().map(Home::store_file)
     }
 
     /// Forgets a hidden feed (one we unfollowed or blocked) now, instead of after

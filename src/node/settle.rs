@@ -14,7 +14,7 @@
 //! one that reads a file does so for a (file, feed) pair not tried before in this settle; in
 //! practice it takes one round per hop of newly reached feeds ([`MAX_ROUNDS`] bounds it).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use super::{ImportSummary, Node, Result};
@@ -39,7 +39,7 @@ impl Node {
         let mut tried: HashSet<(PathBuf, FeedId)> = HashSet::new();
         for _ in 0..MAX_ROUNDS {
             let set = self.replication_set()?;
-            let hidden: HashMap<FeedId, i64> = self.store.hidden_feeds()?.into_iter().collect();
+            let hidden: BTreeMap<FeedId, i64> = self.store.hidden_feeds()?.into_iter().collect();
             let mut changed = false;
             for feed in self.store.held_feeds()? {
                 if feed != me && !set.contains(&feed) && !hidden.contains_key(&feed) {

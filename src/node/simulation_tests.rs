@@ -94,3 +94,153 @@ fn the_same_seed_makes_the_same_world() {
         "another seed, other keys"
     );
 }
+
+/// A world of `n` people in memory, run by one manual clock and one seeded generator: each
+/// follows the next two around a ring (so news also travels through friends of friends), each
+/// posts, and the second writes privately to the first. Then, round after round, every pair
+/// meets, until a round brings no one anything new. Returns each store's image, and the rounds.
+fn world_in_memory(seed: u64, n: usize) -> (Vec<Vec<u8>>, usize) {
+    use crate::content::ContactChange;
+    let clock = ManualClock::starting_at(1_900_000_000_000);
+    let shared: SharedClock = clock.clone();
+    let entropy = crate::entropy::Seeded::from_seed(seed);
+    let mut people: Vec<Node> = (0..n)
+        .map(|i| {
+            Node::in_memory(Some(&format!("p{i}")), shared.clone(), entropy.clone())
+                .expect("a person in memory")
+        })
+        .collect();
+    assert!(people.iter().all(|p| p.home().is_err()), "no home folders");
+    let ids: Vec<_> = people.iter().map(Node::id).collect();
+    for (i, person) in people.iter_mut().enumerate() {
+        for step in 1..=2.min(n - 1) {
+            let next = ids[(i + step) % n];
+            person
+                .contact(next, ContactChange::Follow)
+                .expect("follows");
+        }
+        clock.advance(60_000);
+        person
+            .post(&format!("p{i} says hello"), None)
+            .expect("posts");
+    }
+    people[1]
+        .dm(&[ids[0]], "for p0 only")
+        .expect("writes privately");
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        assert!(rounds <= n + 2, "no fixpoint after {n} + 2 rounds");
+        clock.advance(3_600_000);
+        let mut new = 0;
+        for i in 0..n {
+            for j in i + 1..n {
+                let (left, right) = people.split_at_mut(j);
+                let met = left[i].meet(&mut right[0]).expect("they meet");
+                new += met[0].received + met[1].received;
+            }
+        }
+        if new == 0 {
+            break;
+        }
+    }
+    // The fixpoint: everyone holds all of every feed they replicate.
+    for person in &people {
+        for (feed, _) in person.replication_set().expect("a set").members() {
+            let author = people.iter().find(|p| p.id() == feed).expect("one of us");
+            assert_eq!(
+                person.store().frontier(&feed).expect("frontier"),
+                author.store().frontier(&feed).expect("frontier"),
+                "{} lacks some of {feed}",
+                person.id()
+            );
+        }
+    }
+    let opened = people[0]
+        .inbox(100)
+        .expect("p0's inbox")
+        .iter()
+        .any(|(_, content)| content["text"] == "for p0 only");
+    assert!(opened, "p0 reads what p1 wrote to it");
+    let images = people
+        .iter_mut()
+        .map(|p| p.store.image().expect("an image"))
+        .collect();
+    (images, rounds)
+}
+
+/// Set in the child process that runs the worlds in memory, watched from outside.
+const IN_MEMORY_CHILD: &str = "GRAPEVINE_IN_MEMORY_CHILD";
+
+/// Two, then ten people replicate to the fixpoint entirely in memory: the worlds run in a
+/// child process whose temporary folder and working folder are watched (inotify), and not one
+/// file is made in either (as SQLite, tempfile and grapevine's own writers would). The same seed gives byte-identical stores; another does not.
+#[test]
+fn people_in_memory_meet_until_nothing_is_new() {
+    if std::env::var_os(IN_MEMORY_CHILD).is_some() {
+        let (two, rounds) = world_in_memory(11, 2);
+        assert_eq!(rounds, 2, "one round brings everything, the next nothing");
+        let (ten, rounds) = world_in_memory(12, 10);
+        assert!(rounds >= 2, "{rounds}");
+        let (again, _) = world_in_memory(12, 10);
+        assert!(ten == again, "the same seed, byte-identical stores");
+        let (other, _) = world_in_memory(13, 10);
+        assert!(ten != other, "another seed, other stores");
+        assert_eq!(two.len(), 2);
+        return;
+    }
+    use notify::Watcher;
+    let dir = tempfile::tempdir().expect("dir");
+    let (tmp, cwd) = (dir.path().join("tmp"), dir.path().join("cwd"));
+    std::fs::create_dir(&tmp).expect("tmp");
+    std::fs::create_dir(&cwd).expect("cwd");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut watcher = notify::recommended_watcher(tx).expect("a watcher");
+    watcher
+        .watch(dir.path(), notify::RecursiveMode::Recursive)
+        .expect("watched");
+    let name = "node::simulation_tests::people_in_memory_meet_until_nothing_is_new";
+    let child = std::process::Command::new(std::env::current_exe().expect("this test"))
+        .args(["--exact", name, "--test-threads=1"])
+        .env(IN_MEMORY_CHILD, "1")
+        .env("TMPDIR", &tmp)
+        .env("SQLITE_TMPDIR", &tmp)
+        .current_dir(&cwd)
+        .output()
+        .expect("the child runs");
+    assert!(
+        child.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&child.stdout),
+        String::from_utf8_lossy(&child.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&child.stdout).contains("1 passed"),
+        "the child ran the worlds"
+    );
+    // Events come in order: once the marker's is in, every earlier one is too.
+    let marker = dir.path().join("marker");
+    std::fs::write(&marker, b"").expect("marker");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut writes = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let event = rx
+            .recv_timeout(left)
+            .expect("the marker's event, within 20 s");
+        let event = event.expect("a folder event");
+        if event.paths.contains(&marker) {
+            break;
+        }
+        // Opening the folders themselves (the working folder, a look at TMPDIR) writes nothing.
+        if !matches!(event.kind, notify::EventKind::Access(_)) {
+            writes.push(event);
+        }
+    }
+    drop(watcher);
+    assert!(writes.is_empty(), "files were made or changed: {writes:?}");
+    for folder in [&tmp, &cwd] {
+        let left: Vec<_> = std::fs::read_dir(folder).expect("listing").collect();
+        assert!(left.is_empty(), "{}: {left:?}", folder.display());
+    }
+}

@@ -257,24 +257,21 @@ impl Session {
             let known = self.theirs.holds.entry(*feed).or_insert(0);
             *known = (*known).max(*seq);
         }
-        let added: Vec<FeedId> = match &mut self.their_list {
-            None => {
-                // A set: later want lists are checked against it, and one may name 200,000.
-                let list: HashSet<FeedId> = wants.iter().map(|(f, _)| *f).collect();
-                out.push(Output::Heard {
-                    holds: wants.iter().filter(|(_, s)| *s > 0).copied().collect(),
-                    wants: wants.iter().map(|(f, _)| *f).collect(),
-                });
-                let added = list.iter().copied().collect();
-                self.their_list = Some(list);
-                added
-            }
-            Some(list) => wants
-                .iter()
-                .map(|(f, _)| *f)
-                .filter(|f| list.insert(*f))
-                .collect(),
-        };
+        // In the peer's order (a set would give another order each run, and a simulation
+        // must repeat); a set remembers the list, as one may name 200,000 feeds.
+        let first = self.their_list.is_none();
+        let list = self.their_list.get_or_insert_with(HashSet::new);
+        let added: Vec<FeedId> = wants
+            .iter()
+            .map(|(f, _)| *f)
+            .filter(|f| list.insert(*f))
+            .collect();
+        if first {
+            out.push(Output::Heard {
+                holds: wants.iter().filter(|(_, s)| *s > 0).copied().collect(),
+                wants: wants.iter().map(|(f, _)| *f).collect(),
+            });
+        }
         let servable: Vec<FeedId> = added
             .into_iter()
             .filter(|f| self.mine.contains(f))

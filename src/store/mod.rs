@@ -111,6 +111,10 @@ impl Location {
                 // Connections to one shared cache lock tables, not files: a reader would
                 // otherwise fail while another connection writes (not wait, as on a file).
                 conn.pragma_update(None, "read_uncommitted", true)?;
+                // Nothing of a store in memory goes to disk, not even a sort's spill.
+                conn.pragma_update(None, "temp_store", "MEMORY")?;
+                // Freed space is zeroed, so that what a store holds is all its image says.
+                conn.pragma_update(None, "secure_delete", true)?;
                 Ok(conn)
             }
         }
@@ -141,6 +145,12 @@ impl Store {
         Self::open_at(Location::Memory(format!(
             "file:grapevine-{pid}-{n}?mode=memory&cache=shared"
         )))
+    }
+
+    /// The whole database as bytes, as SQLite lays it out: two stores that did the same
+    /// things in the same order give the same image (a simulation checks that it repeats).
+    pub fn image(&mut self) -> Result<Vec<u8>> {
+        Ok(self.conn.serialize(rusqlite::MAIN_DB)?.to_vec())
     }
 
     /// Another connection to the same store (for a thread of its own).

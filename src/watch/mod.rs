@@ -93,7 +93,7 @@ pub const LOCK_FILE: &str = "watch.lock";
 
 /// Takes the home's watcher lock ([`LOCK_FILE`]), or says which watcher holds it.
 fn lock_home(node: &Node) -> Result<std::fs::File> {
-    crate::node::running::lock(node.home(), LOCK_FILE)?.ok_or_else(|| {
+    crate::node::running::lock(node.home()?, LOCK_FILE)?.ok_or_else(|| {
         let what = match watching(node) {
             Some((folders, _)) => format!(" ({})", folders.join(", ")),
             None => String::new(),

@@ -135,7 +135,8 @@ fn bundle_exchange(a: &std::path::Path, b: &std::path::Path, files: &std::path::
 
 /// The transports agree: in seeded worlds of 3–8 people with follows, blocks, hops, linked
 /// devices and partial holdings, a LAN session between two of them leaves both holding
-/// exactly what the same exchange by bundles `--for` each other leaves them holding.
+/// exactly what the same exchange by bundles `--for` each other leaves them holding, and what
+/// the same session driven in memory (`Node::meet`, a simulation's transport) leaves.
 #[test]
 fn the_transports_agree() {
     use grapevine::content::ContactChange;
@@ -203,9 +204,11 @@ fn the_transports_agree() {
         tried += 1;
         drop(people);
         let (lan, bundles) = (dir.path().join("lan"), dir.path().join("bundles"));
+        let memory = dir.path().join("memory");
         for (side, home) in [("a", &homes[a]), ("b", &homes[b])] {
             copy_home(home, &lan.join(side));
             copy_home(home, &bundles.join(side));
+            copy_home(home, &memory.join(side));
         }
         if std::env::var("GRAPEVINE_WORLD_DEBUG").is_ok_and(|d| d == seed.to_string()) {
             for (i, id) in ids.iter().enumerate() {
@@ -229,12 +232,24 @@ fn the_transports_agree() {
         }
         lan_session(&lan.join("a"), &lan.join("b"));
         bundle_exchange(&bundles.join("a"), &bundles.join("b"), &files);
+        let (mut ma, mut mb) = (
+            Node::open(&memory.join("a")).unwrap(),
+            Node::open(&memory.join("b")).unwrap(),
+        );
+        ma.meet(&mut mb).unwrap();
+        drop((ma, mb));
         for side in ["a", "b"] {
             assert_eq!(
                 holdings(&lan.join(side)),
                 holdings(&bundles.join(side)),
                 "seed {seed}: {n} people, p{a} and p{b}: side {side} holds something else after a \
                  LAN session than after bundles"
+            );
+            assert_eq!(
+                holdings(&lan.join(side)),
+                holdings(&memory.join(side)),
+                "seed {seed}: {n} people, p{a} and p{b}: side {side} holds something else after a \
+                 LAN session than after meeting in memory"
             );
         }
     }

@@ -141,7 +141,7 @@ pub(super) async fn init(
             ));
         }
         let node = Node::init_with(home, Some(name), None)?;
-        let identity = crate::identity::Identity::load(&node.home().join(crate::node::KEY_FILE))
+        let identity = crate::identity::Identity::load(&node.home()?.join(crate::node::KEY_FILE))
             .map_err(NodeError::from)?;
         let words = crate::backup::words(&identity).to_string();
         let words: Vec<&str> = words.split_whitespace().collect();

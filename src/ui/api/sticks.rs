@@ -29,7 +29,7 @@ pub(super) async fn import(
         )
     })?;
     let value = with_node(&app, move |node| {
-        let home = node.home().to_owned();
+        let home = node.home()?.to_owned();
         let io = |source| {
             ApiError::from(NodeError::Io {
                 path: home.clone(),
@@ -39,7 +39,7 @@ pub(super) async fn import(
         let mut file = tempfile::Builder::new()
             .prefix(".upload-")
             .suffix(&format!(".{}", crate::bundle::EXTENSION))
-            .tempfile_in(node.home())
+            .tempfile_in(&home)
             .map_err(io)?;
         std::io::Write::write_all(&mut file, &bytes).map_err(io)?;
         let summary = node.import(&[file.path().to_owned()])?;
@@ -138,7 +138,7 @@ pub(super) async fn write_bundle(
             anyway: true,
             ..Default::default()
         };
-        let home = node.home().to_owned();
+        let home = node.home()?.to_owned();
         let io = |source| {
             ApiError::from(NodeError::Io {
                 path: home.clone(),
@@ -147,7 +147,7 @@ pub(super) async fn write_bundle(
         };
         let folder = tempfile::Builder::new()
             .prefix(".download-")
-            .tempdir_in(node.home())
+            .tempdir_in(&home)
             .map_err(io)?;
         let report = node.export(folder.path(), &options)?;
         let wrote = report.wrote.ok_or_else(|| {

@@ -1,0 +1,40 @@
+//! A node's folder on disk: the key file, the store file, and room for the node's own
+//! temporary files. A node in memory has none.
+
+use std::path::{Path, PathBuf};
+
+use super::{KEY_FILE, STORE_FILE};
+
+/// Where a node on disk lives.
+#[derive(Clone, Debug)]
+pub struct Home {
+    dir: PathBuf,
+}
+
+impl Home {
+    pub fn at(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_owned(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The node's key ([`KEY_FILE`]), plain or locked by a passphrase.
+    pub fn key_file(&self) -> PathBuf {
+        self.dir.join(KEY_FILE)
+    }
+
+    /// The node's store ([`STORE_FILE`]).
+    pub fn store_file(&self) -> PathBuf {
+        self.dir.join(STORE_FILE)
+    }
+
+    /// A private temporary file for `what`, hidden and named for this process, so that two
+    /// processes on one home never share one.
+    pub fn temp_file(&self, what: &str) -> PathBuf {
+        self.dir.join(format!(".{what}-{}.tmp", std::process::id()))
+    }
+}
