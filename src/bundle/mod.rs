@@ -10,6 +10,7 @@ mod claims;
 mod frames;
 mod manifest;
 mod read;
+pub mod rewind;
 mod write;
 
 pub use claims::{CarriedRuns, check_manifest_claims};

@@ -1,5 +1,5 @@
-//! A node's folder on disk: the key file, the store file, and room for the node's own
-//! temporary files. A node in memory has none.
+//! A node's folder on disk: the key file and the store file (and, beside them, the files a
+//! window writes while it takes an upload). A node in memory has none.
 
 use std::path::{Path, PathBuf};
 
@@ -30,11 +30,5 @@ impl Home {
     /// The node's store ([`STORE_FILE`]).
     pub fn store_file(&self) -> PathBuf {
         self.dir.join(STORE_FILE)
-    }
-
-    /// A private temporary file for `what`, hidden and named for this process, so that two
-    /// processes on one home never share one.
-    pub fn temp_file(&self, what: &str) -> PathBuf {
-        self.dir.join(format!(".{what}-{}.tmp", std::process::id()))
     }
 }

@@ -1,9 +1,8 @@
 //! Import: read bundle files (plain or sealed) into the store, keeping only wanted feeds.
 
 use std::collections::BTreeSet;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File};
+use std::io::{self, BufRead, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::{Node, NodeError, Result};
@@ -188,46 +187,47 @@ impl Node {
         self.import_sealed(path, file, summary)
     }
 
-    /// Opens a sealed bundle into a private temporary file in the home, imports that, removes it.
+    /// Opens a sealed bundle and reads it as it opens: a thread decrypts into a pipe, and the
+    /// bundle reader takes its plaintext from there (stepping back within a window, as it
+    /// may), so no plaintext ever lands on a disk, not even in the home.
     fn import_sealed(
         &mut self,
         path: &Path,
         file: File,
         summary: &mut ImportSummary,
     ) -> Result<()> {
-        let temp = self
-            .home()?
-            .join(format!(".unsealed-{}.gvb", std::process::id()));
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temp)
-            .map_err(super::io_at(&temp))?;
-        let result = unseal(io::BufReader::new(file), &self.opener, &mut out);
-        drop(out);
-        let outcome = match result {
-            Ok(Unsealed::NotForUs) => {
-                summary.not_for_us.push(path.to_owned());
-                Ok(())
-            }
-            Ok(Unsealed::Opened) => self.import_temp(path, &temp, summary),
-            Err(UnsealError::Damaged(at)) => {
-                // Chunks before the damage are authentic: salvage them, and say what happened.
-                summary
-                    .unreadable
-                    .push((path.to_owned(), UnsealError::Damaged(at).to_string()));
-                let salvaged = fs::metadata(&temp).map_or(0, |m| m.len());
-                if salvaged > 0 {
-                    self.import_temp(path, &temp, summary)
-                } else {
-                    Ok(())
-                }
+        let (plaintext, mut out) = io::pipe().map_err(super::io_at(path))?;
+        let opener = crate::private_box::Opener::of(&self.identity);
+        let unsealing = std::thread::spawn(move || {
+            let result = unseal(io::BufReader::new(file), &opener, &mut out);
+            drop(out);
+            result
+        });
+        let mut plaintext = io::BufReader::with_capacity(1 << 16, plaintext);
+        // Nothing comes before the bundle is known to be for us and opens.
+        let opened = !plaintext.fill_buf().map_err(super::io_at(path))?.is_empty();
+        let read = opened.then(|| {
+            self.import_plain(
+                path,
+                bundle::rewind::Rewind::new(&mut plaintext),
+                true,
+                summary,
+            )
+        });
+        // Whatever the reader left unread, the thread must not wait to write it.
+        drop(plaintext);
+        let unsealed = unsealing
+            .join()
+            .unwrap_or_else(|_| Err(UnsealError::Io(io::Error::other("the unsealing failed"))));
+        match unsealed {
+            Ok(Unsealed::NotForUs) => summary.not_for_us.push(path.to_owned()),
+            Ok(Unsealed::Opened) => {}
+            // Chunks before the damage were authentic, and were read: say what happened.
+            Err(e @ UnsealError::Damaged(_)) => {
+                summary.unreadable.push((path.to_owned(), e.to_string()));
             }
             Err(UnsealError::NotABundle) => {
                 // Not sealed either: let the plain reader skip the garbage and salvage any frames.
-                let _ = fs::remove_file(&temp);
                 let file = match File::open(path) {
                     Ok(file) => file,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -235,18 +235,11 @@ impl Node {
                 };
                 return self.import_plain(path, file, false, summary);
             }
-            Err(e) => {
-                summary.unreadable.push((path.to_owned(), e.to_string()));
-                Ok(())
-            }
-        };
-        let _ = fs::remove_file(&temp);
-        outcome
-    }
-
-    fn import_temp(&mut self, path: &Path, temp: &Path, summary: &mut ImportSummary) -> Result<()> {
-        let file = File::open(temp).map_err(super::io_at(temp))?;
-        self.import_plain(path, file, true, summary)
+            // The reader stopped first (Ctrl-C, or a store error it returns below).
+            Err(UnsealError::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe && read.is_some() => {}
+            Err(e) => summary.unreadable.push((path.to_owned(), e.to_string())),
+        }
+        read.unwrap_or(Ok(()))
     }
 
     /// Reads a plain bundle, keeping the feeds we replicate now. Feeds left out are remembered
@@ -254,7 +247,7 @@ impl Node {
     fn import_plain(
         &mut self,
         path: &Path,
-        mut file: File,
+        mut file: impl Read + Seek,
         sealed: bool,
         summary: &mut ImportSummary,
     ) -> Result<()> {

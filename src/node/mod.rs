@@ -153,9 +153,10 @@ impl Node {
     ) -> Result<Self> {
         create_home(home)?;
         let identity = Identity::generate_from(&*entropy)?;
+        let key = Home::at(home).key_file();
         match passphrase {
-            Some(phrase) => identity.save_new_locked(&home.join(KEY_FILE), phrase)?,
-            None => identity.save_new(&home.join(KEY_FILE))?,
+            Some(phrase) => identity.save_new_locked(&key, phrase)?,
+            None => identity.save_new(&key)?,
         }
         let mut node = Self::open(home)?.with_clock(clock);
         node.entropy = entropy;
@@ -175,7 +176,7 @@ impl Node {
         passphrase: Option<&str>,
     ) -> Result<Self> {
         create_home(home)?;
-        let target = home.join(KEY_FILE);
+        let target = Home::at(home).key_file();
         match (key_file, passphrase) {
             (Some(file), _) => {
                 let line = fs::read_to_string(file).map_err(io_at(file))?;

@@ -246,3 +246,72 @@ fn too_many_recipients_is_a_clear_error() {
     let out = alice.fails_with(1, &args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(out.contains("1 to 16 recipients"), "{out}");
 }
+
+/// A sealed bundle is read as it opens: importing one writes no plaintext anywhere in the
+/// home (its folder is watched; only the store's own files change), and a bundle cut short
+/// keeps what came before the cut and says so.
+#[test]
+fn a_sealed_bundle_opens_into_the_reader_not_a_file() {
+    use notify::Watcher;
+    let [alice, bob] = ["alice", "bob"].map(TestNode::new);
+    bob.follow(&alice);
+    // Hex that compresses only to half: a sealed bundle of many chunks and several frames.
+    let mut rng = crate::harness::xorshift(7);
+    for i in 0..300 {
+        let noise: String = (0..430).map(|_| format!("{:016x}", rng())).collect();
+        alice.post(&format!("sealed post {i}: {noise}"));
+    }
+    let s = stick();
+    let out = alice.ok(&["export", path_str(s.path()), "--seal", "--for", &bob.id()]);
+    let path = crate::harness::wrote_path(&out);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut watcher = notify::recommended_watcher(tx).unwrap();
+    watcher
+        .watch(&bob.home(), notify::RecursiveMode::NonRecursive)
+        .unwrap();
+    let imported = bob.import(&path);
+    assert_eq!(import_counts(&imported).0, 301, "{imported}");
+    // Events come in order: once the marker's is in, every earlier one is too.
+    let marker = bob.home().join("marker");
+    fs::write(&marker, b"").unwrap();
+    let mut others = Vec::new();
+    loop {
+        let event = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the marker's event, within 20 s")
+            .unwrap();
+        if event.paths.contains(&marker) {
+            break;
+        }
+        for p in event.paths {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.starts_with("store.sqlite")
+                && !matches!(event.kind, notify::EventKind::Access(_))
+            {
+                others.push(name);
+            }
+        }
+    }
+    drop(watcher);
+    assert!(others.is_empty(), "files besides the store: {others:?}");
+
+    let cut = TestNode::new("cut");
+    let cut_id = cut.id();
+    let out = alice.ok(&[
+        "export",
+        path_str(s.path()),
+        "--seal",
+        "--for",
+        &cut_id,
+        "--anyway",
+    ]);
+    let whole = crate::harness::wrote_path(&out);
+    cut.follow(&alice);
+    let bytes = fs::read(&whole).unwrap();
+    let short = s.path().join("short.gvb");
+    fs::write(&short, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let said = cut.said(&["import", path_str(&short)]);
+    assert!(said.all().contains("cut short"), "{}", said.all());
+    let kept = cut.feed(&alice.id()).len();
+    assert!(kept > 0 && kept < 301, "kept {kept} of 301: {}", said.all());
+}
