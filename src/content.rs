@@ -1,8 +1,102 @@
-//! The JSON content types grapevine writes (bundle-format/content.md).
+//! The content types grapevine writes and reads (bundle-format/content.md): builders for
+//! what we write, with their checks, and [`Content`], what a message says, parsed once.
 
 use serde_json::{Value, json};
 
 use crate::ids::{FeedId, MessageId};
+use crate::message::{ContentKind, Message};
+
+/// What a message says, as grapevine reads it: parsed once, when the message is placed (or
+/// read again), and handed as it is to the reading index, the trust graph and the views.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Content {
+    /// A post: public, or the opened plaintext of a private message (which names everyone
+    /// who can read it in `recipients`).
+    Post { post: Post, recipients: Vec<FeedId> },
+    /// What its author says about itself: a name and a description, each when given.
+    About {
+        name: Option<String>,
+        description: Option<String>,
+    },
+    /// A change to the edge from its author to a feed.
+    Contact(FeedId, ContactChange),
+    /// A like of a message (`true`), or its withdrawal.
+    Vote(MessageId, bool),
+    /// A link or unlink of another device.
+    Device(DeviceChange),
+    /// A private box, opened (or not) apart.
+    Private,
+    /// Anything else: a type grapevine does not read, an `about` of another feed, or a known
+    /// type whose members are not what it needs.
+    Unknown,
+}
+
+impl Content {
+    /// What `message` says; a private box's plaintext is read with [`Content::parse`].
+    pub fn of(message: &Message) -> Self {
+        match message.header.kind {
+            ContentKind::PrivateBox => Self::Private,
+            ContentKind::Json => message.json().map_or(Self::Unknown, |json| {
+                Self::parse(message.header.author, &json)
+            }),
+            _ => Self::Unknown,
+        }
+    }
+
+    /// What JSON content written by `author` says.
+    pub fn parse(author: FeedId, value: &Value) -> Self {
+        let kind = value.get("type").and_then(Value::as_str).unwrap_or("");
+        let read = match kind {
+            "post" => read_post(value).map(|post| Self::Post {
+                post,
+                recipients: recipients(value),
+            }),
+            "about" => {
+                let name = own_about(author, value, "name", MAX_NAME);
+                let description = own_about(author, value, "description", MAX_DESCRIPTION);
+                (name.is_some() || description.is_some())
+                    .then_some(Self::About { name, description })
+            }
+            "contact" => contact_change(value).map(|(feed, change)| Self::Contact(feed, change)),
+            "vote" => read_vote(value).map(|(link, like)| Self::Vote(link, like)),
+            "device" => read_device(value).map(Self::Device),
+            _ => None,
+        };
+        read.unwrap_or(Self::Unknown)
+    }
+
+    /// The messages it links to as a reader reads them: a post's `reply` and a vote's `link`
+    /// (messages.md "Private conversations stay private").
+    pub fn links(&self) -> Vec<MessageId> {
+        match self {
+            Self::Post { post, .. } => post.reply.into_iter().collect(),
+            Self::Vote(link, _) => vec![*link],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The post it is, if it is one.
+    pub fn post(&self) -> Option<&Post> {
+        match self {
+            Self::Post { post, .. } => Some(post),
+            _ => None,
+        }
+    }
+}
+
+/// The feeds a private post names as its readers.
+fn recipients(value: &Value) -> Vec<FeedId> {
+    value
+        .get("recipients")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(|f| f.as_str()?.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Content we were asked to write that breaks a rule of its type; says which and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
 
 /// `{"type":"post","text":…}`, with `"reply"` naming the message it answers and `"mentions"`
 /// the feeds its `@name`s stood for when it was written.
@@ -40,7 +134,7 @@ pub struct Post {
 /// Reads a `post`: its text (a post without a string `text` is no post), the message it
 /// answers if `reply` is a message id, the first [`MAX_MENTIONS`] valid feed ids of `mentions`,
 /// and the tags of its text.
-pub fn read_post(content: &Value) -> Option<Post> {
+fn read_post(content: &Value) -> Option<Post> {
     if content.get("type")?.as_str()? != "post" {
         return None;
     }
@@ -75,7 +169,7 @@ pub fn read_post(content: &Value) -> Option<Post> {
 
 /// Reads a `vote`: the message it is about, and whether it likes it (`value` 1; any other
 /// value withdraws a like).
-pub fn read_vote(content: &Value) -> Option<(MessageId, bool)> {
+fn read_vote(content: &Value) -> Option<(MessageId, bool)> {
     if content.get("type")?.as_str()? != "vote" {
         return None;
     }
@@ -136,37 +230,36 @@ pub fn private_post(text: &str, recipients: &[FeedId], reply: Option<MessageId>)
     value
 }
 
-/// The messages a content links to as a reader reads them: a post's `reply` and a vote's
-/// `link` (messages.md "Private conversations stay private").
-pub fn links(content: &Value) -> Vec<MessageId> {
-    let mut out = Vec::new();
-    if let Some(reply) = read_post(content).and_then(|p| p.reply) {
-        out.push(reply);
+/// `{"type":"about","about":FEED,"name":…}`: how a feed wants to be called, trimmed; 1 to
+/// [`MAX_NAME`] bytes.
+pub fn about(feed: FeedId, name: &str) -> Result<Value, Invalid> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > MAX_NAME {
+        return Err(Invalid(format!(
+            "a name has 1 to {MAX_NAME} bytes (a letter outside ASCII takes 2 to 4); this one \
+             has {}",
+            name.len()
+        )));
     }
-    if let Some((link, _)) = read_vote(content) {
-        out.push(link);
+    Ok(json!({ "type": "about", "about": feed, "name": name }))
+}
+
+/// `{"type":"about","about":FEED,"description":…}`: a few words a feed says about itself,
+/// trimmed; 1 to [`MAX_DESCRIPTION`] bytes.
+pub fn description(feed: FeedId, text: &str) -> Result<Value, Invalid> {
+    let text = text.trim();
+    if text.is_empty() || text.len() > MAX_DESCRIPTION {
+        return Err(Invalid(format!(
+            "a description has 1 to {MAX_DESCRIPTION} bytes; this one has {}",
+            text.len()
+        )));
     }
-    out
+    Ok(json!({ "type": "about", "about": feed, "description": text }))
 }
 
-/// `{"type":"about","about":FEED,"name":…}`: how a feed wants to be called.
-pub fn about(feed: FeedId, name: &str) -> Value {
-    json!({ "type": "about", "about": feed, "name": name })
-}
-
-/// `{"type":"about","about":FEED,"description":…}`: a few words a feed says about itself.
-pub fn description(feed: FeedId, text: &str) -> Value {
-    json!({ "type": "about", "about": feed, "description": text })
-}
-
-/// Longest self-description, in bytes (messages.md).
+/// Longest self-description, in bytes (messages.md). Read ones are cut to it at a character
+/// boundary, as names are.
 pub const MAX_DESCRIPTION: usize = 1024;
-
-/// The description an `about` message gives its own author, if any: trimmed, and cut to at
-/// most [`MAX_DESCRIPTION`] bytes at a character boundary, as names are.
-pub fn self_description(author: FeedId, content: &Value) -> Option<String> {
-    own_about(author, content, "description", MAX_DESCRIPTION)
-}
 
 /// A string member of an `about` message about its own author, trimmed and cut to `most` bytes.
 fn own_about(author: FeedId, content: &Value, member: &str, most: usize) -> Option<String> {
@@ -226,7 +319,7 @@ pub struct DeviceChange {
 }
 
 /// Reads a `device` message: `device` a feed id and `linked` a bool, else it is none.
-pub fn read_device(content: &Value) -> Option<DeviceChange> {
+fn read_device(content: &Value) -> Option<DeviceChange> {
     if content.get("type")?.as_str()? != "device" {
         return None;
     }
@@ -247,17 +340,12 @@ pub fn read_device(content: &Value) -> Option<DeviceChange> {
     })
 }
 
-/// Longest a name is, in bytes (messages.md).
+/// Longest a name is, in bytes (messages.md). Read ones are trimmed of white space and cut to
+/// it at a character boundary.
 pub const MAX_NAME: usize = 64;
 
-/// The name an `about` message gives its own author, if it is one: trimmed of white space, and
-/// cut to at most [`MAX_NAME`] bytes at a character boundary.
-pub fn self_name(author: FeedId, content: &Value) -> Option<String> {
-    own_about(author, content, "name", MAX_NAME)
-}
-
 /// The edge change a `contact` message makes, if it is one.
-pub fn contact_change(content: &Value) -> Option<(FeedId, ContactChange)> {
+fn contact_change(content: &Value) -> Option<(FeedId, ContactChange)> {
     if content.get("type")?.as_str()? != "contact" {
         return None;
     }
@@ -296,12 +384,69 @@ mod tests {
             ContactChange::Block,
             ContactChange::Unblock,
         ] {
-            assert_eq!(contact_change(&contact(feed, change)), Some((feed, change)));
+            assert_eq!(
+                Content::parse(feed, &contact(feed, change)),
+                Content::Contact(feed, change)
+            );
         }
+        let named = about(feed, " alice ").expect("a name");
         assert_eq!(
-            self_name(feed, &about(feed, " alice ")),
-            Some("alice".into())
+            Content::parse(feed, &named),
+            Content::About {
+                name: Some("alice".into()),
+                description: None
+            }
         );
-        assert_eq!(self_name(FeedId([2; 32]), &about(feed, "alice")), None);
+        assert_eq!(Content::parse(FeedId([2; 32]), &named), Content::Unknown);
+    }
+
+    /// What we write keeps to the lengths readers accept: names of 1 to 64 bytes and
+    /// descriptions of 1 to 1,024 (after trimming), each refused otherwise with its rule.
+    #[test]
+    fn names_and_descriptions_keep_their_lengths() {
+        let feed = FeedId([1; 32]);
+        assert!(about(feed, &"n".repeat(MAX_NAME)).is_ok());
+        for bad in ["", "   ", &"n".repeat(MAX_NAME + 1), &"é".repeat(33)] {
+            let refused = about(feed, bad).expect_err(bad);
+            assert!(refused.0.contains("1 to 64 bytes"), "{refused}");
+        }
+        assert!(description(feed, &"d".repeat(MAX_DESCRIPTION)).is_ok());
+        for bad in ["", &"d".repeat(MAX_DESCRIPTION + 1)] {
+            assert!(description(feed, bad).is_err());
+        }
+    }
+
+    /// Each type reads as itself; what breaks a type's rules, or no type we read, is unknown.
+    #[test]
+    fn content_is_parsed_once_into_its_type() {
+        let me = FeedId([3; 32]);
+        let id = MessageId::from_slice(&[4; 32]).expect("an id");
+        let liked = Content::parse(me, &vote(id, true));
+        assert_eq!(liked, Content::Vote(id, true));
+        assert_eq!(liked.links(), vec![id]);
+        let reply = Content::parse(me, &post("hi #there", Some(id), &[me]));
+        assert_eq!(
+            reply.post().map(|p| p.tags.clone()),
+            Some(vec!["there".into()])
+        );
+        assert_eq!(reply.links(), vec![id]);
+        let private = Content::parse(me, &private_post("psst", &[me], None));
+        assert!(matches!(&private, Content::Post { recipients, .. } if recipients == &[me]));
+        assert!(matches!(
+            Content::parse(me, &device(me, false, 9)),
+            Content::Device(DeviceChange {
+                linked: false,
+                through: 9,
+                ..
+            })
+        ));
+        for unknown in [
+            json!({"type": "gathering"}),
+            json!({"type": "post"}),
+            json!({"type": "vote", "vote": {"link": "nope"}}),
+            json!({"no": "type"}),
+        ] {
+            assert_eq!(Content::parse(me, &unknown), Content::Unknown, "{unknown}");
+        }
     }
 }

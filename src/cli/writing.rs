@@ -233,17 +233,14 @@ fn unlinked_mentions(names: &Names, text: &str) {
 
 fn posted_words(node: &grapevine::Node, message: &Message, verb: &str) -> Result<String> {
     let names = node.names()?;
-    if let Some(post) = message
-        .json()
-        .and_then(|c| grapevine::content::read_post(&c))
-    {
+    let content = grapevine::content::Content::of(message);
+    if let Some(post) = content.post() {
         unlinked_mentions(&names, &post.text);
     }
     let mut words = format!("{verb} ({})", short_id(&message.id));
-    let mentioned = message
-        .json()
-        .and_then(|c| grapevine::content::read_post(&c))
-        .map(|p| p.mentions)
+    let mentioned = content
+        .post()
+        .map(|p| p.mentions.clone())
         .unwrap_or_default();
     if !mentioned.is_empty() {
         let listed: Vec<String> = mentioned.iter().map(|f| names.name(f)).collect();

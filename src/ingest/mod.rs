@@ -15,7 +15,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use crate::content;
+use crate::content::Content;
 use crate::graph::ReplicationSet;
 use crate::ids::FeedId;
 use crate::message::{
@@ -439,7 +439,9 @@ fn device_offer(message: &Message, me: &FeedId) -> Option<bool> {
     if !holds(&message.content, b"\"device\"") {
         return None;
     }
-    let change = content::read_device(&message.json()?)?;
+    let Content::Device(change) = Content::of(message) else {
+        return None;
+    };
     (change.device == *me && message.header.author != *me).then_some(change.linked)
 }
 
@@ -466,7 +468,10 @@ fn about_self(message: &Message) -> Option<String> {
     if !holds(&message.content, b"\"about\"") {
         return None;
     }
-    content::self_name(message.header.author, &message.json()?)
+    match Content::of(message) {
+        Content::About { name, .. } => name,
+        _ => None,
+    }
 }
 
 #[cfg(test)]

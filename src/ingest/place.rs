@@ -2,6 +2,8 @@
 //! held or fork evidence, with what is derived from their content.
 
 use std::collections::HashMap;
+
+use crate::content::Content;
 use std::collections::hash_map::Entry;
 
 use super::{IngestReport, Rejection};
@@ -201,10 +203,7 @@ impl<'t, 'c> Placer<'t, 'c> {
         if h.kind == ContentKind::PrivateBox {
             return self.open_box(key, message);
         }
-        match message.json() {
-            Some(json) => store::derive(self.tx, key, message, &json, self.at),
-            None => Ok(()),
-        }
+        store::derive(self.tx, key, message, &Content::of(message), self.at)
     }
 
     fn open_box(&mut self, key: i64, message: &Message) -> store::Result<()> {
@@ -223,7 +222,8 @@ impl<'t, 'c> Placer<'t, 'c> {
             Ok(Some(plaintext)) => {
                 write::add_to_inbox(self.tx, message, &plaintext)?;
                 if let Ok(value) = serde_json::from_str(&plaintext) {
-                    store::posts::index(self.tx, key, message, &value, self.at)?;
+                    let content = Content::parse(h.author, &value);
+                    store::posts::index(self.tx, key, message, &content, self.at)?;
                 }
             }
             Ok(None) => {}

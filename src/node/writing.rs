@@ -47,7 +47,7 @@ impl Node {
         else {
             return Ok(());
         };
-        for link in content::links(&value) {
+        for link in content::Content::parse(self.id(), &value).links() {
             if self.is_private(&link)? {
                 return Err(NodeError::Usage(format!(
                     "{} is a private message: anything public that names it would tell \
@@ -61,16 +61,8 @@ impl Node {
     }
 
     pub fn set_name(&mut self, name: &str) -> Result<Message> {
-        let name = name.trim();
-        if name.is_empty() || name.len() > content::MAX_NAME {
-            return Err(NodeError::Usage(format!(
-                "a name has 1 to {} bytes (a letter outside ASCII takes 2 to 4); this one has {}",
-                content::MAX_NAME,
-                name.len()
-            )));
-        }
-        let me = self.id();
-        self.publish_json(&content::about(me, name))
+        let about = content::about(self.id(), name).map_err(|e| NodeError::Usage(e.0))?;
+        self.publish_json(&about)
     }
 
     /// Publishes a contact message (a block or unblock, one per device of the person), then
@@ -211,16 +203,8 @@ impl Node {
 
     /// Publishes a few words about ourselves (shown by `who`).
     pub fn set_description(&mut self, text: &str) -> Result<Message> {
-        let text = text.trim();
-        if text.is_empty() || text.len() > content::MAX_DESCRIPTION {
-            return Err(NodeError::Usage(format!(
-                "a description has 1 to {} bytes; this one has {}",
-                content::MAX_DESCRIPTION,
-                text.len()
-            )));
-        }
-        let me = self.id();
-        self.publish_json(&content::description(me, text))
+        let about = content::description(self.id(), text).map_err(|e| NodeError::Usage(e.0))?;
+        self.publish_json(&about)
     }
 
     /// Likes a message (or takes the like back). Likes are public, so a private message

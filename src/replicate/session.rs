@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use super::wire::{self, BYE, DONE, Frame, MAX_WANTS, PING, Violation};
 use super::{Audience, Holdings, Range, Reader, plan};
+use crate::content::Content;
 use crate::graph::ReplicationSet;
 use crate::ids::FeedId;
 use crate::message::Message;
@@ -422,10 +423,9 @@ impl PubGate {
     /// by the peer while it follows us. Signatures are checked at ingest, as for every message.
     fn admit(&mut self, batch: &[Message], set: &mut ReplicationSet) {
         for m in batch.iter().filter(|m| m.header.author == self.peer) {
-            let change = m
-                .json()
-                .and_then(|json| crate::content::contact_change(&json));
-            if let Some((_, change)) = change.filter(|(feed, _)| *feed == self.me) {
+            if let Content::Contact(feed, change) = Content::of(m)
+                && feed == self.me
+            {
                 use crate::content::ContactChange::*;
                 match change {
                     Follow => self.follows = true,

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::{Result, Store, blob_id};
-use crate::content::{self, ContactChange};
+use crate::content::{ContactChange, Content};
 use crate::devices::{Claim, ClaimIndex};
 use crate::ids::{FeedId, MessageId};
 use crate::message::{ContentKind, Message, verify_all};
@@ -89,40 +89,47 @@ impl Derived {
             self.boxes.insert(m.id, ());
             return;
         }
-        let Some(json) = m.json() else { return };
-        if let Some(name) = content::self_name(h.author, &json) {
-            self.names.insert(h.author, (name, h.sequence));
-        }
-        if let Some(text) = content::self_description(h.author, &json) {
-            self.descriptions.insert(h.author, (text, h.sequence));
+        let content = Content::of(m);
+        if let Content::About { name, description } = &content {
+            if let Some(name) = name {
+                self.names.insert(h.author, (name.clone(), h.sequence));
+            }
+            if let Some(text) = description {
+                self.descriptions
+                    .insert(h.author, (text.clone(), h.sequence));
+            }
         }
         if hidden {
             return;
         }
-        if content::read_post(&json).is_some() {
-            self.posts.insert(m.id);
-        }
-        if let Some((link, like)) = content::read_vote(&json) {
-            // Messages arrive in sequence order per author: the last one wins.
-            self.votes.insert((link, h.author), (like, h.sequence));
-        }
-        if let Some(change) = content::read_device(&json) {
-            self.devices.note(h.author, h.sequence, &change);
-        }
-        if let Some((contact, change)) = content::contact_change(&json) {
-            let edge = self.edges.entry((h.author, contact)).or_insert(Edge {
-                following: false,
-                blocking: false,
-                seq: h.sequence,
-            });
-            match change {
-                ContactChange::Follow => edge.following = true,
-                ContactChange::Unfollow => edge.following = false,
-                ContactChange::Block => edge.blocking = true,
-                ContactChange::Unblock => edge.blocking = false,
+        match content {
+            Content::Post { .. } => {
+                self.posts.insert(m.id);
             }
-            edge.seq = h.sequence;
+            // Messages arrive in sequence order per author: the last one wins.
+            Content::Vote(link, like) => {
+                self.votes.insert((link, h.author), (like, h.sequence));
+            }
+            Content::Device(change) => self.devices.note(h.author, h.sequence, &change),
+            Content::Contact(contact, change) => self.edge(h, contact, change),
+            Content::About { .. } | Content::Private | Content::Unknown => {}
         }
+    }
+
+    /// A contact message's change to the edge from its author to `contact`.
+    fn edge(&mut self, h: &crate::message::Header, contact: FeedId, change: ContactChange) {
+        let edge = self.edges.entry((h.author, contact)).or_insert(Edge {
+            following: false,
+            blocking: false,
+            seq: h.sequence,
+        });
+        match change {
+            ContactChange::Follow => edge.following = true,
+            ContactChange::Unfollow => edge.following = false,
+            ContactChange::Block => edge.blocking = true,
+            ContactChange::Unblock => edge.blocking = false,
+        }
+        edge.seq = h.sequence;
     }
 }
 

@@ -5,39 +5,42 @@
 use rusqlite::Transaction;
 
 use super::{Result, posts, write};
-use crate::content;
+use crate::content::Content;
 use crate::ids::FeedId;
 use crate::message::{ContentKind, Message};
 
-/// Everything reading derives from one linked public message's JSON content, stored under
-/// `key`: its post or vote, its author's name and description, devices and contacts.
+/// Everything reading derives from what one linked public message says, stored under `key`:
+/// its post or vote, its author's name and description, devices and contacts.
 pub(crate) fn derive(
     tx: &Transaction<'_>,
     key: i64,
     message: &Message,
-    json: &serde_json::Value,
+    content: &Content,
     now: i64,
 ) -> Result<()> {
-    use crate::content::{self, ContactChange::*};
+    use crate::content::ContactChange::*;
     let h = &message.header;
-    super::posts::index(tx, key, message, json, now)?;
-    if let Some(name) = content::self_name(h.author, json) {
-        write::set_name(tx, &h.author, &name, h.sequence)?;
-    }
-    if let Some(text) = content::self_description(h.author, json) {
-        write::set_description(tx, &h.author, &text, h.sequence)?;
-    }
-    if let Some(change) = content::read_device(json) {
-        write::set_device(tx, &h.author, &change, h.sequence)?;
-    }
-    if let Some((contact, change)) = content::contact_change(json) {
-        let (following, blocking) = match change {
-            Follow => (Some(true), None),
-            Unfollow => (Some(false), None),
-            Block => (None, Some(true)),
-            Unblock => (None, Some(false)),
-        };
-        write::set_contact(tx, &h.author, &contact, following, blocking, h.sequence)?;
+    match content {
+        Content::Post { .. } | Content::Vote(..) => posts::index(tx, key, message, content, now)?,
+        Content::About { name, description } => {
+            if let Some(name) = name {
+                write::set_name(tx, &h.author, name, h.sequence)?;
+            }
+            if let Some(text) = description {
+                write::set_description(tx, &h.author, text, h.sequence)?;
+            }
+        }
+        Content::Device(change) => write::set_device(tx, &h.author, change, h.sequence)?,
+        Content::Contact(contact, change) => {
+            let (following, blocking) = match change {
+                Follow => (Some(true), None),
+                Unfollow => (Some(false), None),
+                Block => (None, Some(true)),
+                Unblock => (None, Some(false)),
+            };
+            write::set_contact(tx, &h.author, contact, following, blocking, h.sequence)?;
+        }
+        Content::Private | Content::Unknown => {}
     }
     Ok(())
 }
@@ -46,10 +49,10 @@ pub(crate) fn derive(
 /// again, `now`); its posts count as read.
 pub(crate) fn derive_feed(tx: &Transaction<'_>, feed: &FeedId, now: i64) -> Result<()> {
     posts::for_each_of(tx, Some(feed), |key, message, content| {
-        match (content, message.header.kind) {
-            (Some(value), ContentKind::PrivateBox) => posts::index(tx, key, message, &value, now)?,
-            (Some(value), _) => derive(tx, key, message, &value, now)?,
-            (None, _) => {}
+        // An opened private message says only what a post says: nothing about its author.
+        match message.header.kind {
+            ContentKind::PrivateBox => posts::index(tx, key, message, &content, now)?,
+            _ => derive(tx, key, message, &content, now)?,
         }
         posts::mark_read(tx, key)
     })
@@ -62,11 +65,16 @@ pub(super) fn backfill(tx: &Transaction<'_>) -> Result<()> {
     // claimed times of what was held before.
     let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
     posts::for_each_held(tx, |key, message, content| {
-        if let Some(content) = content {
-            posts::index(tx, key, message, &content, now)?;
-            if let Some(text) = content::self_description(message.header.author, &content) {
-                write::set_description(tx, &message.header.author, &text, message.header.sequence)?;
-            }
+        posts::index(tx, key, message, &content, now)?;
+        if let (
+            Content::About {
+                description: Some(text),
+                ..
+            },
+            ContentKind::Json,
+        ) = (&content, message.header.kind)
+        {
+            write::set_description(tx, &message.header.author, text, message.header.sequence)?;
         }
         Ok(())
     })?;

@@ -309,11 +309,7 @@ pub(super) fn backfill_devices(tx: &rusqlite::Transaction<'_>) -> Result<()> {
         let Some(message) = super::linked_message(row, 0)? else {
             continue;
         };
-        if let Some(change) = message
-            .json()
-            .as_ref()
-            .and_then(crate::content::read_device)
-        {
+        if let crate::content::Content::Device(change) = crate::content::Content::of(&message) {
             super::write::set_device(tx, &message.header.author, &change, message.header.sequence)?;
         }
     }

@@ -2,10 +2,9 @@
 //! with their read state, replies, likes, mentions, tags and a full-text index; and petnames.
 
 use rusqlite::{OptionalExtension, Transaction, params};
-use serde_json::Value;
 
 use super::{Result, Store, blob_id};
-use crate::content::{self, Post};
+use crate::content::{Content, Post};
 use crate::ids::{FeedId, MessageId};
 use crate::message::{ContentKind, Message};
 
@@ -408,21 +407,18 @@ impl Store {
             };
             let c = super::LINKED_COUNT;
             let private = row.get::<_, bool>(c + 2)?;
-            let content: Option<Value> = if private {
+            let content = if private {
                 row.get::<_, Option<String>>(c)?
                     .and_then(|text| serde_json::from_str(&text).ok())
+                    .map_or(Content::Unknown, |v| {
+                        Content::parse(message.header.author, &v)
+                    })
             } else {
-                message.json()
+                Content::of(&message)
             };
-            let Some(content) = content else { continue };
-            let Some(post) = content::read_post(&content) else {
+            let Content::Post { post, recipients } = content else {
                 continue;
             };
-            let recipients = content
-                .get("recipients")
-                .and_then(Value::as_array)
-                .map(|r| r.iter().filter_map(|f| f.as_str()?.parse().ok()).collect())
-                .unwrap_or_default();
             out.push(PostView {
                 message,
                 post,
@@ -453,23 +449,25 @@ pub(crate) fn index(
     tx: &Transaction<'_>,
     key: i64,
     m: &Message,
-    content: &Value,
+    content: &Content,
     now: i64,
 ) -> Result<()> {
     let private = m.header.kind == ContentKind::PrivateBox;
-    if let Some(post) = content::read_post(content) {
-        index_post(tx, key, m, &post, private, now)?;
-    } else if let (Some((link, liked)), false) = (content::read_vote(content), private) {
-        tx.prepare_cached(
-            "INSERT INTO votes (link, author, liked, seq) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (link, author) DO UPDATE SET liked = ?3, seq = ?4 WHERE seq < ?4",
-        )?
-        .execute(params![
-            link.as_bytes(),
-            m.header.author.as_bytes(),
-            liked,
-            m.header.sequence as i64
-        ])?;
+    match content {
+        Content::Post { post, .. } => index_post(tx, key, m, post, private, now)?,
+        Content::Vote(link, liked) if !private => {
+            tx.prepare_cached(
+                "INSERT INTO votes (link, author, liked, seq) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (link, author) DO UPDATE SET liked = ?3, seq = ?4 WHERE seq < ?4",
+            )?
+            .execute(params![
+                link.as_bytes(),
+                m.header.author.as_bytes(),
+                liked,
+                m.header.sequence as i64
+            ])?;
+        }
+        _ => {}
     }
     Ok(())
 }
@@ -557,7 +555,7 @@ pub(crate) fn forget_feed(tx: &Transaction<'_>, feed: &FeedId) -> Result<()> {
 /// Each linked message with its key and the plaintext we opened, if private, in feed order.
 pub(super) fn for_each_held(
     tx: &Transaction<'_>,
-    each: impl FnMut(i64, &Message, Option<Value>) -> Result<()>,
+    each: impl FnMut(i64, &Message, Content) -> Result<()>,
 ) -> Result<()> {
     for_each_of(tx, None, each)
 }
@@ -566,7 +564,7 @@ pub(super) fn for_each_held(
 pub(super) fn for_each_of(
     tx: &Transaction<'_>,
     feed: Option<&FeedId>,
-    mut each: impl FnMut(i64, &Message, Option<Value>) -> Result<()>,
+    mut each: impl FnMut(i64, &Message, Content) -> Result<()>,
 ) -> Result<()> {
     let mut stmt = tx.prepare(&format!(
         "SELECT {}, m.key, i.content FROM messages m {} LEFT JOIN inbox i ON i.id = m.id \
@@ -580,9 +578,12 @@ pub(super) fn for_each_of(
             continue;
         };
         let key = row.get(super::LINKED_COUNT)?;
-        let content: Option<Value> = match row.get::<_, Option<String>>(super::LINKED_COUNT + 1)? {
-            Some(text) => serde_json::from_str(&text).ok(),
-            None => message.json(),
+        // A private message we opened says what its plaintext says.
+        let content = match row.get::<_, Option<String>>(super::LINKED_COUNT + 1)? {
+            Some(text) => serde_json::from_str(&text).map_or(Content::Unknown, |v| {
+                Content::parse(message.header.author, &v)
+            }),
+            None => Content::of(&message),
         };
         each(key, &message, content)?;
     }
@@ -595,7 +596,7 @@ pub(super) fn backfill_search(tx: &Transaction<'_>) -> Result<()> {
         let is_post = tx
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM posts WHERE rowid = ?1)")?
             .query_row([key], |r| r.get::<_, bool>(0))?;
-        if let (true, Some(post)) = (is_post, content.as_ref().and_then(content::read_post)) {
+        if let (true, Some(post)) = (is_post, content.post()) {
             tx.prepare_cached("INSERT INTO post_text (rowid, text) VALUES (?1, ?2)")?
                 .execute(params![key, post.text])?;
         }
@@ -615,7 +616,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let mut store = Store::open(&dir.path().join("s.sqlite")).expect("store");
         let about = |who: &Identity, seq: u64, name: &str| {
-            let content = crate::content::about(who.feed_id(), name).to_string();
+            let content = crate::content::about(who.feed_id(), name)
+                .expect("a name")
+                .to_string();
             let previous = (seq > 1).then_some(MessageId([1; 32]));
             Message::create(
                 who,

@@ -42,53 +42,52 @@ pub fn message_text(
     let head = format!("#{}  {}", h.sequence, time(h.timestamp));
     let body = match (h.kind, readable) {
         (ContentKind::PrivateBox, Some(value)) => {
-            format!("[private] {}", describe(&value, name))
+            format!("[private] {}", describe(h.author, &value, name))
         }
         (ContentKind::PrivateBox, None) => "[encrypted: not for you]".into(),
-        (_, Some(value)) => describe(&value, name),
+        (_, Some(value)) => describe(h.author, &value, name),
         (kind, None) => format!("[content of kind {}]", kind.code()),
     };
     format!("{head}  {}\n{}", message.id, indent(&escape(&body)))
 }
 
-fn describe(value: &Value, name: &dyn Fn(&FeedId) -> String) -> String {
-    let kind = value.get("type").and_then(Value::as_str).unwrap_or("?");
-    let text = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or("");
-    // A feed id shown by name; anything else as it was written.
-    let feed = |text: &str| match text.parse::<FeedId>() {
-        Ok(feed) => name(&feed),
-        Err(_) => text.to_owned(),
-    };
-    match kind {
-        "post" if value.get("recipients").is_some() => {
-            let to: Vec<String> = value["recipients"]
-                .as_array()
-                .map(|r| r.iter().filter_map(Value::as_str).map(feed).collect())
-                .unwrap_or_default();
-            format!("{}\n(to {})", text("text"), to.join(", "))
+fn describe(author: FeedId, value: &Value, name: &dyn Fn(&FeedId) -> String) -> String {
+    use crate::content::{ContactChange::*, Content};
+    match Content::parse(author, value) {
+        Content::Post { post, recipients } if !recipients.is_empty() => {
+            let to: Vec<String> = recipients.iter().map(name).collect();
+            format!("{}\n(to {})", post.text, to.join(", "))
         }
-        "post" if value.get("reply").is_some() => {
-            format!("{}\n(in reply to {})", text("text"), text("reply"))
-        }
-        "post" => text("text").to_owned(),
-        "vote" => {
-            let link = value.pointer("/vote/link").and_then(Value::as_str);
-            let likes = value.pointer("/vote/value").and_then(Value::as_i64) == Some(1);
+        Content::Post { post, .. } => match post.reply {
+            Some(reply) => format!("{}\n(in reply to {reply})", post.text),
+            None => post.text,
+        },
+        Content::Vote(link, likes) => {
             let verb = if likes { "likes" } else { "no longer likes" };
-            format!("[{verb} {}]", link.unwrap_or("?"))
+            format!("[{verb} {link}]")
         }
-        "about" => format!("[names itself \"{}\"]", text("name")),
-        "contact" => {
-            let verb = match (value.get("following"), value.get("blocking")) {
-                (_, Some(Value::Bool(true))) => "blocks",
-                (_, Some(Value::Bool(false))) => "unblocks",
-                (Some(Value::Bool(true)), _) => "follows",
-                (Some(Value::Bool(false)), _) => "unfollows",
-                _ => "changes contact",
+        Content::About { name: Some(me), .. } => format!("[names itself \"{me}\"]"),
+        Content::About { description, .. } => {
+            format!("[describes itself: {}]", description.unwrap_or_default())
+        }
+        Content::Contact(feed, change) => {
+            let verb = match change {
+                Follow => "follows",
+                Unfollow => "unfollows",
+                Block => "blocks",
+                Unblock => "unblocks",
             };
-            format!("[{verb} {}]", feed(text("contact")))
+            format!("[{verb} {}]", name(&feed))
         }
-        other => format!("[{other}] {value}"),
+        Content::Device(d) => {
+            let verb = if d.linked { "links" } else { "unlinks" };
+            format!("[{verb} its device {}]", name(&d.device))
+        }
+        // What grapevine does not read is shown as it was written.
+        Content::Private | Content::Unknown => {
+            let kind = value.get("type").and_then(Value::as_str).unwrap_or("?");
+            format!("[{kind}] {value}")
+        }
     }
 }
 
