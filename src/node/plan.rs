@@ -131,6 +131,28 @@ struct FolderAudience {
     trusted: Vec<Reader>,
     strangers: Vec<Reader>,
     stale: Vec<StaleParticipant>,
+    /// What the newest files of the others there carry, per feed: every reader of the folder
+    /// reads those too. Only files of participants we replicate, that we imported and found
+    /// whole (their claims checked against what they carry), count.
+    carried: HashMap<FeedId, Vec<(u64, u64)>>,
+}
+
+/// Raises what `reader` holds of each feed by the runs the folder already carries for it from
+/// just past its frontier on: a folder is read whole, so one file carrying a message there is
+/// enough, and the others need not carry it again.
+fn covered(reader: &mut Reader, carried: &HashMap<FeedId, Vec<(u64, u64)>>) {
+    for (feed, runs) in carried {
+        let held = reader.holds.get(feed).copied().unwrap_or(0);
+        let mut reach = held;
+        for (first, last) in runs {
+            if *first <= reach.saturating_add(1) && *last > reach {
+                reach = *last;
+            }
+        }
+        if reach > held {
+            reader.holds.insert(*feed, reach);
+        }
+    }
 }
 
 impl Node {
@@ -183,6 +205,9 @@ impl Node {
             // Strangers only widen an audience: alone, they would decide what we withhold.
             if !list.is_empty() {
                 list.extend(found.strangers);
+            }
+            for reader in &mut list {
+                covered(reader, &found.carried);
             }
             list
         } else {
@@ -283,6 +308,8 @@ impl Node {
     fn folder_audience(&mut self, dir: &Path, known: &Known) -> Result<FolderAudience> {
         let mine = self.replication_set()?;
         let mut newest: HashMap<FeedId, i64> = HashMap::new();
+        // The runs each participant's newest file carries, if it counts (see `carried`).
+        let mut carries: HashMap<FeedId, Vec<FeedRange>> = HashMap::new();
         for file in super::bundles_in(dir) {
             let Ok(Ok(Some(manifest))) = std::fs::File::open(&file).map(bundle::read_manifest)
             else {
@@ -296,15 +323,24 @@ impl Node {
             {
                 continue;
             }
-            let known = self
+            let imported = self
                 .store
                 .verified_bundle_from(&manifest.bundle_id, &exporter)?;
-            if known || self.verify_bundle(&file)? {
+            if imported || self.verify_bundle(&file)? {
                 newest.insert(exporter, manifest.created_at);
+                match imported && mine.contains(&exporter) {
+                    true => carries.insert(exporter, manifest.feeds),
+                    false => carries.remove(&exporter),
+                };
             }
         }
         let cutoff = self.stale_cutoff()?;
         let mut found = FolderAudience::default();
+        for range in carries.into_values().flatten() {
+            let runs = found.carried.entry(range.feed).or_default();
+            runs.push((range.first, range.last));
+            runs.sort_unstable();
+        }
         let mut participants: Vec<(FeedId, i64)> = newest.into_iter().collect();
         participants.sort();
         for (peer, at) in participants {

@@ -253,3 +253,41 @@ fn a_peer_first_meeting_a_feed_is_sent_its_follows_too() {
         "d, whom b learns of from c's follows in the same bundle, travelled too"
     );
 }
+
+/// A folder is read whole: what one participant's file there carries, the others' files do
+/// not carry again, even for a reader that still lacks it (here one who stopped coming, whose
+/// old claim stays alive for `folder-stale-days`). Only files of people we replicate count.
+#[test]
+fn what_one_file_in_a_folder_carries_the_others_do_not_carry_again() {
+    let [a, b, c, gone] = ["a", "b", "c", "gone"].map(TestNode::new);
+    for (x, y) in [(&a, &b), (&a, &c), (&b, &a), (&b, &c), (&c, &a), (&c, &b)] {
+        x.follow(y);
+    }
+    gone.follow(&a);
+    let folder = stick();
+    let dir = path_str(folder.path());
+    // Everyone writes there once; then `gone` stops coming.
+    for node in [&gone, &a, &b, &c, &a, &b, &c] {
+        node.ok(&["sync-dir", dir]);
+    }
+    a.post("news from a");
+    let (_, n) = wrote(&a.ok(&["sync-dir", dir])).expect("a writes its news");
+    assert!(n >= 1);
+    let a_feed: grapevine::FeedId = a.id().parse().unwrap();
+    let carries_a = |node: &TestNode| {
+        let out = node.ok(&["sync-dir", dir]);
+        assert!(
+            node.posts(&a.id()).contains(&"news from a".to_owned()),
+            "{} read a's file: {out}",
+            node.name
+        );
+        wrote(&out).is_some_and(|(path, _)| {
+            let manifest = bundle::read_manifest(fs::File::open(path).unwrap())
+                .unwrap()
+                .unwrap();
+            manifest.feeds.iter().any(|r| r.feed == a_feed)
+        })
+    };
+    assert!(!carries_a(&b), "b carried a's news again");
+    assert!(!carries_a(&c), "c carried a's news again");
+}
