@@ -91,6 +91,16 @@ impl Ctx {
     }
 }
 
+/// A flag SIGINT and SIGTERM set, for commands that run until stopped.
+pub fn stop_on_signal() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())
+            .context("could not install a signal handler")?;
+    }
+    Ok(stop)
+}
+
 pub fn command() -> clap::Command {
     Cli::command()
 }

@@ -4,8 +4,6 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -107,16 +105,6 @@ pub enum ConfigAction {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// A flag SIGINT and SIGTERM set, for commands that run until stopped.
-pub fn stop_on_signal() -> Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, stop.clone())
-            .context("could not install a signal handler")?;
-    }
-    Ok(stop)
 }
 
 impl Settings {

@@ -374,7 +374,7 @@ impl WatchArgs {
             rescan: Duration::from_secs(rescan.max(1)),
             settle: Duration::from_secs(settle),
         };
-        let stop = super::settings::stop_on_signal()?;
+        let stop = super::stop_on_signal()?;
         let print = grapevine::events::print_to(io::stdout(), json);
         grapevine::watch::run(&mut node, options, &mut |e| print(e), &stop)?;
         Ok(ExitCode::SUCCESS)
@@ -440,7 +440,7 @@ impl ServeArgs {
         };
         let home = node.home()?.to_owned();
         drop(node);
-        let stop = super::settings::stop_on_signal()?;
+        let stop = super::stop_on_signal()?;
         // Session threads tell too: each line takes standard output for itself.
         let tell = grapevine::events::print_to(io::stdout(), json);
         let told = tell.clone();

@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 
 use super::Ctx;
-use super::settings::stop_on_signal;
+use super::stop_on_signal;
 
 #[derive(Args)]
 pub struct UiArgs {
