@@ -457,6 +457,93 @@ mod tests {
         }
     }
 
+    /// A frontier and runs beyond a gap, for one feed.
+    struct Gapped {
+        feed: FeedId,
+        frontier: u64,
+        beyond: Vec<(u64, u64)>,
+    }
+
+    impl Holdings for Gapped {
+        type Error = std::convert::Infallible;
+        fn frontier(&self, feed: &FeedId) -> Result<u64, Self::Error> {
+            Ok(if *feed == self.feed { self.frontier } else { 0 })
+        }
+        fn pending_runs(&self, feed: &FeedId) -> Result<Vec<(u64, u64)>, Self::Error> {
+            Ok(if *feed == self.feed {
+                self.beyond.clone()
+            } else {
+                Vec::new()
+            })
+        }
+    }
+
+    /// The runs of every push among `outputs`, and whether each was live.
+    fn pushed(outputs: &[Output]) -> Vec<(Range, bool)> {
+        outputs
+            .iter()
+            .flat_map(|o| match o {
+                Output::Push { ranges, live } => ranges.iter().map(|r| (*r, *live)).collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    /// A live session pushes what our store gained once told of it, runs beyond a gap
+    /// included, and never sends a run twice; a one-shot session pushes nothing unasked.
+    #[test]
+    fn a_live_session_pushes_news_once() {
+        let (a, b) = (FeedId([1; 32]), FeedId([2; 32]));
+        let zero = Duration::ZERO;
+        let wants = wire::want_frames(&[(b, 0), (a, 0)]);
+        for live in [true, false] {
+            let settings = Settings { live, ..one_shot() };
+            let mut s = Session::new(settings, a, b, set(a, &[b]));
+            let first = Gapped {
+                feed: a,
+                frontier: 2,
+                beyond: vec![(5, 6)],
+            };
+            s.start(&first).expect("starts");
+            let answer = s
+                .handle(Input::Frame(&wants[0]), zero, &first)
+                .expect("answer");
+            let run = |first, last| Range {
+                feed: a,
+                first,
+                last,
+            };
+            assert_eq!(
+                pushed(&answer),
+                [(run(1, 2), false), (run(5, 6), false)],
+                "what it lacks, and the run beyond the gap"
+            );
+            // The gap fills, and a message more arrives: only that is news.
+            let later = Gapped {
+                feed: a,
+                frontier: 7,
+                beyond: Vec::new(),
+            };
+            let news = s
+                .handle(Input::Stored(set(a, &[b])), zero, &later)
+                .expect("news");
+            match live {
+                true => assert_eq!(pushed(&news), [(run(3, 7), true)], "{news:?}"),
+                false => assert!(pushed(&news).is_empty(), "one-shot: {news:?}"),
+            }
+            // Told again with nothing new: nothing is sent twice.
+            let again = Gapped {
+                feed: a,
+                frontier: 2,
+                beyond: vec![(5, 6)],
+            };
+            let twice = s
+                .handle(Input::Stored(set(a, &[b])), zero, &again)
+                .expect("again");
+            assert!(pushed(&twice).is_empty(), "{twice:?}");
+        }
+    }
+
     fn set(me: FeedId, others: &[FeedId]) -> ReplicationSet {
         let mut distance = HashMap::from([(me, 0)]);
         distance.extend(others.iter().map(|f| (*f, 1)));
@@ -597,6 +684,87 @@ mod tests {
             .handle(Input::Tick, Duration::from_secs(2), &held)
             .expect("a tick");
         assert_eq!(sent(&ping), [vec![PING]]);
+        // Our want list answered: in sync, said once.
+        let in_sync = |outputs: &[Output]| {
+            outputs
+                .iter()
+                .filter(|o| matches!(o, Output::InSync))
+                .count()
+        };
+        s.handle(Input::Frame(&[DONE]), Duration::from_secs(2), &held)
+            .expect("done");
+        let told = s
+            .handle(Input::Stored(set(a, &[b])), Duration::from_secs(2), &held)
+            .expect("the set");
+        assert_eq!(in_sync(&told), 1, "{told:?}");
+        let later = s
+            .handle(Input::Tick, Duration::from_secs(3), &held)
+            .expect("a tick");
+        assert_eq!(in_sync(&later), 0, "{later:?}");
+    }
+
+    /// In pub mode the connecting peer's feed is taken in only while its own messages say it
+    /// follows us, and never when we block it.
+    #[test]
+    fn the_pub_gate_takes_in_only_a_peer_that_follows() {
+        use crate::content::{ContactChange, contact, post};
+        use crate::graph::Exclusion;
+        let me = FeedId([1; 32]);
+        let peer = crate::identity::Identity::from_seed(&[5; 32]);
+        let them = peer.feed_id();
+        let says = |seq: u64, content: serde_json::Value| {
+            let bytes = serde_json::to_vec(&content).expect("JSON");
+            // The gate reads content only: any previous id will do.
+            let previous = (seq > 1).then_some(crate::ids::MessageId([7; 32]));
+            Message::create(
+                &peer,
+                seq,
+                previous,
+                0,
+                crate::message::ContentKind::Json,
+                bytes,
+            )
+            .expect("a message")
+        };
+        let admitted = |batches: &[Vec<Message>], blocked: bool| {
+            let mut gate = PubGate {
+                peer: them,
+                me,
+                follows: false,
+            };
+            let mut last = false;
+            for batch in batches {
+                let mut mine = set(me, &[]);
+                if blocked {
+                    mine.excluded.insert(them, Exclusion::BlockedByMe);
+                }
+                gate.admit(batch, &mut mine);
+                last = mine.contains(&them);
+            }
+            last
+        };
+        let follow = says(2, contact(me, ContactChange::Follow));
+        let unfollow = says(3, contact(me, ContactChange::Unfollow));
+        let elsewhere = says(2, contact(FeedId([9; 32]), ContactChange::Follow));
+        let hello = says(1, post("hello", None, &[]));
+        assert!(
+            !admitted(&[vec![hello.clone()]], false),
+            "a post is no follow"
+        );
+        assert!(
+            !admitted(&[vec![elsewhere]], false),
+            "following someone else"
+        );
+        assert!(admitted(&[vec![hello.clone(), follow.clone()]], false));
+        assert!(
+            admitted(&[vec![follow.clone()], vec![hello]], false),
+            "still follows"
+        );
+        assert!(
+            !admitted(&[vec![follow.clone(), unfollow]], false),
+            "unfollowed"
+        );
+        assert!(!admitted(&[vec![follow]], true), "blocked");
     }
 
     /// Pseudo-random frames are handled or refused, never a panic; a want list longer than

@@ -39,7 +39,12 @@ async function firstPageVisible(browser, home) {
     times.sort((a, b) => a - b);
     return { p50: times[Math.floor(rounds / 2)], p95: times[Math.min(rounds - 1, Math.floor(rounds * 0.95))] };
   } finally {
-    child.kill("SIGTERM");
+    // Gone before its home may be removed.
+    const gone = new Promise((resolve) => child.once("exit", resolve));
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      await gone;
+    }
   }
 }
 

@@ -131,7 +131,12 @@ test("in Firefox: a newcomer creates a diary, posts, and sees the terminal's pos
     console.log(`Firefox ${firefox.version}: the newcomer's path works`);
   } finally {
     await firefox.close();
-    child.kill("SIGTERM");
+    // The window's process must be gone before its home is removed.
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await gone;
+    }
     rmSync(alice, { recursive: true, force: true });
   }
 });

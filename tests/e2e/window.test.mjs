@@ -51,6 +51,20 @@ function openWindowWith(home, args) {
   });
 }
 
+/**
+ * Stops a window and waits until its process is gone (at most 10 s, then SIGKILL): removing
+ * its home while it still writes there (its store, a watched folder's bundle) fails or races.
+ */
+async function closeWindow(window) {
+  const { child } = window;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10000);
+  await gone;
+  clearTimeout(timer);
+}
+
 async function withBrowser(work) {
   const browser = await chromium.launch({ executablePath: browserPath, args: ["--no-sandbox"] });
   try {
@@ -160,7 +174,7 @@ test("a newcomer creates a diary, posts, and sees the terminal's posts live, as 
       assert.deepEqual(errors, []);
     });
   } finally {
-    window.child.kill("SIGTERM");
+    await closeWindow(window);
     rmSync(alice, { recursive: true, force: true });
   }
 });
@@ -230,7 +244,7 @@ test("a page from another origin of the same browser can neither read nor post",
     });
   } finally {
     attacker.close();
-    window.child.kill("SIGTERM");
+    await closeWindow(window);
     rmSync(alice, { recursive: true, force: true });
   }
 });
@@ -324,7 +338,7 @@ test("two people and a shared folder: private messages, follows by name, a block
       assert.equal(await bob.getByText("BUY CHEAP WATCHES NOW").count(), 0);
     });
   } finally {
-    for (const w of Object.values(windows)) w.child.kill("SIGTERM");
+    await Promise.all(Object.values(windows).map(closeWindow));
     for (const dir of [...Object.values(homes), folder]) rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -374,7 +388,7 @@ test("a stick plugged in is synced, and the page says when it is safe to unplug"
       await page.screenshot({ path: join(screens, "sticks.png"), fullPage: true });
     });
   } finally {
-    window.child.kill("SIGTERM");
+    await closeWindow(window);
     if (mounted) spawnSync("umount", [stick]);
     for (const dir of [...Object.values(homes), media]) rmSync(dir, { recursive: true, force: true });
   }
@@ -469,7 +483,7 @@ test("a locked diary opened in the page, a neighbour over the LAN, @mentions and
       assert.match(grapevine(homes.bob, "timeline"), /Thanks @bob for fixing it/);
     });
   } finally {
-    window.child.kill("SIGTERM");
+    await closeWindow(window);
     for (const dir of [...Object.values(homes), saved]) rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -505,7 +519,7 @@ test("a bundle left in a watched folder shows in the open page (latency reported
       console.log(`bundle in a watched folder → post visible in the open page: p50 ${at(0.5)} ms, p95 ${at(0.95)} ms, max ${took.at(-1)} ms (20 bundles)`);
     });
   } finally {
-    window.child.kill("SIGTERM");
+    await closeWindow(window);
     for (const dir of [...Object.values(homes), folder, outside]) rmSync(dir, { recursive: true, force: true });
   }
 });
