@@ -88,6 +88,15 @@ impl<R: Read> Seek for Rewind<R> {
 mod tests {
     use super::*;
 
+    /// The bundle reader goes back at most to just after the start of a frame it gave up on:
+    /// a frame of the largest entry, its tar header and padding, and what the reader's 64 KiB
+    /// buffer read ahead must all fit in the window.
+    #[test]
+    fn the_window_holds_the_largest_frame_and_a_buffer() {
+        let largest = crate::bundle::MAX_ENTRY + 1024;
+        assert!(WINDOW > largest + (1 << 16), "{WINDOW} bytes");
+    }
+
     /// Reads, steps back within the window and reads the same bytes again; seeks forward by
     /// reading; refuses to go back beyond the window, or from an end it cannot know.
     #[test]
@@ -97,6 +106,12 @@ mod tests {
         let mut buf = vec![0u8; 1000];
         r.read_exact(&mut buf).expect("reads");
         assert_eq!(buf, data[..1000]);
+        for start in [0, 1, 999] {
+            assert_eq!(r.seek(SeekFrom::Start(start)).expect("back"), start);
+            let mut again = vec![0u8; 1000 - start as usize];
+            r.read_exact(&mut again).expect("reads again");
+            assert_eq!(again, data[start as usize..1000]);
+        }
         assert_eq!(r.seek(SeekFrom::Start(10)).expect("back"), 10);
         r.read_exact(&mut buf).expect("reads again");
         assert_eq!(buf, data[10..1010]);
@@ -108,6 +123,11 @@ mod tests {
         assert_eq!(r.seek(SeekFrom::Start(far)).expect("forward"), far);
         r.read_exact(&mut buf).expect("reads on");
         assert_eq!(buf, data[far as usize..far as usize + 1000]);
+        assert!(
+            r.kept.len() <= WINDOW + WINDOW / 4,
+            "it keeps about a window, not the stream: {} bytes",
+            r.kept.len()
+        );
         assert!(r.seek(SeekFrom::Start(0)).is_err(), "beyond the window");
         assert!(r.seek(SeekFrom::End(0)).is_err());
         assert!(r.seek(SeekFrom::Current(-(far as i64) * 2)).is_err());
