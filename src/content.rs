@@ -263,9 +263,6 @@ pub const MAX_DESCRIPTION: usize = 1024;
 
 /// A string member of an `about` message about its own author, trimmed and cut to `most` bytes.
 fn own_about(author: FeedId, content: &Value, member: &str, most: usize) -> Option<String> {
-    if content.get("type")?.as_str()? != "about" {
-        return None;
-    }
     let about: FeedId = content.get("about")?.as_str()?.parse().ok()?;
     let text = content.get(member)?.as_str()?.trim();
     let mut end = text.len().min(most);

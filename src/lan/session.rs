@@ -15,9 +15,7 @@ use crate::events::{self, Who};
 use crate::ids::FeedId;
 use crate::ingest::{IngestReport, Ingester};
 use crate::node::Node;
-use crate::replicate::Range;
 use crate::replicate::session::{Fault, Input, Output, Session, Settings};
-use crate::replicate::wire::MessageFrames;
 use crate::store::{Store, StoreError};
 
 pub use super::error::SessionError;
@@ -247,7 +245,10 @@ impl Sender<'_> {
         match output {
             Output::Send(frame) => self.writer.write(&frame)?,
             Output::Push { ranges, live } => {
-                let n = self.push(node.store(), &ranges)?;
+                let writer = &mut *self.writer;
+                let n = crate::replicate::push::send_ranges(node.store(), &ranges, |frame| {
+                    writer.write(&frame).map_err(SessionError::from)
+                })?;
                 self.sent += n;
                 if live && n > 0 {
                     (self.tell)(events::Event::Pushed {
@@ -281,30 +282,6 @@ impl Sender<'_> {
             Output::Ingest { .. } | Output::Settle => {}
         }
         Ok(false)
-    }
-
-    /// Sends the stored messages of `ranges` as they are (the peer verifies each); how many.
-    fn push(&mut self, store: &Store, ranges: &[Range]) -> Result<u64, SessionError> {
-        let mut frames = MessageFrames::default();
-        let (mut sent, mut failure) = (0u64, None);
-        for range in ranges {
-            store.for_each_record_in_range(&range.feed, range.first, range.last, |_, e, c| {
-                if let Some(frame) = frames.push(e, c)
-                    && let Err(e) = self.writer.write(&frame)
-                {
-                    failure.get_or_insert(e);
-                }
-                sent += 1;
-                Ok(())
-            })?;
-            if let Some(e) = failure.take() {
-                return Err(e.into());
-            }
-        }
-        if let Some(frame) = frames.finish() {
-            self.writer.write(&frame)?;
-        }
-        Ok(sent)
     }
 }
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use super::{Node, NodeError, Result};
 use crate::ids::FeedId;
 use crate::ingest::Ingester;
+use crate::replicate::push::send_ranges;
 use crate::replicate::session::{Fault, Input, Output, Session, Settings};
-use crate::replicate::wire::MessageFrames;
 
 /// What one side of a meeting did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -59,21 +59,18 @@ impl<'a> Meeting<'a> {
             timeout: Duration::MAX,
             keepalive: Duration::MAX,
         };
-        let mut sessions = Vec::with_capacity(2);
-        for (i, node) in nodes.iter().enumerate() {
-            let set = node.replication_set()?;
+        let session = |i: usize| -> Result<Session> {
+            let set = nodes[i].replication_set()?;
             let peer = ids[1 - i];
             if set.is_blocked(&peer) {
                 return Err(NodeError::Usage(format!("{} blocks {peer}", ids[i])));
             }
-            sessions.push(Session::new(settings, ids[i], peer, set));
-        }
-        let [a, b]: [Session; 2] = sessions
-            .try_into()
-            .map_err(|_| NodeError::Usage("two sessions".into()))?;
+            Ok(Session::new(settings, ids[i], peer, set))
+        };
+        let sessions = [session(0)?, session(1)?];
         Ok(Self {
             nodes,
-            sessions: [a, b],
+            sessions,
             inboxes: Default::default(),
             met: [Met::default(); 2],
         })
@@ -116,24 +113,13 @@ impl<'a> Meeting<'a> {
             match output {
                 Output::Send(frame) => self.send(side, frame),
                 Output::Push { ranges, .. } => {
-                    let mut frames = MessageFrames::default();
-                    let mut full = Vec::new();
-                    let mut sent = 0;
-                    for range in &ranges {
-                        self.nodes[side].store().for_each_record_in_range(
-                            &range.feed,
-                            range.first,
-                            range.last,
-                            |_, envelope, content| {
-                                full.extend(frames.push(envelope, content));
-                                sent += 1;
-                                Ok(())
-                            },
-                        )?;
-                    }
-                    full.extend(frames.finish());
+                    let mut frames = Vec::new();
+                    let sent = send_ranges(self.nodes[side].store(), &ranges, |frame| {
+                        frames.push(frame);
+                        Ok::<_, NodeError>(())
+                    })?;
                     self.met[side].sent += sent;
-                    for frame in full {
+                    for frame in frames {
                         self.send(side, frame);
                     }
                 }

@@ -328,10 +328,11 @@ impl Node {
                 .verified_bundle_from(&manifest.bundle_id, &exporter)?;
             if imported || self.verify_bundle(&file)? {
                 newest.insert(exporter, manifest.created_at);
-                match imported && mine.contains(&exporter) {
-                    true => carries.insert(exporter, manifest.feeds),
-                    false => carries.remove(&exporter),
-                };
+                if imported && mine.contains(&exporter) {
+                    carries.insert(exporter, manifest.feeds);
+                } else {
+                    carries.remove(&exporter);
+                }
             }
         }
         let cutoff = self.stale_cutoff()?;

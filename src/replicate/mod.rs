@@ -4,6 +4,7 @@
 //! what it is handed. The bundle transport works out its readers from folders' manifests and
 //! `--for`; a LAN session from the peer's want lists and what it sent so far.
 
+pub mod push;
 pub mod session;
 pub mod wire;
 

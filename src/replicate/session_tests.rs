@@ -1,4 +1,5 @@
 //! Tests of the session as a value: driven by hand, with holdings made up for each case.
+#![cfg(test)]
 
 use super::*;
 
