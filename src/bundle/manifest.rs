@@ -2,37 +2,31 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{FeedId, MessageId};
+use super::frontier::{Claims, Frontier, FrontierEntry, MAX_WANTS, Tagged};
+use crate::ids::FeedId;
 
 /// What the exporter says the bundle holds and what it holds itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Wire", into = "Wire")]
 pub struct Manifest {
     pub format: String,
     pub version: u32,
-    /// 16 random bytes in lower-case hex; names this bundle in import logs.
+    /// 16 random bytes in lower-case hex; names this bundle in import logs, and salts the
+    /// frontier's tags (version 2).
     pub bundle_id: String,
     pub exporter: FeedId,
     /// Milliseconds since the Unix epoch, as claimed by the exporter.
     pub created_at: i64,
     /// The one peer this bundle was made for, if any.
-    #[serde(default)]
     pub recipient: Option<FeedId>,
     /// The messages in the segments, one contiguous range per feed.
     pub feeds: Vec<FeedRange>,
-    /// The exporter's frontier: for every feed it holds, its highest contiguous message.
-    pub frontier: Vec<FrontierEntry>,
-    /// The feeds the exporter replicates, so that a bundle to it carries what it wants and no
-    /// more. Absent in older bundles and when the set is larger than [`MAX_WANTS`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wants: Option<Vec<FeedId>>,
+    /// What the exporter holds and wants, so that a bundle to it carries what it lacks.
+    pub frontier: Frontier,
     /// The exporter's `hops` setting: with it a reader that holds the exporter's contacts can
     /// tell which feeds the exporter will want once it learns its friends' follows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hops: Option<u32>,
 }
-
-/// Most feeds a manifest lists as wanted (about 570 KB of JSON).
-pub const MAX_WANTS: usize = 10_000;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedRange {
@@ -41,11 +35,118 @@ pub struct FeedRange {
     pub last: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FrontierEntry {
-    pub feed: FeedId,
-    pub sequence: u64,
-    pub id: MessageId,
+/// The manifest as JSON: `frontier` is a list (version 1) or a packed string (version 2), and
+/// `wants` a list of ids (version 1) or `true` (version 2).
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    format: String,
+    version: u32,
+    bundle_id: String,
+    exporter: FeedId,
+    created_at: i64,
+    #[serde(default)]
+    recipient: Option<FeedId>,
+    feeds: Vec<FeedRange>,
+    frontier: Either<Vec<FrontierEntry>, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wants: Option<Either<Vec<FeedId>, bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hops: Option<u32>,
+}
+
+/// A member that is a list in version 1 and a scalar in version 2.
+enum Either<L, S> {
+    List(L),
+    Scalar(S),
+}
+
+impl TryFrom<Wire> for Manifest {
+    type Error = String;
+
+    fn try_from(w: Wire) -> Result<Self, String> {
+        let frontier = match (w.frontier, w.wants) {
+            (Either::List(held), None) => Frontier::Listed { held, wants: None },
+            (Either::List(held), Some(Either::List(wants))) => Frontier::Listed {
+                held,
+                wants: Some(wants),
+            },
+            (Either::Scalar(text), None) => Frontier::Tagged(Tagged::decode(&text, false)?),
+            (Either::Scalar(text), Some(Either::Scalar(whole))) => {
+                Frontier::Tagged(Tagged::decode(&text, whole)?)
+            }
+            _ => return Err("frontier and wants are of different format versions".into()),
+        };
+        Ok(Self {
+            format: w.format,
+            version: w.version,
+            bundle_id: w.bundle_id,
+            exporter: w.exporter,
+            created_at: w.created_at,
+            recipient: w.recipient,
+            feeds: w.feeds,
+            frontier,
+            hops: w.hops,
+        })
+    }
+}
+
+impl From<Manifest> for Wire {
+    fn from(m: Manifest) -> Self {
+        let (frontier, wants) = match m.frontier {
+            Frontier::Listed { held, wants } => (Either::List(held), wants.map(Either::List)),
+            Frontier::Tagged(tagged) => (
+                Either::Scalar(tagged.encode()),
+                tagged.wants.then_some(Either::Scalar(true)),
+            ),
+        };
+        Self {
+            format: m.format,
+            version: m.version,
+            bundle_id: m.bundle_id,
+            exporter: m.exporter,
+            created_at: m.created_at,
+            recipient: m.recipient,
+            feeds: m.feeds,
+            frontier,
+            wants,
+            hops: m.hops,
+        }
+    }
+}
+
+impl<L: Serialize, S: Serialize> Serialize for Either<L, S> {
+    fn serialize<Z: serde::Serializer>(&self, s: Z) -> Result<Z::Ok, Z::Error> {
+        match self {
+            Self::List(list) => list.serialize(s),
+            Self::Scalar(scalar) => scalar.serialize(s),
+        }
+    }
+}
+
+impl<'de, L: Deserialize<'de>, S: Deserialize<'de>> Deserialize<'de> for Either<L, S> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::value::SeqAccessDeserializer;
+        use serde::de::{IntoDeserializer, SeqAccess, Visitor};
+        use std::marker::PhantomData;
+
+        struct Pick<L, S>(PhantomData<(L, S)>);
+        impl<'de, L: Deserialize<'de>, S: Deserialize<'de>> Visitor<'de> for Pick<L, S> {
+            type Value = Either<L, S>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list (version 1) or a string or boolean (version 2)")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                L::deserialize(SeqAccessDeserializer::new(seq)).map(Either::List)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                S::deserialize(v.into_deserializer()).map(Either::Scalar)
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                S::deserialize(v.into_deserializer()).map(Either::Scalar)
+            }
+        }
+        d.deserialize_any(Pick(PhantomData))
+    }
 }
 
 /// The last entry: the digest of every earlier entry and the exporter's signature over them.
@@ -104,8 +205,7 @@ impl Manifest {
             created_at,
             recipient: None,
             feeds,
-            frontier: Vec::new(),
-            wants: None,
+            frontier: Frontier::Tagged(Tagged::empty()),
             hops: None,
         }
     }
@@ -126,13 +226,21 @@ impl Manifest {
                 super::FORMAT
             ));
         }
-        if self.version != super::FORMAT_VERSION {
-            return Err(format!(
-                "bundle format version {} is not supported (this grapevine reads version {}); \
-                 upgrade grapevine",
-                self.version,
-                super::FORMAT_VERSION
-            ));
+        match (self.version, &self.frontier) {
+            (1, Frontier::Listed { .. }) | (2, Frontier::Tagged(_)) => {}
+            (1 | 2, _) => {
+                return Err(format!(
+                    "a version {} manifest with a frontier of the other version",
+                    self.version
+                ));
+            }
+            (other, _) => {
+                return Err(format!(
+                    "bundle format version {other} is not supported (this grapevine reads \
+                     versions 1 and {}); upgrade grapevine",
+                    super::FORMAT_VERSION
+                ));
+            }
         }
         let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
         if self.bundle_id.len() != 32 || !self.bundle_id.bytes().all(hex) {
@@ -144,7 +252,11 @@ impl Manifest {
                 crate::graph::MAX_HOPS
             ));
         }
-        let wanted = self.wants.as_ref().map_or(0, Vec::len);
+        let wanted = match &self.frontier {
+            Frontier::Listed { wants, .. } => wants.as_ref().map_or(0, Vec::len),
+            Frontier::Tagged(tagged) if tagged.wants => tagged.len(),
+            Frontier::Tagged(_) => 0,
+        };
         if wanted > MAX_WANTS {
             return Err(format!(
                 "it lists {wanted} wanted feeds, more than the {MAX_WANTS} allowed"
@@ -159,6 +271,22 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+}
+
+impl Manifest {
+    /// The bundle id's 16 bytes, which salt a version 2 frontier's tags.
+    pub fn salt(&self) -> Option<[u8; 16]> {
+        data_encoding::HEXLOWER
+            .decode(self.bundle_id.as_bytes())
+            .ok()?
+            .try_into()
+            .ok()
+    }
+
+    /// What the exporter says it holds and wants, among the feeds `known` to the reader.
+    pub fn claims(&self, known: &[FeedId]) -> Claims {
+        self.frontier.claims(self.salt().as_ref(), known)
     }
 }
 

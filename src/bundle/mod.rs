@@ -8,13 +8,15 @@
 
 mod claims;
 mod frames;
+mod frontier;
 mod manifest;
 mod read;
 pub mod rewind;
 mod write;
 
 pub use claims::{CarriedRuns, check_manifest_claims};
-pub use manifest::{FeedRange, FrontierEntry, MAX_WANTS, Manifest, Trailer, TrailerEntry};
+pub use frontier::{Claims, Frontier, FrontierEntry, MAX_WANTS, Tagged};
+pub use manifest::{FeedRange, Manifest, Trailer, TrailerEntry};
 pub use read::{
     BundleProblem, BundleReport, BundleSink, SignatureStatus, read_bundle, read_manifest,
 };
@@ -30,7 +32,8 @@ pub const SEGMENT_PREFIX: &str = "segments/";
 pub const EXTENSION: &str = "gvb";
 /// Format identifier in the manifest.
 pub const FORMAT: &str = "grapevine-bundle";
-pub const FORMAT_VERSION: u32 = 1;
+/// The manifest version writers write; readers also read version 1 (bundle.md "Frontier").
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Largest entry data a reader accepts (manifest, segment or trailer).
 pub const MAX_ENTRY: usize = 4 << 20;

@@ -208,10 +208,10 @@ impl Node {
         } = self.plan_export(&ExportOptions::default(), Some(dir))?;
         let current = self.advertised_frontier()?;
         let newest = self.newest_own_manifest(dir);
-        let still_serves = newest.as_ref().is_some_and(|m| {
-            let advertised: Vec<_> = m.frontier.iter().map(|e| (e.feed, e.sequence)).collect();
-            advertised == current && carries(m, &plan)
-        });
+        let known = self.known_feeds()?;
+        let still_serves = newest
+            .as_ref()
+            .is_some_and(|m| m.claims(&known).holds == current && carries(m, &plan));
         let mut report = ExportReport {
             stale,
             ..ExportReport::default()
@@ -222,7 +222,8 @@ impl Node {
         // us and what we want (a newcomer, a restored key).
         if newest.is_some()
             && (still_serves
-                || (plan.is_empty() && !self.frontier_is_news(dir, newest.as_ref(), &current)))
+                || (plan.is_empty()
+                    && !self.frontier_is_news(dir, newest.as_ref(), &current, &known)))
         {
             report.already_there = own.last().map(|(_, path)| path.clone());
             return Ok(report);
@@ -246,9 +247,10 @@ impl Node {
         dir: &Path,
         newest: Option<&bundle::Manifest>,
         current: &[(FeedId, u64)],
+        known: &[FeedId],
     ) -> bool {
         let advertised: std::collections::HashMap<FeedId, u64> = newest
-            .map(|m| m.frontier.iter().map(|e| (e.feed, e.sequence)).collect())
+            .map(|m| m.claims(known).holds.into_iter().collect())
             .unwrap_or_default();
         let current: std::collections::HashMap<FeedId, u64> = current.iter().copied().collect();
         // Our last file there claims more than we hold (a key restored from a backup, a feed
@@ -279,6 +281,29 @@ impl Node {
             .and_then(|(_, path)| std::fs::File::open(path).ok())
             .and_then(|f| bundle::read_manifest(f).ok().flatten())
             .filter(|m| m.exporter == self.id())
+    }
+
+    /// The feeds this node can name: those it holds, those it replicates and those its
+    /// contacts name. A version 2 manifest's tags are matched against them; a feed outside is
+    /// one we could not send anyway.
+    pub(crate) fn known_feeds(&self) -> Result<Vec<FeedId>> {
+        let mut known: std::collections::BTreeSet<FeedId> = self
+            .store
+            .frontiers()?
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        known.extend(
+            self.replication_set()?
+                .members()
+                .into_iter()
+                .map(|(f, _)| f),
+        );
+        for edge in self.store.edges()? {
+            known.extend([edge.from, edge.to]);
+        }
+        known.insert(self.id());
+        Ok(known.into_iter().collect())
     }
 
     /// The frontier our manifests carry: every feed we replicate and hold, in id order.

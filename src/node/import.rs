@@ -319,7 +319,7 @@ impl Node {
         self.store
             .record_bundle(&seen, verified, new_messages, self.clock.now_ms())?;
         if verified && m.exporter != self.id() && !self.replication_set()?.is_blocked(&m.exporter) {
-            let frontier: Vec<_> = m.frontier.iter().map(|e| (e.feed, e.sequence)).collect();
+            let claims = m.claims(&self.known_feeds()?);
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -327,8 +327,8 @@ impl Node {
             let via = format!("bundle {name}");
             self.store.note_heard(
                 &m.exporter,
-                &frontier,
-                m.wants.as_deref().map(|list| (list, m.hops)),
+                &claims.holds,
+                claims.wants.as_deref().map(|list| (list, m.hops)),
                 m.created_at,
                 &via,
                 self.clock.now_ms(),

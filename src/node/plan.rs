@@ -368,7 +368,11 @@ impl Node {
         };
         let mut list = vec![Reader {
             wants: None,
-            holds: last.frontier.iter().map(|e| (e.feed, e.sequence)).collect(),
+            holds: last
+                .claims(&self.known_feeds()?)
+                .holds
+                .into_iter()
+                .collect(),
             ..Reader::default()
         }];
         // Peers we heard from after our last bundle here was written (the people met since,

@@ -46,7 +46,12 @@ fn a_stranger_in_a_folder_is_sent_only_what_it_wants() {
     let manifest = bundle::read_manifest(fs::File::open(&path).unwrap())
         .unwrap()
         .unwrap();
+    let known: Vec<grapevine::FeedId> = [a.id(), b.id(), c.id(), stranger.id()]
+        .iter()
+        .map(|id| id.parse().unwrap())
+        .collect();
     let mut wants: Vec<String> = manifest
+        .claims(&known)
         .wants
         .expect("a's manifest says what a wants")
         .iter()
@@ -290,4 +295,68 @@ fn what_one_file_in_a_folder_carries_the_others_do_not_carry_again() {
     };
     assert!(!carries_a(&b), "b carried a's news again");
     assert!(!carries_a(&c), "c carried a's news again");
+}
+
+/// A signed frontier-only bundle from `peer` saying it holds `feed` up to `held` and wants it,
+/// as a manifest of `version` states it: 1 lists ids, 2 packs salted tags (bundle.md).
+fn claims_in_version(path: &std::path::Path, peer: &Identity, feed: &str, held: u64, version: u32) {
+    let feed: grapevine::FeedId = feed.parse().unwrap();
+    let bundle_id = "5a".repeat(16);
+    let frontier = if version == 1 {
+        bundle::Frontier::Listed {
+            held: vec![bundle::FrontierEntry {
+                feed,
+                sequence: held,
+                id: grapevine::MessageId([3; 32]),
+            }],
+            wants: Some(vec![feed]),
+        }
+    } else {
+        bundle::Frontier::Tagged(bundle::Tagged::pack(&[0x5a; 16], &[(feed, held)], true).unwrap())
+    };
+    let manifest = bundle::Manifest {
+        format: bundle::FORMAT.into(),
+        version,
+        bundle_id,
+        exporter: peer.feed_id(),
+        created_at: grapevine::now_ms(),
+        recipient: None,
+        feeds: Vec::new(),
+        frontier,
+        hops: Some(2),
+    };
+    let writer = bundle::BundleWriter::new(Vec::new(), peer, &manifest).unwrap();
+    fs::write(path, writer.finish().unwrap().0).unwrap();
+}
+
+/// What a peer says it holds counts the same from a version 1 manifest (an older grapevine)
+/// as from a version 2 one: a bundle for it carries only what lies beyond.
+#[test]
+fn an_older_grapevines_claims_count_as_a_newer_ones() {
+    for version in [1, 2] {
+        let a = TestNode::new("a");
+        let peer = Identity::from_seed(&[71; 32]);
+        a.follow_id(&peer.feed_id().to_string());
+        for n in 1..=5 {
+            a.post(&format!("post {n}"));
+        }
+        let s = stick();
+        let claims = s.path().join("claims.gvb");
+        claims_in_version(&claims, &peer, &a.id(), 3, version);
+        let out = a.import(&claims);
+        assert!(!out.contains("not verified"), "version {version}: {out}");
+        let t = stick();
+        let out = a.ok(&[
+            "export",
+            path_str(t.path()),
+            "--for",
+            &peer.feed_id().to_string(),
+        ]);
+        let (n, _) = exported(&out).unwrap_or_else(|| panic!("version {version}: {out}"));
+        let beyond = a.feed(&a.id()).len() as u64 - 3;
+        assert_eq!(
+            n, beyond,
+            "version {version}: only what lies beyond 3: {out}"
+        );
+    }
 }

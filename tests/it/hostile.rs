@@ -181,7 +181,7 @@ fn a_key_locked_with_a_passphrase_needs_it() {
 /// the victim's `sync-dir` from writing its posts, and what it writes reads back.
 #[test]
 fn a_forged_manifest_in_a_drop_folder_cannot_silence_a_node() {
-    use grapevine::bundle::{BundleWriter, FrontierEntry, Manifest};
+    use grapevine::bundle::{BundleWriter, Frontier, Manifest, Tagged};
     for claim in [u64::MAX, i64::MAX as u64] {
         let [victim, friend] = ["victim", "friend"].map(TestNode::new);
         victim.follow(&friend);
@@ -202,12 +202,9 @@ fn a_forged_manifest_in_a_drop_folder_cannot_silence_a_node() {
             created_at: i64::MAX,
             recipient: None,
             feeds: Vec::new(),
-            frontier: vec![FrontierEntry {
-                feed: victim_id,
-                sequence: claim,
-                id: grapevine::MessageId([7; 32]),
-            }],
-            wants: None,
+            frontier: Frontier::Tagged(
+                Tagged::pack(&[0xff; 16], &[(victim_id, claim)], false).unwrap(),
+            ),
             hops: None,
         };
         let forged = dir
@@ -314,7 +311,7 @@ fn bundle_with_manifest(
 /// leave `grapevine check` passing.
 #[test]
 fn the_hostile_bundle_catalogue() {
-    use grapevine::bundle::{FeedRange, Manifest};
+    use grapevine::bundle::{FeedRange, Frontier, Manifest, Tagged};
     use tar::EntryType::{Block, Char, Fifo, Link, Regular, Symlink};
 
     let alice = Identity::from_seed(&[31; 32]);
@@ -341,8 +338,7 @@ fn the_hostile_bundle_catalogue() {
         created_at: 1_700_000_000_000,
         recipient: None,
         feeds: ranges,
-        frontier: Vec::new(),
-        wants: None,
+        frontier: Frontier::Tagged(Tagged::empty()),
         hops: None,
     };
     let range = |first, last| FeedRange {

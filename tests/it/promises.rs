@@ -90,12 +90,9 @@ fn claiming_bundle(path: &Path, signer: &Identity, feed: &str, claimed: u64) {
         created_at: grapevine::now_ms(),
         recipient: None,
         feeds: Vec::new(),
-        frontier: vec![bundle::FrontierEntry {
-            feed,
-            sequence: claimed,
-            id: grapevine::MessageId([7; 32]),
-        }],
-        wants: Some(vec![feed]),
+        frontier: bundle::Frontier::Tagged(
+            bundle::Tagged::pack(&[0xcd; 16], &[(feed, claimed)], true).unwrap(),
+        ),
         hops: Some(2),
     };
     let writer = bundle::BundleWriter::new(Vec::new(), signer, &manifest).unwrap();
