@@ -105,21 +105,18 @@ impl Tagged {
         for (tag, seq) in &self.entries {
             bytes.extend_from_slice(&tag.to_be_bytes()[8 - self.tag_len..]);
             let mut rest = *seq;
-            loop {
-                let low = (rest & 0x7f) as u8;
+            while rest >= 0x80 {
+                // The low seven bits, and the high bit: more follows.
+                bytes.push(rest as u8 | 0x80);
                 rest >>= 7;
-                if rest == 0 {
-                    bytes.push(low);
-                    break;
-                }
-                bytes.push(low | 0x80);
             }
+            bytes.push(rest as u8);
         }
         data_encoding::BASE64.encode(&bytes)
     }
 
     /// Parses the member's text (untrusted): every rule of bundle.md "Frontier" but the wanted
-    /// count, which [`Tagged::entries`] lets the manifest check.
+    /// count, which the manifest checks.
     pub fn decode(text: &str, wants: bool) -> Result<Self, String> {
         let bytes = data_encoding::BASE64
             .decode(text.as_bytes())
@@ -155,12 +152,8 @@ impl Tagged {
         })
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     /// What the entries say of the feeds in `known`. A tag that two known feeds share names

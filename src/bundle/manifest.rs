@@ -306,3 +306,29 @@ mod hex32 {
             .ok_or_else(|| D::Error::custom("expected 64 hex digits"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A manifest as JSON, with `frontier` and `wants` as given.
+    fn with(frontier: &str, wants: &str) -> String {
+        format!(
+            r#"{{"format":"grapevine-bundle","version":2,"bundle_id":"{}","exporter":"{}","created_at":1,"recipient":null,"feeds":[],"frontier":{frontier}{wants}}}"#,
+            "00".repeat(16),
+            FeedId([3; 32]),
+        )
+    }
+
+    #[test]
+    fn a_frontier_of_neither_version_says_what_either_would_be() {
+        let err = Manifest::parse(with("5", "").as_bytes()).expect_err("a number");
+        assert!(
+            err.contains("a list (version 1) or a string or boolean (version 2)"),
+            "{err}"
+        );
+        let err = Manifest::parse(with("[]", r#","wants":true"#).as_bytes()).expect_err("mixed");
+        assert!(err.contains("different format versions"), "{err}");
+        assert!(Manifest::parse(with(r#""BA==""#, r#","wants":true"#).as_bytes()).is_ok());
+    }
+}
