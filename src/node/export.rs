@@ -224,8 +224,7 @@ impl Node {
     /// Another id is drawn if two feeds' tags collide under one (about one bundle in 8,000
     /// for a thousand feeds).
     fn tagged_frontier(&self) -> Result<(String, bundle::Tagged)> {
-        let held: std::collections::HashMap<FeedId, u64> =
-            self.advertised_frontier()?.into_iter().collect();
+        let held = self.advertised_frontier()?;
         let mut wanted: Vec<FeedId> = self
             .replication_set()?
             .members()
@@ -235,12 +234,13 @@ impl Node {
         wanted.sort();
         let whole = wanted.len() <= bundle::MAX_WANTS;
         let entries: Vec<(FeedId, u64)> = if whole {
+            let held: std::collections::HashMap<FeedId, u64> = held.into_iter().collect();
             wanted
                 .iter()
                 .map(|feed| (*feed, held.get(feed).copied().unwrap_or(0)))
                 .collect()
         } else {
-            self.advertised_frontier()?
+            held
         };
         for _ in 0..64 {
             let mut salt = [0u8; 16];
