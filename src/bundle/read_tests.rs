@@ -1,3 +1,4 @@
+#![cfg(test)]
 use std::io::Cursor;
 
 use super::*;

@@ -208,7 +208,7 @@ impl Node {
         } = self.plan_export(&ExportOptions::default(), Some(dir))?;
         let current = self.advertised_frontier()?;
         let newest = self.newest_own_manifest(dir);
-        let known = self.known_feeds()?;
+        let known = self.store.known_feeds()?;
         let still_serves = newest
             .as_ref()
             .is_some_and(|m| m.claims(&known).holds == current && carries(m, &plan));
@@ -281,29 +281,6 @@ impl Node {
             .and_then(|(_, path)| std::fs::File::open(path).ok())
             .and_then(|f| bundle::read_manifest(f).ok().flatten())
             .filter(|m| m.exporter == self.id())
-    }
-
-    /// The feeds this node can name: those it holds, those it replicates and those its
-    /// contacts name. A version 2 manifest's tags are matched against them; a feed outside is
-    /// one we could not send anyway.
-    pub(crate) fn known_feeds(&self) -> Result<Vec<FeedId>> {
-        let mut known: std::collections::BTreeSet<FeedId> = self
-            .store
-            .frontiers()?
-            .into_iter()
-            .map(|(f, _)| f)
-            .collect();
-        known.extend(
-            self.replication_set()?
-                .members()
-                .into_iter()
-                .map(|(f, _)| f),
-        );
-        for edge in self.store.edges()? {
-            known.extend([edge.from, edge.to]);
-        }
-        known.insert(self.id());
-        Ok(known.into_iter().collect())
     }
 
     /// The frontier our manifests carry: every feed we replicate and hold, in id order.

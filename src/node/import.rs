@@ -319,7 +319,7 @@ impl Node {
         self.store
             .record_bundle(&seen, verified, new_messages, self.clock.now_ms())?;
         if verified && m.exporter != self.id() && !self.replication_set()?.is_blocked(&m.exporter) {
-            let claims = m.claims(&self.known_feeds()?);
+            let claims = m.claims(&self.store.known_feeds()?);
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())

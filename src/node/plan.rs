@@ -369,7 +369,7 @@ impl Node {
         let mut list = vec![Reader {
             wants: None,
             holds: last
-                .claims(&self.known_feeds()?)
+                .claims(&self.store.known_feeds()?)
                 .holds
                 .into_iter()
                 .collect(),
